@@ -1,0 +1,17 @@
+-- Loads optlab's modules and makes them globals (tensor, nn, optim, ...).
+-- `require "optlab"` from a stock Lua returns the same table.
+local C = require "optlab.core"
+
+local M = { core = C, sys = C.sys, version = C.version }
+sys = C.sys
+
+local modules = { "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report" }
+for _, name in ipairs(modules) do
+  -- A module that is not there yet is simply absent; one that fails to load is an error.
+  if package.searchpath(name, package.path) then
+    local mod = require(name)
+    M[name] = mod
+    _G[name] = mod
+  end
+end
+return M

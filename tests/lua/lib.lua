@@ -1,0 +1,46 @@
+-- Assertions for the Lua tests. Each failure names what differed.
+local lib = {}
+
+function lib.check(cond, msg)
+  if not cond then error(msg or "check failed", 2) end
+end
+
+-- |a - b| <= atol + rtol * |b|, for numbers or tensors.
+function lib.close(a, b, rtol, msg, atol)
+  rtol, atol = rtol or 1e-6, atol or 0
+  if tensor.is_tensor(a) then a = a:contiguous():reshape(-1):totable() end
+  if tensor.is_tensor(b) then b = b:contiguous():reshape(-1):totable() end
+  if type(a) == "number" then a, b = { a }, { b } end
+  if #a ~= #b then error((msg or "close") .. string.format(": %d values vs %d", #a, #b), 2) end
+  for i = 1, #a do
+    local x, y = a[i], b[i]
+    if not (math.abs(x - y) <= atol + rtol * math.abs(y)) then
+      error(string.format("%s: element %d: got %.9g, expected %.9g", msg or "close", i, x, y), 2)
+    end
+  end
+end
+
+-- fn() must raise an error whose message matches pattern (plain find).
+function lib.raises(fn, pattern, msg)
+  local ok, err = pcall(fn)
+  if ok then error((msg or "raises") .. ": no error raised, expected '" .. pattern .. "'", 2) end
+  err = tostring(err)
+  if not err:find(pattern, 1, true) then
+    error((msg or "raises") .. ": error '" .. err .. "' does not mention '" .. pattern .. "'", 2)
+  end
+  return err
+end
+
+-- Bitwise equality of two tensors (same shape, same floats).
+function lib.identical(a, b, msg)
+  local sa, sb = table.concat(a:shape(), "x"), table.concat(b:shape(), "x")
+  if sa ~= sb then error((msg or "identical") .. ": shapes " .. sa .. " vs " .. sb, 2) end
+  local x, y = a:contiguous():reshape(-1):totable(), b:contiguous():reshape(-1):totable()
+  for i = 1, #x do
+    if string.pack("f", x[i]) ~= string.pack("f", y[i]) then
+      error(string.format("%s: element %d differs: %.9g vs %.9g", msg or "identical", i, x[i], y[i]), 2)
+    end
+  end
+end
+
+return lib

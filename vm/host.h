@@ -1,0 +1,14 @@
+/* Setting up a Lua state for optlab: paths to the standard library, the C
+ * core preloaded, threads. Shared by the optlab binary and optlab.so. */
+#ifndef OL_HOST_H
+#define OL_HOST_H
+#include "lcompat.h"
+
+#define OPTLAB_VERSION "0.1.0"
+
+/* exe_dir: the directory of the binary or shared object, to find stdlib/ in
+ * a build tree. Returns 0, or 1 with an error message on the stack. */
+int ol_host_setup(lua_State *L, const char *exe_dir);
+const char *ol_host_stdlib_dir(void);
+int luaopen_optlab_core(lua_State *L);
+#endif

@@ -1,0 +1,77 @@
+/* sys: clocks, threads and memory, for timing from scripts and the REPL
+ * (Torch7's names: sys.clock, sys.threads). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include "tensor.h"
+#include "gemm.h"
+
+static int sys_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+static int sys_time(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+static int sys_threads(lua_State *L) { lua_pushinteger(L, ol_threads_get()); return 1; }
+
+static int sys_set_threads(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    if (n < 1 || n > 1024) ol_error(L, "set_threads: thread count must be in 1..1024, got %d", (int)n);
+    ol_threads_set((int)n);
+    return 0;
+}
+
+/* Resident set size now and at its peak, in bytes. */
+static int sys_rss(lua_State *L)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    lua_pushinteger(L, (lua_Integer)rss * sysconf(_SC_PAGESIZE));
+    return 1;
+}
+
+static int sys_peak_rss(lua_State *L)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
+    return 1;
+}
+
+static int sys_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 1)));
+    return 1;
+}
+
+static int sys_blis_version(lua_State *L) { lua_pushstring(L, ol_blis_version()); return 1; }
+
+static const luaL_Reg sys_funcs[] = {
+    {"clock", sys_clock}, {"time", sys_time}, {"threads", sys_threads}, {"set_threads", sys_set_threads},
+    {"rss", sys_rss}, {"peak_rss", sys_peak_rss}, {"isatty", sys_isatty}, {"blis_version", sys_blis_version},
+    {NULL, NULL}
+};
+
+void ol_open_sys(lua_State *L)
+{
+    lua_newtable(L);
+    luaL_setfuncs(L, sys_funcs, 0);
+    lua_setfield(L, -2, "sys");
+}

@@ -1,0 +1,147 @@
+/* optlab: the command line. Runs scripts like the stock `lua` does (the
+ * global `arg`, -e, -i), with optlab's modules loaded as globals. */
+#include <limits.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "host.h"
+#include "gemm.h"
+#include "repl.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: optlab [options] [script.lua [args...]]\n"
+        "  -e CHUNK       run CHUNK\n"
+        "  -i             open the REPL after running the script\n"
+        "  --threads N    threads for BLIS and optlab's kernels (default: all cores; or OPTLAB_THREADS)\n"
+        "  --version      print versions of optlab, Lua and BLIS and the thread count\n"
+        "  -h, --help     this text\n"
+        "  verify DIR     re-run a finished experiment from its manifest and compare bit for bit\n"
+        "With no script, optlab opens the REPL (reads statements from stdin when it is not a terminal).\n");
+}
+
+static int report(lua_State *L, int status)
+{
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        fprintf(stderr, "optlab: %s\n", msg ? msg : "(error object is not a string)");
+        fflush(stderr);
+        lua_pop(L, 1);
+    }
+    return status;
+}
+
+static int run_chunk(lua_State *L, const char *chunk)
+{
+    int status = luaL_loadbuffer(L, chunk, strlen(chunk), "=(command line)");
+    if (status == LUA_OK) status = ol_docall(L, 0, 0);
+    return report(L, status);
+}
+
+/* arg as the stock lua sets it: arg[0] the script, arg[1..] its arguments,
+ * negative indices the interpreter and its options. */
+static void create_arg(lua_State *L, char **argv, int argc, int script)
+{
+    lua_createtable(L, argc - script, script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+static int run_script(lua_State *L, char **argv, int argc, int script)
+{
+    const char *fname = strcmp(argv[script], "-") == 0 ? NULL : argv[script];
+    int status = luaL_loadfile(L, fname);
+    if (status == LUA_OK) {
+        int n = argc - script - 1;
+        luaL_checkstack(L, n + 3, "too many arguments to script");
+        for (int i = script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
+        status = ol_docall(L, n, 0);
+    }
+    return report(L, status);
+}
+
+static int load_stdlib(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "optlab_init");
+    return report(L, ol_docall(L, 1, 0));
+}
+
+int main(int argc, char **argv)
+{
+    int interactive = 0, version = 0, script = 0, threads = 0;
+    /* first pass: options up to the script name */
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) { i++; break; }
+        if (a[0] != '-' || strcmp(a, "-") == 0) break;
+        if (strcmp(a, "-i") == 0) interactive = 1;
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) version = 1;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        else if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
+            const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+            char *end;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || n < 1 || n > 1024) {
+                fprintf(stderr, "optlab: --threads needs a number from 1 to 1024, got '%s'\n", v ? v : "");
+                return 2;
+            }
+            threads = (int)n;
+        } else if (strcmp(a, "-e") == 0) {
+            if (++i >= argc) { fprintf(stderr, "optlab: -e needs an argument\n"); return 2; }
+        } else {
+            fprintf(stderr, "optlab: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i < argc) script = i;
+
+    lua_State *L = luaL_newstate();
+    if (!L) { fprintf(stderr, "optlab: cannot create a Lua state: out of memory\n"); return 1; }
+    luaL_openlibs(L);
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    if (ol_host_setup(L, exe) != 0) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        return 1;
+    }
+    if (threads) ol_threads_set(threads);
+    if (version) {
+        printf("optlab %s (%s, BLIS %s, %d threads)\n", OPTLAB_VERSION, LUA_RELEASE,
+               ol_blis_version(), ol_threads_get());
+        if (!script && !interactive) return 0;
+    }
+    if (load_stdlib(L) != LUA_OK) return 1;
+
+    /* `optlab verify DIR`: a subcommand, not a script */
+    if (script && strcmp(argv[script], "verify") == 0 && access("verify", F_OK) != 0) {
+        create_arg(L, argv, argc, script);
+        return run_chunk(L, "local e = require 'experiment'; os.exit(e.verify_main(arg) and 0 or 1)") == LUA_OK ? 0 : 1;
+    }
+
+    create_arg(L, argv, argc, script ? script : argc - 1);
+    for (int k = 1; k < (script ? script : argc); k++)
+        if (strcmp(argv[k], "-e") == 0 && run_chunk(L, argv[++k]) != LUA_OK) return 1;
+    int ran_e = 0;
+    for (int k = 1; k < (script ? script : argc); k++) if (strcmp(argv[k], "-e") == 0) ran_e = 1;
+    if (script && run_script(L, argv, argc, script) != LUA_OK) return 1;
+    if (interactive || (!script && !ran_e && !version)) {
+        int status = ol_repl(L);
+        lua_close(L);
+        return status;
+    }
+    lua_close(L);
+    return 0;
+}

@@ -1,0 +1,239 @@
+/* Tensor storage, views, allocation and error reporting. */
+#include "tensor.h"
+#include "elementwise.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- allocation ------------------------------------------------------- */
+
+/* Freed blocks kept for reuse: a training step frees and allocates the same
+ * sizes every step, and fresh pages from mmap cost a fault per 4 KiB. */
+#define CACHE_SLOTS 64
+#define CACHE_MIN_BYTES (64u << 10)
+#define CACHE_MAX_BYTES ((size_t)512 << 20)
+static struct { float *p; size_t n; } cache[CACHE_SLOTS];
+static size_t cache_bytes, live_bytes, gc_threshold = (size_t)64 << 20;
+
+float *ol_alloc_floats(lua_State *L, size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    if (n > ((size_t)1 << 40)) ol_error(L, "out of memory: cannot allocate %zu floats", n);
+    live_bytes += bytes;
+    if (live_bytes > gc_threshold) {
+        /* Lua sees only the small userdata, so it must be told when the
+         * tensors behind them grow; a full collection is cheap next to them. */
+        lua_gc(L, LUA_GCCOLLECT, 0);
+        gc_threshold = live_bytes * 2 > ((size_t)64 << 20) ? live_bytes * 2 : ((size_t)64 << 20);
+    }
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].p && cache[i].n == n) {
+            float *p = cache[i].p;
+            cache[i].p = NULL;
+            cache_bytes -= bytes;
+            return p;
+        }
+    float *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!p) {
+        for (int i = 0; i < CACHE_SLOTS; i++) { free(cache[i].p); cache[i].p = NULL; }
+        cache_bytes = 0;
+        p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    }
+    if (!p) {
+        live_bytes -= bytes;
+        ol_error(L, "out of memory: cannot allocate a tensor of %zu floats (%.1f MiB)",
+                 n, bytes / 1048576.0);
+    }
+    return p;
+}
+
+void ol_free_floats(float *p, size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    live_bytes -= bytes;
+    if (bytes >= CACHE_MIN_BYTES && cache_bytes + bytes <= CACHE_MAX_BYTES)
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (!cache[i].p) {
+                cache[i].p = p;
+                cache[i].n = n;
+                cache_bytes += bytes;
+                return;
+            }
+    free(p);
+}
+
+size_t ol_live_bytes(void) { return live_bytes; }
+
+/* ---- errors ----------------------------------------------------------- */
+
+static char stdlib_dir[4096];
+
+void ol_set_stdlib_dir(const char *dir)
+{
+    snprintf(stdlib_dir, sizeof stdlib_dir, "%s", dir);
+}
+
+static int in_stdlib(const char *source)
+{
+    size_t n = strlen(stdlib_dir);
+    return n && source[0] == '@' && strncmp(source + 1, stdlib_dir, n) == 0;
+}
+
+int ol_error(lua_State *L, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && !in_stdlib(ar.source)) {
+            lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+            return lua_error(L);
+        }
+    }
+    lua_pushstring(L, msg);
+    return lua_error(L);
+}
+
+/* ---- tensors ---------------------------------------------------------- */
+
+int64_t ol_numel(const OLTensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+    return n;
+}
+
+int ol_iscontiguous(const OLTensor *t)
+{
+    int64_t expect = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] != 1 && t->stride[d] != expect) return 0;
+        expect *= t->shape[d];
+    }
+    return 1;
+}
+
+int ol_sameshape(const OLTensor *a, const OLTensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int d = 0; d < a->ndim; d++) if (a->shape[d] != b->shape[d]) return 0;
+    return 1;
+}
+
+const char *ol_dimsstr(int ndim, const int64_t *shape, char *buf, size_t len)
+{
+    size_t at = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < ndim && at < len; d++)
+        at += (size_t)snprintf(buf + at, len - at, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (at < len) snprintf(buf + at, len - at, "]");
+    return buf;
+}
+
+const char *ol_shapestr(const OLTensor *t, char *buf, size_t len)
+{
+    return ol_dimsstr(t->ndim, t->shape, buf, len);
+}
+
+OLTensor *ol_totensor(lua_State *L, int idx)
+{
+    return luaL_testudata(L, idx, OL_TENSOR);
+}
+
+OLTensor *ol_checktensor(lua_State *L, int idx)
+{
+    OLTensor *t = ol_totensor(L, idx);
+    if (!t) {
+        ol_error(L, "bad argument #%d: expected a tensor, got %s", idx, luaL_typename(L, idx));
+    }
+    return t;
+}
+
+static OLTensor *newudata(lua_State *L)
+{
+    OLTensor *t = lua_newuserdatauv(L, sizeof(OLTensor), 1);
+    memset(t, 0, sizeof *t);
+    luaL_setmetatable(L, OL_TENSOR);
+    return t;
+}
+
+static void check_dims(lua_State *L, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > OL_MAXDIM)
+        ol_error(L, "a tensor has at most %d dimensions, got %d", OL_MAXDIM, ndim);
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 0) {
+            char b[160];
+            ol_error(L, "negative dimension in shape %s", ol_dimsstr(ndim, shape, b, sizeof b));
+        }
+}
+
+OLTensor *ol_pushtensor_empty(lua_State *L, int ndim, const int64_t *shape)
+{
+    check_dims(L, ndim, shape);
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] && n > INT64_MAX / 8 / shape[d]) {
+            char b[160];
+            ol_error(L, "tensor of shape %s is too large", ol_dimsstr(ndim, shape, b, sizeof b));
+        }
+        n *= shape[d];
+    }
+    OLStorage *st = malloc(sizeof *st);
+    if (!st) ol_error(L, "out of memory");
+    st->data = NULL; /* alloc may raise or collect: keep the storage unreachable until ready */
+    float *data;
+    {
+        data = ol_alloc_floats(L, (size_t)n);
+    }
+    st->data = data;
+    st->size = (size_t)n;
+    st->refs = 1;
+    OLTensor *t = newudata(L); /* may raise on OOM: st leaks in that case only */
+    t->st = st;
+    t->ndim = ndim;
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        t->shape[d] = shape[d];
+        t->stride[d] = s;
+        s *= shape[d];
+    }
+    return t;
+}
+
+OLTensor *ol_pushtensor(lua_State *L, int ndim, const int64_t *shape)
+{
+    OLTensor *t = ol_pushtensor_empty(L, ndim, shape);
+    memset(t->st->data, 0, t->st->size * sizeof(float));
+    return t;
+}
+
+OLTensor *ol_pushview(lua_State *L, const OLTensor *src, int ndim, const int64_t *shape,
+                      const int64_t *stride, int64_t offset)
+{
+    check_dims(L, ndim, shape);
+    OLStorage *st = src->st;
+    OLTensor *t = newudata(L);
+    t->st = st;
+    st->refs++;
+    t->ndim = ndim;
+    t->offset = offset;
+    for (int d = 0; d < ndim; d++) { t->shape[d] = shape[d]; t->stride[d] = stride[d]; }
+    return t;
+}
+
+OLTensor *ol_pushcontiguous(lua_State *L, int idx)
+{
+    OLTensor *t = ol_checktensor(L, idx);
+    if (ol_iscontiguous(t)) {
+        lua_pushvalue(L, idx);
+        return t;
+    }
+    OLTensor *c = ol_pushtensor_empty(L, t->ndim, t->shape);
+    ol_copy(t->ndim, t->shape, ol_data(c), c->stride, ol_data(t), t->stride);
+    return c;
+}

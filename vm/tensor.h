@@ -1,0 +1,57 @@
+/* The tensor object: float32, up to OL_MAXDIM dimensions, shape + strides
+ * over reference-counted storage. Views share storage; Lua owns tensors as
+ * full userdata with one user value (a table of per-tensor fields such as
+ * grad and requires_grad). */
+#ifndef OL_TENSOR_H
+#define OL_TENSOR_H
+#include <stddef.h>
+#include <stdint.h>
+#include "lcompat.h"
+
+#define OL_MAXDIM 8
+#define OL_TENSOR "optlab.Tensor"
+
+typedef struct OLStorage {
+    float *data;
+    size_t size; /* elements */
+    int refs;
+} OLStorage;
+
+typedef struct OLTensor {
+    OLStorage *st;
+    int64_t offset;
+    int ndim;
+    int64_t shape[OL_MAXDIM];
+    int64_t stride[OL_MAXDIM];
+} OLTensor;
+
+OLTensor *ol_checktensor(lua_State *L, int idx);
+OLTensor *ol_totensor(lua_State *L, int idx);
+/* New contiguous tensor on the stack: zero-filled, or uninitialized (_empty). */
+OLTensor *ol_pushtensor(lua_State *L, int ndim, const int64_t *shape);
+OLTensor *ol_pushtensor_empty(lua_State *L, int ndim, const int64_t *shape);
+/* A view: shares src's storage, with the given geometry. */
+OLTensor *ol_pushview(lua_State *L, const OLTensor *src, int ndim, const int64_t *shape,
+                      const int64_t *stride, int64_t offset);
+/* t itself (pushed again) if contiguous, else a contiguous copy. */
+OLTensor *ol_pushcontiguous(lua_State *L, int idx);
+
+static inline float *ol_data(const OLTensor *t) { return t->st->data + t->offset; }
+int64_t ol_numel(const OLTensor *t);
+int ol_iscontiguous(const OLTensor *t);
+int ol_sameshape(const OLTensor *a, const OLTensor *b);
+const char *ol_shapestr(const OLTensor *t, char *buf, size_t len);
+const char *ol_dimsstr(int ndim, const int64_t *shape, char *buf, size_t len);
+
+/* Raise a Lua error prefixed with the user's script file:line: the nearest
+ * Lua frame that is not in the standard library. Never returns. */
+int ol_error(lua_State *L, const char *fmt, ...);
+/* The directory of the standard library, so ol_error can skip its frames. */
+void ol_set_stdlib_dir(const char *dir);
+
+/* Storage allocation with a small cache of freed blocks (training steps
+ * allocate the same sizes over and over) and GC pressure for Lua. */
+float *ol_alloc_floats(lua_State *L, size_t n);
+void ol_free_floats(float *p, size_t n);
+size_t ol_live_bytes(void);
+#endif
