@@ -49,11 +49,13 @@ $(BUILD)/optlab.so: $(CORE_OBJ)
 
 $(BUILD)/%.o: %.c $(wildcard kernels/*.h vm/*.h) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(BUILD)/tests/c/%.o: tests/c/%.c $(wildcard kernels/*.h vm/*.h tests/c/*.h) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-field-initializers -c -o $@ $<
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS_ALL) -Wno-missing-field-initializers -c -o $@ $<
 
 $(BUILD)/ctests: $(CTEST_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS_OURS) -o $@ $^ -lcriterion $(LIBS_DEPS)
