@@ -227,7 +227,7 @@ int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
 
 /* ----------------------------------------------------------- Adam/AdamW */
 
-/* One form for all conventions: p = p*decay - a m / D, with
+/* One form for all conventions: p = (p - decay p) - a m / D, with
  *   eps outside: D = sqrt(v) c + e      eps inside: D = sqrt(v c2 + e)
  * textbook/torch: a = lr/(1-b1^t), c = 1/sqrt(1-b2^t), c2 = 1/(1-b2^t);
  * keras (eps-hat form): a = lr sqrt(1-b2^t)/(1-b1^t), c = c2 = 1. */
@@ -237,7 +237,7 @@ INL void adam_span(int64_t len, float *restrict p, const float *restrict g,
                    float a, float c, float c2, float e, const int eps_in, const int ams)
 {
     for (int64_t i = 0; i < len; i++) {
-        float pi = p[i] * decay;
+        float pi = p[i] - decay * p[i];    /* decoupled decay: decay = lr wd */
         float gi = prep(g[i], pi, q);
         float mi = b1 * m[i] + b11 * gi;
         float vi = b2 * v[i] + b21 * (gi * gi);
@@ -264,7 +264,9 @@ int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
     const float a = (float)(keras ? h->lr * sqrt(bc2) / bc1 : h->lr / bc1);
     const float c = keras ? 1.0f : (float)(1.0 / sqrt(bc2));
     const float c2 = keras ? 1.0f : (float)(1.0 / bc2);
-    const float decay = h->decoupled ? (float)(1.0 - h->lr * h->weight_decay) : 1.0f;
+    /* p - (lr wd) p, not p (1 - lr wd): float(1 - 1e-4) is off by 3e-8, a bias
+     * that adds up step after step; lr wd itself rounds harmlessly. */
+    const float decay = h->decoupled ? (float)(h->lr * h->weight_decay) : 0.0f;
     const Prep q = prep_of(h, h->decoupled);
     const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1);
     const float b2 = (float)h->beta2, b21 = (float)(1.0 - h->beta2), e = (float)h->eps;
@@ -353,7 +355,7 @@ INL void lion_span(int64_t len, float *restrict p, const float *restrict g,
     for (int64_t i = 0; i < len; i++) {
         float gi = prep(g[i], p[i], q);
         float c = b1 * m[i] + b11 * gi;
-        p[i] = p[i] * decay - lr * signf_(c);
+        p[i] = (p[i] - decay * p[i]) - lr * signf_(c);
         m[i] = b2 * m[i] + b21 * gi;
     }
 }
@@ -363,7 +365,7 @@ int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,
 {
     if (bad(n, p, g) || (n > 0 && m == NULL)) return OL_OPTIM_EINVAL;
     const Prep q = prep_of(h, 1);   /* Lion's weight decay is decoupled */
-    const float decay = (float)(1.0 - h->lr * h->weight_decay);
+    const float decay = (float)(h->lr * h->weight_decay);   /* see ol_adam_update */
     OL_SPANS(n, lion_span(len, p + lo, g + lo, m + lo, q, (float)h->beta1,
                           (float)(1.0 - h->beta1), (float)h->beta2,
                           (float)(1.0 - h->beta2), (float)h->lr, decay));

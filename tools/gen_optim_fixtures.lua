@@ -16,7 +16,7 @@
 package.path = "tests/lua/?.lua;" .. package.path
 local ref = require "ref_optim"
 
-local N, STEPS = 3, 100
+local N, STEPS = 8, 100
 local sqrt, max, min, abs = math.sqrt, math.max, math.min, math.abs
 local function sign(x) return x > 0 and 1 or (x < 0 and -1 or 0) end
 
@@ -230,7 +230,7 @@ for _, c in ipairs(configs) do
     for i = 1, N do p[i] = U[c.u](c, st[i], p[i], ref.grad(t, i), lr, t, shared) end
     shared.prod = shared.prod * mu
     local r = {}
-    for i = 1, N do r[i] = string.format("%.10g", p[i]) end
+    for i = 1, N do r[i] = string.format("%.9g", p[i]) end
     rows[#rows + 1] = "  { " .. table.concat(r, ", ") .. " },"
   end
   local f = assert(io.open("tests/lua/fixtures/" .. c.file .. ".lua", "w"))
