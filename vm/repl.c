@@ -22,6 +22,7 @@
 
 static lua_State *volatile running_L;      /* the state inside ol_docall */
 static volatile sig_atomic_t prompt_interrupted;
+static volatile sig_atomic_t run_interrupted;  /* Ctrl-C during ol_docall */
 
 /* Hook installed by the signal handler: raise at the next Lua instruction. */
 static void lstop(lua_State *L, lua_Debug *ar)
@@ -38,6 +39,7 @@ static void on_sigint(int sig)
     lua_State *L = running_L;
     if (L) {
         signal(sig, SIG_DFL);
+        run_interrupted = 1;
         lua_sethook(L, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
     } else {
         prompt_interrupted = 1;
@@ -93,6 +95,7 @@ typedef struct {
     int ref;            /* registry ref of the stdlib/repl.lua module, or LUA_NOREF */
     char history[4096]; /* empty: no history file */
     int failed;         /* piped input: some statement failed -> exit status 1 */
+    int lines;          /* lines read so far */
 } Session;
 
 static Session *completing; /* the session libedit's completion callbacks serve */
@@ -127,6 +130,7 @@ static int call_repl(Session *s, const char *name, int narg, int nres)
 static char *read_line(Session *s, const char *prompt, int *interrupted)
 {
     *interrupted = 0;
+    s->lines++;
     if (!s->tty) {
         char *line = NULL;
         size_t cap = 0;
@@ -161,6 +165,22 @@ static void remember(Session *s, const char *chunk)
     if (s->history[0]) write_history(s->history);
 }
 
+/* Compiles a chunk that began on input line `first`. Piped input gets its
+ * real line numbers in messages ("stdin:12:") by starting the source with
+ * blank lines; at the terminal every chunk counts from 1, as in lua. */
+static int load(Session *s, const char *src, size_t len, int first)
+{
+    if (s->tty || first <= 1) return luaL_loadbuffer(s->L, src, len, "=stdin");
+    luaL_Buffer b;
+    luaL_buffinit(s->L, &b);
+    for (int i = 1; i < first; i++) luaL_addchar(&b, '\n');
+    luaL_addlstring(&b, src, len);
+    luaL_pushresult(&b);
+    int status = luaL_loadbuffer(s->L, lua_tostring(s->L, -1), lua_rawlen(s->L, -1), "=stdin");
+    lua_remove(s->L, -2);
+    return status;
+}
+
 static int incomplete(lua_State *L, int status)
 {
     if (status != LUA_ERRSYNTAX) return 0;
@@ -179,9 +199,10 @@ static int read_chunk(Session *s)
     int intr;
     char *line = read_line(s, "> ", &intr);
     if (!line) return intr ? -2 : -1;
+    int first = s->lines;
     const char *src = line[0] == '=' ? line + 1 : line; /* Lua 5.1's "=expr" */
     lua_pushfstring(L, "return %s;", src);
-    int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+    int status = load(s, lua_tostring(L, -1), lua_rawlen(L, -1), first);
     lua_remove(L, -2);
     if (status == LUA_OK) {
         remember(s, line);
@@ -195,14 +216,14 @@ static int read_chunk(Session *s)
     for (;;) {
         size_t len;
         const char *chunk = lua_tolstring(L, -1, &len);
-        status = luaL_loadbuffer(L, chunk, len, "=stdin");
+        status = load(s, chunk, len, first);
         if (!incomplete(L, status)) break;
         lua_pop(L, 1);
         char *more = read_line(s, ">> ", &intr);
         if (!more) {
             if (intr) { lua_pop(L, 1); return -2; }
             /* end of input inside a chunk: report it as lua does */
-            status = luaL_loadbuffer(L, chunk, len, "=stdin");
+            status = load(s, chunk, len, first);
             break;
         }
         luaL_buffinit(L, &b);
@@ -224,10 +245,13 @@ static void eval_and_print(Session *s)
     lua_State *L = s->L;
     int base = lua_gettop(L) - 1;
     double t0 = now();
+    run_interrupted = 0;
     int status = ol_docall(L, 0, LUA_MULTRET);
     double dt = now() - t0;
     if (status != LUA_OK) {
         s->failed = 1;
+        if (s->tty && run_interrupted) fputs("\n", stdout); /* after the terminal's ^C */
+        fflush(stdout);
         report_error(s, lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
     } else if (lua_gettop(L) > base) {
         int n = lua_gettop(L) - base;
