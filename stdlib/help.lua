@@ -77,7 +77,7 @@ local function member_lines(mod)
   local lines = {}
   local width = 0
   local names = sorted_keys(mod)
-  for _, k in ipairs(names) do width = math.max(width, #k) end
+  for _, k in ipairs(names) do if help.docs[mod[k]] then width = math.max(width, #k) end end
   for _, k in ipairs(names) do
     local doc = help.docs[mod[k]]
     if doc then lines[#lines + 1] = string.format("  %-" .. width .. "s  %s", k, first_line(doc)) end
