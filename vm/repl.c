@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <editline/readline.h>
@@ -162,7 +163,7 @@ static void remember(Session *s, const char *chunk)
     if (last && last->line && strcmp(last->line, chunk) == 0) return;
     add_history(chunk);
     /* Written at once, so os.exit() or a killed session loses nothing. */
-    if (s->history[0]) write_history(s->history);
+    if (s->history[0] && write_history(s->history) == 0) chmod(s->history, 0600);
 }
 
 /* Compiles a chunk that began on input line `first`. Piped input gets its
