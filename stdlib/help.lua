@@ -34,6 +34,53 @@ function help.register(obj, text)
   return obj
 end
 
+local function read_lines(path)
+  local f = path and io.open(path)
+  if not f then return nil end
+  local lines = {}
+  for l in f:lines() do lines[#lines + 1] = l end
+  f:close()
+  return lines
+end
+
+local function strip_comments(block)
+  for i, l in ipairs(block) do block[i] = l:gsub("^%s*%-%-+ ?", "") end
+  return #block > 0 and table.concat(block, "\n") or nil
+end
+
+-- Undocumented code still has its comments: a module's file header, the
+-- comment block right above a Lua function's definition.
+function help.source_doc(obj)
+  local block = {}
+  if type(obj) == "function" then
+    local info = debug.getinfo(obj, "S")
+    local lines = info.source:sub(1, 1) == "@" and read_lines(info.source:sub(2))
+    if not lines then return nil end
+    for i = info.linedefined - 1, 1, -1 do
+      if not lines[i]:match("^%s*%-%-") then break end
+      table.insert(block, 1, lines[i])
+    end
+  elseif type(obj) == "table" then
+    for name, mod in pairs(package.loaded) do
+      if mod == obj and type(name) == "string" then
+        local path = package.searchpath(name, package.path)
+        for _, v in pairs(obj) do -- or the file its functions come from
+          if path then break end
+          local info = type(v) == "function" and debug.getinfo(v, "S")
+          if info and info.source:sub(1, 1) == "@" then path = info.source:sub(2) end
+        end
+        local lines = read_lines(path)
+        for _, l in ipairs(lines or {}) do
+          if not l:match("^%s*%-%-") then break end
+          block[#block + 1] = l
+        end
+        break
+      end
+    end
+  end
+  return strip_comments(block)
+end
+
 -- The documentation text of obj, or nil.
 function help.get(obj)
   if not core_loaded then
@@ -57,7 +104,9 @@ function help.modules()
   local out = {}
   for _, name in ipairs(sorted_keys(_G)) do
     local v = rawget(_G, name)
-    if type(v) == "table" and help.docs[v] and name ~= "_G" and name ~= "_" then out[#out + 1] = name end
+    if type(v) == "table" and name ~= "_G" and name ~= "_" and (help.docs[v] or package.loaded[name] == v and help.source_doc(v)) then
+      out[#out + 1] = name
+    end
   end
   return out
 end
@@ -100,7 +149,7 @@ function help.text(...)
     local width = 0
     for _, m in ipairs(mods) do width = math.max(width, #m) end
     for _, m in ipairs(mods) do
-      local doc = help.docs[rawget(_G, m)]
+      local doc = help.docs[rawget(_G, m)] or help.source_doc(rawget(_G, m))
       lines[#lines + 1] = string.format("  %-" .. width .. "s  %s", m, first_line(doc))
     end
     return table.concat(lines, "\n")
@@ -123,7 +172,7 @@ function help.text(...)
     if #found > 0 then return table.concat(found, "\n\n") end
     return "help: no documentation for '" .. x .. "'"
   end
-  local doc = help.get(x)
+  local doc = help.get(x) or help.source_doc(x)
   local tensor_C = package.loaded["optlab.core"]
   if tensor_C and tensor_C.is_tensor(x) then
     return "a tensor of shape [" .. table.concat(x:shape(), ", ") .. "]\n\n" .. (help.text(tensor_C.methods))

@@ -196,4 +196,25 @@ function T.help_registry()
   _G.help_test_mod = nil
 end
 
+function T.help_falls_back_to_source_comments()
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p " .. sh_quote(dir))
+  local f = assert(io.open(dir .. "/helpsrc_mod.lua", "w"))
+  f:write("-- A module header.\n-- Second line.\nlocal M = {}\n\n-- Doubles x.\n-- Returns a number.\nfunction M.double(x) return 2 * x end\n\nfunction M.bare() end\nreturn M\n")
+  f:close()
+  local saved = package.path
+  package.path = dir .. "/?.lua;" .. package.path
+  local mod = require "helpsrc_mod"
+  package.path = saved
+  local ok1, t1 = pcall(help.text, mod)
+  local ok2, t2 = pcall(help.text, mod.double)
+  local ok3, t3 = pcall(help.text, mod.bare)
+  package.loaded.helpsrc_mod = nil
+  os.remove(dir .. "/helpsrc_mod.lua"); os.remove(dir)
+  check(ok1 and t1:find("^A module header.\nSecond line.") ~= nil, tostring(t1))
+  check(ok2 and t2 == "Doubles x.\nReturns a number.", tostring(t2))
+  check(ok3 and t3:find("no documentation for the function defined at", 1, true), tostring(t3))
+end
+
 return T
