@@ -14,7 +14,7 @@ CFLAGS_OURS = -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC -fopenmp -ffp-contract=off 
               -Wall -Wextra -Werror -Wno-unused-parameter $(SANFLAGS)
 BLIS_DIR = /usr/lib/x86_64-linux-gnu/blis-openmp
 CPPFLAGS_DEPS = $(shell pkg-config --cflags lua5.4 zlib libedit) \
-                -I/usr/include/x86_64-linux-gnu/blis-openmp
+                -isystem /usr/include/x86_64-linux-gnu/blis-openmp
 LIBS_DEPS = $(shell pkg-config --libs lua5.4 zlib libedit) \
             -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lm
 CFLAGS_ALL = $(CFLAGS_OURS) $(CPPFLAGS_DEPS) -Ikernels -Ivm \
