@@ -37,8 +37,8 @@ int ol_batch_onehot(const uint8_t *restrict labels, int64_t n,
                     float *restrict dst);
 
 /* idx[0..n) = a permutation of 0..n-1 that depends only on (seed, epoch):
- * Fisher-Yates driven by a counter-based keyed hash (splitmix64 finalizer),
- * unbiased (rejection sampling). */
+ * Fisher-Yates driven by Philox4x32 (key seed, counter (epoch, position)),
+ * unbiased (rejection sampling). n must be < 2^48. */
 void ol_shuffle_indices(uint64_t seed, uint64_t epoch, int64_t n, int64_t *idx);
 
 #endif
