@@ -32,6 +32,24 @@ int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
     return 0;
 }
 
+int ol_batch_rows_f32(const float *restrict src, int64_t n, int64_t row_len,
+                      const int64_t *restrict idx, int64_t b,
+                      float mean, float std, float *restrict dst)
+{
+    if (n < 0 || b < 0 || row_len < 0 || !(std > 0.0f) || !isfinite(std) || !isfinite(mean))
+        return OL_BATCH_EARG;
+    if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
+    int plain = mean == 0.0f && std == 1.0f;
+#pragma omp parallel for schedule(static) if (b * row_len > 32768)
+    for (int64_t k = 0; k < b; k++) {
+        const float *restrict s = src + idx[k] * row_len;
+        float *restrict d = dst + k * row_len;
+        if (plain) memcpy(d, s, (size_t)row_len * sizeof *d);
+        else for (int64_t j = 0; j < row_len; j++) d[j] = (s[j] - mean) / std;
+    }
+    return 0;
+}
+
 int ol_batch_labels(const uint8_t *restrict labels, int64_t n,
                     const int64_t *restrict idx, int64_t b, int32_t *restrict dst)
 {
