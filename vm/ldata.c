@@ -14,6 +14,7 @@
 #include "tensor.h"
 #include "batch.h"
 #include "idx.h"
+#include "synth.h"
 
 #define OL_DATASET "optlab.Dataset"
 #define OL_INDICES "optlab.Indices"
@@ -508,6 +509,49 @@ fail:
 #undef CSV_FAIL
 }
 
+/* C.data_synthetic(kind, seed, n, ...) -> x, y [, w]:
+ *   "blobs", seed, n, features, centers, std, box
+ *   "spirals", seed, n, noise, turns
+ *   "linreg", seed, n, features, cond, noise, rotate */
+static int data_synthetic(lua_State *L)
+{
+    const char *kind = luaL_checkstring(L, 1);
+    lua_Integer seed = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
+    if (n < 1 || n > ((lua_Integer)1 << 31)) ol_error(L, "data.%s: n must be in 1..2^31, got %lld", kind, (long long)n);
+    int rc;
+    if (strcmp(kind, "blobs") == 0) {
+        lua_Integer f = luaL_checkinteger(L, 4), k = luaL_checkinteger(L, 5);
+        if (f < 1 || f > 65536) ol_error(L, "data.blobs: features must be in 1..65536, got %lld", (long long)f);
+        if (k < 1 || k > 256) ol_error(L, "data.blobs: centers must be in 1..256, got %lld", (long long)k);
+        int64_t sx[2] = {n, f};
+        OLTensor *x = ol_pushtensor_empty(L, 2, sx), *y = ol_pushtensor_empty(L, 1, sx);
+        rc = ol_synth_blobs((uint64_t)seed, n, (int)f, (int)k, (float)luaL_checknumber(L, 6),
+                            (float)luaL_checknumber(L, 7), ol_data(x), ol_data(y));
+        if (rc) ol_error(L, "data.blobs: std and box must be >= 0");
+        return 2;
+    }
+    if (strcmp(kind, "spirals") == 0) {
+        int64_t sx[2] = {n, 2};
+        OLTensor *x = ol_pushtensor_empty(L, 2, sx), *y = ol_pushtensor_empty(L, 1, sx);
+        rc = ol_synth_spirals((uint64_t)seed, n, (float)luaL_checknumber(L, 4), (float)luaL_checknumber(L, 5),
+                              ol_data(x), ol_data(y));
+        if (rc) ol_error(L, "data.spirals: noise must be >= 0 and turns > 0");
+        return 2;
+    }
+    if (strcmp(kind, "linreg") == 0) {
+        lua_Integer d = luaL_checkinteger(L, 4);
+        if (d < 1 || d > 4096) ol_error(L, "data.linear_regression: features must be in 1..4096, got %lld", (long long)d);
+        int64_t sx[2] = {n, d}, sy[2] = {n, 1};
+        OLTensor *x = ol_pushtensor_empty(L, 2, sx), *y = ol_pushtensor_empty(L, 2, sy);
+        OLTensor *w = ol_pushtensor_empty(L, 1, &sx[1]);
+        rc = ol_synth_linreg((uint64_t)seed, n, (int)d, luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6),
+                             lua_toboolean(L, 7), ol_data(x), ol_data(y), ol_data(w));
+        if (rc) ol_error(L, "data.linear_regression: condition must be finite and >= 1, noise >= 0");
+        return 3;
+    }
+    return ol_error(L, "data: unknown synthetic set '%s'", kind);
+}
+
 static const luaL_Reg ds_methods[] = {
     {"range", ds_range}, {"info", ds_info}, {"class_counts", ds_class_counts}, {"gather", ds_gather},
     {NULL, NULL}
@@ -517,7 +561,7 @@ static const luaL_Reg ind_methods[] = {
 };
 static const luaL_Reg data_funcs[] = {
     {"data_idx", data_idx}, {"data_from_tensors", data_from_tensors}, {"data_indices", data_indices},
-    {"data_csv", data_csv}, {NULL, NULL}
+    {"data_csv", data_csv}, {"data_synthetic", data_synthetic}, {NULL, NULL}
 };
 
 void ol_open_data(lua_State *L)
