@@ -64,7 +64,9 @@ static int64_t prod(int nd, const int64_t *sh)
     return p;
 }
 
-/* C.data_idx(images_path, labels_path) -> dataset of uint8 images and class ids. */
+/* C.data_idx(images_path, labels_path, add_channel) -> dataset of uint8
+ * images and class ids. add_channel: [N, H, W] images get the per-example
+ * shape {1, H, W} (PyTorch's layout, what Conv2D expects). */
 static int data_idx(lua_State *L)
 {
     const char *ip = luaL_checkstring(L, 1), *lp = luaL_checkstring(L, 2);
@@ -85,6 +87,10 @@ static int data_idx(lua_State *L)
     s->x8 = im.data; s->y8 = lb.data;
     s->xdim = im.ndim - 1;
     for (int i = 1; i < im.ndim; i++) s->xshape[i - 1] = im.dims[i];
+    if (lua_toboolean(L, 3) && im.ndim == 3) {
+        s->xdim = 3;
+        s->xshape[2] = s->xshape[1]; s->xshape[1] = s->xshape[0]; s->xshape[0] = 1;
+    }
     s->xrow = prod(s->xdim, s->xshape);
     s->ydim = 0; s->yrow = 1;
     int mx = -1;
@@ -106,6 +112,9 @@ static int data_from_tensors(lua_State *L)
     if (x->shape[0] != y->shape[0])
         ol_error(L, "data: x has %lld examples but y has %lld", (long long)x->shape[0], (long long)y->shape[0]);
     if (is_cls && y->ndim != 1) ol_error(L, "data: class labels must be a 1-dimensional tensor of ids");
+    lua_Integer given = luaL_optinteger(L, 4, 0);
+    if (given < 0 || given > 256) ol_error(L, "data: classes must be in 1..256, got %lld", (long long)given);
+    lua_settop(L, 3);
     lua_pushvalue(L, 1);
     OLTensor *xc = ol_pushcontiguous(L, lua_gettop(L));
     lua_pushvalue(L, 2);
@@ -120,7 +129,6 @@ static int data_from_tensors(lua_State *L)
                 ol_error(L, "data: label %lld is %g: class ids must be integers in 0..255", (long long)i + 1, (double)v);
             if ((int)v > mx) mx = (int)v;
         }
-    int given = (int)luaL_optinteger(L, 4, 0);
     if (is_cls && given && given <= mx) ol_error(L, "data: classes = %d but a label is %d", given, mx);
     DataStore *s = calloc(1, sizeof *s);
     if (!s) ol_error(L, "out of memory");
@@ -132,7 +140,7 @@ static int data_from_tensors(lua_State *L)
     if (is_cls) {
         s->y8 = malloc((size_t)n + 1);
         s->ydim = 0; s->yrow = 1;
-        s->classes = given ? given : mx + 1;
+        s->classes = given ? (int)given : mx + 1;
     } else {
         s->ydim = y->ndim - 1;
         for (int i = 1; i < y->ndim; i++) s->yshape[i - 1] = y->shape[i];
