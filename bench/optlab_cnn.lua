@@ -1,0 +1,87 @@
+-- optlab side of `make bench-compare` (bench/compare.sh); bench/torch_cnn.py is its PyTorch twin.
+--
+--   optlab --threads T bench/optlab_cnn.lua train [steps] [warmup]
+--   optlab --threads T bench/optlab_cnn.lua optim [n_params] [reps]
+--
+-- train: the seed's Keras CNN (Conv2D(32,3x3)+ReLU, MaxPool 2, Dropout .25, Flatten,
+-- Dense(256)+ReLU, Dropout .5, Dense(10)) on Fashion-MNIST, batch 64, Adam(1e-3),
+-- cross-entropy, the eager loop a user writes (zero_grad / forward / backward / step)
+-- with batches from data.loader. `warmup` steps run first and are not timed.
+-- Prints one line:  RESULT impl=optlab mode=train threads=T steps=S samples_per_s=X peak_rss_mib=M loss=L
+--
+-- optim: one step of each optimizer on one tensor of n_params parameters (a fixed
+-- gradient), best of `reps` after a warm step that allocates the state. Prints
+--   RESULT impl=optlab mode=optim opt=NAME threads=T n=N ns_per_param=X
+local mode = arg[1] or "train"
+local threads = sys.threads()
+
+local function peak_mib() return sys.peak_rss() / 1048576 end
+
+if mode == "train" then
+  local steps = tonumber(arg[2] or 200)
+  local warmup = tonumber(arg[3] or 20)
+  tensor.manual_seed(1)
+  local train_ds = data.fashion_mnist()
+  local loader = data.loader(train_ds, { batch_size = 64, shuffle = true, seed = 1, drop_last = true })
+  local model = nn.Sequential {
+    input = { 1, 28, 28 },
+    nn.Conv2D { 32, 3, activation = "relu" },
+    nn.MaxPool2D { 2 },
+    nn.Dropout { 0.25 },
+    nn.Flatten(),
+    nn.Dense { 256, activation = "relu" },
+    nn.Dropout { 0.5 },
+    nn.Dense { 10 },
+  }
+  local params = model:parameters()
+  local opt = optim.Adam { lr = 1e-3 }
+  local F = nn.functional
+
+  local epoch, it = 1, loader:epoch(1)
+  local function next_batch()
+    local x, y = it()
+    if not x then epoch = epoch + 1; it = loader:epoch(epoch); x, y = it() end
+    return x, y
+  end
+  local loss
+  local function step()
+    local x, y = next_batch()
+    opt:zero_grad(params)
+    loss = F.cross_entropy(model(x), y)
+    loss:backward()
+    opt:step(params)
+  end
+  for _ = 1, warmup do step() end
+  local t0 = sys.clock()
+  for _ = 1, steps do step() end
+  local dt = sys.clock() - t0
+  print(string.format("RESULT impl=optlab mode=train threads=%d steps=%d samples_per_s=%.1f peak_rss_mib=%.1f loss=%.4f",
+    threads, steps, steps * 64 / dt, peak_mib(), loss:item()))
+elseif mode == "optim" then
+  local n = tonumber(arg[2] or 10000000)
+  local reps = tonumber(arg[3] or 10)
+  local cases = {
+    { "Adam", function() return optim.Adam { lr = 1e-3 } end },
+    { "SGD_momentum", function() return optim.SGD { lr = 0.01, momentum = 0.9 } end },
+    { "RMSprop", function() return optim.RMSprop { lr = 1e-3 } end },
+    { "Adagrad", function() return optim.Adagrad { lr = 0.01 } end },
+  }
+  local g = tensor.randn(n, { seed = 1 })
+  for _, cs in ipairs(cases) do
+    local p = tensor.randn(n, { seed = 2 })
+    p.grad = g
+    local params, opt = { p }, cs[2]()
+    opt:step(params) -- allocates the state, faults its pages in
+    local best = math.huge
+    for _ = 1, reps do
+      local t0 = sys.clock()
+      opt:step(params)
+      local dt = sys.clock() - t0
+      if dt < best then best = dt end
+    end
+    print(string.format("RESULT impl=optlab mode=optim opt=%s threads=%d n=%d ns_per_param=%.4f",
+      cs[1], threads, n, best / n * 1e9))
+  end
+else
+  error("usage: optlab bench/optlab_cnn.lua train [steps] [warmup] | optim [n] [reps]")
+end
