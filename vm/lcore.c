@@ -13,6 +13,7 @@ void ol_open_serialize(lua_State *L);
 void ol_open_data(lua_State *L);
 void ol_open_train(lua_State *L);
 void ol_open_signal(lua_State *L);
+void ol_open_optim(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
@@ -21,6 +22,7 @@ static void (*const openers[])(lua_State *L) = {
     ol_open_data,
     ol_open_train,
     ol_open_signal,
+    ol_open_optim,
 };
 
 int luaopen_optlab_core(lua_State *L)
