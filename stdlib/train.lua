@@ -202,7 +202,7 @@ local function serialize(v, tensors, out)
   elseif tensor.is_tensor(v) then
     local name = "t" .. (#tensors.list + 1)
     tensors.list[#tensors.list + 1] = name
-    tensors.map[name] = v:contiguous()
+    tensors.map[name] = tensor.raw.contiguous(v)  -- raw: no tape node on a leaf
     out[#out + 1] = string.format("{__tensor=%q}", name)
   elseif t == "table" then
     out[#out + 1] = "{"
