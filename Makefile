@@ -101,6 +101,12 @@ sanitize: | deps
 bench: optlab data
 	@for b in bench/*.lua; do $(OPTLAB) $$b || exit 1; done
 
+# optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~10 minutes.
+# Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean.
+bench-compare: optlab
+	@tools/deps_bench.sh
+	@bench/compare.sh
+
 install: optlab
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4

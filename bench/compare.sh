@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# optlab vs PyTorch on this machine, side by side (`make bench-compare`).
+#
+# Runs bench/optlab_cnn.lua and bench/torch_cnn.py alternately (the order rotates each
+# repetition, so machine noise hits both alike), REPS times at each thread count, and
+# prints medians. PyTorch is measured in several configurations and optlab is compared
+# with the FASTEST one at each thread count:
+#   blis      libblas.so.3 = BLIS (OpenMP), via LD_LIBRARY_PATH (the machine is untouched)
+#   openblas  libblas.so.3 = OpenBLAS (pthreads)
+#   +malloc   glibc malloc told to keep large blocks (MALLOC_MMAP_THRESHOLD_ = 32 MiB, the
+#             largest glibc accepts, MALLOC_TRIM_THRESHOLD_ = 1 GiB): no mmap/munmap and
+#             page faults for every activation tensor of every step.
+# Then optimizer steps alone (10M parameters) and start-up time.
+#
+# Environment: REPS (3), STEPS (100 timed steps per run), WARMUP (15), THREADS ("1 2"),
+# OPT_N (10000000), TORCH_CONFIGS ("blis+malloc openblas+malloc blis openblas"),
+# OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
+# Raw RESULT lines go to build/bench/compare.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPS=${REPS:-3}
+STEPS=${STEPS:-100}
+WARMUP=${WARMUP:-15}
+THREADS=${THREADS:-"1 2"}
+OPT_N=${OPT_N:-10000000}
+TORCH_CONFIGS=${TORCH_CONFIGS:-"blis+malloc openblas+malloc blis openblas"}
+OPTLAB=${OPTLAB:-build/optlab}
+PY=${PY:-/usr/bin/python3}
+LIBDIR=/usr/lib/x86_64-linux-gnu
+LOG=build/bench/compare.log
+mkdir -p build/bench
+: > "$LOG"
+
+for d in blis-openmp openblas-pthread; do
+  [ -e "$LIBDIR/$d/libblas.so.3" ] || { echo "compare.sh: $LIBDIR/$d/libblas.so.3 missing (run tools/deps_bench.sh)" >&2; exit 1; }
+done
+"$PY" -c 'import torch' 2>/dev/null || { echo "compare.sh: $PY cannot import torch (run tools/deps_bench.sh)" >&2; exit 1; }
+
+# torch_env CONFIG: the environment of one PyTorch configuration.
+torch_env() {
+  local e=()
+  case "$1" in
+    blis*) e+=("LD_LIBRARY_PATH=$LIBDIR/blis-openmp") ;;
+    openblas*) e+=("LD_LIBRARY_PATH=$LIBDIR/openblas-pthread") ;;
+    *) echo "compare.sh: unknown torch config '$1'" >&2; exit 1 ;;
+  esac
+  case "$1" in
+    *+malloc) e+=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824) ;;
+  esac
+  echo "${e[@]}"
+}
+
+# run TAG CMD...: run one benchmark process, tag its RESULT lines with the configuration.
+run() {
+  local tag=$1; shift
+  local out
+  if ! out=$("$@" 2>&1); then
+    echo "compare.sh: failed: $*" >&2; echo "$out" >&2; exit 1
+  fi
+  grep '^RESULT' <<<"$out" | sed "s#^RESULT #RESULT config=$tag #" | tee -a "$LOG" | sed 's/^RESULT /  /'
+}
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
+echo "== training: seed CNN, batch 64, Adam, Fashion-MNIST; $STEPS timed steps after $WARMUP, $REPS reps"
+configs=(optlab $TORCH_CONFIGS)
+for rep in $(seq 1 "$REPS"); do
+  for t in $THREADS; do
+    n=${#configs[@]}
+    for i in $(seq 0 $((n - 1))); do
+      c=${configs[$(( (i + rep - 1) % n ))]}
+      if [ "$c" = optlab ]; then
+        run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
+      else
+        # shellcheck disable=SC2046
+        run "torch/$c" env $(torch_env "$c") "$PY" bench/torch_cnn.py train "$t" "$STEPS" "$WARMUP"
+      fi
+    done
+  done
+done
+
+echo "== optimizer steps alone, $OPT_N parameters"
+for rep in $(seq 1 "$REPS"); do
+  for t in $THREADS; do
+    if [ $((rep % 2)) = 1 ]; then
+      run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua optim "$OPT_N" 10
+      run torch "$PY" bench/torch_cnn.py optim "$t" "$OPT_N" 10
+    else
+      run torch "$PY" bench/torch_cnn.py optim "$t" "$OPT_N" 10
+      run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua optim "$OPT_N" 10
+    fi
+  done
+done
+
+echo "== start-up: optlab -e '' vs python3 -c 'import torch' (20 runs each, alternating)"
+ns() { date +%s%N; }
+for i in $(seq 1 20); do
+  a=$(ns); "$OPTLAB" -e '' >/dev/null; b=$(ns)
+  "$PY" -c 'import torch' >/dev/null; c=$(ns)
+  echo "RESULT config=optlab impl=optlab mode=startup us=$(( (b - a) / 1000 ))" >> "$LOG"
+  echo "RESULT config=torch impl=torch mode=startup us=$(( (c - b) / 1000 ))" >> "$LOG"
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
+echo
+"$PY" bench/compare_table.py "$LOG"

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Summarize build/bench/compare.log (RESULT key=value lines from bench/compare.sh) as tables of
+medians: training samples/s and peak RSS per configuration, optlab against PyTorch's fastest
+configuration at each thread count; optimizer ns/param; start-up time."""
+import statistics
+import sys
+from collections import defaultdict
+
+
+def parse(path):
+    rows, notes = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("RESULT "):
+                rows.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
+            elif line.strip():
+                notes.append(line.strip())
+    return rows, notes
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main(path):
+    rows, notes = parse(path)
+    train = defaultdict(lambda: {"sps": [], "rss": []})
+    optim = defaultdict(list)
+    startup = defaultdict(list)
+    for r in rows:
+        if r["mode"] == "train":
+            k = (int(r["threads"]), r["config"])
+            train[k]["sps"].append(float(r["samples_per_s"]))
+            train[k]["rss"].append(float(r["peak_rss_mib"]))
+        elif r["mode"] == "optim":
+            optim[(int(r["threads"]), r["opt"], r["impl"])].append(float(r["ns_per_param"]))
+        elif r["mode"] == "startup":
+            startup[r["impl"]].append(float(r["us"]) / 1e3)
+
+    for n in notes:
+        print(n)
+    print()
+    print("Training, seed CNN (batch 64, Adam, Fashion-MNIST), median of runs")
+    print(f"{'thr':>3}  {'configuration':<24} {'samples/s':>10} {'runs (samples/s)':<28} {'peak RSS MiB':>12}")
+    threads = sorted({t for t, _ in train})
+    summary = []
+    for t in threads:
+        cfgs = sorted(c for tt, c in train if tt == t)
+        for c in cfgs:
+            d = train[(t, c)]
+            runs = " ".join(f"{x:.0f}" for x in d["sps"])
+            print(f"{t:>3}  {c:<24} {med(d['sps']):>10.0f} {runs:<28} {med(d['rss']):>12.0f}")
+        torch_cfgs = [c for c in cfgs if c.startswith("torch")]
+        if "optlab" in cfgs and torch_cfgs:
+            best = max(torch_cfgs, key=lambda c: med(train[(t, c)]["sps"]))
+            o, p = train[(t, "optlab")], train[(t, best)]
+            summary.append((t, best, med(o["sps"]) / med(p["sps"]), med(o["rss"]) / med(p["rss"])))
+    for t, best, ratio, rss in summary:
+        print(f"  {t} thread(s): optlab / PyTorch's fastest ({best}) = {ratio:.2f}x samples/s; "
+              f"peak RSS {rss:.2f}x")
+
+    if optim:
+        print()
+        print("Optimizer step alone, ns per parameter (median of per-run best)")
+        print(f"{'thr':>3}  {'optimizer':<14} {'optlab':>8} {'torch':>8} {'torch/optlab':>13}")
+        for t in sorted({k[0] for k in optim}):
+            for name in ["Adam", "SGD_momentum", "RMSprop", "Adagrad"]:
+                o, p = med(optim[(t, name, "optlab")]), med(optim[(t, name, "torch")])
+                print(f"{t:>3}  {name:<14} {o:>8.3f} {p:>8.3f} {p / o:>12.1f}x")
+
+    if startup:
+        print()
+        o, p = med(startup["optlab"]), med(startup["torch"])
+        print(f"Start-up (median of {len(startup['optlab'])}): optlab -e '' {o:.1f} ms; "
+              f"python3 -c 'import torch' {p:.1f} ms; ratio {p / o:.0f}x")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "build/bench/compare.log")
