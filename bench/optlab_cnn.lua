@@ -5,7 +5,7 @@
 --
 -- train: the seed's Keras CNN (Conv2D(32,3x3)+ReLU, MaxPool 2, Dropout .25, Flatten,
 -- Dense(256)+ReLU, Dropout .5, Dense(10)) on Fashion-MNIST, batch 64, Adam(1e-3),
--- cross-entropy, the eager loop a user writes (zero_grad / forward / backward / step)
+-- cross-entropy, the eager loop a user writes (model:zero_grad / forward / backward / step)
 -- with batches from data.loader. `warmup` steps run first and are not timed.
 -- Prints one line:  RESULT impl=optlab mode=train threads=T steps=S samples_per_s=X peak_rss_mib=M loss=L
 --
@@ -46,7 +46,7 @@ if mode == "train" then
   local loss
   local function step()
     local x, y = next_batch()
-    opt:zero_grad(params)
+    model:zero_grad() -- grads to nil, as train.fit and PyTorch's zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(x), y)
     loss:backward()
     opt:step(params)
