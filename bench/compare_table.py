@@ -24,7 +24,7 @@ def med(xs):
 
 def main(path):
     rows, notes = parse(path)
-    train = defaultdict(lambda: {"sps": [], "rss": []})
+    train = defaultdict(lambda: {"sps": [], "rss": [], "cpu": []})
     optim = defaultdict(list)
     startup = defaultdict(list)
     for r in rows:
@@ -32,6 +32,7 @@ def main(path):
             k = (int(r["threads"]), r["config"])
             train[k]["sps"].append(float(r["samples_per_s"]))
             train[k]["rss"].append(float(r["peak_rss_mib"]))
+            train[k]["cpu"].append(float(r.get("samples_per_cpu_s", "nan")))
         elif r["mode"] == "optim":
             optim[(int(r["threads"]), r["opt"], r["impl"])].append(float(r["ns_per_param"]))
         elif r["mode"] == "startup":
@@ -41,7 +42,7 @@ def main(path):
         print(n)
     print()
     print("Training, seed CNN (batch 64, Adam, Fashion-MNIST), median of runs")
-    print(f"{'thr':>3}  {'configuration':<24} {'samples/s':>10} {'runs (samples/s)':<28} {'peak RSS MiB':>12}")
+    print(f"{'thr':>3}  {'configuration':<24} {'samples/s':>10} {'runs (samples/s)':<28} {'per CPU-s':>10} {'peak RSS MiB':>12}")
     threads = sorted({t for t, _ in train})
     summary = []
     for t in threads:
@@ -49,15 +50,17 @@ def main(path):
         for c in cfgs:
             d = train[(t, c)]
             runs = " ".join(f"{x:.0f}" for x in d["sps"])
-            print(f"{t:>3}  {c:<24} {med(d['sps']):>10.0f} {runs:<28} {med(d['rss']):>12.0f}")
+            print(f"{t:>3}  {c:<24} {med(d['sps']):>10.0f} {runs:<28} {med(d['cpu']):>10.0f} {med(d['rss']):>12.0f}")
         torch_cfgs = [c for c in cfgs if c.startswith("torch")]
         if "optlab" in cfgs and torch_cfgs:
             best = max(torch_cfgs, key=lambda c: med(train[(t, c)]["sps"]))
             o, p = train[(t, "optlab")], train[(t, best)]
-            summary.append((t, best, med(o["sps"]) / med(p["sps"]), med(o["rss"]) / med(p["rss"])))
-    for t, best, ratio, rss in summary:
+            bestc = max(torch_cfgs, key=lambda c: med(train[(t, c)]["cpu"]))
+            summary.append((t, best, med(o["sps"]) / med(p["sps"]), med(o["rss"]) / med(p["rss"]),
+                            bestc, med(o["cpu"]) / med(train[(t, bestc)]["cpu"])))
+    for t, best, ratio, rss, bestc, rc in summary:
         print(f"  {t} thread(s): optlab / PyTorch's fastest ({best}) = {ratio:.2f}x samples/s; "
-              f"peak RSS {rss:.2f}x")
+              f"peak RSS {rss:.2f}x; per CPU-second vs {bestc}: {rc:.2f}x")
 
     if optim:
         print()

@@ -7,7 +7,9 @@
 -- Dense(256)+ReLU, Dropout .5, Dense(10)) on Fashion-MNIST, batch 64, Adam(1e-3),
 -- cross-entropy, the eager loop a user writes (model:zero_grad / forward / backward / step)
 -- with batches from data.loader. `warmup` steps run first and are not timed.
--- Prints one line:  RESULT impl=optlab mode=train threads=T steps=S samples_per_s=X peak_rss_mib=M loss=L
+-- Prints one line:  RESULT impl=optlab mode=train threads=T steps=S samples_per_s=X samples_per_cpu_s=Y peak_rss_mib=M loss=L
+-- samples_per_cpu_s divides by the process's CPU time (all threads): on a shared machine it
+-- is the noise-robust figure at 1 thread (time spent preempted is not counted).
 --
 -- optim: one step of each optimizer on one tensor of n_params parameters (a fixed
 -- gradient), best of `reps` after a warm step that allocates the state. Prints
@@ -52,11 +54,11 @@ if mode == "train" then
     opt:step(params)
   end
   for _ = 1, warmup do step() end
-  local t0 = sys.clock()
+  local t0, c0 = sys.clock(), os.clock()
   for _ = 1, steps do step() end
-  local dt = sys.clock() - t0
-  print(string.format("RESULT impl=optlab mode=train threads=%d steps=%d samples_per_s=%.1f peak_rss_mib=%.1f loss=%.4f",
-    threads, steps, steps * 64 / dt, peak_mib(), loss:item()))
+  local dt, dc = sys.clock() - t0, os.clock() - c0
+  print(string.format("RESULT impl=optlab mode=train threads=%d steps=%d samples_per_s=%.1f samples_per_cpu_s=%.1f peak_rss_mib=%.1f loss=%.4f",
+    threads, steps, steps * 64 / dt, steps * 64 / dc, peak_mib(), loss:item()))
 elseif mode == "optim" then
   local n = tonumber(arg[2] or 10000000)
   local reps = tonumber(arg[3] or 10)

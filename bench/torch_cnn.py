@@ -14,7 +14,8 @@ usual path, and the optlab side runs eagerly too).
   /usr/bin/python3 bench/torch_cnn.py optim THREADS [N_PARAMS] [REPS]
 
 train prints one line:
-  RESULT impl=torch mode=train threads=T steps=S samples_per_s=X peak_rss_mib=M loss=L
+  RESULT impl=torch mode=train threads=T steps=S samples_per_s=X samples_per_cpu_s=Y peak_rss_mib=M loss=L
+(samples_per_cpu_s: per second of the process's CPU time, all threads)
 optim prints one line per optimizer (Adam, SGD momentum, RMSprop, Adagrad on one tensor of
 N_PARAMS parameters with a fixed gradient, best of REPS after a warm step):
   RESULT impl=torch mode=optim opt=NAME threads=T n=N ns_per_param=X
@@ -104,12 +105,13 @@ def train(threads, steps, warmup):
 
     for _ in range(warmup):
         step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         loss = step()
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     print(f"RESULT impl=torch mode=train threads={threads} steps={steps} "
-          f"samples_per_s={steps * bs / dt:.1f} peak_rss_mib={peak_rss_mib():.1f} loss={loss.item():.4f}",
+          f"samples_per_s={steps * bs / dt:.1f} samples_per_cpu_s={steps * bs / dc:.1f} "
+          f"peak_rss_mib={peak_rss_mib():.1f} loss={loss.item():.4f}",
           flush=True)
 
 
