@@ -47,11 +47,110 @@ void ol_rng_normal(uint64_t key, uint64_t stream, float mean, float std, float *
     }
 }
 
+/* Philox4x32-10 on PHILOX_LANES consecutive counters (ctr_lo = base ..) at once with
+ * AVX-512 or AVX2: the same arithmetic as ol_philox4x32, lane by lane (the compiler does not
+ * vectorize the 32x32->64 high products by itself). The scalar function costs ~14 ns per
+ * counter, which made dropout masks a tenth of a training step. out[w][l] = word w of
+ * counter base + l. */
+#if defined(__AVX512F__)
+#define PHILOX_LANES 16
+#include <immintrin.h>
+
+static inline void mulhilo16(__m512i m, __m512i c, __m512i *lo, __m512i *hi)
+{
+    __m512i even = _mm512_mul_epu32(c, m);                         /* even lanes */
+    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m);   /* odd lanes */
+    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+static void philox4x32_lanes(uint64_t key, uint64_t ctr_hi, uint64_t base, uint32_t out[4][PHILOX_LANES])
+{
+    uint32_t w0[PHILOX_LANES], w1[PHILOX_LANES];
+    for (int l = 0; l < PHILOX_LANES; l++) {
+        uint64_t lo = base + (uint64_t)l;
+        w0[l] = (uint32_t)lo; w1[l] = (uint32_t)(lo >> 32);
+    }
+    __m512i c0 = _mm512_loadu_si512(w0), c1 = _mm512_loadu_si512(w1);
+    __m512i c2 = _mm512_set1_epi32((int)(uint32_t)ctr_hi), c3 = _mm512_set1_epi32((int)(uint32_t)(ctr_hi >> 32));
+    const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M0), m1 = _mm512_set1_epi32((int)PHILOX_M1);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        __m512i lo0, hi0, lo1, hi1;
+        mulhilo16(m0, c0, &lo0, &hi0);
+        mulhilo16(m1, c2, &lo1, &hi1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+        c1 = lo1; c3 = lo0;
+        k0 += PHILOX_W0; k1 += PHILOX_W1;
+    }
+    _mm512_storeu_si512(out[0], c0); _mm512_storeu_si512(out[1], c1);
+    _mm512_storeu_si512(out[2], c2); _mm512_storeu_si512(out[3], c3);
+}
+#elif defined(__AVX2__)
+#define PHILOX_LANES 8
+#include <immintrin.h>
+
+/* lo, hi halves of the 32x32->64 products m * c, per 32-bit lane */
+static inline void mulhilo8(__m256i m, __m256i c, __m256i *lo, __m256i *hi)
+{
+    __m256i even = _mm256_mul_epu32(c, m);                         /* lanes 0, 2, 4, 6 */
+    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), m);   /* lanes 1, 3, 5, 7 */
+    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+static void philox4x32_lanes(uint64_t key, uint64_t ctr_hi, uint64_t base, uint32_t out[4][PHILOX_LANES])
+{
+    uint32_t w0[PHILOX_LANES], w1[PHILOX_LANES];
+    for (int l = 0; l < PHILOX_LANES; l++) {
+        uint64_t lo = base + (uint64_t)l;
+        w0[l] = (uint32_t)lo; w1[l] = (uint32_t)(lo >> 32);
+    }
+    __m256i c0 = _mm256_loadu_si256((const __m256i *)w0), c1 = _mm256_loadu_si256((const __m256i *)w1);
+    __m256i c2 = _mm256_set1_epi32((int)(uint32_t)ctr_hi), c3 = _mm256_set1_epi32((int)(uint32_t)(ctr_hi >> 32));
+    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M0), m1 = _mm256_set1_epi32((int)PHILOX_M1);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        __m256i lo0, hi0, lo1, hi1;
+        mulhilo8(m0, c0, &lo0, &hi0);
+        mulhilo8(m1, c2, &lo1, &hi1);
+        c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
+        c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
+        c1 = lo1; c3 = lo0;
+        k0 += PHILOX_W0; k1 += PHILOX_W1;
+    }
+    _mm256_storeu_si256((__m256i *)out[0], c0); _mm256_storeu_si256((__m256i *)out[1], c1);
+    _mm256_storeu_si256((__m256i *)out[2], c2); _mm256_storeu_si256((__m256i *)out[3], c3);
+}
+#else
+#define PHILOX_LANES 8
+static void philox4x32_lanes(uint64_t key, uint64_t ctr_hi, uint64_t base, uint32_t out[4][PHILOX_LANES])
+{
+    for (int l = 0; l < PHILOX_LANES; l++) {
+        uint32_t r[4];
+        ol_philox4x32(key, ctr_hi, base + (uint64_t)l, r);
+        for (int w = 0; w < 4; w++) out[w][l] = r[w];
+    }
+}
+#endif
+
 void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, size_t n)
 {
     float keep = 1.0f / (1.0f - p);
+    /* counters; whole blocks of PHILOX_LANES counters whose 4 elements all lie below n */
+    size_t nb = (n + 3) / 4, nblk = n / 4 / PHILOX_LANES;
+    /* element 4*b + j takes word j of counter b, as the scalar path (and ol_rng_uniform) */
     #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t b = 0; b < (n + 3) / 4; b++) {
+    for (size_t k = 0; k < nblk; k++) {
+        uint32_t r[4][PHILOX_LANES];
+        philox4x32_lanes(key, stream, k * PHILOX_LANES, r);
+        float *o = out + 4 * PHILOX_LANES * k;
+        for (int l = 0; l < PHILOX_LANES; l++)
+            for (int j = 0; j < 4; j++)
+                o[4 * l + j] = ol_u32_to_unit(r[j][l]) >= p ? keep : 0.0f;
+    }
+    for (size_t b = nblk * PHILOX_LANES; b < nb; b++) {
         uint32_t r[4];
         ol_philox4x32(key, stream, b, r);
         for (size_t j = 0; j < 4 && 4 * b + j < n; j++)
