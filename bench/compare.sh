@@ -10,11 +10,15 @@
 #   +malloc   glibc malloc told to keep large blocks (MALLOC_MMAP_THRESHOLD_ = 32 MiB, the
 #             largest glibc accepts, MALLOC_TRIM_THRESHOLD_ = 1 GiB): no mmap/munmap and
 #             page faults for every activation tensor of every step.
+#   +passive  OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, which
+#             optlab does by default (vm/main.c); on a machine shared with other work it
+#             decides the 2-thread figures of both. "optlab+active" is optlab spinning, as
+#             libgomp does by default.
 # Then optimizer steps alone (10M parameters) and start-up time.
 #
 # Environment: REPS (3), STEPS (100 timed steps per run), WARMUP (15), THREADS ("1 2"),
 # OPT_N (10000000), TORCH_CONFIGS ("blis+malloc openblas+malloc blis openblas"),
-# OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
+# OPTLAB_CONFIGS ("optlab optlab+active"), OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
 # Raw RESULT lines go to build/bench/compare.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +28,9 @@ STEPS=${STEPS:-100}
 WARMUP=${WARMUP:-15}
 THREADS=${THREADS:-"1 2"}
 OPT_N=${OPT_N:-10000000}
-TORCH_CONFIGS=${TORCH_CONFIGS:-"blis+malloc openblas+malloc blis openblas"}
+TORCH_CONFIGS=${TORCH_CONFIGS:-"blis blis+malloc openblas+malloc blis+malloc+passive openblas+malloc+passive"}
 OPTLAB=${OPTLAB:-build/optlab}
+OPTLAB_CONFIGS=${OPTLAB_CONFIGS:-"optlab optlab+active"}
 PY=${PY:-/usr/bin/python3}
 LIBDIR=/usr/lib/x86_64-linux-gnu
 LOG=build/bench/compare.log
@@ -46,7 +51,10 @@ torch_env() {
     *) echo "compare.sh: unknown torch config '$1'" >&2; exit 1 ;;
   esac
   case "$1" in
-    *+malloc) e+=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824) ;;
+    *+malloc*) e+=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824) ;;
+  esac
+  case "$1" in
+    *+passive) e+=(OMP_WAIT_POLICY=passive) ;;
   esac
   echo "${e[@]}"
 }
@@ -63,7 +71,7 @@ run() {
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
 echo "== training: seed CNN, batch 64, Adam, Fashion-MNIST; $STEPS timed steps after $WARMUP, $REPS reps"
-configs=(optlab $TORCH_CONFIGS)
+configs=($OPTLAB_CONFIGS $TORCH_CONFIGS)
 for rep in $(seq 1 "$REPS"); do
   for t in $THREADS; do
     n=${#configs[@]}
@@ -71,6 +79,8 @@ for rep in $(seq 1 "$REPS"); do
       c=${configs[$(( (i + rep - 1) % n ))]}
       if [ "$c" = optlab ]; then
         run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
+      elif [ "$c" = optlab+active ]; then
+        run optlab+active env OMP_WAIT_POLICY=active "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
       else
         # shellcheck disable=SC2046
         run "torch/$c" env $(torch_env "$c") "$PY" bench/torch_cnn.py train "$t" "$STEPS" "$WARMUP"
@@ -82,13 +92,14 @@ done
 echo "== optimizer steps alone, $OPT_N parameters"
 for rep in $(seq 1 "$REPS"); do
   for t in $THREADS; do
-    if [ $((rep % 2)) = 1 ]; then
-      run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua optim "$OPT_N" 10
-      run torch "$PY" bench/torch_cnn.py optim "$t" "$OPT_N" 10
-    else
-      run torch "$PY" bench/torch_cnn.py optim "$t" "$OPT_N" 10
-      run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua optim "$OPT_N" 10
-    fi
+    # rotate: optlab, torch (libgomp's default wait policy), torch+passive
+    for i in 0 1 2; do
+      case $(( (i + rep) % 3 )) in
+        0) run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua optim "$OPT_N" 10 ;;
+        1) run torch "$PY" bench/torch_cnn.py optim "$t" "$OPT_N" 10 ;;
+        2) run torch+passive env OMP_WAIT_POLICY=passive "$PY" bench/torch_cnn.py optim "$t" "$OPT_N" 10 ;;
+      esac
+    done
   done
 done
 
