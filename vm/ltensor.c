@@ -411,7 +411,7 @@ static int binary(lua_State *L, ol_binop op, int inplace)
         if (x != y && x != 1 && y != 1)
             ol_error(L, "%s: shapes %s and %s cannot be broadcast together", binop_names[op],
                      ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
-        shape[d] = x > y ? x : (x == 0 || y == 0 ? 0 : y);
+        shape[d] = x == 1 ? y : x; /* [1] with [0] is [0], not [1] */
     }
     broadcast_strides(a, nd, shape, stra);
     broadcast_strides(b, nd, shape, strb);
@@ -627,7 +627,7 @@ static int t_matmul(lua_State *L)
         if (x != y && x != 1 && y != 1)
             ol_error(L, "matmul: batch dimensions of %s and %s cannot be broadcast",
                      ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
-        bshape[d] = x > y ? x : y;
+        bshape[d] = x == 1 ? y : x;
         sta[d] = (ka >= 0 && a->shape[ka] != 1) ? a->stride[ka] : 0;
         stb[d] = (kb2 >= 0 && b->shape[kb2] != 1) ? b->stride[kb2] : 0;
     }
