@@ -579,15 +579,17 @@ static int t_sumsq(lua_State *L) { return reduce(L, OL_RSUMSQ, 0, 0); }
 
 static int t_argmax(lua_State *L)
 {
+    int whole = lua_isnoneornil(L, 2); /* before reduce() pushes onto the stack */
     int r = reduce(L, OL_RARGMAX, 0, 0);
-    if (lua_isnoneornil(L, 2)) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
+    if (whole) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
     return r;
 }
 
 static int t_argmin(lua_State *L)
 {
+    int whole = lua_isnoneornil(L, 2); /* before reduce() pushes onto the stack */
     int r = reduce(L, OL_RARGMIN, 0, 0);
-    if (lua_isnoneornil(L, 2)) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
+    if (whole) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
     return r;
 }
 
