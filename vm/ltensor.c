@@ -603,6 +603,16 @@ static int blis_ok(int64_t m, int64_t n, int64_t rs, int64_t cs)
     return (cs == 1 && rs >= n) || (rs == 1 && cs >= m);
 }
 
+/* The stride of a size-1 dimension is never followed, and views give it any
+ * value (expand gives 0). Such a tensor counts as contiguous, so copying it
+ * would not change the stride: give BLIS one it accepts instead. */
+static void unit_strides(int64_t m, int64_t n, int64_t *rs, int64_t *cs)
+{
+    if (m <= 1 && n <= 1) *rs = *cs = 1;
+    else if (m <= 1) *rs = n * *cs;
+    else if (n <= 1) *cs = m * *rs;
+}
+
 static int t_matmul(lua_State *L)
 {
     OLTensor *a = ol_checktensor(L, 1), *b = ol_checktensor(L, 2);
@@ -633,6 +643,8 @@ static int t_matmul(lua_State *L)
         sta[d] = (ka >= 0 && a->shape[ka] != 1) ? a->stride[ka] : 0;
         stb[d] = (kb2 >= 0 && b->shape[kb2] != 1) ? b->stride[kb2] : 0;
     }
+    unit_strides(m, k, &rsa, &csa);
+    unit_strides(k, n, &rsb, &csb);
     int needa = !blis_ok(m, k, rsa, csa), needb = !blis_ok(k, n, rsb, csb);
     if ((needa || needb) && m * n * k != 0) {
         /* contiguous copies always pass blis_ok */
