@@ -67,11 +67,22 @@ static int t_zeros(lua_State *L)
     return 1;
 }
 
+/* full({2, 3}, v) or full(2, 3, v): in the second form the last number is the value. */
 static int t_full(lua_State *L)
 {
     int64_t shape[OL_MAXDIM];
-    int nd = get_shape(L, 1, shape);
-    float v = (float)luaL_checknumber(L, lua_istable(L, 1) ? 2 : nd + 1);
+    int nd, vidx;
+    if (lua_istable(L, 1)) { nd = get_shape(L, 1, shape); vidx = 2; }
+    else {
+        for (vidx = 1; lua_type(L, vidx + 1) == LUA_TNUMBER; vidx++) {}
+        nd = vidx - 1;
+        if (nd > OL_MAXDIM) ol_error(L, "a tensor has at most %d dimensions, got %d", OL_MAXDIM, nd);
+        for (int d = 0; d < nd; d++) {
+            if (!lua_isinteger(L, d + 1)) ol_error(L, "dimension %d is not an integer", d + 1);
+            shape[d] = lua_tointeger(L, d + 1);
+        }
+    }
+    float v = (float)luaL_checknumber(L, vidx);
     OLTensor *t = ol_pushtensor_empty(L, nd, shape);
     ol_fill(nd, t->shape, ol_data(t), t->stride, v);
     return 1;
