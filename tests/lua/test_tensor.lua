@@ -793,7 +793,9 @@ local function run(cmd)
 end
 
 local function script(body)
-  local path = os.tmpname() .. "_script.lua"
+  local base = os.tmpname()
+  os.remove(base)
+  local path = base .. "_script.lua"
   writeall(path, body)
   return path
 end
