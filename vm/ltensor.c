@@ -833,13 +833,15 @@ static int t_newindex(lua_State *L)
 
 /* Printing like NumPy/PyTorch: one format for the whole tensor, summarized
  * with "..." past 1000 elements. */
-typedef struct { luaL_Buffer *b; const char *fmt; int width; int summarize; } printer;
+typedef struct { luaL_Buffer *b; const char *fmt; int width, cell, summarize; } printer;
 
 static void print_rec(printer *p, const OLTensor *t, int d, int64_t off, int indent)
 {
     char s[64];
     if (d == t->ndim) {
-        snprintf(s, sizeof s, p->fmt, p->width, (double)t->st->data[off]);
+        double v = t->st->data[off];
+        if (isfinite(v)) snprintf(s, sizeof s, p->fmt, p->width, v);
+        else snprintf(s, sizeof s, "%*s", p->cell, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
         luaL_addstring(p->b, s);
         return;
     }
@@ -868,14 +870,15 @@ static int t_tostring(lua_State *L)
 {
     OLTensor *t = self(L);
     int64_t n = ol_numel(t);
-    double maxabs = 0;
-    int integral = 1, negative = 0;
+    double maxabs = 0, maxneg = 0, minabs = INFINITY; /* minabs: of the nonzero values */
+    int integral = 1, negative = 0, nonfinite = 0;
     OLTensor *c = ol_pushcontiguous(L, 1);
     for (int64_t i = 0; i < n; i++) {
         double v = ol_data(c)[i];
-        if (!isfinite(v)) continue;
-        if (v < 0) negative = 1;
+        if (!isfinite(v)) { nonfinite = nonfinite > 3 ? nonfinite : (v < 0 ? 4 : 3); continue; }
+        if (v < 0) { negative = 1; if (-v > maxneg) maxneg = -v; }
         if (fabs(v) > maxabs) maxabs = fabs(v);
+        if (v != 0 && fabs(v) < minabs) minabs = fabs(v);
         if (v != floor(v)) integral = 0;
     }
     lua_pop(L, 1);
@@ -884,10 +887,18 @@ static int t_tostring(lua_State *L)
     luaL_buffinit(L, &b);
     p.b = &b;
     p.summarize = n > 1000;
+    /* the widest integer part: the largest magnitude, or the largest negative and its sign */
     int digits = maxabs >= 1 ? (int)log10(maxabs) + 1 : 1;
-    if (integral && maxabs < 1e8) { p.fmt = "%*.0f."; p.width = digits + negative; }
-    else if (maxabs == 0 || (maxabs >= 1e-4 && maxabs < 1e5)) { p.fmt = "%*.4f"; p.width = digits + negative + 5; }
+    int negdigits = negative ? (maxneg >= 1 ? (int)log10(maxneg) + 1 : 1) + 1 : 0;
+    if (negdigits > digits) digits = negdigits;
+    int point = 0; /* the integral format prints a '.' after the width */
+    if (integral && maxabs < 1e8) { p.fmt = "%*.0f."; p.width = digits; point = 1; }
+    /* fixed point unless it would hide small values (NumPy's and PyTorch's rule) */
+    else if (maxabs == 0 || (minabs >= 1e-4 && maxabs < 1e5 && maxabs / minabs <= 1e3)) { p.fmt = "%*.4f"; p.width = digits + 5; }
     else { p.fmt = "%*.4e"; p.width = 10 + negative; }
+    /* nan, inf, -inf print bare (as in PyTorch), in the same column width */
+    p.cell = p.width + point;
+    if (nonfinite > p.cell) { p.cell = nonfinite; p.width = nonfinite - point; }
     luaL_addstring(&b, "tensor(");
     print_rec(&p, t, 0, t->offset, 7);
     char s[200], dims[160];
