@@ -873,6 +873,11 @@ function T.stock_lua_require()
     out, code = run("LD_PRELOAD=" .. asan .. " ASAN_OPTIONS=detect_leaks=0 " .. cmd)
   end
   check(code == 0 and out == "true\t2\t4\t32.0\ttrue\n", "lua5.4 require 'optlab': " .. out)
+  -- exiting with OpenMP workers parked once crashed; it is racy, so try a few times
+  for _ = 1, 3 do
+    out, code = run(cmd)
+    check(code == 0, "lua5.4 exits cleanly after using optlab: " .. out)
+  end
 end
 
 function T.memory_stays_flat()
@@ -884,11 +889,11 @@ function T.memory_stays_flat()
   end
   local mid = sys.rss()
   local a = tensor.ones(262144)
-  for _ = 1, 2000 do a = (a * 1.0001 + 0.5):sqrt() end
+  for _ = 1, 500 do a = (a * 1.0001 + 0.5):sqrt() end
   collectgarbage()
   local after = sys.rss()
   check(mid - before < 400e6, string.format("10,000 x 1 MB tensors grew RSS by %.0f MB", (mid - before) / 1e6))
-  check(after - before < 400e6, string.format("2000 arithmetic steps grew RSS by %.0f MB", (after - before) / 1e6))
+  check(after - before < 400e6, string.format("500 arithmetic steps grew RSS by %.0f MB", (after - before) / 1e6))
 end
 
 return T
