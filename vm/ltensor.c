@@ -669,7 +669,8 @@ static int t_matmul(lua_State *L)
     for (int d = 0; d < nb; d++) oshape[on++] = bshape[d];
     if (!a1) oshape[on++] = m;
     if (!b1) oshape[on++] = n;
-    OLTensor *o = ol_pushtensor(L, on, oshape);
+    /* beta = 0 overwrites every element, so only the k = 0 product needs zeros */
+    OLTensor *o = m * n * k == 0 ? ol_pushtensor(L, on, oshape) : ol_pushtensor_empty(L, on, oshape);
     if (m * n * k == 0) return 1;
     int64_t batches = 1;
     for (int d = 0; d < nb; d++) batches *= bshape[d];

@@ -466,6 +466,18 @@ Test(core, gemm_k_zero)
     ol_gemm(0, 3, 5, 1.0f, a, 1, 1, b, 1, 1, 0.0f, c, 3, 1); /* m = 0: nothing, no crash */
 }
 
+/* matmul allocates its output uninitialized: beta = 0 must overwrite C, NaN included */
+Test(core, gemm_beta_zero_ignores_c)
+{
+    int64_t m = 17, n = 65, k = 33;
+    float *a = alloc_rand((size_t)(m * k), -1, 1), *b = alloc_rand((size_t)(k * n), -1, 1);
+    float *c = malloc((size_t)(m * n) * sizeof *c);
+    for (int64_t i = 0; i < m * n; i++) c[i] = NAN;
+    ol_gemm(m, n, k, 1, a, k, 1, b, n, 1, 0, c, n, 1);
+    for (int64_t i = 0; i < m * n; i++) cr_assert(isfinite(c[i]), "c[%lld] = %g", (long long)i, c[i]);
+    free(a); free(b); free(c);
+}
+
 Test(core, gemm_threads_identical)
 {
     int64_t m = 64, n = 256, k = 5408;
