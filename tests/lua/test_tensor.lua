@@ -819,6 +819,11 @@ function T.error_carries_script_line()
   check(out:find("traceback", 1, true), "a traceback is printed: " .. out)
   os.remove(path)
   -- a bad index, and a C-level error in a file: still the script's line
+  -- a bad argument type, through the autograd wrapper of sum
+  path = script("local t = tensor.zeros(2, 3)\nlocal s = t:sum('x')\n")
+  out, code = run(OPTLAB .. " " .. path)
+  check(code ~= 0 and out:find(path:match("[^/]+$") .. ":2: bad argument #2 to 'sum'", 1, true), out)
+  os.remove(path)
   path = script("local t = tensor.zeros(3)\n\nprint(t[7])\n")
   out, code = run(OPTLAB .. " " .. path)
   check(code ~= 0 and out:find(path:match("[^/]+$") .. ":3: index 7 out of range", 1, true), out)
