@@ -875,7 +875,8 @@ function T.stock_lua_require()
     local p = io.popen("cc -print-file-name=libasan.so")
     local asan = p:read("l")
     p:close()
-    out, code = run("LD_PRELOAD=" .. asan .. " ASAN_OPTIONS=detect_leaks=0 " .. cmd)
+    cmd = "LD_PRELOAD=" .. asan .. " ASAN_OPTIONS=detect_leaks=0 " .. cmd
+    out, code = run(cmd)
   end
   check(code == 0 and out == "true\t2\t4\t32.0\ttrue\n", "lua5.4 require 'optlab': " .. out)
   -- exiting with OpenMP workers parked once crashed; it is racy, so try a few times
