@@ -945,8 +945,11 @@ function Sequential:load(path)
     local a, b = fmt_shape(want[k]:shape()), fmt_shape(t:shape())
     if a ~= b then raise("model:load: '" .. k .. "' is " .. a .. " in the model but " .. b .. " in '" .. path .. "'") end
   end
-  for k in pairs(got) do
-    if want[k] == nil then raise("model:load: '" .. path .. "' holds '" .. k .. "', which this model does not have (names: " .. table.concat(names, ", ") .. ")") end
+  local extra = {}
+  for k in pairs(got) do if want[k] == nil then extra[#extra + 1] = k end end
+  table.sort(extra)
+  if #extra > 0 then
+    raise("model:load: '" .. path .. "' holds '" .. table.concat(extra, "', '") .. "', which this model does not have (names: " .. table.concat(names, ", ") .. ")")
   end
   for _, k in ipairs(names) do want[k]:copy_(got[k]) end
   return self
