@@ -11,12 +11,14 @@ void ol_open_tensor(lua_State *L);
 void ol_open_sys(lua_State *L);
 void ol_open_serialize(lua_State *L);
 void ol_open_nn(lua_State *L);
+void ol_open_optim(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
     ol_open_sys,
     ol_open_serialize,
     ol_open_nn,
+    ol_open_optim,
 };
 
 int luaopen_optlab_core(lua_State *L)
@@ -35,6 +37,9 @@ int luaopen_optlab(lua_State *L)
     Dl_info info;
     char dir[PATH_MAX] = "";
     if (dladdr((void *)luaopen_optlab, &info) && info.dli_fname) {
+        /* Never unload: lua_close dlcloses C modules, which would unmap
+         * libgomp under its parked worker threads (a segfault at exit). */
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
         char *real = realpath(info.dli_fname, NULL);
         if (real) {
             snprintf(dir, sizeof dir, "%s", real);

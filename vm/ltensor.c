@@ -13,6 +13,43 @@
 
 /* ---- argument helpers ------------------------------------------------- */
 
+/* luaL_check* would raise at the immediate caller, which for most methods is
+ * a stdlib wrapper (autograd): these raise at the user's line, like ol_error. */
+static void arg_error(lua_State *L, int idx, const char *expected)
+{
+    lua_Debug ar;
+    const char *fn = "?";
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) fn = ar.name;
+    ol_error(L, "bad argument #%d to '%s' (%s expected, got %s)", idx, fn, expected,
+             lua_isnumber(L, idx) ? "a non-integer number" : luaL_typename(L, idx));
+}
+
+static lua_Integer check_integer(lua_State *L, int idx)
+{
+    int ok;
+    lua_Integer v = lua_tointegerx(L, idx, &ok);
+    if (!ok) arg_error(L, idx, "integer");
+    return v;
+}
+
+static lua_Number check_number(lua_State *L, int idx)
+{
+    int ok;
+    lua_Number v = lua_tonumberx(L, idx, &ok);
+    if (!ok) arg_error(L, idx, "number");
+    return v;
+}
+
+static lua_Integer opt_integer(lua_State *L, int idx, lua_Integer def)
+{
+    return lua_isnoneornil(L, idx) ? def : check_integer(L, idx);
+}
+
+static lua_Number opt_number(lua_State *L, int idx, lua_Number def)
+{
+    return lua_isnoneornil(L, idx) ? def : check_number(L, idx);
+}
+
 /* A shape given as a table {2, 3} or as integers 2, 3 from index idx on.
  * Returns ndim; stops at the first non-number argument. */
 static int get_shape(lua_State *L, int idx, int64_t *shape)
@@ -40,10 +77,10 @@ static int get_shape(lua_State *L, int idx, int64_t *shape)
 /* A dimension argument: 1-based, negative counts from the end. Returns 0-based. */
 static int get_dim(lua_State *L, int idx, int ndim)
 {
-    lua_Integer d = luaL_checkinteger(L, idx);
+    lua_Integer d = check_integer(L, idx);
     int n = ndim > 0 ? ndim : 1;
     if (d < 0) d += n + 1;
-    if (d < 1 || d > n) ol_error(L, "dimension %d out of range for a %d-dimensional tensor", (int)luaL_checkinteger(L, idx), ndim);
+    if (d < 1 || d > n) ol_error(L, "dimension %d out of range for a %d-dimensional tensor", (int)check_integer(L, idx), ndim);
     return (int)d - 1;
 }
 
@@ -67,11 +104,22 @@ static int t_zeros(lua_State *L)
     return 1;
 }
 
+/* full({2, 3}, v) or full(2, 3, v): in the second form the last number is the value. */
 static int t_full(lua_State *L)
 {
     int64_t shape[OL_MAXDIM];
-    int nd = get_shape(L, 1, shape);
-    float v = (float)luaL_checknumber(L, lua_istable(L, 1) ? 2 : nd + 1);
+    int nd, vidx;
+    if (lua_istable(L, 1)) { nd = get_shape(L, 1, shape); vidx = 2; }
+    else {
+        for (vidx = 1; lua_type(L, vidx + 1) == LUA_TNUMBER; vidx++) {}
+        nd = vidx - 1;
+        if (nd > OL_MAXDIM) ol_error(L, "a tensor has at most %d dimensions, got %d", OL_MAXDIM, nd);
+        for (int d = 0; d < nd; d++) {
+            if (!lua_isinteger(L, d + 1)) ol_error(L, "dimension %d is not an integer", d + 1);
+            shape[d] = lua_tointeger(L, d + 1);
+        }
+    }
+    float v = (float)check_number(L, vidx);
     OLTensor *t = ol_pushtensor_empty(L, nd, shape);
     ol_fill(nd, t->shape, ol_data(t), t->stride, v);
     return 1;
@@ -79,7 +127,7 @@ static int t_full(lua_State *L)
 
 static int t_eye(lua_State *L)
 {
-    int64_t n = luaL_checkinteger(L, 1), m = luaL_optinteger(L, 2, n);
+    int64_t n = check_integer(L, 1), m = opt_integer(L, 2, n);
     int64_t shape[2] = {n, m};
     OLTensor *t = ol_pushtensor(L, 2, shape);
     for (int64_t i = 0; i < n && i < m; i++) ol_data(t)[i * m + i] = 1;
@@ -88,8 +136,8 @@ static int t_eye(lua_State *L)
 
 static int t_arange(lua_State *L)
 {
-    double a = luaL_checknumber(L, 1), b, step = luaL_optnumber(L, 3, 1);
-    if (lua_isnoneornil(L, 2)) { b = a; a = 0; } else b = luaL_checknumber(L, 2);
+    double a = check_number(L, 1), b, step = opt_number(L, 3, 1);
+    if (lua_isnoneornil(L, 2)) { b = a; a = 0; } else b = check_number(L, 2);
     if (step == 0 || (b - a) / step < 0) ol_error(L, "arange(%g, %g, %g): empty or endless range", a, b, step);
     int64_t n = (int64_t)ceil((b - a) / step);
     OLTensor *t = ol_pushtensor_empty(L, 1, &n);
@@ -99,8 +147,8 @@ static int t_arange(lua_State *L)
 
 static int t_linspace(lua_State *L)
 {
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-    int64_t n = luaL_checkinteger(L, 3);
+    double a = check_number(L, 1), b = check_number(L, 2);
+    int64_t n = check_integer(L, 3);
     if (n < 1) ol_error(L, "linspace needs at least 1 point, got %d", (int)n);
     OLTensor *t = ol_pushtensor_empty(L, 1, &n);
     for (int64_t i = 0; i < n; i++) ol_data(t)[i] = (float)(n == 1 ? a : a + (b - a) * i / (n - 1));
@@ -132,7 +180,7 @@ static int t_from(lua_State *L)
         ol_data(t)[0] = (float)lua_tonumber(L, 1);
         return 1;
     }
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1)) arg_error(L, 1, "table or number");
     int64_t shape[OL_MAXDIM];
     int nd = 0;
     lua_pushvalue(L, 1);
@@ -155,8 +203,8 @@ static int t_random(lua_State *L)
     const char *kind = luaL_checkstring(L, 1);
     int64_t shape[OL_MAXDIM];
     int nd = get_shape(L, 2, shape);
-    uint64_t key = (uint64_t)luaL_checkinteger(L, 3), stream = (uint64_t)luaL_checkinteger(L, 4);
-    double a = luaL_optnumber(L, 5, 0), b = luaL_optnumber(L, 6, 1);
+    uint64_t key = (uint64_t)check_integer(L, 3), stream = (uint64_t)check_integer(L, 4);
+    double a = opt_number(L, 5, 0), b = opt_number(L, 6, 1);
     OLTensor *t = ol_pushtensor_empty(L, nd, shape);
     size_t n = (size_t)ol_numel(t);
     if (strcmp(kind, "uniform") == 0) ol_rng_uniform(key, stream, (float)a, (float)b, ol_data(t), n);
@@ -288,7 +336,7 @@ static int t_narrow(lua_State *L)
 {
     OLTensor *t = self(L);
     int d = get_dim(L, 2, t->ndim);
-    int64_t start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
+    int64_t start = check_integer(L, 3), len = check_integer(L, 4);
     if (start < 0) start += t->shape[d] + 1;
     if (start < 1 || len < 0 || start - 1 + len > t->shape[d])
         ol_error(L, "narrow(%d, %lld, %lld) out of range for dimension of size %lld",
@@ -317,7 +365,7 @@ static int t_select(lua_State *L)
 {
     OLTensor *t = self(L);
     if (t->ndim == 0) ol_error(L, "select on a 0-dimensional tensor");
-    push_select(L, t, get_dim(L, 2, t->ndim), luaL_checkinteger(L, 3));
+    push_select(L, t, get_dim(L, 2, t->ndim), check_integer(L, 3));
     return 1;
 }
 
@@ -411,7 +459,7 @@ static int binary(lua_State *L, ol_binop op, int inplace)
         if (x != y && x != 1 && y != 1)
             ol_error(L, "%s: shapes %s and %s cannot be broadcast together", binop_names[op],
                      ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
-        shape[d] = x > y ? x : (x == 0 || y == 0 ? 0 : y);
+        shape[d] = x == 1 ? y : x; /* [1] with [0] is [0], not [1] */
     }
     broadcast_strides(a, nd, shape, stra);
     broadcast_strides(b, nd, shape, strb);
@@ -478,8 +526,8 @@ UNARY(relu, OL_RELU)
 static int t_clamp(lua_State *L)
 {
     lua_settop(L, 3);
-    float lo = lua_isnil(L, 2) ? -INFINITY : (float)luaL_checknumber(L, 2);
-    float hi = lua_isnil(L, 3) ? INFINITY : (float)luaL_checknumber(L, 3);
+    float lo = lua_isnil(L, 2) ? -INFINITY : (float)check_number(L, 2);
+    float hi = lua_isnil(L, 3) ? INFINITY : (float)check_number(L, 3);
     if (lo > hi) ol_error(L, "clamp: min %g is greater than max %g", lo, hi);
     ol_pushcontiguous(L, 1);
     OLTensor *c = ol_checktensor(L, -1);
@@ -491,7 +539,7 @@ static int t_clamp(lua_State *L)
 static int t_fill_(lua_State *L)
 {
     OLTensor *t = self(L);
-    ol_fill(t->ndim, t->shape, ol_data(t), t->stride, (float)luaL_checknumber(L, 2));
+    ol_fill(t->ndim, t->shape, ol_data(t), t->stride, (float)check_number(L, 2));
     lua_settop(L, 1);
     return 1;
 }
@@ -579,15 +627,17 @@ static int t_sumsq(lua_State *L) { return reduce(L, OL_RSUMSQ, 0, 0); }
 
 static int t_argmax(lua_State *L)
 {
+    int whole = lua_isnoneornil(L, 2); /* before reduce() pushes onto the stack */
     int r = reduce(L, OL_RARGMAX, 0, 0);
-    if (lua_isnoneornil(L, 2)) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
+    if (whole) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
     return r;
 }
 
 static int t_argmin(lua_State *L)
 {
+    int whole = lua_isnoneornil(L, 2); /* before reduce() pushes onto the stack */
     int r = reduce(L, OL_RARGMIN, 0, 0);
-    if (lua_isnoneornil(L, 2)) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
+    if (whole) { OLTensor *o = ol_checktensor(L, -1); ol_data(o)[0] += 1; }
     return r;
 }
 
@@ -599,6 +649,16 @@ static int blis_ok(int64_t m, int64_t n, int64_t rs, int64_t cs)
 {
     if (m <= 1 || n <= 1) return rs != 0 && cs != 0;
     return (cs == 1 && rs >= n) || (rs == 1 && cs >= m);
+}
+
+/* The stride of a size-1 dimension is never followed, and views give it any
+ * value (expand gives 0). Such a tensor counts as contiguous, so copying it
+ * would not change the stride: give BLIS one it accepts instead. */
+static void unit_strides(int64_t m, int64_t n, int64_t *rs, int64_t *cs)
+{
+    if (m <= 1 && n <= 1) *rs = *cs = 1;
+    else if (m <= 1) *rs = n * *cs;
+    else if (n <= 1) *cs = m * *rs;
 }
 
 static int t_matmul(lua_State *L)
@@ -627,10 +687,12 @@ static int t_matmul(lua_State *L)
         if (x != y && x != 1 && y != 1)
             ol_error(L, "matmul: batch dimensions of %s and %s cannot be broadcast",
                      ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
-        bshape[d] = x > y ? x : y;
+        bshape[d] = x == 1 ? y : x;
         sta[d] = (ka >= 0 && a->shape[ka] != 1) ? a->stride[ka] : 0;
         stb[d] = (kb2 >= 0 && b->shape[kb2] != 1) ? b->stride[kb2] : 0;
     }
+    unit_strides(m, k, &rsa, &csa);
+    unit_strides(k, n, &rsb, &csb);
     int needa = !blis_ok(m, k, rsa, csa), needb = !blis_ok(k, n, rsb, csb);
     if ((needa || needb) && m * n * k != 0) {
         /* contiguous copies always pass blis_ok */
@@ -644,7 +706,8 @@ static int t_matmul(lua_State *L)
     for (int d = 0; d < nb; d++) oshape[on++] = bshape[d];
     if (!a1) oshape[on++] = m;
     if (!b1) oshape[on++] = n;
-    OLTensor *o = ol_pushtensor(L, on, oshape);
+    /* beta = 0 overwrites every element, so only the k = 0 product needs zeros */
+    OLTensor *o = m * n * k == 0 ? ol_pushtensor(L, on, oshape) : ol_pushtensor_empty(L, on, oshape);
     if (m * n * k == 0) return 1;
     int64_t batches = 1;
     for (int d = 0; d < nb; d++) batches *= bshape[d];
@@ -670,11 +733,11 @@ static int64_t element_offset(lua_State *L, OLTensor *t, int first, int count)
         ol_error(L, "expected %d indices for a tensor of shape %s, got %d", t->ndim, ol_shapestr(t, s, sizeof s), count);
     int64_t off = t->offset;
     for (int d = 0; d < count; d++) {
-        int64_t i = luaL_checkinteger(L, first + d);
+        int64_t i = check_integer(L, first + d);
         if (i < 0) i += t->shape[d] + 1;
         if (i < 1 || i > t->shape[d])
             ol_error(L, "index %lld out of range for dimension %d of size %lld (shape %s)",
-                     (long long)luaL_checkinteger(L, first + d), d + 1, (long long)t->shape[d], ol_shapestr(t, s, sizeof s));
+                     (long long)check_integer(L, first + d), d + 1, (long long)t->shape[d], ol_shapestr(t, s, sizeof s));
         off += (i - 1) * t->stride[d];
     }
     return off;
@@ -691,7 +754,7 @@ static int t_set(lua_State *L)
 {
     OLTensor *t = self(L);
     int top = lua_gettop(L);
-    float v = (float)luaL_checknumber(L, top);
+    float v = (float)check_number(L, top);
     t->st->data[element_offset(L, t, 2, top - 2)] = v;
     lua_settop(L, 1);
     return 1;
@@ -767,7 +830,7 @@ static int t_newindex(lua_State *L)
     OLTensor *t = ol_checktensor(L, 1);
     if (lua_isinteger(L, 2)) {
         if (t->ndim == 1) {
-            t->st->data[element_offset(L, t, 2, 1)] = (float)luaL_checknumber(L, 3);
+            t->st->data[element_offset(L, t, 2, 1)] = (float)check_number(L, 3);
             return 0;
         }
         if (t->ndim == 0) ol_error(L, "cannot index a 0-dimensional tensor");
@@ -808,13 +871,15 @@ static int t_newindex(lua_State *L)
 
 /* Printing like NumPy/PyTorch: one format for the whole tensor, summarized
  * with "..." past 1000 elements. */
-typedef struct { luaL_Buffer *b; const char *fmt; int width; int summarize; } printer;
+typedef struct { luaL_Buffer *b; const char *fmt; int width, cell, summarize; } printer;
 
 static void print_rec(printer *p, const OLTensor *t, int d, int64_t off, int indent)
 {
     char s[64];
     if (d == t->ndim) {
-        snprintf(s, sizeof s, p->fmt, p->width, (double)t->st->data[off]);
+        double v = t->st->data[off];
+        if (isfinite(v)) snprintf(s, sizeof s, p->fmt, p->width, v);
+        else snprintf(s, sizeof s, "%*s", p->cell, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
         luaL_addstring(p->b, s);
         return;
     }
@@ -843,14 +908,15 @@ static int t_tostring(lua_State *L)
 {
     OLTensor *t = self(L);
     int64_t n = ol_numel(t);
-    double maxabs = 0;
-    int integral = 1, negative = 0;
+    double maxabs = 0, maxneg = 0, minabs = INFINITY; /* minabs: of the nonzero values */
+    int integral = 1, negative = 0, nonfinite = 0;
     OLTensor *c = ol_pushcontiguous(L, 1);
     for (int64_t i = 0; i < n; i++) {
         double v = ol_data(c)[i];
-        if (!isfinite(v)) continue;
-        if (v < 0) negative = 1;
+        if (!isfinite(v)) { nonfinite = nonfinite > 3 ? nonfinite : (v < 0 ? 4 : 3); continue; }
+        if (v < 0) { negative = 1; if (-v > maxneg) maxneg = -v; }
         if (fabs(v) > maxabs) maxabs = fabs(v);
+        if (v != 0 && fabs(v) < minabs) minabs = fabs(v);
         if (v != floor(v)) integral = 0;
     }
     lua_pop(L, 1);
@@ -859,10 +925,18 @@ static int t_tostring(lua_State *L)
     luaL_buffinit(L, &b);
     p.b = &b;
     p.summarize = n > 1000;
+    /* the widest integer part: the largest magnitude, or the largest negative and its sign */
     int digits = maxabs >= 1 ? (int)log10(maxabs) + 1 : 1;
-    if (integral && maxabs < 1e8) { p.fmt = "%*.0f."; p.width = digits + negative; }
-    else if (maxabs == 0 || (maxabs >= 1e-4 && maxabs < 1e5)) { p.fmt = "%*.4f"; p.width = digits + negative + 5; }
+    int negdigits = negative ? (maxneg >= 1 ? (int)log10(maxneg) + 1 : 1) + 1 : 0;
+    if (negdigits > digits) digits = negdigits;
+    int point = 0; /* the integral format prints a '.' after the width */
+    if (integral && maxabs < 1e8) { p.fmt = "%*.0f."; p.width = digits; point = 1; }
+    /* fixed point unless it would hide small values (NumPy's and PyTorch's rule) */
+    else if (maxabs == 0 || (minabs >= 1e-4 && maxabs < 1e5 && maxabs / minabs <= 1e3)) { p.fmt = "%*.4f"; p.width = digits + 5; }
     else { p.fmt = "%*.4e"; p.width = 10 + negative; }
+    /* nan, inf, -inf print bare (as in PyTorch), in the same column width */
+    p.cell = p.width + point;
+    if (nonfinite > p.cell) { p.cell = nonfinite; p.width = nonfinite - point; }
     luaL_addstring(&b, "tensor(");
     print_rec(&p, t, 0, t->offset, 7);
     char s[200], dims[160];

@@ -43,7 +43,8 @@ static int run_chunk(lua_State *L, const char *chunk)
 }
 
 /* arg as the stock lua sets it: arg[0] the script, arg[1..] its arguments,
- * negative indices the interpreter and its options. */
+ * negative indices the interpreter and its options; with no script arg[0]
+ * is the interpreter and arg[1..] its options, as lua.c does. */
 static void create_arg(lua_State *L, char **argv, int argc, int script)
 {
     lua_createtable(L, argc - script, script + 1);
@@ -131,7 +132,7 @@ int main(int argc, char **argv)
         return run_chunk(L, "local e = require 'experiment'; os.exit(e.verify_main(arg) and 0 or 1)") == LUA_OK ? 0 : 1;
     }
 
-    create_arg(L, argv, argc, script ? script : argc - 1);
+    create_arg(L, argv, argc, script); /* no script: arg[0] is the interpreter, like lua */
     for (int k = 1; k < (script ? script : argc); k++)
         if (strcmp(argv[k], "-e") == 0 && run_chunk(L, argv[++k]) != LUA_OK) return 1;
     int ran_e = 0;
