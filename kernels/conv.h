@@ -42,13 +42,15 @@ const char *ol_conv2d_strerror(int code);
 size_t ol_conv2d_workspace_floats(const ol_conv2d_shape *sh);
 
 /* y = conv(x, w) + b, then max(y, 0) when relu != 0. */
-void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x, const float *restrict w, const float *restrict b,
-                       int relu, float *restrict y, float *restrict ws);
+void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x,
+                       const float *restrict w, const float *restrict b, int relu,
+                       float *restrict y, float *restrict ws);
 
 /* Given dy = dL/dy (of the pre-activation output: mask ReLU first, ol_relu_mask_backward):
  * dx = dL/dx (skipped when NULL), dw = dL/dw, db = dL/db (skipped when NULL).
  * dx, dw and db are OVERWRITTEN, not accumulated. */
-void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x, const float *restrict w, const float *restrict dy,
-                        float *restrict dx, float *restrict dw, float *restrict db, float *restrict ws);
+void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x,
+                        const float *restrict w, const float *restrict dy, float *restrict dx,
+                        float *restrict dw, float *restrict db, float *restrict ws);
 
 #endif

@@ -9,8 +9,9 @@
 
 #define OMP_MIN 32768 /* below this many elements a parallel region costs more than it saves */
 
-void ol_linear_forward(int n, int in, int out, const float *restrict x, const float *restrict w, const float *restrict b,
-                       int relu, float *restrict y)
+void ol_linear_forward(int n, int in, int out, const float *restrict x,
+                       const float *restrict w, const float *restrict b, int relu,
+                       float *restrict y)
 {
     /* W^T [in, out] is w read with swapped strides: no copy */
     ol_sgemm(n, out, in, x, in, 1, w, 1, in, 0.0f, y, out, 1);
@@ -27,8 +28,9 @@ void ol_linear_forward(int n, int in, int out, const float *restrict x, const fl
     }
 }
 
-void ol_linear_backward(int n, int in, int out, const float *restrict x, const float *restrict w, const float *restrict dy,
-                        float *restrict dx, float *restrict dw, float *restrict db)
+void ol_linear_backward(int n, int in, int out, const float *restrict x,
+                        const float *restrict w, const float *restrict dy, float *restrict dx,
+                        float *restrict dw, float *restrict db)
 {
     /* dW [out, in] = dy^T [out, n] x [n, in] */
     ol_sgemm(out, in, n, dy, 1, out, x, in, 1, 0.0f, dw, in, 1);

@@ -27,8 +27,8 @@ if package.searchpath("help", package.path) then
   if ok and type(h) == "table" and h.register then help = h end
 end
 local function document(obj, text)
-  if type(obj) == "table" then rawset(obj, "doc", text) end
-  if help then help.register(obj, text) end
+  if help then help.register(obj, text)
+  elseif type(obj) == "table" then rawset(obj, "doc", text) end
   return obj
 end
 
@@ -316,6 +316,28 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
   end)
 end
 
+local F_docs = {
+  linear = "F.linear(x, w, b, {activation = nil})  x W^T + b; w is [out, in]; activation 'relu' is fused",
+  conv2d = "F.conv2d(x, w, b, {stride = 1, padding = 0 | 'valid' | 'same' | n | {ph, pw}, dilation = 1, activation = nil})  NCHW",
+  max_pool2d = "F.max_pool2d(x, kernel, stride = kernel, padding = 0)  NCHW",
+  avg_pool2d = "F.avg_pool2d(x, kernel, stride = kernel, padding = 0)  NCHW, padded zeros count",
+  dropout = "F.dropout(x, p, {key =, stream =, training = true})  inverted dropout, Philox mask keyed by (key, stream)",
+  relu = "F.relu(x)", leaky_relu = "F.leaky_relu(x, negative_slope = 0.01)", elu = "F.elu(x, alpha = 1)",
+  tanh = "F.tanh(x)", sigmoid = "F.sigmoid(x)", gelu = "F.gelu(x, approximate = 'none' | 'tanh')",
+  softmax = "F.softmax(x, dim = -1)  remembers its logits: cross_entropy on the result uses them",
+  log_softmax = "F.log_softmax(x, dim = -1)",
+  cross_entropy = "F.cross_entropy(logits [B, C], labels)  labels: 0-based class ids [B] or one-hot [B, C]; mean over the batch",
+  mse = "F.mse(pred, target)  mean squared error (alias F.mse_loss)",
+  binary_cross_entropy = "F.binary_cross_entropy(logits, targets)  with logits, mean over elements",
+  accuracy = "F.accuracy(logits, labels) -> number of rows whose argmax is the label",
+  batch_norm = "F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum = 0.1, eps = 1e-5)",
+  flatten = "F.flatten(x)  [B, ...] -> [B, prod(...)]",
+}
+for name, text in pairs(F_docs) do document(F[name], text) end
+document(F, "nn.functional (nn.F): the ops the layers are made of, differentiable: " ..
+  "linear conv2d max_pool2d avg_pool2d dropout relu leaky_relu elu tanh sigmoid gelu softmax log_softmax " ..
+  "cross_entropy mse binary_cross_entropy batch_norm accuracy flatten")
+
 -- ---- initializers (Keras names and formulas) ------------------------------------
 
 local init = {}
@@ -455,8 +477,7 @@ local function positive_int(v, what, layer)
 end
 
 -- Dense ----------------------------------------------------------------------
-local Dense = class("Dense", "dense", [[nn.Dense{units, activation = nil, use_bias = true,
-  kernel_initializer = "glorot_uniform", bias_initializer = "zeros", name = nil}
+local Dense = class("Dense", "dense", [[nn.Dense{units, activation = nil, use_bias = true, kernel_initializer = "glorot_uniform", bias_initializer = "zeros", name = nil}
   Fully connected: y = x W^T + b on the last dimension (W is [units, in], PyTorch layout).
   activation: "relu" (fused into the kernel), "tanh", "sigmoid", "gelu", "elu", "leaky_relu",
   "softmax" (on the last layer; cross_entropy then uses the logits behind it), or a function.]])
@@ -492,9 +513,7 @@ function Dense:forward(x)
 end
 
 -- Conv2D ---------------------------------------------------------------------
-local Conv2D = class("Conv2D", "conv2d", [[nn.Conv2D{filters, kernel_size, stride = 1, padding = "valid",
-  dilation = 1, activation = nil, use_bias = true, kernel_initializer = "glorot_uniform",
-  bias_initializer = "zeros", name = nil}
+local Conv2D = class("Conv2D", "conv2d", [[nn.Conv2D{filters, kernel_size, stride = 1, padding = "valid", dilation = 1, activation = nil, use_bias = true, kernel_initializer = "glorot_uniform", bias_initializer = "zeros", name = nil}
   2-D convolution on NCHW input [batch, channels, height, width]; weight [filters, channels, kh, kw].
   kernel_size, stride, dilation: a number or {h, w} (Keras's strides / dilation_rate accepted).
   padding: "valid", "same" (Keras: output = ceil(in / stride)), a number or {ph, pw}.
@@ -582,11 +601,11 @@ local function pool_class(type_name, keras_name, fn, doc)
   end
   return cls
 end
-nn.MaxPool2D = pool_class("MaxPooling2D", "max_pooling2d", F.max_pool2d, [[nn.MaxPool2D{pool_size = 2, stride = pool_size,
-  padding = 0} (alias nn.MaxPooling2D): max over windows of NCHW input. pool_size/stride: number or {h, w}.]])
+nn.MaxPool2D = pool_class("MaxPooling2D", "max_pooling2d", F.max_pool2d, [[nn.MaxPool2D{pool_size = 2, stride = pool_size, padding = 0}   (alias nn.MaxPooling2D)
+  Max over windows over windows of NCHW input. pool_size/stride: number or {h, w}.]])
 nn.MaxPooling2D = nn.MaxPool2D
-nn.AvgPool2D = pool_class("AveragePooling2D", "average_pooling2d", F.avg_pool2d, [[nn.AvgPool2D{pool_size = 2,
-  stride = pool_size, padding = 0} (alias nn.AveragePooling2D): mean over windows (padded zeros count).]])
+nn.AvgPool2D = pool_class("AveragePooling2D", "average_pooling2d", F.avg_pool2d, [[nn.AvgPool2D{pool_size = 2, stride = pool_size, padding = 0}   (alias nn.AveragePooling2D)
+  Mean over windows (padded zeros count).]])
 nn.AveragePooling2D = nn.AvgPool2D
 
 -- Dropout --------------------------------------------------------------------
@@ -617,7 +636,7 @@ function Dropout:forward(x)
 end
 
 -- Flatten --------------------------------------------------------------------
-local Flatten = class("Flatten", "flatten", [[nn.Flatten(): [batch, d1, d2, ...] -> [batch, d1*d2*...]
+local Flatten = class("Flatten", "flatten", [[nn.Flatten()   [batch, d1, d2, ...] -> [batch, d1*d2*...]
   (NCHW order: channels vary slowest, unlike Keras's NHWC flatten).]])
 nn.Flatten = Flatten
 function Flatten:init(o) self.name = type(o) == "table" and o.name or nil end
@@ -945,8 +964,11 @@ function Sequential:load(path)
     local a, b = fmt_shape(want[k]:shape()), fmt_shape(t:shape())
     if a ~= b then raise("model:load: '" .. k .. "' is " .. a .. " in the model but " .. b .. " in '" .. path .. "'") end
   end
-  for k in pairs(got) do
-    if want[k] == nil then raise("model:load: '" .. path .. "' holds '" .. k .. "', which this model does not have (names: " .. table.concat(names, ", ") .. ")") end
+  local extra = {}
+  for k in pairs(got) do if want[k] == nil then extra[#extra + 1] = k end end
+  table.sort(extra)
+  if #extra > 0 then
+    raise("model:load: '" .. path .. "' holds '" .. table.concat(extra, "', '") .. "', which this model does not have (names: " .. table.concat(names, ", ") .. ")")
   end
   for _, k in ipairs(names) do want[k]:copy_(got[k]) end
   return self

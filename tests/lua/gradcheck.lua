@@ -44,10 +44,10 @@ function gc.gradcheck(fn, inputs, opts)
         local v = flat[k]
         flat:set(k, v + eps)
         local hi = flat[k]
-        local o1 = fn(table.unpack(inputs))
+        local o1 = fn(table.unpack(inputs)):clone() -- outputs may be views of the input
         flat:set(k, v - eps)
         local lo = flat[k]
-        local o2 = fn(table.unpack(inputs))
+        local o2 = fn(table.unpack(inputs)):clone()
         flat:set(k, v)
         num[k] = ((o1 - o2) * R):sum():item() / (hi - lo)
         maxn = math.max(maxn, math.abs(num[k]))
