@@ -256,6 +256,7 @@ local function capture(ctx)
   local st = { version = 1, epoch = ctx.epoch, step = 0, seed = ctx.loader.seed, batch_size = ctx.loader.batch_size,
     n = ctx.loader.n, history = ctx.history, rng = tensor.get_rng_state(), callbacks = {} }
   if type(model) == "table" and model.state_dict then st.model = model:state_dict()
+  elseif type(model) == "table" and type(model.state) == "function" then st.model_state = model:state()  -- nn: parameters + buffers by name
   else
     st.params = {}
     for i, p in ipairs(ctx.params) do st.params[i] = p end
@@ -277,6 +278,17 @@ local function restore(ctx, st, path)
   if st.model then
     if not model.load_state_dict then fail("train: resume from " .. path .. ": the model has no load_state_dict") end
     model:load_state_dict(st.model)
+  elseif st.model_state then
+    local live = model:state()
+    for k, t in pairs(live) do
+      local s = st.model_state[k]
+      if not s then fail("train: resume from " .. path .. ": no tensor '" .. k .. "' for this model") end
+      if table.concat(s:shape(), "x") ~= table.concat(t:shape(), "x") then
+        fail(string.format("train: resume from %s: '%s' has shape [%s], the model's is [%s]", path, k,
+          table.concat(s:shape(), ", "), table.concat(t:shape(), ", ")))
+      end
+    end
+    for k, t in pairs(live) do tensor.raw.copy_(t, st.model_state[k]) end
   else
     if #st.params ~= #ctx.params then
       fail(string.format("train: resume from %s: it has %d parameters, the model %d", path, #st.params, #ctx.params))

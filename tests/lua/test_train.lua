@@ -56,7 +56,7 @@ local function make_opt(lr)
   return standin_sgd(lr)
 end
 
-local LR = have_optim and 0.05 or 0.2
+local LR = have_optim and 0.01 or 0.2
 local LOSS = have_nn and "cross_entropy" or standin_ce
 
 local function blobs()
