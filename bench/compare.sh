@@ -17,7 +17,8 @@
 # Then optimizer steps alone (10M parameters) and start-up time.
 #
 # Environment: REPS (3), STEPS (100 timed steps per run), WARMUP (15), THREADS ("1 2"),
-# OPT_N (10000000), TORCH_CONFIGS ("blis+malloc openblas+malloc blis openblas"),
+# OPT_N (10000000),
+# TORCH_CONFIGS ("blis blis+malloc openblas+malloc blis+malloc+passive openblas+malloc+passive"),
 # OPTLAB_CONFIGS ("optlab optlab+active"), OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
 # Raw RESULT lines go to build/bench/compare.log.
 set -euo pipefail

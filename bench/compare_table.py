@@ -27,6 +27,7 @@ def main(path):
     train = defaultdict(lambda: {"sps": [], "rss": [], "cpu": []})
     optim = defaultdict(list)
     startup = defaultdict(list)
+    triad = defaultdict(list)
     for r in rows:
         if r["mode"] == "train":
             k = (int(r["threads"]), r["config"])
@@ -35,6 +36,8 @@ def main(path):
             train[k]["cpu"].append(float(r.get("samples_per_cpu_s", "nan")))
         elif r["mode"] == "optim":
             optim[(int(r["threads"]), r["opt"], r["config"])].append(float(r["ns_per_param"]))
+        elif r["mode"] == "bandwidth":
+            triad[int(r["threads"])].append(float(r["triad_gbs"]))
         elif r["mode"] == "startup":
             startup[r["impl"]].append(float(r["us"]) / 1e3)
 
@@ -78,6 +81,11 @@ def main(path):
                 bc = min(tc, key=lambda c: med(optim[(t, name, c)]))
                 p = med(optim[(t, name, bc)])
                 print(f"{t:>3}  {name:<14} {o:>8.3f} {nbytes[name] / o:>6.1f} {p:>8.3f} {bc:<14} {p / o:>12.1f}x")
+            if triad[t]:
+                tb = med(triad[t])
+                ao = med(optim[(t, "Adam", "optlab")])
+                print(f"     triad bandwidth {tb:.1f} GB/s (STREAM count); optlab Adam moves {28 / ao:.1f} GB/s "
+                      f"= {100 * 28 / ao / tb:.0f}% of it")
 
     if startup:
         print()

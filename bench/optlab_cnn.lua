@@ -68,6 +68,20 @@ elseif mode == "optim" then
     { "RMSprop", function() return optim.RMSprop { lr = 1e-3 } end },
     { "Adagrad", function() return optim.Adagrad { lr = 0.01 } end },
   }
+  -- STREAM triad (a = b + s c, 12 bytes per element as STREAM counts them) on n floats,
+  -- best of reps, as the memory bandwidth the optimizer figures are compared with.
+  local C = require "optlab.core"
+  do
+    local a, b, c = tensor.zeros(n), tensor.ones(n), tensor.ones(n)
+    C.bench_triad(a, b, c, 0.5)
+    local best = math.huge
+    for _ = 1, reps do
+      local t0 = sys.clock()
+      C.bench_triad(a, b, c, 0.5)
+      best = math.min(best, sys.clock() - t0)
+    end
+    print(string.format("RESULT impl=optlab mode=bandwidth threads=%d n=%d triad_gbs=%.2f", threads, n, 12 * n / best / 1e9))
+  end
   local g = tensor.randn(n, { seed = 1 })
   for _, cs in ipairs(cases) do
     local p = tensor.randn(n, { seed = 2 })
