@@ -902,4 +902,14 @@ function T.memory_stays_flat()
   check(after - before < 400e6, string.format("500 arithmetic steps grew RSS by %.0f MB", (after - before) / 1e6))
 end
 
+function T.contiguous_of_a_leaf_stays_a_leaf()
+  local p = tensor.ones(2, 3, { requires_grad = true })
+  local q = p:contiguous()
+  check(rawequal(q, p), "contiguous() of a contiguous tensor is itself")
+  check(p._node == nil, "p must stay a leaf")
+  p:t():contiguous():sum():backward()
+  check(p.grad ~= nil, "the gradient reaches the leaf through a transposed copy")
+  lib.close(p.grad, tensor.ones(2, 3), 0, "grad of sum")
+end
+
 return T
