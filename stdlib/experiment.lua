@@ -21,7 +21,22 @@ local report = require "report"
 
 local experiment = {}
 
-local function fail(msg) C.raise(msg) end
+-- Errors name the user's file:line: the first frame outside stdlib/, or the
+-- experiment script (`return experiment.compare{...}` is a tail call, so its
+-- frame is gone).
+local current_script = nil
+local function fail(msg)
+  local here = debug.getinfo(1, "S").source
+  for level = 2, 50 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source ~= here and info.source:sub(1, 1) == "@" and info.currentline > 0 and
+       not info.source:find("/stdlib/", 1, true) then
+      error(info.source:sub(2) .. ":" .. info.currentline .. ": " .. msg, 0)
+    end
+  end
+  error((current_script and (current_script .. ": ") or "") .. msg, 0)
+end
 
 -- Modules of the other issues are looked up when used (globals set by
 -- optlab_init, else require), so this file loads without them.
@@ -129,7 +144,8 @@ function experiment.parse_overrides(args)
     if key == "jobs" then jobs = v
     else
       values[key] = v
-      given[#given + 1] = key .. "=" .. text
+      -- where the folder goes is not part of the experiment
+      if key ~= "runs_dir" then given[#given + 1] = key .. "=" .. text end
     end
     i = i + 1
   end
@@ -208,7 +224,11 @@ local function resolve_optimizers(list, where)
     end
   end
   for _, v in ipairs(list) do add(v) end
-  -- labels must tell runs apart; tables use the bare name when it does
+  return experiment._finalize(entries)
+end
+
+-- Labels must tell runs apart; tables use the bare name when it does.
+function experiment._finalize(entries)
   local count, names = {}, {}
   for _, e in ipairs(entries) do
     count[e.label] = (count[e.label] or 0) + 1
@@ -241,12 +261,15 @@ local function select_optimizers(entries, names, where)
       end
     end
     if found then
-      for _, e in ipairs(found) do out[#out + 1] = e end
+      for _, e in ipairs(found) do
+        out[#out + 1] = { label = e.label:gsub(" #%d+$", ""), name = e.name, hyper = e.hyper, make = e.make }
+      end
     else
       for _, e in ipairs(resolve_optimizers({ n }, where)) do out[#out + 1] = e end
     end
   end
-  return resolve_optimizers(out, where)   -- relabel for uniqueness
+  return experiment._finalize(out)
+
 end
 
 ---------------------------------------------------------------- data
@@ -614,6 +637,8 @@ function experiment.compare(spec)
     end
   end
   local where = "experiment.compare"
+  local a0 = type(spec.arg or rawget(_G, "arg")) == "table" and (spec.arg or rawget(_G, "arg"))[0] or nil
+  current_script = type(a0) == "string" and a0 or nil
   local redirect = experiment._redirect
   local args = spec.arg or rawget(_G, "arg")
   local ov, given, jobs = experiment.parse_overrides(args)
@@ -809,16 +834,19 @@ function experiment.verify_main(argv)
   end
   -- overrides as given, then the resolved values (the script's defaults may have moved)
   local args = { [0] = script }
-  for _, g in ipairs(m.command and m.command.overrides or {}) do args[#args + 1] = g end
+  for _, g in ipairs(m.command and m.command.overrides or {}) do
+    if not g:match("^runs_dir=") then args[#args + 1] = g end
+  end
   local cfg = m.config or {}
   local has = {}
   for _, g in ipairs(args) do has[g:match("^([%w_]+)=")] = true end
   for _, k in ipairs { "epochs", "batch_size", "train_limit", "val_limit" } do
-    if not has[k] and math.type(cfg[k]) == "integer" then args[#args + 1] = k .. "=" .. cfg[k] end
+    local v = math.tointeger(cfg[k])    -- cjson reads numbers as floats
+    if not has[k] and v then args[#args + 1] = k .. "=" .. v end
   end
   if not has.seeds and not has.seed and type(cfg.seeds) == "table" then
     local s = {}
-    for _, x in ipairs(cfg.seeds) do s[#s + 1] = string.format("%d", x) end
+    for _, x in ipairs(cfg.seeds) do s[#s + 1] = tostring(math.tointeger(x)) end
     args[#args + 1] = "seeds=" .. table.concat(s, ",")
   end
   local tmp = os.tmpname()
