@@ -638,7 +638,7 @@ function experiment.compare(spec)
   end
   local where = "experiment.compare"
   local a0 = type(spec.arg or rawget(_G, "arg")) == "table" and (spec.arg or rawget(_G, "arg"))[0] or nil
-  current_script = type(a0) == "string" and a0 or nil
+  current_script = type(a0) == "string" and report.exists(a0) and a0 or nil
   local redirect = experiment._redirect
   local args = spec.arg or rawget(_G, "arg")
   local ov, given, jobs = experiment.parse_overrides(args)
