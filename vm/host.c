@@ -23,17 +23,18 @@ static int has_stdlib(const char *dir)
     return access(p, R_OK) == 0;
 }
 
-/* The standard library: $OPTLAB_STDLIB, else next to the build tree's
+/* The standard library: $OPTLAB_STDLIB, else in the build tree above the
  * binary (build/../stdlib), else the installed prefix. */
 static int find_stdlib(const char *exe_dir)
 {
-    char cand[4][PATH_MAX];
+    char cand[6][PATH_MAX];
     int n = 0;
     const char *env = getenv("OPTLAB_STDLIB");
     if (env && *env) snprintf(cand[n++], PATH_MAX, "%s", env);
-    if (exe_dir && *exe_dir) {
+    if (exe_dir && *exe_dir) { /* build/optlab, build/san/optlab */
         snprintf(cand[n++], PATH_MAX, "%s/stdlib", exe_dir);
         snprintf(cand[n++], PATH_MAX, "%s/../stdlib", exe_dir);
+        snprintf(cand[n++], PATH_MAX, "%s/../../stdlib", exe_dir);
     }
     snprintf(cand[n++], PATH_MAX, "%s", OPTLAB_STDLIB);
     for (int i = 0; i < n; i++) {

@@ -10,11 +10,13 @@
 void ol_open_tensor(lua_State *L);
 void ol_open_sys(lua_State *L);
 void ol_open_serialize(lua_State *L);
+void ol_open_optim(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
     ol_open_sys,
     ol_open_serialize,
+    ol_open_optim,
 };
 
 int luaopen_optlab_core(lua_State *L)

@@ -1,0 +1,505 @@
+/* Optimizer updates, one fused pass per tensor (see optim.h for the formulas).
+ *
+ * Layout of every kernel: the per-step scalars are computed once in double and
+ * rounded to float; then the tensor is cut into fixed OL_BLOCK-element spans,
+ * spread over threads with schedule(static); each span runs a small always-
+ * inlined loop whose variant flags are literal constants at the call site, so
+ * the compiler emits one branch-free vectorized loop per variant.
+ * This file is compiled with -fno-math-errno (Makefile) so that sqrtf
+ * vectorizes; sqrt is correctly rounded either way, so nothing else changes.
+ */
+#include "optim.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#define OL_BLOCK   16384          /* elements per span                     */
+#define OL_PAR_MIN 32768          /* below this, one thread                */
+#define INL static inline __attribute__((always_inline))
+
+/* Run CALL over spans [lo, lo+len) of n elements, in parallel when large. */
+#define OL_SPANS(n, CALL)                                                     \
+    do {                                                                      \
+        const int64_t nb_ = ((n) + OL_BLOCK - 1) / OL_BLOCK;                  \
+        _Pragma("omp parallel for schedule(static) if((n) > OL_PAR_MIN)")     \
+        for (int64_t b_ = 0; b_ < nb_; b_++) {                                \
+            const int64_t lo = b_ * OL_BLOCK;                                 \
+            const int64_t len = (n) - lo < OL_BLOCK ? (n) - lo : OL_BLOCK;    \
+            CALL;                                                             \
+        }                                                                     \
+    } while (0)
+
+OLOptHyper ol_optim_hyper_default(void)
+{
+    OLOptHyper h = {0};
+    h.grad_scale = 1.0;
+    h.clip_value = INFINITY;
+    h.t = 1;
+    h.beta1 = 0.9; h.beta2 = 0.999; h.rho = 0.9;
+    h.etaminus = 0.5; h.etaplus = 1.2; h.step_min = 1e-6; h.step_max = 50;
+    return h;
+}
+
+/* The gradient as every update sees it: scaled (clip_norm), clamped
+ * (clip_value), plus the L2 term. With scale 1, clip inf, wd 0 it is g. */
+typedef struct { float gs, cv, wd; } Prep;
+
+static Prep prep_of(const OLOptHyper *h, int decoupled)
+{
+    Prep q = { (float)h->grad_scale, (float)h->clip_value,
+               decoupled ? 0.0f : (float)h->weight_decay };
+    return q;
+}
+
+INL float prep(float g, float p, Prep q)
+{
+    g = g * q.gs;
+    g = g > q.cv ? q.cv : g;
+    g = g < -q.cv ? -q.cv : g;
+    return g + q.wd * p;
+}
+
+INL float signf_(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
+INL float maxf_(float a, float b) { return a > b ? a : b; }
+INL float minf_(float a, float b) { return a < b ? a : b; }
+
+static int bad(int64_t n, const float *p, const float *g)
+{
+    return n < 0 || (n > 0 && (p == NULL || g == NULL));
+}
+
+/* ------------------------------------------------------------------ SGD */
+
+enum { SGD_PLAIN, SGD_VEL, SGD_VEL_NESTEROV, SGD_TORCH, SGD_TORCH_NESTEROV };
+
+INL void sgd_span(int64_t len, float *restrict p, const float *restrict g,
+                  float *restrict v, Prep q, float lr, float a, float lrd,
+                  float damp1, int first, const int mode)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        if (mode == SGD_PLAIN) {
+            p[i] = p[i] - lr * gi;
+        } else if (mode == SGD_VEL || mode == SGD_VEL_NESTEROV) {
+            /* seed: v = alpha v - eps g; theta = theta + v. Nesterov in the
+             * one-gradient form: p holds theta + alpha v (see README). */
+            float vi = a * v[i] - lrd * gi;
+            v[i] = vi;
+            p[i] = mode == SGD_VEL ? p[i] + vi : p[i] + (a * vi - lrd * gi);
+        } else {
+            /* torch: buffer starts as the first gradient, lr applied outside */
+            float vi = first ? gi : a * v[i] + damp1 * gi;
+            v[i] = vi;
+            p[i] = p[i] - lr * (mode == SGD_TORCH ? vi : gi + a * vi);
+        }
+    }
+}
+
+int ol_sgd_update(int64_t n, float *restrict p, const float *restrict g,
+                  float *restrict v, const OLOptHyper *h)
+{
+    if (bad(n, p, g)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 0);
+    const float lr = (float)h->lr, a = (float)h->momentum;
+    const float damp1 = (float)(1.0 - h->dampening);
+    const float lrd = (float)(h->lr * (1.0 - h->dampening));
+    const int first = h->t <= 1;
+    if (h->momentum == 0.0 && !h->nesterov) {
+        OL_SPANS(n, sgd_span(len, p + lo, g + lo, NULL, q, lr, a, lrd, damp1, first, SGD_PLAIN));
+        return 0;
+    }
+    if (n > 0 && v == NULL) return OL_OPTIM_EINVAL;
+    if (h->convention == OL_CONV_TORCH) {
+        if (h->nesterov)
+            OL_SPANS(n, sgd_span(len, p + lo, g + lo, v + lo, q, lr, a, lrd, damp1, first, SGD_TORCH_NESTEROV));
+        else
+            OL_SPANS(n, sgd_span(len, p + lo, g + lo, v + lo, q, lr, a, lrd, damp1, first, SGD_TORCH));
+    } else if (h->nesterov) {
+        OL_SPANS(n, sgd_span(len, p + lo, g + lo, v + lo, q, lr, a, lrd, damp1, first, SGD_VEL_NESTEROV));
+    } else {
+        OL_SPANS(n, sgd_span(len, p + lo, g + lo, v + lo, q, lr, a, lrd, damp1, first, SGD_VEL));
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------- Adagrad */
+
+INL void adagrad_span(int64_t len, float *restrict p, const float *restrict g,
+                      float *restrict r, Prep q, float lr, float eps, const int eps_in)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float ri = r[i] + gi * gi;
+        r[i] = ri;
+        float d = eps_in ? sqrtf(ri + eps) : sqrtf(ri) + eps;
+        p[i] = p[i] - lr * gi / d;
+    }
+}
+
+int ol_adagrad_update(int64_t n, float *restrict p, const float *restrict g,
+                      float *restrict r, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && r == NULL)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 0);
+    const float lr = (float)h->lr, eps = (float)h->eps;
+    if (h->convention == OL_CONV_KERAS3 || h->eps_inside_sqrt)
+        OL_SPANS(n, adagrad_span(len, p + lo, g + lo, r + lo, q, lr, eps, 1));
+    else
+        OL_SPANS(n, adagrad_span(len, p + lo, g + lo, r + lo, q, lr, eps, 0));
+    return 0;
+}
+
+/* -------------------------------------------------------------- RMSprop */
+
+enum { RMS_PLAIN, RMS_VEL, RMS_VEL_NESTEROV, RMS_TORCH };
+
+INL void rmsprop_span(int64_t len, float *restrict p, const float *restrict g,
+                      float *restrict r, float *restrict v, float *restrict mg,
+                      Prep q, float lr, float rho, float rho1, float a, float eps,
+                      const int centered, const int eps_in, const int mode)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float ri = rho * r[i] + rho1 * (gi * gi);
+        r[i] = ri;
+        if (centered) {
+            float mi = rho * mg[i] + rho1 * gi;
+            mg[i] = mi;
+            ri = ri - mi * mi;
+        }
+        float d = eps_in ? sqrtf(ri + eps) : sqrtf(ri) + eps;
+        if (mode == RMS_PLAIN) {
+            p[i] = p[i] - lr * gi / d;
+        } else if (mode == RMS_TORCH) {
+            float vi = a * v[i] + gi / d;
+            v[i] = vi;
+            p[i] = p[i] - lr * vi;
+        } else {
+            /* seed: v = alpha v - eps/sqrt(r) g; theta += v (Nesterov: one-gradient form) */
+            float step = lr * gi / d;
+            float vi = a * v[i] - step;
+            v[i] = vi;
+            p[i] = mode == RMS_VEL ? p[i] + vi : p[i] + (a * vi - step);
+        }
+    }
+}
+
+#define RMS_CALL(C, E, M) \
+    OL_SPANS(n, rmsprop_span(len, p + lo, g + lo, r + lo, v ? v + lo : NULL, mg ? mg + lo : NULL, \
+                             q, lr, rho, rho1, a, eps, C, E, M))
+
+#define RMS_MODE(C, E)                                   \
+    do {                                                 \
+        switch (mode) {                                  \
+        case RMS_PLAIN: RMS_CALL(C, E, RMS_PLAIN); break; \
+        case RMS_VEL: RMS_CALL(C, E, RMS_VEL); break;     \
+        case RMS_VEL_NESTEROV: RMS_CALL(C, E, RMS_VEL_NESTEROV); break; \
+        default: RMS_CALL(C, E, RMS_TORCH); break;        \
+        }                                                \
+    } while (0)
+
+int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
+                      float *restrict r, float *restrict v, float *restrict mg,
+                      const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && r == NULL)) return OL_OPTIM_EINVAL;
+    const int conv = h->convention;
+    const int mom = h->momentum != 0.0 || h->nesterov;
+    int mode = !mom ? RMS_PLAIN
+             : conv == OL_CONV_TORCH ? RMS_TORCH
+             : h->nesterov ? RMS_VEL_NESTEROV : RMS_VEL;
+    if (h->nesterov && conv != OL_CONV_TEXTBOOK) return OL_OPTIM_EINVAL;
+    if (n > 0 && ((mom && v == NULL) || (h->centered && mg == NULL))) return OL_OPTIM_EINVAL;
+    /* Keras 2 with momentum goes through tf.raw_ops.ApplyRMSProp: eps inside
+     * the sqrt; without momentum it adds eps after it. Keras 3: always inside. */
+    const int eps_in = h->eps_inside_sqrt || conv == OL_CONV_KERAS3 ||
+                       (conv == OL_CONV_KERAS && mom);
+    const Prep q = prep_of(h, 0);
+    const float lr = (float)h->lr, rho = (float)h->rho, rho1 = (float)(1.0 - h->rho);
+    const float a = (float)h->momentum, eps = (float)h->eps;
+    if (h->centered) {
+        if (eps_in) RMS_MODE(1, 1); else RMS_MODE(1, 0);
+    } else {
+        if (eps_in) RMS_MODE(0, 1); else RMS_MODE(0, 0);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- Adam/AdamW */
+
+/* One form for all conventions: p = (p - decay p) - a m / D, with
+ *   eps outside: D = sqrt(v) c + e      eps inside: D = sqrt(v c2 + e)
+ * textbook/torch: a = lr/(1-b1^t), c = 1/sqrt(1-b2^t), c2 = 1/(1-b2^t);
+ * keras (eps-hat form): a = lr sqrt(1-b2^t)/(1-b1^t), c = c2 = 1. */
+INL void adam_span(int64_t len, float *restrict p, const float *restrict g,
+                   float *restrict m, float *restrict v, float *restrict vmax,
+                   Prep q, float b1, float b11, float b2, float b21, float decay,
+                   float a, float c, float c2, float e, const int eps_in, const int ams)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = p[i] - decay * p[i];    /* decoupled decay: decay = lr wd */
+        float gi = prep(g[i], pi, q);
+        float mi = b1 * m[i] + b11 * gi;
+        float vi = b2 * v[i] + b21 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        if (ams) {
+            vi = maxf_(vmax[i], vi);
+            vmax[i] = vi;
+        }
+        float d = eps_in ? sqrtf(vi * c2 + e) : sqrtf(vi) * c + e;
+        p[i] = pi - a * mi / d;
+    }
+}
+
+int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict m, float *restrict v, float *restrict vmax,
+                   const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (m == NULL || v == NULL || (h->amsgrad && vmax == NULL))))
+        return OL_OPTIM_EINVAL;
+    const double t = (double)h->t;
+    const double bc1 = 1.0 - pow(h->beta1, t), bc2 = 1.0 - pow(h->beta2, t);
+    const int keras = h->convention == OL_CONV_KERAS || h->convention == OL_CONV_KERAS3;
+    const float a = (float)(keras ? h->lr * sqrt(bc2) / bc1 : h->lr / bc1);
+    const float c = keras ? 1.0f : (float)(1.0 / sqrt(bc2));
+    const float c2 = keras ? 1.0f : (float)(1.0 / bc2);
+    /* p - (lr wd) p, not p (1 - lr wd): float(1 - 1e-4) is off by 3e-8, a bias
+     * that adds up step after step; lr wd itself rounds harmlessly. */
+    const float decay = h->decoupled ? (float)(h->lr * h->weight_decay) : 0.0f;
+    const Prep q = prep_of(h, h->decoupled);
+    const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1);
+    const float b2 = (float)h->beta2, b21 = (float)(1.0 - h->beta2), e = (float)h->eps;
+#define ADAM_CALL(E, A) \
+    OL_SPANS(n, adam_span(len, p + lo, g + lo, m + lo, v + lo, vmax ? vmax + lo : NULL, \
+                          q, b1, b11, b2, b21, decay, a, c, c2, e, E, A))
+    if (h->eps_inside_sqrt) {
+        if (h->amsgrad) ADAM_CALL(1, 1); else ADAM_CALL(1, 0);
+    } else {
+        if (h->amsgrad) ADAM_CALL(0, 1); else ADAM_CALL(0, 0);
+    }
+#undef ADAM_CALL
+    return 0;
+}
+
+/* --------------------------------------------------------------- Adamax */
+
+INL void adamax_span(int64_t len, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict u, Prep q, float b1,
+                     float b11, float b2, float a, float e, const int torch)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float mi = b1 * m[i] + b11 * gi;
+        m[i] = mi;
+        float ag = fabsf(gi);
+        float ui = torch ? maxf_(b2 * u[i], ag + e) : maxf_(b2 * u[i], ag);
+        u[i] = ui;
+        p[i] = p[i] - a * mi / (torch ? ui : ui + e);
+    }
+}
+
+int ol_adamax_update(int64_t n, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict u, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (m == NULL || u == NULL))) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 0);
+    const float a = (float)(h->lr / (1.0 - pow(h->beta1, (double)h->t)));
+    const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1), b2 = (float)h->beta2;
+    const float e = (float)h->eps;
+    if (h->convention == OL_CONV_TORCH)
+        OL_SPANS(n, adamax_span(len, p + lo, g + lo, m + lo, u + lo, q, b1, b11, b2, a, e, 1));
+    else
+        OL_SPANS(n, adamax_span(len, p + lo, g + lo, m + lo, u + lo, q, b1, b11, b2, a, e, 0));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Nadam */
+
+INL void nadam_span(int64_t len, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, Prep q, float b1,
+                    float b11, float b2, float b21, float c2, float e, float cg, float cm)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float mi = b1 * m[i] + b11 * gi;
+        float vi = b2 * v[i] + b21 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        float d = sqrtf(vi * c2) + e;
+        p[i] = p[i] - (cg * gi + cm * mi) / d;
+    }
+}
+
+int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (m == NULL || v == NULL))) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 0);
+    const double bc2 = 1.0 - pow(h->beta2, (double)h->t);
+    /* Dozat: m_bar = (1-mu_t) g/(1-prod_t) + mu_{t+1} m/(1-prod_t mu_{t+1}) */
+    const float cg = (float)(h->lr * (1.0 - h->mu_t) / (1.0 - h->mu_prod));
+    const float cm = (float)(h->lr * h->mu_next / (1.0 - h->mu_prod * h->mu_next));
+    OL_SPANS(n, nadam_span(len, p + lo, g + lo, m + lo, v + lo, q, (float)h->beta1,
+                           (float)(1.0 - h->beta1), (float)h->beta2, (float)(1.0 - h->beta2),
+                           (float)(1.0 / bc2), (float)h->eps, cg, cm));
+    return 0;
+}
+
+/* ----------------------------------------------------------------- Lion */
+
+INL void lion_span(int64_t len, float *restrict p, const float *restrict g,
+                   float *restrict m, Prep q, float b1, float b11, float b2,
+                   float b21, float lr, float decay)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float c = b1 * m[i] + b11 * gi;
+        p[i] = (p[i] - decay * p[i]) - lr * signf_(c);
+        m[i] = b2 * m[i] + b21 * gi;
+    }
+}
+
+int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict m, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && m == NULL)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 1);   /* Lion's weight decay is decoupled */
+    const float decay = (float)(h->lr * h->weight_decay);   /* see ol_adam_update */
+    OL_SPANS(n, lion_span(len, p + lo, g + lo, m + lo, q, (float)h->beta1,
+                          (float)(1.0 - h->beta1), (float)h->beta2,
+                          (float)(1.0 - h->beta2), (float)h->lr, decay));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Rprop */
+
+INL void rprop_span(int64_t len, float *restrict p, const float *restrict g,
+                    float *restrict prev, float *restrict step, Prep q,
+                    float em, float ep, float smin, float smax)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float s = gi * prev[i];
+        float f = s > 0.0f ? ep : (s < 0.0f ? em : 1.0f);
+        float st = minf_(maxf_(step[i] * f, smin), smax);
+        step[i] = st;
+        gi = s < 0.0f ? 0.0f : gi;     /* sign flip: skip this step, forget g */
+        p[i] = p[i] - signf_(gi) * st;
+        prev[i] = gi;
+    }
+}
+
+int ol_rprop_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict prev, float *restrict step, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (prev == NULL || step == NULL))) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 0);
+    OL_SPANS(n, rprop_span(len, p + lo, g + lo, prev + lo, step + lo, q, (float)h->etaminus,
+                           (float)h->etaplus, (float)h->step_min, (float)h->step_max));
+    return 0;
+}
+
+/* ------------------------------------------------------------- Adadelta */
+
+INL void adadelta_span(int64_t len, float *restrict p, const float *restrict g,
+                       float *restrict sq, float *restrict acc, Prep q,
+                       float rho, float rho1, float e, float lr)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float gi = prep(g[i], p[i], q);
+        float si = rho * sq[i] + rho1 * (gi * gi);
+        sq[i] = si;
+        float d = sqrtf(acc[i] + e) / sqrtf(si + e) * gi;
+        acc[i] = rho * acc[i] + rho1 * (d * d);
+        p[i] = p[i] - lr * d;
+    }
+}
+
+int ol_adadelta_update(int64_t n, float *restrict p, const float *restrict g,
+                       float *restrict sq, float *restrict acc, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (sq == NULL || acc == NULL))) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, 0);
+    OL_SPANS(n, adadelta_span(len, p + lo, g + lo, sq + lo, acc + lo, q, (float)h->rho,
+                              (float)(1.0 - h->rho), (float)h->eps, (float)h->lr));
+    return 0;
+}
+
+/* ------------------------------------------------------ norms, clipping */
+
+#define SQ_BLOCK 4096
+#define SQ_GROUP 256   /* blocks per parallel round: partials live on the stack */
+
+/* 8 lanes (element i goes to lane i % 8), lanes added in order: a fixed
+ * association, so the same bits whatever the thread count. */
+static double block_sqsum(const float *restrict x, int64_t len)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j] * (double)x[i + j];
+    for (int j = 0; i < len; i++, j++) acc[j] += (double)x[i] * (double)x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+double ol_grad_sqnorm(int64_t n, const float *restrict g)
+{
+    double total = 0.0, part[SQ_GROUP];
+    const int64_t nb = (n + SQ_BLOCK - 1) / SQ_BLOCK;
+    for (int64_t b0 = 0; b0 < nb; b0 += SQ_GROUP) {
+        const int64_t cnt = nb - b0 < SQ_GROUP ? nb - b0 : SQ_GROUP;
+        #pragma omp parallel for schedule(static) if(n > OL_PAR_MIN)
+        for (int64_t k = 0; k < cnt; k++) {
+            const int64_t lo = (b0 + k) * SQ_BLOCK;
+            const int64_t len = n - lo < SQ_BLOCK ? n - lo : SQ_BLOCK;
+            part[k] = block_sqsum(g + lo, len);
+        }
+        for (int64_t k = 0; k < cnt; k++) total += part[k];
+    }
+    return total;
+}
+
+INL void clip_span(int64_t len, float *restrict g, float c)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float x = g[i];
+        x = x > c ? c : x;
+        g[i] = x < -c ? -c : x;
+    }
+}
+
+void ol_clip_value(int64_t n, float *restrict g, float c)
+{
+    OL_SPANS(n, clip_span(len, g + lo, c));
+}
+
+INL void lookahead_span(int64_t len, float *restrict p, const float *restrict v,
+                        float *restrict save, float alpha)
+{
+    for (int64_t i = 0; i < len; i++) {
+        save[i] = p[i];
+        p[i] = p[i] + alpha * v[i];
+    }
+}
+
+void ol_lookahead(int64_t n, float *restrict p, const float *restrict v,
+                  float *restrict save, float alpha)
+{
+    OL_SPANS(n, lookahead_span(len, p + lo, v + lo, save + lo, alpha));
+}
+
+/* -------------------------------------------------------- bandwidth probes */
+
+void ol_bench_copy(int64_t n, float *restrict a, const float *restrict b)
+{
+    #pragma omp parallel for schedule(static) if(n > OL_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) a[i] = b[i];
+}
+
+void ol_bench_triad(int64_t n, float *restrict a, const float *restrict b,
+                    const float *restrict c, float s)
+{
+    #pragma omp parallel for schedule(static) if(n > OL_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+}

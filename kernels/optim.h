@@ -1,0 +1,110 @@
+/* Optimizer updates: one fused pass per tensor over (param, grad, state...).
+ *
+ * Each ol_<name>_update reads the gradient once, updates the state buffers and
+ * the parameter in the same loop. The hyperparameters are the values of THIS
+ * step (schedules are resolved by the caller); h->t is the step number, 1 at
+ * the first update. Symbols of the seed (Goodfellow et al., ch. 8) beside ours:
+ *   lr = epsilon, momentum = alpha, rho = rho, beta1/beta2 = rho1/rho2,
+ *   eps = delta, state buffers v (velocity), r (squared-gradient accumulator),
+ *   s = m (first moment).
+ *
+ * Before the update every gradient element goes through
+ *   g = clamp(g * grad_scale, -clip_value, clip_value) + weight_decay * p
+ * (grad_scale carries a global clip_norm; clip_value = INFINITY disables it;
+ * the L2 term is skipped for decoupled weight decay: AdamW and Lion).
+ *
+ * Element-wise loops only: results do not depend on the thread count, and the
+ * vector body and scalar tail round alike (built with -ffp-contract=off).
+ * Return 0, or OL_OPTIM_EINVAL when a needed state buffer is NULL or n < 0.
+ */
+#ifndef OL_OPTIM_H
+#define OL_OPTIM_H
+
+#include <stdint.h>
+
+#define OL_OPTIM_EINVAL (-1)
+
+/* Update rules as frameworks write them (see README "Conventions"). */
+typedef enum {
+    OL_CONV_TEXTBOOK = 0, /* the seed's formulas: lr inside the velocity       */
+    OL_CONV_KERAS    = 1, /* TensorFlow 2 + Keras 2 (tf.raw_ops.Apply*)        */
+    OL_CONV_KERAS3   = 2, /* Keras 3: eps inside sqrt for RMSprop and Adagrad  */
+    OL_CONV_TORCH    = 3  /* PyTorch: lr outside the momentum buffer          */
+} OLConvention;
+
+typedef struct OLOptHyper {
+    double lr, momentum, dampening, weight_decay;
+    double beta1, beta2, eps, rho;
+    double etaminus, etaplus, step_min, step_max; /* Rprop                    */
+    double mu_t, mu_next, mu_prod;  /* Nadam momentum cache; mu_prod = prod of mu_1..mu_t */
+    double grad_scale, clip_value;  /* 1 and INFINITY when not clipping       */
+    int64_t t;                      /* step number, >= 1                      */
+    int convention;                 /* OLConvention                           */
+    int nesterov, centered, amsgrad, eps_inside_sqrt, decoupled;
+} OLOptHyper;
+
+/* Defaults that change nothing: grad_scale 1, clip_value INFINITY, t 1. */
+OLOptHyper ol_optim_hyper_default(void);
+
+/* SGD. v (velocity) may be NULL when momentum == 0 and convention != torch... it
+ * is only read when momentum != 0. textbook/keras/keras3: v = a v - lr (1-d) g;
+ * p += v (nesterov: p += a v - lr (1-d) g). torch: v = g at t == 1, else
+ * v = a v + (1-d) g; p -= lr (nesterov ? g + a v : v). */
+int ol_sgd_update(int64_t n, float *restrict p, const float *restrict g,
+                  float *restrict v, const OLOptHyper *h);
+
+/* Adagrad: r += g^2; p -= lr g / (sqrt(r) + eps) (keras3: / sqrt(r + eps)). */
+int ol_adagrad_update(int64_t n, float *restrict p, const float *restrict g,
+                      float *restrict r, const OLOptHyper *h);
+
+/* RMSprop: r = rho r + (1-rho) g^2; centered subtracts mg^2, mg = rho mg + (1-rho) g.
+ * v is needed when momentum != 0, mg when centered. Nesterov (textbook only)
+ * is the seed's RMSProp with Nesterov momentum in the one-gradient form. */
+int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
+                      float *restrict r, float *restrict v, float *restrict mg,
+                      const OLOptHyper *h);
+
+/* Adam / AdamW (h->decoupled: p -= lr wd p first). vmax needed when amsgrad. */
+int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict m, float *restrict v, float *restrict vmax,
+                   const OLOptHyper *h);
+
+/* Adamax: u = max(beta2 u, |g|); p -= lr/(1-beta1^t) m / (u + eps)
+ * (torch: u = max(beta2 u, |g| + eps); p -= lr/(1-beta1^t) m / u). */
+int ol_adamax_update(int64_t n, float *restrict p, const float *restrict g,
+                     float *restrict m, float *restrict u, const OLOptHyper *h);
+
+/* Nadam (Dozat 2016 as Keras and PyTorch write it); h->mu_t, mu_next, mu_prod. */
+int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, const OLOptHyper *h);
+
+/* Lion (Chen et al. 2023): p -= lr (sign(b1 m + (1-b1) g) + wd p); m = b2 m + (1-b2) g. */
+int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict m, const OLOptHyper *h);
+
+/* Rprop (PyTorch's, iRprop-): prev = last gradient, step = per-element step
+ * size (the caller fills it with lr before the first update). */
+int ol_rprop_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict prev, float *restrict step, const OLOptHyper *h);
+
+/* Adadelta (Zeiler 2012): d = sqrt(acc + eps)/sqrt(sq + eps) g; p -= lr d. */
+int ol_adadelta_update(int64_t n, float *restrict p, const float *restrict g,
+                       float *restrict sq, float *restrict acc, const OLOptHyper *h);
+
+/* Sum of squares in double, over fixed 4096-element blocks summed in order:
+ * the same bits for any thread count. For a global clip_norm. */
+double ol_grad_sqnorm(int64_t n, const float *restrict g);
+
+/* g = clamp(g, -c, c) in place. */
+void ol_clip_value(int64_t n, float *restrict g, float c);
+
+/* The seed's literal look-ahead: save = p; p += alpha v (gradient is then taken there). */
+void ol_lookahead(int64_t n, float *restrict p, const float *restrict v,
+                  float *restrict save, float alpha);
+
+/* Memory bandwidth probes for the benchmark: a = b, and a = b + s c. */
+void ol_bench_copy(int64_t n, float *restrict a, const float *restrict b);
+void ol_bench_triad(int64_t n, float *restrict a, const float *restrict b,
+                    const float *restrict c, float s);
+
+#endif

@@ -1,0 +1,448 @@
+/* Optimizer kernels against scalar double references written from each
+ * framework's formula (not from the kernel's rearranged form), one step at a
+ * time from the kernel's own float state; and 1 vs 2 threads bit for bit. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA };
+
+typedef struct {
+    int kind, conv, nesterov, centered, amsgrad, eps_in;
+    double lr, momentum, dampening, wd, eps, clip, gscale;
+} Cfg;
+
+static const int64_t SIZES[] = {1, 7, 8, 33, 10001};
+
+/* deterministic values in [-1, 1) */
+static float urand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((double)(*s >> 40) / (double)(1ULL << 24) * 2.0 - 1.0);
+}
+
+static OLOptHyper hyper_at(const Cfg *c, int64_t t, double *mu_prod)
+{
+    OLOptHyper h = ol_optim_hyper_default();
+    h.t = t;
+    h.lr = c->lr * (1.0 - 0.02 * (double)t);   /* a decaying schedule */
+    h.momentum = c->momentum;
+    h.dampening = c->dampening;
+    h.weight_decay = c->wd;
+    h.eps = c->eps;
+    h.rho = c->kind == K_ADADELTA ? 0.95 : 0.9;
+    h.beta1 = 0.9;
+    h.beta2 = c->kind == K_LION ? 0.99 : 0.999;
+    h.convention = c->conv;
+    h.nesterov = c->nesterov;
+    h.centered = c->centered;
+    h.amsgrad = c->amsgrad;
+    h.eps_inside_sqrt = c->eps_in;
+    h.decoupled = c->kind == K_ADAMW;
+    h.clip_value = c->clip > 0 ? c->clip : INFINITY;
+    h.grad_scale = c->gscale > 0 ? c->gscale : 1.0;
+    /* Nadam's momentum cache (Dozat; Keras and PyTorch: psi = 0.004, base 0.96) */
+    h.mu_t = h.beta1 * (1.0 - 0.5 * pow(0.96, (double)t * 0.004));
+    h.mu_next = h.beta1 * (1.0 - 0.5 * pow(0.96, (double)(t + 1) * 0.004));
+    *mu_prod *= h.mu_t;
+    h.mu_prod = *mu_prod;
+    return h;
+}
+
+static int run_kernel(int kind, int64_t n, float *p, const float *g, float *s1,
+                      float *s2, float *s3, const OLOptHyper *h)
+{
+    switch (kind) {
+    case K_SGD: return ol_sgd_update(n, p, g, s1, h);
+    case K_ADAGRAD: return ol_adagrad_update(n, p, g, s1, h);
+    case K_RMSPROP: return ol_rmsprop_update(n, p, g, s1, s2, s3, h);
+    case K_ADAM: case K_ADAMW: return ol_adam_update(n, p, g, s1, s2, s3, h);
+    case K_ADAMAX: return ol_adamax_update(n, p, g, s1, s2, h);
+    case K_NADAM: return ol_nadam_update(n, p, g, s1, s2, h);
+    case K_LION: return ol_lion_update(n, p, g, s1, h);
+    case K_RPROP: return ol_rprop_update(n, p, g, s1, s2, h);
+    default: return ol_adadelta_update(n, p, g, s1, s2, h);
+    }
+}
+
+static double sgn(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+
+/* One element, in double, as each source writes the update. */
+static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
+                     double *s1, double *s2, double *s3)
+{
+    const double lr = h->lr, a = h->momentum, eps = h->eps, t = (double)h->t;
+    g = g * h->grad_scale;
+    if (g > h->clip_value) g = h->clip_value;
+    if (g < -h->clip_value) g = -h->clip_value;
+    if (c->kind != K_ADAMW && c->kind != K_LION) g += h->weight_decay * *p;
+    switch (c->kind) {
+    case K_SGD:
+        if (a == 0 && !c->nesterov) { *p -= lr * g; break; }
+        if (c->conv == OL_CONV_TORCH) {             /* torch.optim.SGD */
+            *s1 = t == 1 ? g : a * *s1 + (1 - h->dampening) * g;
+            *p -= lr * (c->nesterov ? g + a * *s1 : *s1);
+        } else {                                     /* seed / Keras 2 SGD */
+            *s1 = a * *s1 - lr * (1 - h->dampening) * g;
+            *p += c->nesterov ? a * *s1 - lr * (1 - h->dampening) * g : *s1;
+        }
+        break;
+    case K_ADAGRAD:
+        *s1 += g * g;
+        *p -= c->conv == OL_CONV_KERAS3 || c->eps_in ? lr * g / sqrt(*s1 + eps)
+                                                     : lr * g / (eps + sqrt(*s1));
+        break;
+    case K_RMSPROP: {
+        *s1 = 0.9 * *s1 + 0.1 * g * g;
+        double r = *s1;
+        if (c->centered) { *s3 = 0.9 * *s3 + 0.1 * g; r -= *s3 * *s3; }
+        int mom = a != 0 || c->nesterov;
+        int in = c->eps_in || c->conv == OL_CONV_KERAS3 || (c->conv == OL_CONV_KERAS && mom);
+        double d = in ? sqrt(r + eps) : sqrt(r) + eps;
+        if (!mom) *p -= lr * g / d;
+        else if (c->conv == OL_CONV_TORCH) { *s2 = a * *s2 + g / d; *p -= lr * *s2; }
+        else if (c->conv == OL_CONV_KERAS || c->conv == OL_CONV_KERAS3) {
+            /* Keras: mom = momentum*mom + lr*g/denom; var -= mom (we keep v = -mom) */
+            double mk = a * -*s2 + lr * g / d; *s2 = -mk; *p -= mk;
+        } else {
+            *s2 = a * *s2 - lr / d * g;
+            *p += c->nesterov ? a * *s2 - lr / d * g : *s2;
+        }
+        break;
+    }
+    case K_ADAM: case K_ADAMW: {
+        if (c->kind == K_ADAMW) *p -= lr * h->weight_decay * *p;
+        *s1 = h->beta1 * *s1 + (1 - h->beta1) * g;
+        *s2 = h->beta2 * *s2 + (1 - h->beta2) * g * g;
+        double v = *s2;
+        if (c->amsgrad) { *s3 = fmax(*s3, *s2); v = *s3; }
+        double b1t = 1 - pow(h->beta1, t), b2t = 1 - pow(h->beta2, t);
+        if (c->conv == OL_CONV_KERAS || c->conv == OL_CONV_KERAS3) {
+            double lrt = lr * sqrt(b2t) / b1t;   /* tf ApplyAdam: eps-hat form */
+            *p -= lrt * *s1 / (c->eps_in ? sqrt(v + eps) : sqrt(v) + eps);
+        } else {
+            double sh = *s1 / b1t, rh = v / b2t;  /* seed: s-hat, r-hat */
+            *p -= lr * sh / (c->eps_in ? sqrt(rh + eps) : sqrt(rh) + eps);
+        }
+        break;
+    }
+    case K_ADAMAX: {
+        *s1 = h->beta1 * *s1 + (1 - h->beta1) * g;
+        double b1t = 1 - pow(h->beta1, t);
+        if (c->conv == OL_CONV_TORCH) {
+            *s2 = fmax(h->beta2 * *s2, fabs(g) + eps);
+            *p -= lr / b1t * *s1 / *s2;
+        } else {
+            *s2 = fmax(h->beta2 * *s2, fabs(g));
+            *p -= lr / b1t * *s1 / (*s2 + eps);
+        }
+        break;
+    }
+    case K_NADAM: {
+        *s1 = h->beta1 * *s1 + (1 - h->beta1) * g;
+        *s2 = h->beta2 * *s2 + (1 - h->beta2) * g * g;
+        double vhat = *s2 / (1 - pow(h->beta2, t));
+        double gp = g / (1 - h->mu_prod);
+        double mp = *s1 / (1 - h->mu_prod * h->mu_next);
+        double mbar = (1 - h->mu_t) * gp + h->mu_next * mp;
+        *p -= lr * mbar / (sqrt(vhat) + eps);
+        break;
+    }
+    case K_LION: {
+        double u = sgn(h->beta1 * *s1 + (1 - h->beta1) * g);
+        *p -= lr * (u + h->weight_decay * *p);
+        *s1 = h->beta2 * *s1 + (1 - h->beta2) * g;
+        break;
+    }
+    case K_RPROP: {
+        double s = g * *s1;
+        double f = s > 0 ? h->etaplus : (s < 0 ? h->etaminus : 1.0);
+        *s2 = fmin(fmax(*s2 * f, h->step_min), h->step_max);
+        if (s < 0) g = 0;
+        *p -= sgn(g) * *s2;
+        *s1 = g;
+        break;
+    }
+    default: {  /* Adadelta */
+        *s1 = 0.95 * *s1 + 0.05 * g * g;
+        double d = sqrt(*s2 + eps) / sqrt(*s1 + eps) * g;
+        *s2 = 0.95 * *s2 + 0.05 * d * d;
+        *p -= lr * d;
+    }
+    }
+}
+
+typedef struct { float *p, *g, *s1, *s2, *s3; int64_t n; } Bufs;
+
+static Bufs bufs_new(int64_t n, const Cfg *c, uint64_t seed)
+{
+    Bufs b = { malloc(n * 4), malloc(n * 4), calloc(n, 4), calloc(n, 4), calloc(n, 4), n };
+    for (int64_t i = 0; i < n; i++) b.p[i] = urand(&seed);
+    if (c->kind == K_ADAGRAD && c->conv == OL_CONV_KERAS)
+        for (int64_t i = 0; i < n; i++) b.s1[i] = 0.1f;      /* Keras initial accumulator */
+    if (c->kind == K_RPROP)
+        for (int64_t i = 0; i < n; i++) b.s2[i] = (float)c->lr; /* step sizes start at lr */
+    return b;
+}
+
+static void bufs_free(Bufs *b) { free(b->p); free(b->g); free(b->s1); free(b->s2); free(b->s3); }
+
+static void fill_grad(Bufs *b, uint64_t *seed, int64_t t)
+{
+    for (int64_t i = 0; i < b->n; i++)
+        b->g[i] = urand(seed) * (1.0f + 0.5f * (float)(t % 3)) + 0.1f;
+}
+
+#define NSTEPS 12
+
+static void check_cfg(const Cfg *c, const char *name)
+{
+    for (size_t si = 0; si < sizeof SIZES / sizeof *SIZES; si++) {
+        const int64_t n = SIZES[si];
+        Bufs b = bufs_new(n, c, 42 + (uint64_t)n);
+        double *p0 = malloc(n * sizeof(double));
+        for (int64_t i = 0; i < n; i++) p0[i] = b.p[i];
+        uint64_t gs = 7;
+        double mu_prod = 1.0;
+        double moved = 0;
+        for (int64_t t = 1; t <= NSTEPS; t++) {
+            fill_grad(&b, &gs, t);
+            OLOptHyper h = hyper_at(c, t, &mu_prod);
+            /* reference from the kernel's float state, before the kernel runs */
+            double *rp = malloc(n * 4 * sizeof(double));
+            float *old = malloc(n * 4 * sizeof(float));
+            for (int64_t i = 0; i < n; i++) {
+                rp[4 * i] = b.p[i]; rp[4 * i + 1] = b.s1[i];
+                rp[4 * i + 2] = b.s2[i]; rp[4 * i + 3] = b.s3[i];
+                for (int k = 0; k < 4; k++) old[4 * i + k] = (float)rp[4 * i + k];
+                ref_step(c, &h, &rp[4 * i], b.g[i], &rp[4 * i + 1], &rp[4 * i + 2], &rp[4 * i + 3]);
+            }
+            cr_assert_eq(run_kernel(c->kind, n, b.p, b.g, b.s1, b.s2, b.s3, &h), 0, "%s", name);
+            for (int64_t i = 0; i < n; i++) {
+                const float got[4] = { b.p[i], b.s1[i], b.s2[i], b.s3[i] };
+                for (int k = 0; k < 4; k++) {
+                    double want = rp[4 * i + k];
+                    /* float rounding, relative to the terms' size (not only
+                     * the result's: a momentum buffer may nearly cancel) */
+                    double tol = 2e-6 * (fabs(want) + fabs(old[4 * i + k])) + 2e-7;
+                    cr_assert(fabs(got[k] - want) <= tol,
+                              "%s n=%ld t=%ld i=%ld field %d: kernel %.9g, reference %.9g",
+                              name, (long)n, (long)t, (long)i, k, got[k], want);
+                }
+            }
+            free(rp);
+            free(old);
+        }
+        for (int64_t i = 0; i < n; i++) moved += fabs(b.p[i] - p0[i]);
+        cr_assert(moved > 0, "%s n=%ld: parameters did not move", name, (long)n);
+        free(p0);
+        bufs_free(&b);
+    }
+}
+
+static void check_threads(const Cfg *c, const char *name)
+{
+    const int64_t n = 100003;   /* several blocks, above the threading threshold */
+    Bufs b[2];
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k + 1);
+        b[k] = bufs_new(n, c, 5);
+        uint64_t gs = 11;
+        double mu_prod = 1.0;
+        for (int64_t t = 1; t <= 3; t++) {
+            fill_grad(&b[k], &gs, t);
+            OLOptHyper h = hyper_at(c, t, &mu_prod);
+            run_kernel(c->kind, n, b[k].p, b[k].g, b[k].s1, b[k].s2, b[k].s3, &h);
+        }
+    }
+    cr_assert(memcmp(b[0].p, b[1].p, n * 4) == 0, "%s: params differ with 1 and 2 threads", name);
+    cr_assert(memcmp(b[0].s1, b[1].s1, n * 4) == 0, "%s: state differs with 1 and 2 threads", name);
+    cr_assert(memcmp(b[0].s2, b[1].s2, n * 4) == 0, "%s: state differs with 1 and 2 threads", name);
+    cr_assert(memcmp(b[0].s3, b[1].s3, n * 4) == 0, "%s: state differs with 1 and 2 threads", name);
+    bufs_free(&b[0]);
+    bufs_free(&b[1]);
+}
+
+static void check_all(const Cfg *cfgs, size_t count, const char *kind)
+{
+    static const char *conv[] = {"textbook", "keras", "keras3", "torch"};
+    for (size_t i = 0; i < count; i++) {
+        char name[160];
+        const Cfg *c = &cfgs[i];
+        snprintf(name, sizeof name, "%s[%zu] %s mom=%g nest=%d cent=%d ams=%d epsin=%d wd=%g clip=%g gscale=%g",
+                 kind, i, conv[c->conv], c->momentum, c->nesterov, c->centered, c->amsgrad,
+                 c->eps_in, c->wd, c->clip, c->gscale);
+        check_cfg(c, name);
+        check_threads(c, name);
+    }
+}
+
+#define CHECK(kind, ...) do { const Cfg cs_[] = { __VA_ARGS__ }; \
+    check_all(cs_, sizeof cs_ / sizeof *cs_, kind); } while (0)
+
+#define T OL_CONV_TEXTBOOK
+#define KE OL_CONV_KERAS
+#define K3 OL_CONV_KERAS3
+#define TO OL_CONV_TORCH
+
+Test(optim, sgd)
+{
+    CHECK("SGD",
+          {K_SGD, T, .lr = 0.1},
+          {K_SGD, T, .lr = 0.1, .wd = 0.01, .clip = 0.5},
+          {K_SGD, T, .lr = 0.1, .momentum = 0.9},
+          {K_SGD, T, 1, .lr = 0.1, .momentum = 0.9},
+          {K_SGD, T, .lr = 0.1, .momentum = 0.5, .dampening = 0.3, .gscale = 0.25},
+          {K_SGD, KE, 1, .lr = 0.1, .momentum = 0.9},
+          {K_SGD, TO, .lr = 0.1, .momentum = 0.9, .dampening = 0.1},
+          {K_SGD, TO, 1, .lr = 0.1, .momentum = 0.9, .wd = 0.001});
+}
+
+Test(optim, adagrad)
+{
+    CHECK("Adagrad",
+          {K_ADAGRAD, T, .lr = 0.05, .eps = 1e-7},
+          {K_ADAGRAD, KE, .lr = 0.05, .eps = 1e-7},
+          {K_ADAGRAD, K3, .lr = 0.05, .eps = 1e-7, .wd = 0.01},
+          {K_ADAGRAD, TO, .lr = 0.05, .eps = 1e-10});
+}
+
+Test(optim, rmsprop)
+{
+    CHECK("RMSprop",
+          {K_RMSPROP, T, .lr = 0.01, .eps = 1e-6},
+          {K_RMSPROP, T, .lr = 0.01, .eps = 1e-6, .momentum = 0.9},
+          {K_RMSPROP, T, 1, .lr = 0.01, .eps = 1e-6, .momentum = 0.9},
+          {K_RMSPROP, T, 1, 1, .lr = 0.01, .eps = 1e-6, .momentum = 0.5},
+          {K_RMSPROP, T, 0, 1, .lr = 0.01, .eps = 1e-6},
+          {K_RMSPROP, T, .eps_in = 1, .lr = 0.01, .eps = 1e-6},
+          {K_RMSPROP, KE, .lr = 0.01, .eps = 1e-7},
+          {K_RMSPROP, KE, .lr = 0.01, .eps = 1e-7, .momentum = 0.9},
+          {K_RMSPROP, KE, 0, 1, .lr = 0.01, .eps = 1e-7, .momentum = 0.9},
+          {K_RMSPROP, K3, 0, 1, .lr = 0.01, .eps = 1e-7},
+          {K_RMSPROP, K3, .lr = 0.01, .eps = 1e-7, .momentum = 0.9},
+          {K_RMSPROP, TO, .lr = 0.01, .eps = 1e-8, .momentum = 0.9},
+          {K_RMSPROP, TO, 0, 1, .lr = 0.01, .eps = 1e-8, .momentum = 0.9, .wd = 0.01});
+}
+
+Test(optim, adam)
+{
+    CHECK("Adam",
+          {K_ADAM, T, .lr = 0.01, .eps = 1e-8},
+          {K_ADAM, T, .eps_in = 1, .lr = 0.01, .eps = 1e-8},
+          {K_ADAM, T, .amsgrad = 1, .lr = 0.01, .eps = 1e-8},
+          {K_ADAM, KE, .lr = 0.01, .eps = 1e-7},
+          {K_ADAM, KE, .amsgrad = 1, .lr = 0.01, .eps = 1e-7},
+          {K_ADAM, K3, .lr = 0.01, .eps = 1e-7, .clip = 0.3},
+          {K_ADAM, TO, .lr = 0.01, .eps = 1e-8, .wd = 0.01},
+          {K_ADAM, TO, .amsgrad = 1, .eps_in = 1, .lr = 0.01, .eps = 1e-8});
+}
+
+Test(optim, adamw)
+{
+    CHECK("AdamW",
+          {K_ADAMW, T, .lr = 0.01, .eps = 1e-8, .wd = 0.01},
+          {K_ADAMW, KE, .lr = 0.01, .eps = 1e-7, .wd = 0.004},
+          {K_ADAMW, TO, .amsgrad = 1, .lr = 0.01, .eps = 1e-8, .wd = 0.1});
+}
+
+Test(optim, adamax)
+{
+    CHECK("Adamax",
+          {K_ADAMAX, T, .lr = 0.002, .eps = 1e-7},
+          {K_ADAMAX, KE, .lr = 0.002, .eps = 1e-7},
+          {K_ADAMAX, TO, .lr = 0.002, .eps = 1e-8, .wd = 0.01});
+}
+
+Test(optim, nadam)
+{
+    CHECK("Nadam",
+          {K_NADAM, T, .lr = 0.002, .eps = 1e-7},
+          {K_NADAM, TO, .lr = 0.002, .eps = 1e-8, .wd = 0.01});
+}
+
+Test(optim, lion)
+{
+    CHECK("Lion",
+          {K_LION, T, .lr = 1e-3},
+          {K_LION, T, .lr = 1e-3, .wd = 0.1});
+}
+
+Test(optim, rprop)
+{
+    CHECK("Rprop",
+          {K_RPROP, TO, .lr = 0.01},
+          {K_RPROP, T, .lr = 0.01, .clip = 0.2});
+}
+
+Test(optim, adadelta)
+{
+    CHECK("Adadelta",
+          {K_ADADELTA, T, .lr = 1.0, .eps = 1e-6},
+          {K_ADADELTA, KE, .lr = 0.001, .eps = 1e-7, .wd = 0.01});
+}
+
+Test(optim, missing_state_is_an_error)
+{
+    float p[4] = {0}, g[4] = {0}, s[4] = {0}, s2[4] = {0};
+    OLOptHyper h = ol_optim_hyper_default();
+    h.lr = 0.1;
+    h.momentum = 0.9;
+    cr_assert_eq(ol_sgd_update(4, p, g, NULL, &h), OL_OPTIM_EINVAL);
+    cr_assert_eq(ol_adam_update(4, p, g, s, NULL, NULL, &h), OL_OPTIM_EINVAL);
+    h.amsgrad = 1;
+    cr_assert_eq(ol_adam_update(4, p, g, s, s2, NULL, &h), OL_OPTIM_EINVAL);
+    h.centered = 1;
+    cr_assert_eq(ol_rmsprop_update(4, p, g, s, s2, NULL, &h), OL_OPTIM_EINVAL);
+    h.centered = 0;
+    h.nesterov = 1;
+    h.convention = OL_CONV_TORCH;   /* no framework has Nesterov RMSprop */
+    cr_assert_eq(ol_rmsprop_update(4, p, g, s, s2, NULL, &h), OL_OPTIM_EINVAL);
+    cr_assert_eq(ol_sgd_update(-1, p, g, s, &h), OL_OPTIM_EINVAL);
+}
+
+Test(optim, grad_sqnorm)
+{
+    const int64_t sizes[] = {0, 1, 7, 4096, 4097, 1000003, 2 * 256 * 4096 + 5};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        const int64_t n = sizes[k];
+        float *g = malloc((n + 1) * 4);
+        uint64_t s = 3;
+        double want = 0;
+        for (int64_t i = 0; i < n; i++) { g[i] = urand(&s); want += (double)g[i] * g[i]; }
+        omp_set_num_threads(1);
+        double one = ol_grad_sqnorm(n, g);
+        omp_set_num_threads(2);
+        double two = ol_grad_sqnorm(n, g);
+        cr_assert(memcmp(&one, &two, sizeof one) == 0, "n=%ld: %.17g vs %.17g", (long)n, one, two);
+        cr_assert(fabs(one - want) <= 1e-12 * want, "n=%ld: %.17g, naive %.17g", (long)n, one, want);
+        free(g);
+    }
+}
+
+Test(optim, clip_value)
+{
+    float g[9] = {-3, -1, -0.5f, 0, 0.25f, 0.5f, 2, INFINITY, -INFINITY};
+    const float want[9] = {-1, -1, -0.5f, 0, 0.25f, 0.5f, 1, 1, -1};
+    ol_clip_value(9, g, 1.0f);
+    for (int i = 0; i < 9; i++) cr_assert_eq(g[i], want[i], "element %d: %g", i, g[i]);
+}
+
+Test(optim, lookahead_and_bench_helpers)
+{
+    float p[5] = {1, 2, 3, 4, 5}, v[5] = {1, -1, 2, 0, 0.5f}, save[5], a[5], b[5];
+    ol_lookahead(5, p, v, save, 0.5f);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(save[i], (float)(i + 1));
+        cr_assert_eq(p[i], (float)(i + 1) + 0.5f * v[i]);
+    }
+    ol_bench_copy(5, a, p);
+    cr_assert(memcmp(a, p, sizeof a) == 0);
+    ol_bench_triad(5, b, p, v, 2.0f);
+    for (int i = 0; i < 5; i++) cr_assert_eq(b[i], p[i] + 2.0f * v[i]);
+}

@@ -1,0 +1,331 @@
+/* Lua bindings of the optimizer kernels (kernels/optim.h).
+ *
+ *   h = C.optim_hyper{lr = ..., t = ..., convention = "torch", ...}
+ *   C.optim_update(kind, h, label, index, p, g, s1, s2, s3)
+ *
+ * One C call per parameter tensor per step. The binding checks what the
+ * kernels cannot: tensor types, a missing gradient, shapes, contiguity, and
+ * the state buffers' sizes, and names the optimizer (label) and the field in
+ * every error, raised at the user's file:line. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "optim.h"
+#include "tensor.h"
+
+#define OL_HYPER "optlab.OptimHyper"
+
+static const char *const conv_names[] = {"textbook", "keras", "keras3", "torch", NULL};
+
+static double num_field(lua_State *L, int idx, const char *k, double dflt)
+{
+    double v = dflt;
+    if (lua_getfield(L, idx, k) != LUA_TNIL) {
+        if (!lua_isnumber(L, -1)) ol_error(L, "optim_hyper: field '%s' must be a number, got %s", k, luaL_typename(L, -1));
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int bool_field(lua_State *L, int idx, const char *k)
+{
+    lua_getfield(L, idx, k);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* C.optim_hyper(table) -> hyper userdata: this step's resolved values. */
+static int l_optim_hyper(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    OLOptHyper *h = lua_newuserdatauv(L, sizeof *h, 0);
+    *h = ol_optim_hyper_default();
+    h->lr = num_field(L, 1, "lr", 0);
+    h->momentum = num_field(L, 1, "momentum", 0);
+    h->dampening = num_field(L, 1, "dampening", 0);
+    h->weight_decay = num_field(L, 1, "weight_decay", 0);
+    h->beta1 = num_field(L, 1, "beta1", h->beta1);
+    h->beta2 = num_field(L, 1, "beta2", h->beta2);
+    h->eps = num_field(L, 1, "eps", 0);
+    h->rho = num_field(L, 1, "rho", h->rho);
+    h->etaminus = num_field(L, 1, "etaminus", h->etaminus);
+    h->etaplus = num_field(L, 1, "etaplus", h->etaplus);
+    h->step_min = num_field(L, 1, "step_min", h->step_min);
+    h->step_max = num_field(L, 1, "step_max", h->step_max);
+    h->mu_t = num_field(L, 1, "mu_t", 0);
+    h->mu_next = num_field(L, 1, "mu_next", 0);
+    h->mu_prod = num_field(L, 1, "mu_prod", 0);
+    h->grad_scale = num_field(L, 1, "grad_scale", 1);
+    h->clip_value = num_field(L, 1, "clip_value", INFINITY);
+    h->t = (int64_t)num_field(L, 1, "t", 1);
+    if (h->t < 1) ol_error(L, "optim_hyper: step count t must be >= 1, got %lld", (long long)h->t);
+    lua_getfield(L, 1, "convention");
+    h->convention = lua_isnil(L, -1) ? OL_CONV_TEXTBOOK : luaL_checkoption(L, -1, NULL, conv_names);
+    lua_pop(L, 1);
+    h->nesterov = bool_field(L, 1, "nesterov");
+    h->centered = bool_field(L, 1, "centered");
+    h->amsgrad = bool_field(L, 1, "amsgrad");
+    h->eps_inside_sqrt = bool_field(L, 1, "eps_inside_sqrt");
+    h->decoupled = bool_field(L, 1, "decoupled");
+    luaL_setmetatable(L, OL_HYPER);
+    return 1;
+}
+
+static const char *const kinds[] = {"SGD", "Adagrad", "RMSprop", "Adam", "Adamax",
+                                    "Nadam", "Lion", "Rprop", "Adadelta", NULL};
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA };
+
+/* A state buffer at stack index idx: nil (absent) or a contiguous tensor of n elements. */
+static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int pi, int si)
+{
+    if (lua_isnoneornil(L, idx)) return NULL;
+    OLTensor *s = ol_totensor(L, idx);
+    if (!s) ol_error(L, "%s: state buffer %d of parameter %d is not a tensor", label, si, pi);
+    if (!ol_iscontiguous(s) || ol_numel(s) != n)
+        ol_error(L, "%s: state buffer %d of parameter %d has %lld elements (contiguous: %s), expected %lld",
+                 label, si, pi, (long long)ol_numel(s), ol_iscontiguous(s) ? "yes" : "no", (long long)n);
+    return ol_data(s);
+}
+
+/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2, s3) */
+static int l_optim_update(lua_State *L)
+{
+    int kind = luaL_checkoption(L, 1, NULL, kinds);
+    OLOptHyper *h = luaL_checkudata(L, 2, OL_HYPER);
+    const char *label = luaL_checkstring(L, 3);
+    int pi = (int)luaL_checkinteger(L, 4);
+    char a[160], b[160];
+    OLTensor *p = ol_totensor(L, 5);
+    if (!p) ol_error(L, "%s: parameter %d is not a tensor (got %s)", label, pi, luaL_typename(L, 5));
+    if (lua_isnoneornil(L, 6))
+        ol_error(L, "%s: parameter %d (shape %s) has no .grad: run backward first or set p.grad",
+                 label, pi, ol_shapestr(p, a, sizeof a));
+    OLTensor *g = ol_totensor(L, 6);
+    if (!g) ol_error(L, "%s: .grad of parameter %d is not a tensor (got %s)", label, pi, luaL_typename(L, 6));
+    if (!ol_sameshape(p, g))
+        ol_error(L, "%s: .grad of parameter %d has shape %s, the parameter has shape %s",
+                 label, pi, ol_shapestr(g, a, sizeof a), ol_shapestr(p, b, sizeof b));
+    if (!ol_iscontiguous(p))
+        ol_error(L, "%s: parameter %d (shape %s) is not contiguous: optimizers update parameters in place",
+                 label, pi, ol_shapestr(p, a, sizeof a));
+    if (!ol_iscontiguous(g)) {
+        g = ol_pushcontiguous(L, 6);
+        lua_replace(L, 6);
+    }
+    const int64_t n = ol_numel(p);
+    float *s1 = state_arg(L, 7, n, label, pi, 1);
+    float *s2 = state_arg(L, 8, n, label, pi, 2);
+    float *s3 = state_arg(L, 9, n, label, pi, 3);
+    float *pd = ol_data(p);
+    const float *gd = ol_data(g);
+    if ((s1 && (s1 == pd || s1 == gd)) || (s2 && (s2 == pd || s2 == gd || s2 == s1)) ||
+        (s3 && (s3 == pd || s3 == gd || s3 == s1 || s3 == s2)) || pd == gd)
+        ol_error(L, "%s: parameter %d shares memory with its gradient or state", label, pi);
+    int rc;
+    switch (kind) {
+    case K_SGD: rc = ol_sgd_update(n, pd, gd, s1, h); break;
+    case K_ADAGRAD: rc = ol_adagrad_update(n, pd, gd, s1, h); break;
+    case K_RMSPROP: rc = ol_rmsprop_update(n, pd, gd, s1, s2, s3, h); break;
+    case K_ADAM: rc = ol_adam_update(n, pd, gd, s1, s2, s3, h); break;
+    case K_ADAMAX: rc = ol_adamax_update(n, pd, gd, s1, s2, h); break;
+    case K_NADAM: rc = ol_nadam_update(n, pd, gd, s1, s2, h); break;
+    case K_LION: rc = ol_lion_update(n, pd, gd, s1, h); break;
+    case K_RPROP: rc = ol_rprop_update(n, pd, gd, s1, s2, h); break;
+    default: rc = ol_adadelta_update(n, pd, gd, s1, s2, h); break;
+    }
+    if (rc != 0)
+        ol_error(L, "%s: invalid update for parameter %d (missing state buffer, or nesterov with "
+                    "convention '%s')", label, pi, conv_names[h->convention]);
+    return 0;
+}
+
+static float *contig_data(lua_State *L, int idx, const char *what)
+{
+    OLTensor *t = ol_checktensor(L, idx);
+    if (!ol_iscontiguous(t)) ol_error(L, "%s: tensor argument %d is not contiguous", what, idx);
+    return ol_data(t);
+}
+
+static int64_t numel_at(lua_State *L, int idx) { return ol_numel(ol_checktensor(L, idx)); }
+
+/* C.optim_grad_sqnorm(g) -> sum of squares in double, deterministic. */
+static int l_grad_sqnorm(lua_State *L)
+{
+    OLTensor *g = ol_checktensor(L, 1);
+    if (!ol_iscontiguous(g)) g = ol_pushcontiguous(L, 1);
+    lua_pushnumber(L, ol_grad_sqnorm(ol_numel(g), ol_data(g)));
+    return 1;
+}
+
+/* C.optim_clip_value(g, c): clamp in place. */
+static int l_clip_value(lua_State *L)
+{
+    float *g = contig_data(L, 1, "optim_clip_value");
+    double c = luaL_checknumber(L, 2);
+    if (!(c >= 0)) ol_error(L, "clip_value must be >= 0, got %g", c);
+    ol_clip_value(numel_at(L, 1), g, (float)c);
+    return 0;
+}
+
+/* C.optim_lookahead(p, v, save, alpha): save = p; p = p + alpha v. */
+static int l_lookahead(lua_State *L)
+{
+    int64_t n = numel_at(L, 1);
+    if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "optim_lookahead: sizes differ");
+    float *p = contig_data(L, 1, "optim_lookahead");
+    float *v = contig_data(L, 2, "optim_lookahead");
+    float *s = contig_data(L, 3, "optim_lookahead");
+    ol_lookahead(n, p, v, s, (float)luaL_checknumber(L, 4));
+    return 0;
+}
+
+/* C.bench_copy(a, b) and C.bench_triad(a, b, c, s): bandwidth probes. */
+static int l_bench_copy(lua_State *L)
+{
+    int64_t n = numel_at(L, 1);
+    if (numel_at(L, 2) != n) ol_error(L, "bench_copy: sizes differ");
+    ol_bench_copy(n, contig_data(L, 1, "bench_copy"), contig_data(L, 2, "bench_copy"));
+    return 0;
+}
+
+static int l_bench_triad(lua_State *L)
+{
+    int64_t n = numel_at(L, 1);
+    if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "bench_triad: sizes differ");
+    ol_bench_triad(n, contig_data(L, 1, "bench_triad"), contig_data(L, 2, "bench_triad"),
+                   contig_data(L, 3, "bench_triad"), (float)luaL_checknumber(L, 4));
+    return 0;
+}
+
+/* C.optim_check(label, params): every parameter a contiguous tensor with a
+ * .grad of its shape, checked before any is updated (no half-applied step). */
+static int l_optim_check(lua_State *L)
+{
+    const char *label = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    char a[160], b[160];
+    lua_Integer n = luaL_len(L, 2);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 2, i);
+        OLTensor *p = ol_totensor(L, -1);
+        if (!p) ol_error(L, "%s: parameter %d is not a tensor (got %s)", label, (int)i, luaL_typename(L, -1));
+        if (!ol_iscontiguous(p))
+            ol_error(L, "%s: parameter %d (shape %s) is not contiguous: optimizers update parameters in place",
+                     label, (int)i, ol_shapestr(p, a, sizeof a));
+        lua_getfield(L, -1, "grad");
+        if (lua_isnil(L, -1))
+            ol_error(L, "%s: parameter %d (shape %s) has no .grad: run backward first or set p.grad",
+                     label, (int)i, ol_shapestr(p, a, sizeof a));
+        OLTensor *g = ol_totensor(L, -1);
+        if (!g) ol_error(L, "%s: .grad of parameter %d is not a tensor (got %s)", label, (int)i, luaL_typename(L, -1));
+        if (!ol_sameshape(p, g))
+            ol_error(L, "%s: .grad of parameter %d has shape %s, the parameter has shape %s",
+                     label, (int)i, ol_shapestr(g, a, sizeof a), ol_shapestr(p, b, sizeof b));
+        lua_pop(L, 2);
+    }
+    return 0;
+}
+
+/* Optimizer state files: "OLOPT1\n", u64 header length, header (Lua source
+ * of a table), u32 tensor count, then per tensor u32 ndim, i64 shape[ndim]
+ * and the float32 data. Written to path.tmp, then renamed. */
+static const char MAGIC[8] = "OLOPT1\n";
+
+/* C.optim_save(path, header, {tensors...}) */
+static int l_optim_save(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t hlen;
+    const char *hdr = luaL_checklstring(L, 2, &hlen);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    uint32_t count = (uint32_t)luaL_len(L, 3);
+    for (uint32_t i = 1; i <= count; i++) {
+        lua_geti(L, 3, i);
+        if (!ol_totensor(L, -1)) ol_error(L, "optimizer save: state entry %u is not a tensor", (unsigned)i);
+        lua_pop(L, 1);
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) ol_error(L, "optimizer save: cannot open '%s': %s", tmp, strerror(errno));
+    uint64_t hl = hlen;
+    int ok = fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&hl, 8, 1, f) == 1 &&
+             fwrite(hdr, 1, hlen, f) == hlen && fwrite(&count, 4, 1, f) == 1;
+    for (uint32_t i = 1; ok && i <= count; i++) {
+        lua_geti(L, 3, i);
+        OLTensor *t = ol_pushcontiguous(L, -1);
+        uint32_t nd = (uint32_t)t->ndim;
+        size_t n = (size_t)ol_numel(t);
+        ok = fwrite(&nd, 4, 1, f) == 1 && fwrite(t->shape, 8, nd, f) == nd &&
+             fwrite(ol_data(t), 4, n, f) == n;
+        lua_pop(L, 2);
+    }
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        ol_error(L, "optimizer save: writing '%s' failed: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+/* C.optim_load(path) -> header, {tensors...} */
+static int l_optim_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    FILE *f = fopen(path, "rb");
+    if (!f) ol_error(L, "optimizer load: cannot open '%s': %s", path, strerror(errno));
+    char magic[8];
+    uint64_t hl = 0;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, MAGIC, 8) != 0 || fread(&hl, 8, 1, f) != 1 || hl > (1u << 30)) {
+        fclose(f);
+        ol_error(L, "optimizer load: '%s' is not an optimizer state file", path);
+    }
+    luaL_Buffer b;
+    char *hp = luaL_buffinitsize(L, &b, (size_t)hl);
+    if (fread(hp, 1, (size_t)hl, f) != hl) { fclose(f); ol_error(L, "optimizer load: '%s' is truncated", path); }
+    luaL_pushresultsize(&b, (size_t)hl);
+    uint32_t count;
+    if (fread(&count, 4, 1, f) != 1) { fclose(f); ol_error(L, "optimizer load: '%s' is truncated", path); }
+    lua_createtable(L, (int)count, 0);
+    for (uint32_t i = 1; i <= count; i++) {
+        uint32_t nd;
+        int64_t shape[OL_MAXDIM];
+        if (fread(&nd, 4, 1, f) != 1 || nd > OL_MAXDIM || fread(shape, 8, nd, f) != nd) {
+            fclose(f);
+            ol_error(L, "optimizer load: '%s' is truncated or corrupt (tensor %u)", path, (unsigned)i);
+        }
+        for (uint32_t d = 0; d < nd; d++)
+            if (shape[d] < 0 || shape[d] > ((int64_t)1 << 40)) {
+                fclose(f);
+                ol_error(L, "optimizer load: '%s' has a bad shape (tensor %u)", path, (unsigned)i);
+            }
+        OLTensor *t = ol_pushtensor_empty(L, (int)nd, shape);
+        size_t n = (size_t)ol_numel(t);
+        if (fread(ol_data(t), 4, n, f) != n) {
+            fclose(f);
+            ol_error(L, "optimizer load: '%s' is truncated (tensor %u)", path, (unsigned)i);
+        }
+        lua_seti(L, -2, i);
+    }
+    fclose(f);
+    return 2;
+}
+
+static const luaL_Reg optim_funcs[] = {
+    {"optim_check", l_optim_check}, {"optim_save", l_optim_save}, {"optim_load", l_optim_load},
+    {"optim_hyper", l_optim_hyper}, {"optim_update", l_optim_update},
+    {"optim_grad_sqnorm", l_grad_sqnorm}, {"optim_clip_value", l_clip_value},
+    {"optim_lookahead", l_lookahead},
+    {"bench_copy", l_bench_copy}, {"bench_triad", l_bench_triad},
+    {NULL, NULL}
+};
+
+void ol_open_optim(lua_State *L)
+{
+    luaL_newmetatable(L, OL_HYPER);
+    lua_pop(L, 1);
+    luaL_setfuncs(L, optim_funcs, 0);
+}
