@@ -241,8 +241,17 @@ function experiment._finalize(entries)
       e.label = e.label .. " #" .. seen[e.label]
     end
   end
-  for _, e in ipairs(entries) do
-    e.display = (e.name and names[e.name] == 1) and e.name or e.label
+  -- short names for tables and plots: the bare name when unique, else the
+  -- label without the convention optim.get adds to every Keras default
+  local short, nshort = {}, {}
+  for i, e in ipairs(entries) do
+    short[i] = e.label:gsub(", convention=keras", ""):gsub("%(convention=keras%)", "")
+    nshort[short[i]] = (nshort[short[i]] or 0) + 1
+  end
+  for i, e in ipairs(entries) do
+    if e.name and names[e.name] == 1 then e.display = e.name
+    elseif nshort[short[i]] == 1 then e.display = short[i]
+    else e.display = e.label end
   end
   return entries
 end

@@ -541,19 +541,24 @@ local function gp_head(name, w, h)
   return string.format(GP_HEAD, name, name, name, name, name, w, h, w, h, w, h)
 end
 
-local function curves_gp(name, title, metrics, n, logscale, epochs)
+-- present[m]: metric m has finite values (gnuplot fails on an all-NaN panel).
+local function curves_gp(name, title, metrics, present, n, logscale, epochs)
   local lines = { gp_head(name, 1100, 440) }
   if epochs <= 20 then lines[#lines + 1] = '  set xtics 1' end
-  lines[#lines + 1] = string.format('  set multiplot layout 1,%d title %s', #metrics, gp_str(title))
+  local shown = 0
+  for _, k in ipairs(metrics) do if present[k] then shown = shown + 1 end end
+  lines[#lines + 1] = string.format('  set multiplot layout 1,%d title %s', math.max(shown, 1), gp_str(title))
   lines[#lines + 1] = '  set xlabel "epoch"'
   lines[#lines + 1] = logscale and '  set logscale y' or '  unset logscale y'
   lines[#lines + 1] = '  set key ' .. (logscale and 'top right' or 'bottom right')
   for m, k in ipairs(metrics) do
-    local first = 2 + (m - 1) * n
-    lines[#lines + 1] = string.format('  set title %s', gp_str(k))
-    lines[#lines + 1] = string.format('  set ylabel %s', gp_str(k))
-    lines[#lines + 1] = string.format("  plot for [i=%d:%d] '%s.dat' using 1:i with linespoints pointtype 7 pointsize 0.6 linewidth 2",
-                                      first, first + n - 1, name)
+    if present[k] then
+      local first = 2 + (m - 1) * n
+      lines[#lines + 1] = string.format('  set title %s', gp_str(k))
+      lines[#lines + 1] = string.format('  set ylabel %s', gp_str(k))
+      lines[#lines + 1] = string.format("  plot for [i=%d:%d] '%s.dat' using 1:i with linespoints pointtype 7 pointsize 0.6 linewidth 2",
+                                        first, first + n - 1, name)
+    end
   end
   lines[#lines + 1] = '  unset multiplot'
   lines[#lines + 1] = '  unset output'
@@ -606,11 +611,26 @@ function report.plots(dir, summary, nseeds, gnuplot)
     report.write_file(dir .. "/" .. name, text)
     files[#files + 1] = name
   end
+  -- which metrics have something to draw (log scale: positive values)
+  local present = {}
+  for _, s in ipairs(summary) do
+    for k, curve in pairs(s.curve) do
+      for _, v in pairs(curve) do
+        if finite(v) and (not k:find("loss", 1, true) or v > 0) then present[k] = true end
+      end
+    end
+  end
   local text, epochs = curves_dat(summary, { "accuracy", "val_accuracy" })
   put("accuracy.dat", text)
-  put("accuracy.gp", curves_gp("accuracy", "accuracy per epoch", { "accuracy", "val_accuracy" }, n, false, epochs))
+  put("accuracy.gp", curves_gp("accuracy", "accuracy per epoch", { "accuracy", "val_accuracy" }, present, n, false, epochs))
   put("loss.dat", (curves_dat(summary, { "loss", "val_loss" })))
-  put("loss.gp", curves_gp("loss", "loss per epoch (log scale)", { "loss", "val_loss" }, n, true, epochs))
+  put("loss.gp", curves_gp("loss", "loss per epoch (log scale)", { "loss", "val_loss" }, present, n, true, epochs))
+  local todo = {}
+  for _, name in ipairs(report.PLOTS) do
+    local has = name == "time" or (name == "accuracy" and (present.accuracy or present.val_accuracy)) or
+                (name == "loss" and (present.loss or present.val_loss))
+    if has then todo[#todo + 1] = name end
+  end
   put("time.dat", time_dat(summary))
   put("time.gp", time_gp(nseeds))
   local gp = report.gnuplot_command(gnuplot)
@@ -621,7 +641,7 @@ function report.plots(dir, summary, nseeds, gnuplot)
     return { rendered = false, files = files, message = how }
   end
   local errors = {}
-  for _, name in ipairs(report.PLOTS) do
+  for _, name in ipairs(todo) do
     local tmp = ".part-" .. name
     local log = dir .. "/.gnuplot-" .. name .. ".log"
     local ok = os.execute("cd " .. q(dir) .. " && " .. q(gp) .. " -e " .. q("out='" .. tmp .. "'") .. " " ..
@@ -635,11 +655,17 @@ function report.plots(dir, summary, nseeds, gnuplot)
         os.remove(from)
       end
     end
-    if not ok then errors[#errors + 1] = name .. ".gp: " .. (report.read_file(log) or "?"):gsub("%s+$", "") end
+    if not ok then
+      local last = ((report.read_file(log) or "?"):gsub("%s+$", "")):match("([^\n]*)$")
+      errors[#errors + 1] = name .. ".gp: " .. last
+    end
     os.remove(log)
   end
   if #errors > 0 then
     return { rendered = false, files = files, message = "gnuplot failed: " .. table.concat(errors, "; ") }
+  end
+  if #todo < #report.PLOTS then
+    return { rendered = true, files = files, message = "some plots have no finite values to draw" }
   end
   return { rendered = true, files = files }
 end
