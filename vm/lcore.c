@@ -11,12 +11,14 @@ void ol_open_tensor(lua_State *L);
 void ol_open_sys(lua_State *L);
 void ol_open_serialize(lua_State *L);
 void ol_open_optim(lua_State *L);
+void ol_open_nn(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
     ol_open_sys,
     ol_open_serialize,
     ol_open_optim,
+    ol_open_nn,
 };
 
 int luaopen_optlab_core(lua_State *L)
