@@ -1,5 +1,6 @@
 /* Batch gather/convert and the epoch shuffle. */
 #include "batch.h"
+#include "rng.h"
 
 #include <math.h>
 #include <string.h>
@@ -27,6 +28,24 @@ int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
         const uint8_t *restrict s = src + idx[k] * row_len;
         float *restrict d = dst + k * row_len;
         for (int64_t j = 0; j < row_len; j++) d[j] = lut[s[j]];
+    }
+    return 0;
+}
+
+int ol_batch_rows_f32(const float *restrict src, int64_t n, int64_t row_len,
+                      const int64_t *restrict idx, int64_t b,
+                      float mean, float std, float *restrict dst)
+{
+    if (n < 0 || b < 0 || row_len < 0 || !(std > 0.0f) || !isfinite(std) || !isfinite(mean))
+        return OL_BATCH_EARG;
+    if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
+    int plain = mean == 0.0f && std == 1.0f;
+#pragma omp parallel for schedule(static) if (b * row_len > 32768)
+    for (int64_t k = 0; k < b; k++) {
+        const float *restrict s = src + idx[k] * row_len;
+        float *restrict d = dst + k * row_len;
+        if (plain) memcpy(d, s, (size_t)row_len * sizeof *d);
+        else for (int64_t j = 0; j < row_len; j++) d[j] = (s[j] - mean) / std;
     }
     return 0;
 }
@@ -66,34 +85,29 @@ int ol_batch_onehot(const uint8_t *restrict labels, int64_t n,
     return 0;
 }
 
-/* splitmix64's finalizer: a bijective 64-bit mixer. Keyed and fed a counter
- * it is a small counter-based generator (no state to carry between calls).
- * TODO(rng): switch to ol_philox4x32 from kernels/rng.h once it exists; that
- * changes the permutations, so expected orders in tests must not be stored. */
-static uint64_t mix64(uint64_t z)
+/* Fisher-Yates driven by Philox4x32 (kernels/rng.h): key = seed, counter =
+ * (epoch, i | attempt << 48), so the draw for position i depends only on
+ * (seed, epoch, i) and seed/epoch play different roles (no collision when
+ * swapped). Each counter yields two 64-bit candidates; a candidate above the
+ * largest multiple of the range is rejected (unbiased). */
+static uint64_t draw64(uint64_t seed, uint64_t epoch, int64_t i, uint64_t attempt)
 {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    uint32_t r[4];
+    ol_philox4x32(seed, epoch, (uint64_t)i | ((attempt >> 1) << 48), r);
+    return (attempt & 1) ? ((uint64_t)r[3] << 32 | r[2]) : ((uint64_t)r[1] << 32 | r[0]);
 }
-
-#define GOLDEN 0x9e3779b97f4a7c15ULL
 
 void ol_shuffle_indices(uint64_t seed, uint64_t epoch, int64_t n, int64_t *idx)
 {
     if (n <= 0) return;
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) idx[i] = i;
-    /* Key from (seed, epoch): two mixing rounds so nearby seeds/epochs differ. */
-    uint64_t key = mix64(mix64(seed ^ 0x6f706c6162ULL) + GOLDEN * (epoch + 1));
     for (int64_t i = n - 1; i > 0; i--) {
         uint64_t range = (uint64_t)i + 1;
-        /* Largest multiple of range representable: reject above it (unbiased). */
         uint64_t limit = UINT64_MAX - (UINT64_MAX % range + 1) % range;
-        uint64_t ctr = mix64(key + GOLDEN * (uint64_t)i);
         uint64_t r;
         for (uint64_t a = 0;; a++) {
-            r = mix64(ctr + a);
+            r = draw64(seed, epoch, i, a);
             if (r <= limit) break;
         }
         int64_t j = (int64_t)(r % range);

@@ -24,6 +24,13 @@ int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
                     const int64_t *restrict idx, int64_t b,
                     float mean, float std, float *restrict dst);
 
+/* The same gather for float rows (tabular and synthetic data, regression
+ * targets): dst[k*row_len + j] = (src[idx[k]*row_len + j] - mean)/std;
+ * mean=0, std=1 copies the values exactly. */
+int ol_batch_rows_f32(const float *restrict src, int64_t n, int64_t row_len,
+                      const int64_t *restrict idx, int64_t b,
+                      float mean, float std, float *restrict dst);
+
 /* dst[k] = labels[idx[k]], as int32 or as float (class index 0..255). */
 int ol_batch_labels(const uint8_t *restrict labels, int64_t n,
                     const int64_t *restrict idx, int64_t b, int32_t *restrict dst);
@@ -37,8 +44,8 @@ int ol_batch_onehot(const uint8_t *restrict labels, int64_t n,
                     float *restrict dst);
 
 /* idx[0..n) = a permutation of 0..n-1 that depends only on (seed, epoch):
- * Fisher-Yates driven by a counter-based keyed hash (splitmix64 finalizer),
- * unbiased (rejection sampling). */
+ * Fisher-Yates driven by Philox4x32 (key seed, counter (epoch, position)),
+ * unbiased (rejection sampling). n must be < 2^48. */
 void ol_shuffle_indices(uint64_t seed, uint64_t epoch, int64_t n, int64_t *idx);
 
 #endif

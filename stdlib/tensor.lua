@@ -27,6 +27,10 @@ end
 
 function tensor.seed() return rng.seed end
 
+-- The global generator's position, for checkpoints that resume bit-identically.
+function tensor.get_rng_state() return { seed = rng.seed, stream = rng.stream } end
+function tensor.set_rng_state(s) rng.seed, rng.stream = s.seed, s.stream end
+
 -- The next stream of the global generator (for modules that draw their own numbers).
 function tensor.next_stream()
   rng.stream = rng.stream + 1

@@ -222,3 +222,34 @@ Test(batch, shuffle_is_uniform_over_permutations)
     }
     for (int i = 0; i < 10; i++) cr_expect(pos[i] > 1800 && pos[i] < 2200, "position %d: %d", i, pos[i]);
 }
+
+Test(batch, float_rows_match_naive_loop_and_reject_bad_input)
+{
+    const int64_t n = 200, row = 37, b = 1000;   /* b*row > 32768: the parallel path */
+    float *src = malloc((size_t)(n * row) * sizeof *src);
+    srand(5);
+    for (int64_t i = 0; i < n * row; i++) src[i] = (float)rand() / RAND_MAX * 8.0f - 4.0f;
+    int64_t *idx = random_indices(b, n, 6);
+    float *d1 = malloc((size_t)(b * row) * sizeof *d1), *d2 = malloc((size_t)(b * row) * sizeof *d2);
+    cr_assert_eq(ol_batch_rows_f32(src, n, row, idx, b, 0.0f, 1.0f, d1), 0);
+    for (int64_t k = 0; k < b; k++)
+        cr_assert(memcmp(d1 + k * row, src + idx[k] * row, (size_t)row * sizeof *d1) == 0, "row %ld", (long)k);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    cr_assert_eq(ol_batch_rows_f32(src, n, row, idx, b, 0.5f, 2.0f, d1), 0);
+    omp_set_num_threads(2);
+    cr_assert_eq(ol_batch_rows_f32(src, n, row, idx, b, 0.5f, 2.0f, d2), 0);
+    omp_set_num_threads(saved);
+    cr_expect(memcmp(d1, d2, (size_t)(b * row) * sizeof *d1) == 0, "1 vs 2 threads");
+    for (int64_t k = 0; k < b; k++)
+        for (int64_t j = 0; j < row; j++) {
+            double ref = ((double)src[idx[k] * row + j] - 0.5) / 2.0;
+            cr_assert(fabs(d1[k * row + j] - ref) <= 1e-6 * (1 + fabs(ref)), "row %ld col %ld", (long)k, (long)j);
+        }
+    idx[3] = n;
+    d1[0] = 123.0f;
+    cr_expect_eq(ol_batch_rows_f32(src, n, row, idx, b, 0.0f, 1.0f, d1), OL_BATCH_EINDEX);
+    cr_expect_eq(d1[0], 123.0f, "nothing written on a bad index");
+    cr_expect_eq(ol_batch_rows_f32(src, n, row, idx, b, 0.0f, 0.0f, d1), OL_BATCH_EARG);
+    free(src); free(idx); free(d1); free(d2);
+}
