@@ -394,7 +394,7 @@ function report.table_rows(summary)
     if s.best then best = fmt({ s.best[1], s.best[2] }, "%.4f") .. " (" .. s.best[3] .. ")" end
     rows[#rows + 1] = {
       s.display, fmt(s.stat.loss, "%.4f"), fmt(s.stat.accuracy, "%.4f"), fmt(s.stat.val_loss, "%.4f"),
-      fmt(s.stat.val_accuracy, "%.4f"), best, fmt(s.stat.seconds, "%.1f"), fmt(s.stat.ms_per_step, "%.1f"),
+      fmt(s.stat.val_accuracy, "%.4f"), best, fmt(s.stat.seconds, (s.stat.seconds and s.stat.seconds[1] and s.stat.seconds[1] < 10) and "%.2f" or "%.1f"), fmt(s.stat.ms_per_step, (s.stat.ms_per_step and s.stat.ms_per_step[1] and s.stat.ms_per_step[1] < 10) and "%.2f" or "%.1f"),
     }
   end
   return header, rows
@@ -620,6 +620,9 @@ function report.plots(dir, summary, nseeds, gnuplot)
       end
     end
   end
+  for _, s in ipairs(summary) do
+    if s.stat.seconds and finite(s.stat.seconds[1]) then present.seconds = true end
+  end
   local text, epochs = curves_dat(summary, { "accuracy", "val_accuracy" })
   put("accuracy.dat", text)
   put("accuracy.gp", curves_gp("accuracy", "accuracy per epoch", { "accuracy", "val_accuracy" }, present, n, false, epochs))
@@ -627,7 +630,7 @@ function report.plots(dir, summary, nseeds, gnuplot)
   put("loss.gp", curves_gp("loss", "loss per epoch (log scale)", { "loss", "val_loss" }, present, n, true, epochs))
   local todo = {}
   for _, name in ipairs(report.PLOTS) do
-    local has = name == "time" or (name == "accuracy" and (present.accuracy or present.val_accuracy)) or
+    local has = (name == "time" and present.seconds) or (name == "accuracy" and (present.accuracy or present.val_accuracy)) or
                 (name == "loss" and (present.loss or present.val_loss))
     if has then todo[#todo + 1] = name end
   end

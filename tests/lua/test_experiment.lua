@@ -406,4 +406,83 @@ function T.files_are_written_atomically()
   check(c.rows[1].a == 'x, "y"' and c.rows[1].b == "2", "csv quoting")
 end
 
+-- End to end with the real pieces: data.blobs, optim.get and a configured
+-- optimizer, train.fit, a softmax regression on autograd ops. A batch
+-- callback sends the process a real SIGINT in the second optimizer's second
+-- epoch when MODE is "sigint".
+local REAL = [==[
+local MODE = "@MODE@"
+local function model()
+  local w = tensor.randn(2, 3) * 0.1
+  local b = tensor.zeros(3)
+  w.requires_grad, b.requires_grad = true, true
+  w.name, b.name = "weight", "bias"
+  local m = { w = w, b = b }
+  function m:parameters() return { self.w, self.b } end
+  return setmetatable(m, { __call = function(self, x) return x:matmul(self.w) + self.b end })
+end
+local fired = false
+local cb = { on_batch_end = function(step, logs, ctx)
+  if MODE == "sigint" and not fired and ctx.opt.name == "SGD" and ctx.epoch == 2 then
+    fired = true
+    local p = io.popen("kill -INT $PPID")   -- not os.execute: system() ignores SIGINT while it waits
+    p:close()
+  end
+end }
+local ds = data.blobs { n = 600, centers = 3, features = 2, std = 2.0, seed = 7 }
+local tr, va = ds:split { validation = 0.25 }
+return experiment.compare {
+  name = "blobs", data = { tr, va }, model = model, callbacks = { cb },
+  batch_size = 32, epochs = 3, seeds = { 1, 2 }, verbose = 2,
+  optimizers = { "Adam", "SGD", optim.SGD { lr = 0.05, momentum = 0.9 } },
+}
+]==]
+
+local function real_script(mode)
+  counter = counter + 1
+  local dir = string.format("%s/r%d", TMP, counter)
+  report.mkdir_p(dir)
+  local path = dir .. "/blobs.lua"
+  report.write_file(path, (REAL:gsub("@MODE@", mode)))
+  return path, dir
+end
+
+function T.end_to_end_with_train_fit_jobs_verify_and_ctrl_c()
+  local path, dir = real_script("ok")
+  local args = q(path) .. " runs_dir=" .. q(dir .. "/runs")
+  local rc1, out1, err1 = run("--threads 2 " .. args)
+  check(rc1 == 0, "serial run failed: " .. err1)
+  check(out1:find("SGD(lr=0.05, momentum=0.9) seed 2  Epoch 3/3", 1, true), "no Keras progress line with the label:\n" .. out1)
+  local f1 = out1:match("Run folder: ([^\n]+)")
+  local c = csv(f1)
+  check(#c.rows == 3 * 2 * 3, "rows " .. #c.rows)
+  for _, k in ipairs { "loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "seconds", "ms_per_step" } do
+    check(c.rows[1][k] and c.rows[1][k] ~= "", "metrics.csv lacks " .. k)
+  end
+  -- training did something: the momentum run's val_accuracy beats chance clearly
+  check(tonumber(c.rows[#c.rows].val_accuracy) > 0.8, "val_accuracy " .. c.rows[#c.rows].val_accuracy)
+  for _, name in ipairs(report.PLOTS) do check(svg_ok(f1 .. "/" .. name .. ".svg"), name .. ".svg") end
+  -- 2 processes of 1 thread give the serial run's numbers bit for bit
+  local rc2, out2 = run("--threads 2 " .. args .. " --jobs 2")
+  check(rc2 == 0, "--jobs 2 failed")
+  local f2 = out2:match("Run folder: ([^\n]+)")
+  local same, _, first = experiment.compare_metrics(report.read_file(f1 .. "/metrics.csv"), report.read_file(f2 .. "/metrics.csv"))
+  check(same, "--jobs 2 differs from serial: " .. tostring(first))
+  -- verify with another thread count
+  local vrc, vout = run("--threads 1 verify " .. q(f1))
+  check(vrc == 0 and vout:find("OK, every metric matches bit for bit", 1, true), "verify:\n" .. vout)
+  -- a real SIGINT: SGD stops inside epoch 2, later runs are skipped, the folder is valid
+  local spath, sdir = real_script("sigint")
+  local rc3, out3, err3 = run(q(spath) .. " runs_dir=" .. q(sdir .. "/runs") .. " seeds=1")
+  check(rc3 == 0, "interrupted run exit status " .. tostring(rc3) .. ": " .. err3)
+  local f3 = out3:match("Run folder: ([^\n]+)")
+  check(f3, "no run folder after Ctrl-C:\n" .. out3)
+  local m = manifest(f3)
+  check(m.status == "incomplete" and m.runs[1].status == "complete", "status after Ctrl-C")
+  check(m.runs[2].status == "interrupted" and m.runs[2].epochs == 1, "SGD: " .. tostring(m.runs[2].status) .. " " .. tostring(m.runs[2].epochs))
+  check(m.runs[3].status == "missing", "the third optimizer ran after Ctrl-C")
+  check(#csv(f3).rows == 3 + 1, "rows after Ctrl-C")
+  check(out3:find("SGD(lr=0.05, momentum=0.9) seed 1: not run", 1, true), "missing run not listed:\n" .. out3)
+end
+
 return T
