@@ -15,6 +15,9 @@
 #include "loss.h"
 #include "norm.h"
 #include "rng.h"
+#include "linear.h"
+#include "conv.h"
+#include "pool.h"
 
 /* ---- argument helpers ------------------------------------------------- */
 
@@ -453,10 +456,316 @@ static int truncated_normal(lua_State *L)
     return 1;
 }
 
+/* ---- linear ----------------------------------------------------------- */
+
+static void linear_dims(lua_State *L, const char *op, const OLTensor *x, const OLTensor *w, const OLTensor *b,
+                        int *n, int *in, int *out)
+{
+    char s1[160], s2[160], s3[160];
+    if (x->ndim != 2) ol_error(L, "%s: input must be [batch, in_features], got %s", op, shp(x, s1));
+    if (w->ndim != 2 || w->shape[1] != x->shape[1])
+        ol_error(L, "%s: weight must be [out_features, %lld] for input %s, got %s", op,
+                 (long long)x->shape[1], shp(x, s1), shp(w, s2));
+    if (b && !(b->ndim == 1 && b->shape[0] == w->shape[0]))
+        ol_error(L, "%s: bias must be [%lld] for weight %s, got %s", op, (long long)w->shape[0], shp(w, s2), shp(b, s3));
+    *n = to_int(L, x->shape[0], op, x);
+    *in = to_int(L, x->shape[1], op, x);
+    *out = to_int(L, w->shape[0], op, w);
+}
+
+/* linear_forward(x [n, in], w [out, in], b [out] | nil, relu) -> y = x W^T + b (then ReLU) */
+static int linear_forward(lua_State *L)
+{
+    OLTensor *x = contig(L, 1), *w = contig(L, 2), *b = opt_contig(L, 3);
+    int relu = lua_toboolean(L, 4), n, in, out;
+    linear_dims(L, "linear", x, w, b, &n, &in, &out);
+    int64_t ys[2] = {n, out};
+    OLTensor *y = ol_pushtensor_empty(L, 2, ys);
+    ol_linear_forward(n, in, out, ol_data(x), ol_data(w), b ? ol_data(b) : NULL, relu, ol_data(y));
+    return 1;
+}
+
+/* dy, masked by the fused ReLU's output y when y is given (a copy: upstream gradients are never modified) */
+static OLTensor *masked_grad(lua_State *L, int dy_idx, int y_idx, const char *op)
+{
+    OLTensor *dy = contig(L, dy_idx);
+    if (lua_isnoneornil(L, y_idx)) return dy;
+    OLTensor *y = contig(L, y_idx);
+    same_shape(L, op, y, "y", dy, "dy");
+    OLTensor *g = ol_pushtensor_empty(L, dy->ndim, dy->shape);
+    memcpy(ol_data(g), ol_data(dy), (size_t)ol_numel(dy) * sizeof(float));
+    ol_relu_mask_backward((size_t)ol_numel(dy), ol_data(y), ol_data(g));
+    lua_replace(L, dy_idx);
+    return g;
+}
+
+/* linear_backward(x, w, dy, y_relu | nil, want_dx, want_db) -> dx | nil, dw, db | nil */
+static int linear_backward(lua_State *L)
+{
+    const char *op = "linear backward";
+    OLTensor *x = contig(L, 1), *w = contig(L, 2);
+    int n, in, out;
+    linear_dims(L, op, x, w, NULL, &n, &in, &out);
+    OLTensor *dy = masked_grad(L, 3, 4, op);
+    char s1[160], s2[160];
+    if (!(dy->ndim == 2 && dy->shape[0] == n && dy->shape[1] == out))
+        ol_error(L, "%s: dy must be [%d, %d], got %s (input %s)", op, n, out, shp(dy, s1), shp(x, s2));
+    int want_dx = lua_toboolean(L, 5), want_db = lua_toboolean(L, 6);
+    lua_settop(L, 4);
+    OLTensor *dx = NULL, *db = NULL;
+    if (want_dx) dx = ol_pushtensor_empty(L, 2, x->shape); else lua_pushnil(L);
+    OLTensor *dw = ol_pushtensor_empty(L, 2, w->shape);
+    int64_t bs = out;
+    if (want_db) db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
+    ol_linear_backward(n, in, out, ol_data(x), ol_data(w), ol_data(dy), dx ? ol_data(dx) : NULL, ol_data(dw),
+                       db ? ol_data(db) : NULL);
+    return 3;
+}
+
+/* ---- conv2d ----------------------------------------------------------- */
+
+typedef struct { int top, bottom, left, right; } pads;
+
+/* Padding argument: "valid", "same" (Keras: output = ceil(in / stride); an odd
+ * total puts the extra row/column at the bottom/right), a number, or {ph, pw}. */
+static pads resolve_pads(lua_State *L, int idx, int h, int w, int r, int s, int sh, int sw, int dh, int dw)
+{
+    pads p = {0, 0, 0, 0};
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *m = lua_tostring(L, idx);
+        if (strcmp(m, "valid") == 0) return p;
+        if (strcmp(m, "same") != 0) ol_error(L, "conv2d: padding must be 'valid', 'same', a number or {ph, pw}, got '%s'", m);
+        int oh = (h + sh - 1) / sh, ow = (w + sw - 1) / sw;
+        int th = (oh - 1) * sh + dh * (r - 1) + 1 - h, tw = (ow - 1) * sw + dw * (s - 1) + 1 - w;
+        if (th < 0) th = 0;
+        if (tw < 0) tw = 0;
+        p.top = th / 2; p.bottom = th - p.top; p.left = tw / 2; p.right = tw - p.left;
+        return p;
+    }
+    if (lua_isinteger(L, idx)) {
+        p.top = p.bottom = p.left = p.right = (int)lua_tointeger(L, idx);
+    } else if (lua_istable(L, idx) && lua_rawlen(L, idx) == 2) {
+        lua_rawgeti(L, idx, 1); lua_rawgeti(L, idx, 2);
+        if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1)) ol_error(L, "conv2d: padding {ph, pw} must hold integers");
+        p.top = p.bottom = (int)lua_tointeger(L, -2);
+        p.left = p.right = (int)lua_tointeger(L, -1);
+        lua_pop(L, 2);
+    } else ol_error(L, "conv2d: padding must be 'valid', 'same', a number or {ph, pw}, got %s", luaL_typename(L, idx));
+    if (p.top < 0 || p.left < 0) ol_error(L, "conv2d: padding must be >= 0, got %d, %d", p.top, p.left);
+    return p;
+}
+
+static int int_arg(lua_State *L, int idx, const char *op, const char *what)
+{
+    if (!lua_isinteger(L, idx)) ol_error(L, "%s: %s must be an integer, got %s", op, what, luaL_typename(L, idx));
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v < 0 || v > INT32_MAX) ol_error(L, "%s: %s out of range: %lld", op, what, (long long)v);
+    return (int)v;
+}
+
+/* Checks x [n,c,h,w] and w [k,c,r,s] and fills the kernel's shape. Arguments at
+ * conv_at.. are stride_h, stride_w, padding, dil_h, dil_w. When the padding is
+ * asymmetric, sh describes a copy of x padded explicitly (*pd tells how). */
+static void conv_setup(lua_State *L, const char *op, const OLTensor *x, const OLTensor *w, const OLTensor *b,
+                       int conv_at, ol_conv2d_shape *sh, pads *pd, int *explicit_pad)
+{
+    char s1[160], s2[160], s3[160];
+    if (x->ndim != 4) ol_error(L, "%s: input must be [batch, channels, height, width] (NCHW), got %s", op, shp(x, s1));
+    if (w->ndim != 4) ol_error(L, "%s: weight must be [out_channels, in_channels, kh, kw], got %s", op, shp(w, s2));
+    if (w->shape[1] != x->shape[1])
+        ol_error(L, "%s: weight %s expects %lld input channels, input %s has %lld", op, shp(w, s2),
+                 (long long)w->shape[1], shp(x, s1), (long long)x->shape[1]);
+    if (b && !(b->ndim == 1 && b->shape[0] == w->shape[0]))
+        ol_error(L, "%s: bias must be [%lld] for weight %s, got %s", op, (long long)w->shape[0], shp(w, s2), shp(b, s3));
+    int n = to_int(L, x->shape[0], op, x), c = to_int(L, x->shape[1], op, x);
+    int h = to_int(L, x->shape[2], op, x), wd = to_int(L, x->shape[3], op, x);
+    int k = to_int(L, w->shape[0], op, w), r = to_int(L, w->shape[2], op, w), s = to_int(L, w->shape[3], op, w);
+    int sth = int_arg(L, conv_at, op, "stride"), stw = int_arg(L, conv_at + 1, op, "stride");
+    int dh = int_arg(L, conv_at + 3, op, "dilation"), dw = int_arg(L, conv_at + 4, op, "dilation");
+    if (sth < 1 || stw < 1) ol_error(L, "%s: stride must be >= 1, got %d, %d", op, sth, stw);
+    if (dh < 1 || dw < 1) ol_error(L, "%s: dilation must be >= 1, got %d, %d", op, dh, dw);
+    *pd = resolve_pads(L, conv_at + 2, h, wd, r, s, sth, stw, dh, dw);
+    *explicit_pad = pd->top != pd->bottom || pd->left != pd->right;
+    int rc = *explicit_pad
+        ? ol_conv2d_shape_init(sh, n, c, h + pd->top + pd->bottom, wd + pd->left + pd->right, k, r, s, sth, stw, 0, 0, dh, dw)
+        : ol_conv2d_shape_init(sh, n, c, h, wd, k, r, s, sth, stw, pd->top, pd->left, dh, dw);
+    if (rc) ol_error(L, "%s: %s (input %s, weight %s, stride %d,%d, padding %d,%d, dilation %d,%d)", op,
+                     ol_conv2d_strerror(rc), shp(x, s1), shp(w, s2), sth, stw, pd->top, pd->left, dh, dw);
+}
+
+/* A zero-padded copy of x [n,c,h,w] (asymmetric "same"), pushed on the stack. */
+static OLTensor *pad_copy(lua_State *L, const OLTensor *x, pads pd)
+{
+    int64_t n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+    int64_t ps[4] = {n, c, h + pd.top + pd.bottom, w + pd.left + pd.right};
+    OLTensor *xp = ol_pushtensor(L, 4, ps);
+    const float *src = ol_data(x);
+    float *dst = ol_data(xp);
+    #pragma omp parallel for schedule(static) if (n * c * h * w > 32768)
+    for (int64_t pl = 0; pl < n * c; pl++)
+        for (int64_t i = 0; i < h; i++)
+            memcpy(dst + (pl * ps[2] + i + pd.top) * ps[3] + pd.left, src + (pl * h + i) * w, (size_t)w * sizeof(float));
+    return xp;
+}
+
+static float *workspace(lua_State *L, const ol_conv2d_shape *sh)
+{
+    int64_t n = (int64_t)ol_conv2d_workspace_floats(sh);
+    return ol_data(ol_pushtensor_empty(L, 1, &n));
+}
+
+/* conv2d_forward(x, w, b | nil, stride_h, stride_w, padding, dil_h, dil_w, relu) -> y */
+static int conv2d_forward(lua_State *L)
+{
+    OLTensor *x = contig(L, 1), *w = contig(L, 2), *b = opt_contig(L, 3);
+    int relu = lua_toboolean(L, 9), explicit_pad;
+    ol_conv2d_shape sh;
+    pads pd;
+    conv_setup(L, "conv2d", x, w, b, 4, &sh, &pd, &explicit_pad);
+    lua_settop(L, 9);
+    const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;
+    float *ws = workspace(L, &sh);
+    int64_t ys[4] = {sh.n, sh.k, sh.p, sh.q};
+    OLTensor *y = ol_pushtensor_empty(L, 4, ys);
+    ol_conv2d_forward(&sh, ol_data(xin), ol_data(w), b ? ol_data(b) : NULL, relu, ol_data(y), ws);
+    return 1;
+}
+
+/* conv2d_backward(x, w, dy, y_relu | nil, stride_h, stride_w, padding, dil_h, dil_w, want_dx, want_db)
+ *   -> dx | nil, dw, db | nil */
+static int conv2d_backward(lua_State *L)
+{
+    const char *op = "conv2d backward";
+    OLTensor *x = contig(L, 1), *w = contig(L, 2);
+    int explicit_pad;
+    ol_conv2d_shape sh;
+    pads pd;
+    conv_setup(L, op, x, w, NULL, 5, &sh, &pd, &explicit_pad);
+    OLTensor *dy = masked_grad(L, 3, 4, op);
+    char s1[160];
+    if (!(dy->ndim == 4 && dy->shape[0] == sh.n && dy->shape[1] == sh.k && dy->shape[2] == sh.p && dy->shape[3] == sh.q))
+        ol_error(L, "%s: dy must be [%d, %d, %d, %d], got %s", op, sh.n, sh.k, sh.p, sh.q, shp(dy, s1));
+    int want_dx = lua_toboolean(L, 10), want_db = lua_toboolean(L, 11);
+    lua_settop(L, 11);
+    const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;
+    float *ws = workspace(L, &sh);
+    OLTensor *dxin = NULL;
+    if (want_dx) {
+        int64_t ps[4] = {sh.n, sh.c, sh.h, sh.w};
+        dxin = ol_pushtensor_empty(L, 4, ps);
+    }
+    OLTensor *dx = NULL;
+    if (!want_dx) lua_pushnil(L);
+    else if (!explicit_pad) { lua_pushvalue(L, -1); dx = dxin; }
+    else dx = ol_pushtensor_empty(L, 4, x->shape);
+    OLTensor *dw = ol_pushtensor_empty(L, 4, w->shape);
+    int64_t bs = sh.k;
+    OLTensor *db = NULL;
+    if (want_db) db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
+    ol_conv2d_backward(&sh, ol_data(xin), ol_data(w), ol_data(dy), dxin ? ol_data(dxin) : NULL, ol_data(dw),
+                       db ? ol_data(db) : NULL, ws);
+    if (want_dx && explicit_pad) { /* crop the padded gradient */
+        int64_t h = x->shape[2], wd = x->shape[3];
+        const float *src = ol_data(dxin);
+        float *dst = ol_data(dx);
+        for (int64_t pl = 0; pl < (int64_t)sh.n * sh.c; pl++)
+            for (int64_t i = 0; i < h; i++)
+                memcpy(dst + (pl * h + i) * wd, src + (pl * sh.h + i + pd.top) * sh.w + pd.left, (size_t)wd * sizeof(float));
+    }
+    return 3;
+}
+
+/* ---- pooling ---------------------------------------------------------- */
+
+#define POOL_INDEX "optlab.PoolIndex"
+typedef struct { int64_t n; int32_t idx[]; } pool_index;
+
+/* Arguments at 2.. (forward) or at at.. : kh, kw, stride_h, stride_w, pad_h, pad_w. */
+static void pool_setup(lua_State *L, const char *op, const OLTensor *x, int at, ol_pool2d_shape *sh)
+{
+    char s1[160];
+    if (x->ndim != 4) ol_error(L, "%s: input must be [batch, channels, height, width] (NCHW), got %s", op, shp(x, s1));
+    int kh = int_arg(L, at, op, "kernel size"), kw = int_arg(L, at + 1, op, "kernel size");
+    int sth = int_arg(L, at + 2, op, "stride"), stw = int_arg(L, at + 3, op, "stride");
+    int ph = int_arg(L, at + 4, op, "padding"), pw = int_arg(L, at + 5, op, "padding");
+    int rc = ol_pool2d_shape_init(sh, to_int(L, x->shape[0], op, x), to_int(L, x->shape[1], op, x),
+                                  to_int(L, x->shape[2], op, x), to_int(L, x->shape[3], op, x),
+                                  kh, kw, sth, stw, ph, pw);
+    if (rc) ol_error(L, "%s: %s (input %s, kernel %dx%d, stride %d,%d, padding %d,%d)", op, ol_pool2d_strerror(rc),
+                     shp(x, s1), kh, kw, sth, stw, ph, pw);
+}
+
+static void pool_dy(lua_State *L, const char *op, const OLTensor *dy, const ol_pool2d_shape *sh)
+{
+    char s1[160];
+    if (!(dy->ndim == 4 && dy->shape[0] == sh->n && dy->shape[1] == sh->c && dy->shape[2] == sh->p && dy->shape[3] == sh->q))
+        ol_error(L, "%s: dy must be [%d, %d, %d, %d], got %s", op, sh->n, sh->c, sh->p, sh->q, shp(dy, s1));
+}
+
+/* max_pool2d_forward(x, kh, kw, sh, sw, ph, pw) -> y, argmax indices (opaque, for backward) */
+static int max_pool2d_forward(lua_State *L)
+{
+    OLTensor *x = contig(L, 1);
+    ol_pool2d_shape sh;
+    pool_setup(L, "max_pool2d", x, 2, &sh);
+    int64_t ys[4] = {sh.n, sh.c, sh.p, sh.q};
+    OLTensor *y = ol_pushtensor_empty(L, 4, ys);
+    int64_t n = ol_numel(y);
+    pool_index *pi = lua_newuserdatauv(L, sizeof(pool_index) + (size_t)n * sizeof(int32_t), 0);
+    pi->n = n;
+    luaL_setmetatable(L, POOL_INDEX);
+    ol_maxpool2d_forward(&sh, ol_data(x), ol_data(y), pi->idx);
+    return 2;
+}
+
+/* max_pool2d_backward(x, dy, indices, kh, kw, sh, sw, ph, pw) -> dx (x gives the shape) */
+static int max_pool2d_backward(lua_State *L)
+{
+    const char *op = "max_pool2d backward";
+    OLTensor *x = ol_checktensor(L, 1), *dy = contig(L, 2);
+    pool_index *pi = luaL_checkudata(L, 3, POOL_INDEX);
+    ol_pool2d_shape sh;
+    pool_setup(L, op, x, 4, &sh);
+    pool_dy(L, op, dy, &sh);
+    if (pi->n != ol_numel(dy)) ol_error(L, "%s: the indices come from a different forward", op);
+    OLTensor *dx = ol_pushtensor_empty(L, 4, x->shape);
+    ol_maxpool2d_backward(&sh, ol_data(dy), pi->idx, ol_data(dx));
+    return 1;
+}
+
+/* avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw) -> y */
+static int avg_pool2d_forward(lua_State *L)
+{
+    OLTensor *x = contig(L, 1);
+    ol_pool2d_shape sh;
+    pool_setup(L, "avg_pool2d", x, 2, &sh);
+    int64_t ys[4] = {sh.n, sh.c, sh.p, sh.q};
+    OLTensor *y = ol_pushtensor_empty(L, 4, ys);
+    ol_avgpool2d_forward(&sh, ol_data(x), ol_data(y));
+    return 1;
+}
+
+/* avg_pool2d_backward(x, dy, kh, kw, sh, sw, ph, pw) -> dx (x gives the shape) */
+static int avg_pool2d_backward(lua_State *L)
+{
+    const char *op = "avg_pool2d backward";
+    OLTensor *x = ol_checktensor(L, 1), *dy = contig(L, 2);
+    ol_pool2d_shape sh;
+    pool_setup(L, op, x, 3, &sh);
+    pool_dy(L, op, dy, &sh);
+    OLTensor *dx = ol_pushtensor_empty(L, 4, x->shape);
+    ol_avgpool2d_backward(&sh, ol_data(dy), ol_data(dx));
+    return 1;
+}
+
 /* ---- registration ----------------------------------------------------- */
 
 
 static const luaL_Reg nn_funcs[] = {
+    {"linear_forward", linear_forward}, {"linear_backward", linear_backward},
+    {"conv2d_forward", conv2d_forward}, {"conv2d_backward", conv2d_backward},
+    {"max_pool2d_forward", max_pool2d_forward}, {"max_pool2d_backward", max_pool2d_backward},
+    {"avg_pool2d_forward", avg_pool2d_forward}, {"avg_pool2d_backward", avg_pool2d_backward},
     {"cross_entropy_forward", cross_entropy_forward}, {"cross_entropy_backward", cross_entropy_backward},
     {"accuracy", accuracy},
     {"mse_forward", mse_forward}, {"mse_backward", mse_backward},
@@ -469,6 +778,8 @@ static const luaL_Reg nn_funcs[] = {
 
 void ol_open_nn(lua_State *L)
 {
+    luaL_newmetatable(L, POOL_INDEX);
+    lua_pop(L, 1);
     lua_newtable(L);
     luaL_setfuncs(L, nn_funcs, 0);
     for (int a = 0; a < (int)(sizeof act_names / sizeof act_names[0]); a++) {
