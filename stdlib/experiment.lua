@@ -215,7 +215,9 @@ local function resolve_optimizers(list, where)
       entries[#entries + 1] = { label = v.label or label or opt_label(o), name = o.name or v[1], hyper = opt_hyper(o),
                                 make = function() return optim.get(v[1], hp) end }
     elseif type(v) == "table" and v.optimizer ~= nil then
+      local n = #entries
       add(v.optimizer, v.label)
+      for i = n + 1, #entries do entries[i].explicit = v.label ~= nil end
     elseif type(v) == "table" and #v > 0 then
       for _, x in ipairs(v) do add(x) end     -- optim.sweep(...) and nested lists
     else
@@ -249,7 +251,8 @@ function experiment._finalize(entries)
     nshort[short[i]] = (nshort[short[i]] or 0) + 1
   end
   for i, e in ipairs(entries) do
-    if e.name and names[e.name] == 1 then e.display = e.name
+    if e.explicit then e.display = e.label          -- the script named it
+    elseif e.name and names[e.name] == 1 then e.display = e.name
     elseif nshort[short[i]] == 1 then e.display = short[i]
     else e.display = e.label end
   end
@@ -271,7 +274,8 @@ local function select_optimizers(entries, names, where)
     end
     if found then
       for _, e in ipairs(found) do
-        out[#out + 1] = { label = e.label:gsub(" #%d+$", ""), name = e.name, hyper = e.hyper, make = e.make }
+        out[#out + 1] = { label = e.label:gsub(" #%d+$", ""), name = e.name, hyper = e.hyper, make = e.make,
+                          explicit = e.explicit }
       end
     else
       for _, e in ipairs(resolve_optimizers({ n }, where)) do out[#out + 1] = e end
