@@ -287,6 +287,12 @@ end
 
 ---------------------------------------------------------------- data
 
+local function abspath(p)
+  if p:sub(1, 1) == "/" then return p end
+  local cwd = os.getenv("PWD") or report.shell_line("pwd") or "."
+  return cwd .. "/" .. p
+end
+
 local function ds_len(ds) return ds and #ds or 0 end
 
 local function resolve_data(spec, where)
@@ -316,9 +322,33 @@ local function resolve_data(spec, where)
   return train, val
 end
 
--- Data files used (datasets may list them in ds.files), with SHA-256.
+-- Files read by the data readers of this process, in order: datasets do
+-- not (yet) list their files, so the readers are watched. The wrapper passes
+-- everything through unchanged.
+local loaded_files = {}
+for _, fn in ipairs { "data_idx", "data_csv" } do
+  local orig = rawget(C, fn)
+  if type(orig) == "function" then
+    C[fn] = function(...)
+      for i = 1, select("#", ...) do
+        local a = select(i, ...)
+        if type(a) == "string" and report.exists(a) then loaded_files[#loaded_files + 1] = a end
+      end
+      return orig(...)
+    end
+  end
+end
+
+-- Data files used (ds.files when a data set lists them, else every file
+-- the data readers opened), with SHA-256.
 local function data_files(...)
   local out, seen = report.array(), {}
+  for _, f in ipairs(loaded_files) do
+    if not seen[f] then
+      seen[f] = true
+      out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
+    end
+  end
   for i = 1, select("#", ...) do
     local ds = select(i, ...)
     local files = nil
@@ -330,7 +360,7 @@ local function data_files(...)
       for _, f in ipairs(files) do
         if not seen[f] then
           seen[f] = true
-          out[#out + 1] = { path = f, sha256 = report.sha256(f) or "unreadable" }
+          out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
         end
       end
     end
@@ -385,11 +415,6 @@ local function lua_release(exe)
   return v and v:match("(Lua %d+%.%d+%.?%d*)") or _VERSION
 end
 
-local function abspath(p)
-  if p:sub(1, 1) == "/" then return p end
-  local cwd = os.getenv("PWD") or report.shell_line("pwd") or "."
-  return cwd .. "/" .. p
-end
 
 ---------------------------------------------------------------- running one run
 
@@ -650,6 +675,7 @@ function experiment.compare(spec)
     end
   end
   local where = "experiment.compare"
+  io.stdout:setvbuf("line")   -- progress lines show up even through a pipe or in a log
   local a0 = type(spec.arg or rawget(_G, "arg")) == "table" and (spec.arg or rawget(_G, "arg"))[0] or nil
   current_script = type(a0) == "string" and report.exists(a0) and a0 or nil
   local redirect = experiment._redirect
