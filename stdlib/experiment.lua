@@ -510,8 +510,8 @@ local function missing_list(ctx, records)
     if r == nil then what = "not run"
     elseif r.status == "failed" then what = "failed: " .. (r.error or "?")
     elseif r.status == "interrupted" or r.status == "stopped" then
-      what = string.format("%s after %d of %d epochs (%s)", r.status, report.epochs_of(r.history), ctx.cfg.epochs,
-                           tostring(r.stopped))
+      what = string.format("%s after %d of %d epochs", r.status, report.epochs_of(r.history), ctx.cfg.epochs)
+      if r.stopped and r.stopped ~= r.status then what = what .. " (" .. tostring(r.stopped) .. ")" end
     end
     if what then out[#out + 1] = string.format("%s seed %d: %s", run.label, run.seed, what) end
   end
