@@ -550,7 +550,7 @@ local function curves_gp(name, title, metrics, present, n, logscale, epochs)
   lines[#lines + 1] = string.format('  set multiplot layout 1,%d title %s', math.max(shown, 1), gp_str(title))
   lines[#lines + 1] = '  set xlabel "epoch"'
   lines[#lines + 1] = logscale and '  set logscale y' or '  unset logscale y'
-  lines[#lines + 1] = '  set key ' .. (logscale and 'top right' or 'bottom right')
+  lines[#lines + 1] = '  set key below'   -- never over the curves
   for m, k in ipairs(metrics) do
     if present[k] then
       local first = 2 + (m - 1) * n
