@@ -360,4 +360,14 @@ T.labels_get_sweep_hyper_zero_grad = function()
   close(x.grad:totable(), { 0, 0 }, 0, "zero_grad")
 end
 
+function T.help_shows_defaults_and_formula()
+  local help = require "help"
+  for _, name in ipairs { "SGD", "Adagrad", "RMSprop", "Adam", "Adadelta" } do
+    local text = help.text(optim[name])
+    check(text and text:find("optim." .. name .. "{", 1, true), name .. ": help has no signature")
+    check(text:find("lr = ", 1, true), name .. ": help lists no defaults")
+  end
+  check(help.text(optim.Adam):find("sqrt(r_hat + delta)", 1, true), "Adam help shows the seed's epsilon form")
+end
+
 return T
