@@ -17,18 +17,7 @@ return experiment.compare {
   name = "textbook-optimizers",
   description = "The seed's algorithms (textbook convention) on the seed's CNN and MNIST",
   data = function() return data.mnist() end,
-  model = function()
-    return nn.Sequential {
-      input = { 1, 28, 28 },
-      nn.Conv2D { 32, kernel_size = 3, activation = "relu" },
-      nn.MaxPool2D { pool_size = 2 },
-      nn.Dropout { 0.25 },
-      nn.Flatten(),
-      nn.Dense { 256, activation = "relu" },
-      nn.Dropout { 0.5 },
-      nn.Dense { 10, activation = "softmax" },
-    }
-  end,
+  model = nn.models.seed_cnn,   -- the seed's CNN (as in mnist_optimizers.lua)
   loss = "cross_entropy", metrics = { "accuracy" },
   batch_size = 64, epochs = 10, seed = 1,
   optimizers = {
