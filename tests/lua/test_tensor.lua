@@ -912,4 +912,19 @@ function T.contiguous_of_a_leaf_stays_a_leaf()
   lib.close(p.grad, tensor.ones(2, 3), 0, "grad of sum")
 end
 
+-- BLIS's small/skinny path blocks by thread count; matmul must not.
+function T.matmul_same_bits_with_1_and_2_threads()
+  local before = sys.threads()
+  local cases = { { { 32, 9 }, { 9, 43264 } }, { { 32, 43264 }, { 43264, 9 } }, { { 64, 5408 }, { 5408, 256 } } }
+  for _, c in ipairs(cases) do
+    local a, b = tensor.randn(c[1], { seed = 3 }), tensor.randn(c[2], { seed = 4 })
+    sys.set_threads(1)
+    local one = a:matmul(b)
+    sys.set_threads(2)
+    local two = a:matmul(b)
+    sys.set_threads(before)
+    identical(one, two, "matmul " .. table.concat(c[1], "x") .. " * " .. table.concat(c[2], "x"))
+  end
+end
+
 return T
