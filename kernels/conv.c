@@ -4,7 +4,7 @@
  * (64x1x28x28, 32 3x3 filters), the batch-wide GEMM itself is fast, but the im2col of the
  * whole batch and the [k, n*p*q] -> [n, k, p, q] scatter it needs cost more than the GEMM.
  * Per image, the GEMM writes y in NCHW directly, col stays in L2, and bias/ReLU run on data
- * still in cache. Each image's GEMM runs on one thread (ol_sgemm_serial); the images are
+ * still in cache. Each image's GEMM runs on one thread (ol_gemm_serial); the images are
  * spread over OpenMP threads.
  *
  * Determinism: images are split into G = min(n, OL_CONV_GROUPS) fixed groups, which depend
@@ -164,7 +164,7 @@ void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x,
             float *yn = y + (size_t)n * K * pq;
             if (col_is_x(sh)) col = (float *)xn;
             else im2col_image(sh, xn, col, pq);
-            ol_sgemm_serial(K, pq, crs, w, crs, 1, col, pq, 1, 0.0f, yn, pq, 1);
+            ol_gemm_serial(K, pq, crs, 1.0f, w, crs, 1, col, pq, 1, 0.0f, yn, pq, 1);
             for (int k = 0; k < K; k++) {
                 float *restrict yk = yn + (size_t)k * pq;
                 const float bk = b ? b[k] : 0.0f;
@@ -196,7 +196,7 @@ void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x,
             if (col_is_x(sh)) col = (float *)xn;
             else im2col_image(sh, xn, col, pq);
             /* dw_g (+)= dy_n [k, pq] col^T [pq, crs]; col^T is col with swapped strides */
-            ol_sgemm_serial(K, crs, pq, dyn, pq, 1, col, 1, pq, first ? 0.0f : 1.0f, dwg, crs, 1);
+            ol_gemm_serial(K, crs, pq, 1.0f, dyn, pq, 1, col, 1, pq, first ? 0.0f : 1.0f, dwg, crs, 1);
             if (db)
                 for (int k = 0; k < K; k++) {
                     float s = (float)sum_fixed(dyn + (size_t)k * pq, pq);
@@ -205,12 +205,12 @@ void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x,
             if (!dx) continue;
             float *dxn = dx + n * chw;
             if (col_is_x(sh)) { /* col2im is the identity: write dx_n = W^T dy_n directly */
-                ol_sgemm_serial(crs, pq, K, w, 1, crs, dyn, pq, 1, 0.0f, dxn, pq, 1);
+                ol_gemm_serial(crs, pq, K, 1.0f, w, 1, crs, dyn, pq, 1, 0.0f, dxn, pq, 1);
                 continue;
             }
             /* dcol = W^T [crs, k] dy_n [k, pq], over col (no longer needed) */
             col = ws + (size_t)g * crs * pq;
-            ol_sgemm_serial(crs, pq, K, w, 1, crs, dyn, pq, 1, 0.0f, col, pq, 1);
+            ol_gemm_serial(crs, pq, K, 1.0f, w, 1, crs, dyn, pq, 1, 0.0f, col, pq, 1);
             col2im_image(sh, col, pq, dxn);
         }
     }

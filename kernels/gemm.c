@@ -2,22 +2,6 @@
 #include <blis.h>
 #include <omp.h>
 
-void ol_gemm(int64_t m, int64_t n, int64_t k, float alpha,
-             const float *a, int64_t rsa, int64_t csa,
-             const float *b, int64_t rsb, int64_t csb,
-             float beta, float *c, int64_t rsc, int64_t csc)
-{
-    if (m == 0 || n == 0) return;
-    if (k == 0) { /* BLIS would scale c by beta; do it the same way here. */
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++)
-                c[i * rsc + j * csc] = beta == 0 ? 0 : beta * c[i * rsc + j * csc];
-        return;
-    }
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha,
-              (float *)a, rsa, csa, (float *)b, rsb, csb, &beta, c, rsc, csc);
-}
-
 static int threads = 1;
 
 void ol_threads_set(int n)
@@ -32,49 +16,57 @@ int ol_threads_get(void) { return threads; }
 
 const char *ol_blis_version(void) { return bli_info_get_version_str(); }
 
-/* ---- thread-count independent GEMM (from branch conv) ---- */
+/* ---- GEMM ---------------------------------------------------------- */
 
-/* A tile of C gets at least this many flops: below it the OpenMP and packing overhead of an
- * extra call outweighs the parallelism. */
+/* A tile of c gets at least this many flops: below it the OpenMP and packing
+ * overhead of an extra call outweighs the parallelism. */
 #define TILE_MIN_FLOPS (1 << 22)
 #define MAX_TILES 16
 #define TILE_ALIGN 16 /* tile edges on multiples of the micro-kernel's 16-wide dimension */
 
-void ol_sgemm_serial(int m, int n, int k, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                     const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-                     float *c, ptrdiff_t rsc, ptrdiff_t csc)
+void ol_gemm_serial(int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t rsa, int64_t csa,
+                    const float *b, int64_t rsb, int64_t csb,
+                    float beta, float *c, int64_t rsc, int64_t csc)
 {
     if (m <= 0 || n <= 0) return;
+    if (k <= 0) { /* BLIS would scale c by beta; do it the same way here */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * rsc + j * csc] = beta == 0 ? 0 : beta * c[i * rsc + j * csc];
+        return;
+    }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(1, &rntm);
-    float one = 1.0f;
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, (float *)a, rsa, csa,
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)a, rsa, csa,
                  (float *)b, rsb, csb, &beta, c, rsc, csc, NULL, &rntm);
 }
 
-void ol_sgemm(int m, int n, int k, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-              const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-              float *c, ptrdiff_t rsc, ptrdiff_t csc)
+void ol_gemm(int64_t m, int64_t n, int64_t k, float alpha,
+             const float *a, int64_t rsa, int64_t csa,
+             const float *b, int64_t rsb, int64_t csb,
+             float beta, float *c, int64_t rsc, int64_t csc)
 {
     if (m <= 0 || n <= 0) return;
-    /* Tiles along the longer side of C; their number follows from the shape alone. */
+    /* Tiles along the longer side of c; their number follows from the shape alone. */
     double flops = 2.0 * m * n * (k > 0 ? k : 1);
-    int along_n = n >= m, len = along_n ? n : m;
-    int tiles = (int)(flops / TILE_MIN_FLOPS);
+    int along_n = n >= m;
+    int64_t len = along_n ? n : m;
+    int64_t tiles = (int64_t)(flops / TILE_MIN_FLOPS);
     if (tiles > MAX_TILES) tiles = MAX_TILES;
-    int step = tiles > 1 ? (len + tiles - 1) / tiles : len;
+    int64_t step = tiles > 1 ? (len + tiles - 1) / tiles : len;
     step = (step + TILE_ALIGN - 1) / TILE_ALIGN * TILE_ALIGN;
     if (step >= len) {
-        ol_sgemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+        ol_gemm_serial(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
         return;
     }
     tiles = (len + step - 1) / step;
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < tiles; t++) {
-        int o = t * step, sz = len - o < step ? len - o : step;
+    #pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t o = t * step, sz = len - o < step ? len - o : step;
         if (along_n)
-            ol_sgemm_serial(m, sz, k, a, rsa, csa, b + o * csb, rsb, csb, beta, c + o * csc, rsc, csc);
+            ol_gemm_serial(m, sz, k, alpha, a, rsa, csa, b + o * csb, rsb, csb, beta, c + o * csc, rsc, csc);
         else
-            ol_sgemm_serial(sz, n, k, a + o * rsa, rsa, csa, b, rsb, csb, beta, c + o * rsc, rsc, csc);
+            ol_gemm_serial(sz, n, k, alpha, a + o * rsa, rsa, csa, b, rsb, csb, beta, c + o * rsc, rsc, csc);
     }
 }

@@ -5,31 +5,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* c[m,n] = alpha * a[m,k] b[k,n] + beta * c. */
+/* c[m,n] = alpha * a[m,k] b[k,n] + beta * c, with results that do not depend
+ * on the thread count. BLIS 0.9's small/skinny ("sup") path picks its k
+ * blocking and kernels from the number of threads (a 32x9x43264 product
+ * differs in the last bits between 1 and 2 threads), so every BLIS call here
+ * runs on ONE thread and the parallelism comes from a partition of c into
+ * tiles that depends only on the shape. Use from serial code. */
 void ol_gemm(int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t rsa, int64_t csa,
              const float *b, int64_t rsb, int64_t csb,
              float beta, float *c, int64_t rsc, int64_t csc);
+
+/* The same on the calling thread only, for callers that parallelize over
+ * independent products (one image each, say). */
+void ol_gemm_serial(int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t rsa, int64_t csa,
+                    const float *b, int64_t rsb, int64_t csb,
+                    float beta, float *c, int64_t rsc, int64_t csc);
 
 /* Threads for BLIS and OpenMP alike: one pool, no oversubscription. */
 void ol_threads_set(int n);
 int ol_threads_get(void);
 const char *ol_blis_version(void);
 
-/* Single-precision GEMM whose results do not depend on the thread count:
- *   C[m, n] = A[m, k] B[k, n] + beta C     (general row/column strides)
- * BLIS 0.9's small/skinny ("sup") path picks its k blocking and kernels from
- * the number of threads (a 32x9x43264 product differs in the last bits between
- * 1 and 2 threads). Here every BLIS call runs on ONE thread and the parallelism
- * comes from a partition of C that depends only on the shape. */
-
-/* Parallel over fixed tiles of C (OpenMP); use from serial code. */
-void ol_sgemm(int m, int n, int k, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-              const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-              float *c, ptrdiff_t rsc, ptrdiff_t csc);
-
-/* On the calling thread only: for callers that parallelize over independent GEMMs. */
-void ol_sgemm_serial(int m, int n, int k, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                     const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-                     float *c, ptrdiff_t rsc, ptrdiff_t csc);
 #endif

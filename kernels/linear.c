@@ -1,4 +1,4 @@
-/* Linear layer: the GEMMs go to BLIS through ol_sgemm (thread-count independent tiling),
+/* Linear layer: the GEMMs go to BLIS through ol_gemm (thread-count independent tiling),
  * bias/ReLU and the column sums of db are element-wise passes. db sums rows in index order
  * inside each column, and columns are independent: deterministic. */
 #include "linear.h"
@@ -14,7 +14,7 @@ void ol_linear_forward(int n, int in, int out, const float *restrict x,
                        float *restrict y)
 {
     /* W^T [in, out] is w read with swapped strides: no copy */
-    ol_sgemm(n, out, in, x, in, 1, w, 1, in, 0.0f, y, out, 1);
+    ol_gemm(n, out, in, 1.0f, x, in, 1, w, 1, in, 0.0f, y, out, 1);
     if (!b && !relu) return;
 #pragma omp parallel for schedule(static) if ((size_t)n * out > OMP_MIN)
     for (int i = 0; i < n; i++) {
@@ -33,9 +33,9 @@ void ol_linear_backward(int n, int in, int out, const float *restrict x,
                         float *restrict dw, float *restrict db)
 {
     /* dW [out, in] = dy^T [out, n] x [n, in] */
-    ol_sgemm(out, in, n, dy, 1, out, x, in, 1, 0.0f, dw, in, 1);
+    ol_gemm(out, in, n, 1.0f, dy, 1, out, x, in, 1, 0.0f, dw, in, 1);
     if (dx) /* dx [n, in] = dy [n, out] W [out, in] */
-        ol_sgemm(n, in, out, dy, out, 1, w, in, 1, 0.0f, dx, in, 1);
+        ol_gemm(n, in, out, 1.0f, dy, out, 1, w, in, 1, 0.0f, dx, in, 1);
     if (db) {
         /* rows added in index order; the inner loop runs across columns, so it vectorizes
          * without reassociating any column's sum */

@@ -980,4 +980,25 @@ function Sequential:__tostring()
   return "nn.Sequential {\n" .. table.concat(parts, "\n") .. "\n}"
 end
 
+-- The seed's Keras CNN, for experiments that vary everything but the model.
+nn.models = {}
+function nn.models.seed_cnn(opts)
+  opts = opts or {}
+  return nn.Sequential {
+    input = opts.input or { 1, 28, 28 },
+    nn.Conv2D { 32, kernel_size = 3, activation = "relu" },
+    nn.MaxPool2D { pool_size = 2 },
+    nn.Dropout { 0.25 },
+    nn.Flatten(),
+    nn.Dense { 256, activation = "relu" },
+    nn.Dropout { 0.5 },
+    nn.Dense { opts.classes or 10, activation = "softmax" },
+  }
+end
+if help then
+  help.register(nn.models.seed_cnn, [[nn.models.seed_cnn{classes = 10, input = {1, 28, 28}}
+The seed's Keras model: Conv2D(32, 3x3, relu) -> MaxPool2D(2) -> Dropout(0.25) -> Flatten
+-> Dense(256, relu) -> Dropout(0.5) -> Dense(10, softmax); 1,387,594 parameters.]])
+end
+
 return nn

@@ -165,7 +165,13 @@ unary("tanh", function(g, _, y) return raw.mul(g, raw.sub(1, raw.mul(y, y))) end
 unary("sigmoid", function(g, _, y) return raw.mul(g, raw.mul(y, raw.sub(1, y))) end)
 unary("relu", function(g, a) return raw.mul(g, raw.gt(a, 0)) end)
 unary("sign", function(g) return raw.mul(g, 0) end)
-unary("contiguous", function(g) return g end)
+-- contiguous() of a contiguous tensor is the tensor itself: nothing to record
+-- (recording would turn a leaf into its own child).
+def("contiguous", function(a)
+  local y = raw.contiguous(a)
+  if y == a or not any(a) then return y end
+  return record(y, "contiguous", { a }, function(g) return g end)
+end)
 unary("clone", function(g) return g end)
 
 def("clamp", function(a, lo, hi)

@@ -577,7 +577,11 @@ function train.fit(model, opt, train_ds, o)
         history[k] = history[k] or {}
         history[k][e] = v
       end
-      if opt.observe and logs[monitor] then opt:observe(monitor, logs[monitor]) end
+      if opt.observe and logs[monitor] then
+        -- interfaces.md: observe(name, value); optim.lua on main takes observe(value)
+        if debug.getinfo(opt.observe, "u").nparams == 2 then opt:observe(logs[monitor])
+        else opt:observe(monitor, logs[monitor]) end
+      end
       if verbose > 0 then
         local vals = { { "loss", logs.loss } }
         for _, m in ipairs(metrics) do vals[#vals + 1] = { m.name, logs[m.name] } end

@@ -10,21 +10,21 @@
 void ol_open_tensor(lua_State *L);
 void ol_open_sys(lua_State *L);
 void ol_open_serialize(lua_State *L);
-void ol_open_optim(lua_State *L);
-void ol_open_nn(lua_State *L);
 void ol_open_data(lua_State *L);
 void ol_open_train(lua_State *L);
 void ol_open_signal(lua_State *L);
+void ol_open_optim(lua_State *L);
+void ol_open_nn(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
     ol_open_sys,
     ol_open_serialize,
-    ol_open_optim,
-    ol_open_nn,
     ol_open_data,
     ol_open_train,
     ol_open_signal,
+    ol_open_optim,
+    ol_open_nn,
 };
 
 int luaopen_optlab_core(lua_State *L)

@@ -25,7 +25,7 @@ static inline void nn_fill_nan(float *a, size_t n)
 
 static inline double *nn_todouble(const float *a, size_t n)
 {
-    double *d = malloc(sizeof(double) * (n ? n : 1));
+    double *d = calloc(n ? n : 1, sizeof(double)); /* calloc: -O1 -Wmaybe-uninitialized */
     for (size_t i = 0; i < n; i++) d[i] = a[i];
     return d;
 }

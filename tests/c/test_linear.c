@@ -1,4 +1,4 @@
-/* ol_linear, ol_relu_mask_backward, ol_sgemm: naive double references, central differences
+/* ol_linear, ol_relu_mask_backward, ol_gemm: naive double references, central differences
  * of L = sum(y .* g), NULL paths, thread-count independence. */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -151,7 +151,7 @@ Test(linear, bit_identical_1_vs_2_threads)
 }
 
 /* The shape that made plain bli_sgemm differ between 1 and 2 threads (conv dW, k-contiguous
- * operands): ol_sgemm must agree with itself, and with a double reference. */
+ * operands): ol_gemm must agree with itself, and with a double reference. */
 Test(linear, sgemm_skinny_bit_identical)
 {
     int m = 32, n = 9, k = 43264;
@@ -159,9 +159,9 @@ Test(linear, sgemm_skinny_bit_identical)
           *c2 = malloc(4 * m * n);
     nn_fill(a, (size_t)m * k, 16); nn_fill(b, (size_t)k * n, 17);
     nn_threads(1);
-    ol_sgemm(m, n, k, a, k, 1, b, 1, k, 0.0f, c1, n, 1);
+    ol_gemm(m, n, k, 1.0f, a, k, 1, b, 1, k, 0.0f, c1, n, 1);
     nn_threads(2);
-    ol_sgemm(m, n, k, a, k, 1, b, 1, k, 0.0f, c2, n, 1);
+    ol_gemm(m, n, k, 1.0f, a, k, 1, b, 1, k, 0.0f, c2, n, 1);
     cr_assert(memcmp(c1, c2, 4 * m * n) == 0);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {

@@ -27,7 +27,7 @@ static ol_pool2d_shape mk(ps c)
  * differentiable with finite differences of step < 0.005. */
 static void fill_distinct(float *x, size_t n, uint64_t seed)
 {
-    float *r = malloc(4 * n);
+    float *r = calloc(n ? n : 1, sizeof(float));
     nn_fill(r, n, seed);
     for (size_t i = 0; i < n; i++) x[i] = (float)i * 0.01f - (float)n * 0.005f;
     for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates with the random floats */
@@ -161,6 +161,11 @@ Test(pool, bit_identical_1_vs_2_threads)
         cr_assert(memcmp(y[0][m], y[1][m], 4 * ny) == 0, "y differs (%s)", m ? "avg" : "max");
         cr_assert(memcmp(dx[0][m], dx[1][m], 4 * nx) == 0, "dx differs (%s)", m ? "avg" : "max");
     }
+    for (int t = 0; t < 2; t++) {
+        for (int m = 0; m < 2; m++) { free(y[t][m]); free(dx[t][m]); }
+        free(idx[t]);
+    }
+    free(x); free(g);
 }
 
 Test(pool, shape_errors)

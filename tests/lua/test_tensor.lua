@@ -902,4 +902,29 @@ function T.memory_stays_flat()
   check(after - before < 400e6, string.format("500 arithmetic steps grew RSS by %.0f MB", (after - before) / 1e6))
 end
 
+function T.contiguous_of_a_leaf_stays_a_leaf()
+  local p = tensor.ones(2, 3, { requires_grad = true })
+  local q = p:contiguous()
+  check(rawequal(q, p), "contiguous() of a contiguous tensor is itself")
+  check(p._node == nil, "p must stay a leaf")
+  p:t():contiguous():sum():backward()
+  check(p.grad ~= nil, "the gradient reaches the leaf through a transposed copy")
+  lib.close(p.grad, tensor.ones(2, 3), 0, "grad of sum")
+end
+
+-- BLIS's small/skinny path blocks by thread count; matmul must not.
+function T.matmul_same_bits_with_1_and_2_threads()
+  local before = sys.threads()
+  local cases = { { { 32, 9 }, { 9, 43264 } }, { { 32, 43264 }, { 43264, 9 } }, { { 64, 5408 }, { 5408, 256 } } }
+  for _, c in ipairs(cases) do
+    local a, b = tensor.randn(c[1], { seed = 3 }), tensor.randn(c[2], { seed = 4 })
+    sys.set_threads(1)
+    local one = a:matmul(b)
+    sys.set_threads(2)
+    local two = a:matmul(b)
+    sys.set_threads(before)
+    identical(one, two, "matmul " .. table.concat(c[1], "x") .. " * " .. table.concat(c[2], "x"))
+  end
+end
+
 return T

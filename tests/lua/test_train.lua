@@ -233,6 +233,16 @@ function T.epoch_and_observe_reach_the_optimizer()
   check(#observed == 3 and observed[3][1] == "val_loss" and observed[3][2] == h.val_loss[3], "observe(val_loss) per epoch")
 end
 
+function T.plateau_schedule_is_fed_by_fit()
+  if not (have_optim and rawget(_G, "schedule") and schedule.plateau) then
+    return   -- the stand-in has no schedules; observe itself: epoch_and_observe_reach_the_optimizer
+  end
+  local opt2 = optim.SGD { lr = schedule.plateau { initial = 0.01, factor = 0.5, patience = 0 } }
+  local h2 = fit({ epochs = 4, monitor = "loss" }, nil, opt2)
+  check(h2.lr[1] == 0.01, "initial lr applied in epoch 1")
+  for e = 2, 4 do check(h2.lr[e] <= h2.lr[e - 1], "plateau only lowers the lr") end
+end
+
 function T.progress_line_is_keras_format()
   local line = train.progress_line { epoch = 3, epochs = 10, step = 938, steps = 938, seconds = 12.2, step_seconds = 0.013,
     values = { { "loss", 0.0670 }, { "accuracy", 0.9796 }, { "val_loss", 0.0394 }, { "val_accuracy", 0.9870 } } }

@@ -172,7 +172,8 @@ check_interrupt() {
   wait_count "interrupted!" 2
   line 'keep * 2' "246"
   # Ctrl-C at the prompt drops the line typed so far
-  type_text 'this is not lua'; key C-c
+  # (wait for the echo first: the terminal driver drops unread input on ^C)
+  type_text 'this is not lua'; wait_for "> this is not lua"; key C-c
   wait_for "this is not lua^C"
   line 'print("clean" .. "line")' "cleanline"
   screen | grep -qF "syntax error" && fail "the cleared line was run"

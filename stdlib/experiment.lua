@@ -1,0 +1,921 @@
+-- Optimizer comparisons that anyone can rerun bit for bit.
+--
+--   return experiment.compare {
+--     name = "mnist-optimizers",
+--     data = { data.mnist() },            -- {train, test}; or a function returning train, test
+--     model = function() return nn.Sequential{ ... } end,
+--     loss = "cross_entropy", metrics = {"accuracy"},
+--     batch_size = 64, epochs = 10, seed = 1,
+--     optimizers = {"Adadelta", "Adagrad", "Adam", "RMSprop", "SGD"},
+--   }
+--
+-- A run is one optimizer x one seed, described by plain data ({id, opt, label,
+-- seed}); every process that evaluates the same script with the same
+-- overrides resolves the same list of runs, so a run can be handed to a worker
+-- process (--jobs N) or, later, to the rank of a cluster job. Each run starts
+-- from tensor.manual_seed(seed) before model() (same initial weights) and
+-- passes seed to the loader (same batches): only the optimizer differs.
+-- Command-line overrides (key=value), the run folder, `optlab verify`: README.
+local C = require "optlab.core"
+local report = require "report"
+
+local experiment = {}
+
+-- Errors name the user's file:line: the first frame outside stdlib/, or the
+-- experiment script (`return experiment.compare{...}` is a tail call, so its
+-- frame is gone).
+local current_script = nil
+local function fail(msg)
+  local here = debug.getinfo(1, "S").source
+  for level = 2, 50 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source ~= here and info.source:sub(1, 1) == "@" and info.currentline > 0 and
+       not info.source:find("/stdlib/", 1, true) then
+      error(info.source:sub(2) .. ":" .. info.currentline .. ": " .. msg, 0)
+    end
+  end
+  error((current_script and (current_script .. ": ") or "") .. msg, 0)
+end
+
+-- Modules of the other issues are looked up when used (globals set by
+-- optlab_init, else require), so this file loads without them.
+local function module(name)
+  local m = rawget(_G, name)
+  if m == nil then
+    local ok, r = pcall(require, name)
+    if ok then m = r end
+  end
+  if m == nil then fail("experiment: this needs the '" .. name .. "' module, which is not installed") end
+  return m
+end
+
+---------------------------------------------------------------- spec and overrides
+
+-- Fields an experiment table may have.
+local SPEC_KEYS = {
+  name = true, description = true, data = true, train = true, validation = true, validation_split = true,
+  model = true, loss = true, metrics = true, batch_size = true, epochs = true, seed = true, seeds = true,
+  optimizers = true, callbacks = true, verbose = true, train_limit = true, val_limit = true,
+  runs_dir = true, jobs = true, fit = true, arg = true, gnuplot = true,
+}
+
+-- Command-line keys: how to parse and check each.
+local function pos_int(s)
+  local n = math.tointeger(tonumber(s))
+  if n and n > 0 and s:match("^%d+$") then return n end
+  return nil, "a positive integer"
+end
+local function nonneg_int(s)
+  local n = math.tointeger(tonumber(s))
+  if n and n >= 0 and s:match("^%d+$") then return n end
+  return nil, "a non-negative integer"
+end
+local function int_list(s)
+  local out = {}
+  for tok in (s .. ","):gmatch("([^,]*),") do
+    local n = nonneg_int(tok)
+    if not n then return nil, "a comma-separated list of non-negative integers (seeds=1,2,3)" end
+    out[#out + 1] = n
+  end
+  return out
+end
+local function name_list(s)
+  local out = {}
+  for tok in (s .. ","):gmatch("([^,]*),") do
+    if tok == "" then return nil, "a comma-separated list of optimizer names (optimizers=Adam,SGD)" end
+    out[#out + 1] = tok
+  end
+  return out
+end
+local function word(s)
+  if s:match("^[%w_.%-]+$") then return s end
+  return nil, "a name of letters, digits, '_', '.', '-'"
+end
+local function path(s)
+  if s ~= "" then return s end
+  return nil, "a folder path"
+end
+local function verbosity(s)
+  if s == "0" or s == "1" or s == "2" then return tonumber(s) end
+  return nil, "0, 1 or 2"
+end
+
+local OVERRIDES = {
+  epochs = pos_int, batch_size = pos_int, seed = nonneg_int, seeds = int_list, optimizers = name_list,
+  train_limit = pos_int, val_limit = pos_int, name = word, verbose = verbosity, runs_dir = path, jobs = pos_int,
+}
+
+local function valid_keys()
+  local ks = {}
+  for k in pairs(OVERRIDES) do ks[#ks + 1] = k end
+  table.sort(ks)
+  return table.concat(ks, ", ")
+end
+
+-- arg[1..n] -> { key = value }, the list of key=value texts (for the
+-- manifest, without --jobs), and the job count.
+function experiment.parse_overrides(args)
+  local values, given, jobs = {}, {}, nil
+  local i = 1
+  while args and args[i] ~= nil do
+    local a = args[i]
+    local key, text
+    if a == "--jobs" or a == "-j" then
+      key, text = "jobs", args[i + 1]
+      if text == nil then fail("experiment: --jobs needs a number (valid keys: " .. valid_keys() .. ")") end
+      i = i + 1
+    elseif a:match("^%-%-jobs=") then
+      key, text = "jobs", a:sub(8)
+    else
+      key, text = a:match("^([%w_]+)=(.*)$")
+      if not key then
+        fail(string.format("experiment: cannot read argument '%s': expected key=value (valid keys: %s)", a, valid_keys()))
+      end
+    end
+    local parse = OVERRIDES[key]
+    if not parse then
+      fail(string.format("experiment: unknown key '%s' in '%s' (valid keys: %s)", key, a, valid_keys()))
+    end
+    local v, want = parse(text)
+    if v == nil then
+      fail(string.format("experiment: %s=%s: expected %s (valid keys: %s)", key, text, want, valid_keys()))
+    end
+    if key == "jobs" then jobs = v
+    else
+      values[key] = v
+      -- where the folder goes is not part of the experiment
+      if key ~= "runs_dir" then given[#given + 1] = key .. "=" .. text end
+    end
+    i = i + 1
+  end
+  return values, given, jobs
+end
+
+---------------------------------------------------------------- optimizers
+
+local function is_optimizer(v)
+  return type(v) == "table" and type(v.step) == "function"
+end
+
+local function opt_label(o)
+  local mt = getmetatable(o)
+  if type(o.label) == "string" then return o.label end
+  if mt and mt.__tostring then return tostring(o) end
+  return tostring(o.name or "optimizer")
+end
+
+-- Hyperparameters as plain data (schedules and functions by their label).
+local function opt_hyper(o)
+  local out = {}
+  for k, v in pairs(type(o.values) == "table" and o.values or {}) do
+    local t = type(v)
+    if t == "number" or t == "boolean" or t == "string" then out[k] = v
+    else out[k] = tostring(v) end
+  end
+  return out
+end
+
+-- One entry per optimizer: { label, name, display, make = fresh optimizer }.
+local function resolve_optimizers(list, where)
+  if type(list) ~= "table" or #list == 0 then
+    fail(where .. ": 'optimizers' must be a non-empty list of names, optimizers or optim.sweep(...) results")
+  end
+  local entries = {}
+  local function add_object(o, label)
+    -- A configured optimizer is reused for every run: reset it to its
+    -- state before the first step (step count, buffers, schedules).
+    local fresh = type(o.state_dict) == "function" and o:state_dict() or nil
+    entries[#entries + 1] = {
+      label = label or opt_label(o), name = o.name, hyper = opt_hyper(o),
+      make = function()
+        if fresh then o:load_state_dict(fresh) end
+        return o
+      end,
+    }
+  end
+  local function add(v, label)
+    if type(v) == "string" then
+      local optim = module("optim")
+      local o = optim.get(v)                    -- fails with the known names
+      entries[#entries + 1] = { label = label or opt_label(o), name = o.name or v, hyper = opt_hyper(o),
+                                make = function() return optim.get(v) end }
+    elseif is_optimizer(v) then
+      add_object(v, label)
+    elseif type(v) == "function" then
+      local o = v()
+      if not is_optimizer(o) then fail(where .. ": an optimizer factory must return an optimizer") end
+      entries[#entries + 1] = { label = label or opt_label(o), name = o.name, hyper = opt_hyper(o), make = v }
+    elseif type(v) == "table" and type(v[1]) == "string" then
+      -- { "SGD", lr = 0.1 }: Keras defaults with overrides
+      local hp = {}
+      for k, x in pairs(v) do if k ~= 1 and k ~= "label" then hp[k] = x end end
+      local optim = module("optim")
+      local o = optim.get(v[1], hp)
+      entries[#entries + 1] = { label = v.label or label or opt_label(o), name = o.name or v[1], hyper = opt_hyper(o),
+                                make = function() return optim.get(v[1], hp) end }
+    elseif type(v) == "table" and v.optimizer ~= nil then
+      local n = #entries
+      add(v.optimizer, v.label)
+      for i = n + 1, #entries do entries[i].explicit = v.label ~= nil end
+    elseif type(v) == "table" and #v > 0 then
+      for _, x in ipairs(v) do add(x) end     -- optim.sweep(...) and nested lists
+    else
+      fail(string.format("%s: optimizer entry of type %s: expected a name (\"Adam\"), an optimizer, " ..
+                         "a function returning one, {\"SGD\", lr = 0.1} or optim.sweep(...)", where, type(v)))
+    end
+  end
+  for _, v in ipairs(list) do add(v) end
+  return experiment._finalize(entries)
+end
+
+-- Labels must tell runs apart; tables use the bare name when it does.
+function experiment._finalize(entries)
+  local count, names = {}, {}
+  for _, e in ipairs(entries) do
+    count[e.label] = (count[e.label] or 0) + 1
+    if e.name then names[e.name] = (names[e.name] or 0) + 1 end
+  end
+  local seen = {}
+  for _, e in ipairs(entries) do
+    if count[e.label] > 1 then
+      seen[e.label] = (seen[e.label] or 0) + 1
+      e.label = e.label .. " #" .. seen[e.label]
+    end
+  end
+  -- short names for tables and plots: the bare name when unique, else the
+  -- label without the convention optim.get adds to every Keras default
+  local short, nshort = {}, {}
+  for i, e in ipairs(entries) do
+    short[i] = e.label:gsub(", convention=keras", ""):gsub("%(convention=keras%)", "")
+    nshort[short[i]] = (nshort[short[i]] or 0) + 1
+  end
+  for i, e in ipairs(entries) do
+    if e.explicit then e.display = e.label          -- the script named it
+    elseif e.name and names[e.name] == 1 then e.display = e.name
+    elseif nshort[short[i]] == 1 then e.display = short[i]
+    else e.display = e.label end
+  end
+  return entries
+end
+
+-- optimizers=Adam,SGD: keep the entries with these names (or labels), in
+-- the order given; a name not in the script is taken from optim.get.
+local function select_optimizers(entries, names, where)
+  local out = {}
+  for _, n in ipairs(names) do
+    local found = nil
+    for _, e in ipairs(entries) do
+      local l = n:lower()
+      if (e.display and e.display:lower() == l) or e.label:lower() == l or (e.name and e.name:lower() == l) then
+        found = found or {}
+        found[#found + 1] = e
+      end
+    end
+    if found then
+      for _, e in ipairs(found) do
+        out[#out + 1] = { label = e.label:gsub(" #%d+$", ""), name = e.name, hyper = e.hyper, make = e.make,
+                          explicit = e.explicit }
+      end
+    else
+      for _, e in ipairs(resolve_optimizers({ n }, where)) do out[#out + 1] = e end
+    end
+  end
+  return experiment._finalize(out)
+
+end
+
+---------------------------------------------------------------- data
+
+local function abspath(p)
+  if p:sub(1, 1) == "/" then return p end
+  local cwd = os.getenv("PWD") or report.shell_line("pwd") or "."
+  return cwd .. "/" .. p
+end
+
+local function ds_len(ds) return ds and #ds or 0 end
+
+local function resolve_data(spec, where)
+  local train, val = spec.train, spec.validation
+  local d = spec.data
+  if type(d) == "function" then
+    local a, b = d()
+    if train == nil then train = a end
+    if val == nil then val = b end
+  elseif type(d) == "table" then
+    if getmetatable(d) == nil and (d.train ~= nil or d[1] ~= nil) then
+      if train == nil then train = d.train or d[1] end
+      if val == nil then val = d.validation or d.test or d[2] end
+    elseif train == nil then
+      train = d
+    end
+  elseif d ~= nil then
+    fail(where .. ": 'data' must be {train, test}, {train = ..., test = ...} or a function returning train, test")
+  end
+  if train == nil then fail(where .. ": no training data: give data = {train, test} (e.g. { data.mnist() })") end
+  if spec.validation_split then
+    if val ~= nil then fail(where .. ": give either a validation set or validation_split, not both") end
+    train, val = train:split { validation = spec.validation_split }
+  end
+  if spec.train_limit and spec.train_limit < ds_len(train) then train = train:take(spec.train_limit) end
+  if val ~= nil and spec.val_limit and spec.val_limit < ds_len(val) then val = val:take(spec.val_limit) end
+  return train, val
+end
+
+-- Files read by the data readers of this process, in order: datasets do
+-- not (yet) list their files, so the readers are watched. The wrapper passes
+-- everything through unchanged.
+local loaded_files = {}
+for _, fn in ipairs { "data_idx", "data_csv" } do
+  local orig = rawget(C, fn)
+  if type(orig) == "function" then
+    C[fn] = function(...)
+      for i = 1, select("#", ...) do
+        local a = select(i, ...)
+        if type(a) == "string" and report.exists(a) then loaded_files[#loaded_files + 1] = a end
+      end
+      return orig(...)
+    end
+  end
+end
+
+-- Data files used (ds.files when a data set lists them, else every file
+-- the data readers opened), with SHA-256.
+local function data_files(...)
+  local out, seen = report.array(), {}
+  for _, f in ipairs(loaded_files) do
+    if not seen[f] then
+      seen[f] = true
+      out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
+    end
+  end
+  for i = 1, select("#", ...) do
+    local ds = select(i, ...)
+    local files = nil
+    if ds ~= nil then
+      local ok, f = pcall(function() return ds.files end)
+      if ok then files = f end
+    end
+    if type(files) == "table" then
+      for _, f in ipairs(files) do
+        if not seen[f] then
+          seen[f] = true
+          out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
+        end
+      end
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------- environment
+
+local function utc(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t)) end
+
+-- The running optlab binary: the parent of the shell io.popen starts.
+local function optlab_exe()
+  local exe = report.shell_line("readlink /proc/$PPID/exe")
+  if exe and exe:match("optlab[^/]*$") then return exe end
+  local a = rawget(_G, "arg")
+  if type(a) == "table" then
+    local lo = 0
+    while a[lo - 1] ~= nil do lo = lo - 1 end
+    if lo < 0 then return a[lo] end
+  end
+  return "optlab"
+end
+experiment.optlab_exe = optlab_exe
+
+local function cpu_model()
+  local f = io.open("/proc/cpuinfo", "r")
+  if not f then return "unknown" end
+  for line in f:lines() do
+    local m = line:match("^model name%s*:%s*(.-)%s*$")
+    if m then f:close() return m end
+  end
+  f:close()
+  return "unknown"
+end
+
+local function stdlib_dir()
+  local p = package.searchpath("experiment", package.path)
+  return p and p:match("^(.*)/[^/]*$") or "."
+end
+
+local function git_info()
+  local dir = stdlib_dir()
+  local commit = report.shell_line("git -C " .. report.shell_quote(dir) .. " rev-parse HEAD")
+  if not commit then return "unknown", nil end
+  local dirty = report.shell_line("git -C " .. report.shell_quote(dir) .. " status --porcelain --untracked-files=no | head -1")
+  return commit, dirty ~= nil
+end
+
+local function lua_release(exe)
+  local v = report.shell_line(report.shell_quote(exe) .. " --version")
+  return v and v:match("(Lua %d+%.%d+%.?%d*)") or _VERSION
+end
+
+
+---------------------------------------------------------------- running one run
+
+-- Stops of train.fit that mean "the user interrupted": later runs are skipped.
+local function interrupted(stopped)
+  if type(stopped) ~= "string" then return false end
+  local s = stopped:lower()
+  return s:find("interrupt", 1, true) or s:find("sigint", 1, true) or s:find("ctrl", 1, true)
+end
+experiment.is_interrupt = interrupted
+
+-- Copies the array columns of a history as plain numbers.
+local function plain_history(h)
+  local out = {}
+  for k, v in pairs(h) do
+    if type(k) == "string" and type(v) == "table" then
+      local col = {}
+      for i = 1, #v do col[i] = tonumber(v[i]) end
+      out[k] = col
+    end
+  end
+  return out
+end
+
+-- Runs one optimizer x seed. Returns the run's record (plain data).
+local function execute(ctx, run)
+  local rec = { id = run.id, opt = run.opt, label = run.label, seed = run.seed }
+  local t0 = sys.clock()
+  local ok, h = pcall(function()
+    local tensor = module("tensor")
+    tensor.manual_seed(run.seed)
+    local model = ctx.spec.model()
+    local opt = ctx.opts[run.opt].make()
+    local cfg = {
+      epochs = ctx.cfg.epochs, batch_size = ctx.cfg.batch_size, loss = ctx.cfg.loss, metrics = ctx.cfg.metrics,
+      validation = ctx.val, callbacks = ctx.spec.callbacks, seed = run.seed, verbose = ctx.verbose,
+      label = ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""),
+    }
+    return ctx.fit(model, opt, ctx.train, cfg)
+  end)
+  rec.wall = sys.clock() - t0
+  if not ok then
+    rec.status = "failed"
+    rec.error = tostring(h)
+    io.stderr:write(string.format("experiment: %s seed %d failed: %s\n", run.label, run.seed, rec.error))
+    return rec
+  end
+  if type(h) ~= "table" then
+    rec.status, rec.error = "failed", "fit returned " .. type(h) .. ", not a history"
+    return rec
+  end
+  rec.history = plain_history(h)
+  rec.stopped = h.stopped
+  local n = report.epochs_of(rec.history)
+  if h.stopped then
+    rec.status = interrupted(h.stopped) and "interrupted" or "stopped"
+  elseif n < ctx.cfg.epochs then
+    rec.status = "stopped"
+    rec.stopped = string.format("history has %d of %d epochs", n, ctx.cfg.epochs)
+  else
+    rec.status = "complete"
+  end
+  -- a loss that turned NaN or infinite is a result, not an error
+  for _, v in ipairs(rec.history.loss or {}) do
+    if v ~= v or v == math.huge or v == -math.huge then
+      rec.status = "stopped"
+      rec.stopped = rec.stopped or "non-finite loss"
+      break
+    end
+  end
+  return rec
+end
+
+---------------------------------------------------------------- the run folder
+
+local function run_dir(root, name)
+  local base = root .. "/" .. name
+  report.mkdir_p(base)
+  local stamp = os.date("!%Y-%m-%dT%H-%M-%SZ")
+  for k = 1, 1000 do
+    local dir = base .. "/" .. stamp .. (k > 1 and ("-" .. k) or "")
+    -- mkdir without -p fails if it exists: two runs never share a folder
+    if os.execute("mkdir " .. report.shell_quote(dir) .. " 2>/dev/null") then return dir end
+  end
+  fail("experiment: cannot create a run folder under " .. base)
+end
+
+local function missing_list(ctx, records)
+  local out = {}
+  for _, run in ipairs(ctx.runs) do
+    local r = records[run.id]
+    local what = nil
+    if r == nil then what = "not run"
+    elseif r.status == "failed" then what = "failed: " .. (r.error or "?")
+    elseif r.status == "interrupted" or r.status == "stopped" then
+      what = string.format("%s after %d of %d epochs", r.status, report.epochs_of(r.history), ctx.cfg.epochs)
+      if r.stopped and r.stopped ~= r.status then what = what .. " (" .. tostring(r.stopped) .. ")" end
+    end
+    if what then out[#out + 1] = string.format("%s seed %d: %s", run.label, run.seed, what) end
+  end
+  return out
+end
+
+local function ordered(ctx, records)
+  local list = {}
+  for _, run in ipairs(ctx.runs) do if records[run.id] then list[#list + 1] = records[run.id] end end
+  return list
+end
+
+local function manifest_of(ctx, records, finished)
+  local m = ctx.manifest
+  local runs = report.array()
+  for _, run in ipairs(ctx.runs) do
+    local r = records[run.id]
+    runs[#runs + 1] = {
+      id = run.id, optimizer = run.label, seed = run.seed,
+      status = r and r.status or (finished and "missing" or "pending"),
+      epochs = r and report.epochs_of(r.history) or 0, stopped = r and r.stopped or nil,
+      error = r and r.error or nil, wall_seconds = r and r.wall or nil,
+    }
+  end
+  m.runs = runs
+  m.missing = report.array(missing_list(ctx, records))
+  m.status = finished and (#m.missing == 0 and "complete" or "incomplete") or "running"
+  m.end_time = finished and utc(os.time()) or nil
+  return m
+end
+
+-- Rewritten after every run: an interrupted or killed run leaves a valid folder.
+local function save_progress(ctx, records)
+  local list = ordered(ctx, records)
+  report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
+  report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, false)) .. "\n")
+end
+
+local function finish(ctx, records)
+  local list = ordered(ctx, records)
+  local nseeds = #ctx.cfg.seeds
+  local summary = report.summarize(ctx.opts, list)
+  local tables = report.tables_text(summary, nseeds)
+  local manifest = manifest_of(ctx, records, true)
+  report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
+  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot)
+  manifest.plots = { rendered = plots.rendered, message = plots.message }
+  report.write_file(ctx.dir .. "/manifest.json", report.json(manifest) .. "\n")
+  local md = { "# " .. ctx.cfg.name, "", "Script: `" .. ctx.manifest.script.path .. "`" ..
+               (#ctx.given > 0 and (" with `" .. table.concat(ctx.given, " ") .. "`") or ""), "" }
+  local th, tr = report.table_rows(summary)
+  local eh, er = report.epoch_rows(summary, "val_accuracy")
+  md[#md + 1] = "## Comparison" .. (nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or "")
+  md[#md + 1] = ""
+  md[#md + 1] = report.md_table(th, tr)
+  md[#md + 1] = ""
+  md[#md + 1] = "## val_accuracy per epoch"
+  md[#md + 1] = ""
+  md[#md + 1] = report.md_table(eh, er)
+  md[#md + 1] = ""
+  if #manifest.missing > 0 then
+    md[#md + 1] = "## Missing or incomplete runs"
+    md[#md + 1] = ""
+    for _, s in ipairs(manifest.missing) do md[#md + 1] = "- " .. s end
+    md[#md + 1] = ""
+  end
+  md[#md + 1] = "Plots: accuracy.svg, loss.svg, time.svg (PNG beside them; `.gp` and `.dat` to restyle)." ..
+                (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
+  report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
+  report.write_file(ctx.dir .. "/report.html",
+                    report.html(ctx.dir, ctx.cfg.name, summary, nseeds, manifest, manifest.missing, plots))
+  if not ctx.quiet then
+    print()
+    print(tables)
+    if #manifest.missing > 0 then
+      print("\nMissing or incomplete runs:")
+      for _, s in ipairs(manifest.missing) do print("  " .. s) end
+    end
+    if not plots.rendered then print("\nPlots not rendered: " .. tostring(plots.message)) end
+    print("\nRun folder: " .. ctx.dir)
+  end
+  return { dir = ctx.dir, records = list, summary = summary, missing = manifest.missing, tables = tables,
+           manifest = manifest }
+end
+
+---------------------------------------------------------------- workers (--jobs)
+
+local function run_file(dir, id) return string.format("%s/run-%04d.lua", dir, id) end
+
+-- Worker side: run the runs the job file names, write each result atomically.
+local function work(ctx, jobfile)
+  local job = report.deserialize(report.read_file(jobfile) or fail("experiment: no job file " .. jobfile), jobfile)
+  if job.fingerprint ~= ctx.fingerprint then
+    fail("experiment worker: the script resolves other runs than its parent (" .. ctx.fingerprint .. " vs " ..
+         job.fingerprint .. ")")
+  end
+  for _, id in ipairs(job.runs) do
+    local rec = execute(ctx, ctx.runs[id])
+    report.write_file(run_file(job.out, id), report.serialize(rec))
+    if rec.status == "interrupted" then break end
+  end
+  return { worker = true }
+end
+
+-- Parent side: N processes of optlab on the same script and overrides, each
+-- with its share of the runs (round robin) and of the threads.
+local function run_parallel(ctx, jobs, records)
+  if not ctx.script_path or not report.exists(ctx.script_path) then
+    fail("experiment: --jobs needs the experiment to be a script file (optlab script.lua --jobs N)")
+  end
+  local tmp = os.tmpname()
+  os.remove(tmp)
+  report.mkdir_p(tmp)
+  local threads = math.max(1, sys.threads() // jobs)
+  local exe = optlab_exe()
+  local cmds = {}
+  for w = 1, jobs do
+    local mine = {}
+    for k = w, #ctx.runs, jobs do mine[#mine + 1] = ctx.runs[k].id end
+    if #mine > 0 then
+      local jobfile = string.format("%s/job-%d.lua", tmp, w)
+      report.write_file(jobfile, report.serialize({ runs = mine, out = tmp, fingerprint = ctx.fingerprint }))
+      local argv = { report.shell_quote(exe), "--threads", tostring(threads), "-e",
+                     report.shell_quote("experiment._worker = " .. string.format("%q", jobfile)),
+                     report.shell_quote(ctx.script_path) }
+      for _, g in ipairs(ctx.given) do argv[#argv + 1] = report.shell_quote(g) end
+      cmds[#cmds + 1] = "( " .. table.concat(argv, " ") .. " )"
+    end
+  end
+  if not ctx.quiet then
+    print(string.format("experiment: %d runs in %d processes of %d threads", #ctx.runs, #cmds, threads))
+  end
+  -- system() waits for all; the workers print their progress lines themselves
+  os.execute(table.concat(cmds, " & ") .. " & wait")
+  for _, run in ipairs(ctx.runs) do
+    local text = report.read_file(run_file(tmp, run.id))
+    if text then
+      local rec = report.deserialize(text, run_file(tmp, run.id))
+      records[run.id] = rec
+      os.remove(run_file(tmp, run.id))
+    end
+  end
+  os.execute("rm -rf " .. report.shell_quote(tmp))
+  return records
+end
+
+---------------------------------------------------------------- compare
+
+-- For `optlab verify`: where reruns write and whether to print.
+experiment._redirect = nil
+experiment._worker = nil
+
+function experiment.compare(spec)
+  if type(spec) ~= "table" then fail("experiment.compare: expected a table, got " .. type(spec)) end
+  for k in pairs(spec) do
+    if type(k) ~= "string" or not SPEC_KEYS[k] then
+      local ks = {}
+      for x in pairs(SPEC_KEYS) do ks[#ks + 1] = x end
+      table.sort(ks)
+      fail(string.format("experiment.compare: unknown field '%s' (fields: %s)", tostring(k), table.concat(ks, ", ")))
+    end
+  end
+  local where = "experiment.compare"
+  io.stdout:setvbuf("line")   -- progress lines show up even through a pipe or in a log
+  local a0 = type(spec.arg or rawget(_G, "arg")) == "table" and (spec.arg or rawget(_G, "arg"))[0] or nil
+  current_script = type(a0) == "string" and report.exists(a0) and a0 or nil
+  local redirect = experiment._redirect
+  local args = spec.arg or rawget(_G, "arg")
+  local ov, given, jobs = experiment.parse_overrides(args)
+  -- resolved configuration: script values, then command-line values
+  local cfg = {}
+  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir" } do
+    cfg[k] = spec[k]
+    if ov[k] ~= nil then cfg[k] = ov[k] end
+  end
+  cfg.name = cfg.name or "experiment"
+  cfg.epochs = cfg.epochs or 10
+  cfg.batch_size = cfg.batch_size or 32
+  cfg.loss = spec.loss or "cross_entropy"
+  cfg.metrics = spec.metrics or { "accuracy" }
+  if type(cfg.name) ~= "string" or not word(cfg.name) then fail(where .. ": name must be a simple word (letters, digits, _ . -)") end
+  for _, k in ipairs { "epochs", "batch_size" } do
+    if math.type(cfg[k]) ~= "integer" or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
+  end
+  local seeds = ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
+  if type(seeds) ~= "table" or #seeds == 0 then fail(where .. ": seeds must be a non-empty list of integers") end
+  for _, s in ipairs(seeds) do
+    if math.type(s) ~= "integer" or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
+  end
+  cfg.seeds = seeds
+  if type(spec.model) ~= "function" then fail(where .. ": 'model' must be a function that builds the network") end
+  local opts = resolve_optimizers(spec.optimizers, where)
+  if ov.optimizers then opts = select_optimizers(opts, ov.optimizers, where) end
+  local fit = spec.fit or function(...) return module("train").fit(...) end
+  local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
+                                               { __index = spec }), where)
+
+  -- every run as plain data; the same list in every process
+  local runs, fp = {}, {}
+  for i, o in ipairs(opts) do
+    for _, s in ipairs(seeds) do
+      runs[#runs + 1] = { id = #runs + 1, opt = i, label = o.label, seed = s }
+      fp[#fp + 1] = o.label .. "@" .. s
+    end
+  end
+  local ctx = {
+    spec = spec, cfg = cfg, opts = opts, runs = runs, fit = fit, train = train, val = val, given = given,
+    fingerprint = string.format("%d runs: %s", #runs, table.concat(fp, "; ")),
+    verbose = cfg.verbose or 1, gnuplot = spec.gnuplot or experiment.gnuplot,
+  }
+  ctx.script_path = type(args) == "table" and type(args[0]) == "string" and args[0] or nil
+  if ctx.script_path and not report.exists(ctx.script_path) then ctx.script_path = nil end
+
+  if experiment._worker then
+    if ctx.verbose == 1 then ctx.verbose = 2 end   -- one line per epoch: workers share a terminal
+    return work(ctx, experiment._worker)
+  end
+
+  jobs = (redirect and redirect.jobs) or jobs or spec.jobs or 1
+  ctx.quiet = redirect and redirect.quiet
+  local root = (redirect and redirect.runs_dir) or cfg.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
+  ctx.dir = run_dir(root, cfg.name)
+
+  -- the manifest: everything needed to rerun and to judge the rerun
+  local exe = optlab_exe()
+  local commit, dirty = git_info()
+  local script = ctx.script_path and abspath(ctx.script_path) or nil
+  local optlist = report.array()
+  for _, o in ipairs(opts) do
+    optlist[#optlist + 1] = { label = o.label, name = o.name, display = o.display, hyperparameters = o.hyper }
+  end
+  ctx.manifest = {
+    name = cfg.name, description = spec.description,
+    script = { path = script or "(not a file)", sha256 = script and report.sha256(script) or nil },
+    command = { overrides = report.array(given), jobs = jobs },
+    config = {
+      epochs = cfg.epochs, batch_size = cfg.batch_size, seeds = report.array(seeds), loss = tostring(cfg.loss),
+      metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
+      train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
+    },
+    runs = report.array(), data_files = data_files(train, val),
+    optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
+    lua = lua_release(exe), blis = sys.blis_version(), threads = sys.threads(),
+    threads_per_job = jobs > 1 and math.max(1, sys.threads() // jobs) or nil,
+    cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
+  }
+  if not ctx.quiet then
+    print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d; run folder %s",
+                        cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, ctx.dir))
+  end
+  local records = {}
+  save_progress(ctx, records)
+  if jobs > 1 and #runs > 1 then
+    run_parallel(ctx, math.min(jobs, #runs), records)
+  else
+    for _, run in ipairs(runs) do
+      local rec = execute(ctx, run)
+      records[run.id] = rec
+      save_progress(ctx, records)
+      if rec.status == "interrupted" then
+        if not ctx.quiet then print("experiment: interrupted; writing what finished") end
+        break
+      end
+    end
+  end
+  local result = finish(ctx, records)
+  experiment._last = result
+  return result
+end
+
+---------------------------------------------------------------- verify
+
+local function metric_columns(header)
+  local cols = {}
+  for _, k in ipairs(header) do
+    if k ~= "run" and k ~= "optimizer" and k ~= "seed" and k ~= "epoch" and not report.TIMING[k] then
+      cols[#cols + 1] = k
+    end
+  end
+  return cols
+end
+
+-- Compares two metrics.csv texts; returns ok, lines of the per-run report,
+-- and the first difference (text) if any.
+function experiment.compare_metrics(recorded, rerun)
+  local a, b = report.parse_csv(recorded), report.parse_csv(rerun)
+  local cols = metric_columns(a.header)
+  local index = {}
+  for _, r in ipairs(b.rows) do index[r.optimizer .. "\0" .. r.seed .. "\0" .. r.epoch] = r end
+  local lines, first, per = {}, nil, {}
+  local order = {}
+  for _, r in ipairs(a.rows) do
+    local key = r.optimizer .. " seed " .. r.seed
+    if not per[key] then per[key] = { epochs = 0, bad = {} }; order[#order + 1] = key end
+    local p = per[key]
+    p.epochs = p.epochs + 1
+    local other = index[r.optimizer .. "\0" .. r.seed .. "\0" .. r.epoch]
+    local diff = nil
+    if not other then
+      diff = "the rerun has no such row"
+    else
+      for _, k in ipairs(cols) do
+        local x, y = report.parse_num(r[k]), report.parse_num(other[k])
+        if not report.same_bits(x, y) then
+          diff = string.format("%s: recorded %s, rerun %s", k, r[k] == "" and "(empty)" or r[k],
+                               (other[k] == nil or other[k] == "") and "(empty)" or other[k])
+          break
+        end
+      end
+    end
+    if diff then
+      p.bad[#p.bad + 1] = "epoch " .. r.epoch .. " " .. diff
+      first = first or string.format("%s, epoch %s, %s (metrics.csv line %d)", key, r.epoch, diff, r._line)
+    end
+  end
+  for _, key in ipairs(order) do
+    local p = per[key]
+    if #p.bad == 0 then
+      lines[#lines + 1] = string.format("  %-40s epochs 1-%d: all %d metrics match bit for bit", key, p.epochs, #cols)
+    else
+      lines[#lines + 1] = string.format("  %-40s MISMATCH in %d of %d epochs; first: %s", key, #p.bad, p.epochs, p.bad[1])
+    end
+  end
+  return first == nil and #a.rows > 0, lines, first, cols
+end
+
+-- `optlab verify DIR [--jobs N]`: rerun from the manifest, compare metrics.csv.
+function experiment.verify_main(argv)
+  local dir = argv and argv[1]
+  if not dir then
+    io.stderr:write("usage: optlab verify runs/<name>/<timestamp> [--jobs N]\n")
+    return false
+  end
+  dir = dir:gsub("/+$", "")
+  local jobs = nil
+  local i = 2
+  while argv[i] do
+    local a = argv[i]
+    if (a == "--jobs" or a == "-j") and argv[i + 1] then jobs = pos_int(argv[i + 1]); i = i + 1
+    elseif a:match("^%-%-jobs=") then jobs = pos_int(a:sub(8))
+    else io.stderr:write("optlab verify: unknown argument '" .. a .. "'\n"); return false end
+    if not jobs then io.stderr:write("optlab verify: --jobs needs a positive integer\n"); return false end
+    i = i + 1
+  end
+  local mtext = report.read_file(dir .. "/manifest.json")
+  if not mtext then io.stderr:write("optlab verify: no manifest.json in " .. dir .. "\n"); return false end
+  local recorded = report.read_file(dir .. "/metrics.csv")
+  if not recorded then io.stderr:write("optlab verify: no metrics.csv in " .. dir .. "\n"); return false end
+  local m = report.json_decode(mtext, dir .. "/manifest.json")
+  local script = m.script and m.script.path
+  if not script or not report.exists(script) then
+    io.stderr:write("optlab verify: the experiment script '" .. tostring(script) .. "' is not there\n")
+    return false
+  end
+  local sha = report.sha256(script)
+  if m.script.sha256 and sha ~= m.script.sha256 then
+    print("optlab verify: warning: " .. script .. " changed since the run (SHA-256 " .. tostring(sha) ..
+          ", recorded " .. m.script.sha256 .. ")")
+  end
+  -- overrides as given, then the resolved values (the script's defaults may have moved)
+  local args = { [0] = script }
+  for _, g in ipairs(m.command and m.command.overrides or {}) do
+    if not g:match("^runs_dir=") then args[#args + 1] = g end
+  end
+  local cfg = m.config or {}
+  local has = {}
+  for _, g in ipairs(args) do has[g:match("^([%w_]+)=")] = true end
+  for _, k in ipairs { "epochs", "batch_size", "train_limit", "val_limit" } do
+    local v = math.tointeger(cfg[k])    -- cjson reads numbers as floats
+    if not has[k] and v then args[#args + 1] = k .. "=" .. v end
+  end
+  if not has.seeds and not has.seed and type(cfg.seeds) == "table" then
+    local s = {}
+    for _, x in ipairs(cfg.seeds) do s[#s + 1] = tostring(math.tointeger(x)) end
+    args[#args + 1] = "seeds=" .. table.concat(s, ",")
+  end
+  local tmp = os.tmpname()
+  os.remove(tmp)
+  report.mkdir_p(tmp)
+  print(string.format("optlab verify: rerunning %s %s", script, table.concat(args, " ")))
+  local saved_arg = rawget(_G, "arg")
+  _G.arg = args
+  experiment._redirect = { runs_dir = tmp, quiet = true, jobs = jobs }
+  experiment._last = nil
+  local ok, err = pcall(dofile, script)
+  experiment._redirect = nil
+  _G.arg = saved_arg
+  local last = experiment._last
+  if not ok or not last then
+    io.stderr:write("optlab verify: the rerun failed: " .. tostring(err or "the script did not call experiment.compare") .. "\n")
+    return false
+  end
+  local rerun = report.read_file(last.dir .. "/metrics.csv") or ""
+  local same, lines, first, cols = experiment.compare_metrics(recorded, rerun)
+  print(string.format("optlab verify: %s against a rerun in %s (%d metrics per epoch: %s; timing excluded)",
+                      dir, last.dir, #cols, table.concat(cols, ", ")))
+  for _, l in ipairs(lines) do print(l) end
+  if same then
+    print("optlab verify: OK, every metric matches bit for bit")
+    os.execute("rm -rf " .. report.shell_quote(tmp))
+  else
+    print("optlab verify: MISMATCH; first difference: " .. tostring(first or "no rows recorded"))
+  end
+  return same
+end
+
+return experiment

@@ -1,0 +1,488 @@
+-- experiment.compare, report and `optlab verify`, through the optlab binary.
+-- The comparisons use an injected stand-in fit (a deterministic synthetic
+-- history that depends on the initial weights, the optimizer and the seed),
+-- so folder contents, manifest, CSV, plots, overrides, verify, --jobs and
+-- interruption are tested without nn/optim/train. Everything is written
+-- under a temporary folder, never under runs/.
+local lib = require "lib"
+local report = require "report"
+local experiment = require "experiment"
+local check, raises = lib.check, lib.raises
+
+local T = {}
+local q = report.shell_quote
+local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+
+local TMP = os.tmpname()
+os.remove(TMP)
+report.mkdir_p(TMP)
+
+-- The stand-in experiment script; MODE = ok | nan | interrupt | crash.
+local SCRIPT = [==[
+local MODE = "@MODE@"
+local function Opt(name, lr)
+  return { name = name, label = name .. "(lr=" .. lr .. ")", values = { lr = lr }, step = function() end }
+end
+local function Dataset(n, files)
+  local mt = {}
+  mt.__len = function(self) return self.n end
+  mt.__index = { take = function(self, k) return setmetatable({ n = math.min(k, self.n), files = self.files }, mt) end }
+  return setmetatable({ n = n, files = files }, mt)
+end
+local function fit(model, opt, ds, cfg)
+  local h = { loss = {}, accuracy = {}, val_loss = {}, val_accuracy = {}, lr = {}, grad_norm = {},
+              init_w = {}, loader_seed = {}, seconds = {}, ms_per_step = {}, samples_per_s = {} }
+  local steps = math.ceil(#ds / cfg.batch_size)
+  for e = 1, cfg.epochs do
+    local x = model.w * 0.01 + opt.values.lr * e * 3 + cfg.seed * 0.01 + #ds * 1e-5
+    h.loss[e] = 1 / (1 + x)
+    h.accuracy[e] = 1 - 0.9 / (1 + x)
+    h.val_loss[e] = 1.1 / (1 + x)
+    h.val_accuracy[e] = 1 - 1 / (1 + x) + 0.001 * math.sin(e)
+    h.lr[e] = opt.values.lr
+    h.grad_norm[e] = math.sqrt(x)
+    h.init_w[e] = model.w
+    h.loader_seed[e] = cfg.seed
+    h.seconds[e] = 0.5 + 0.01 * e
+    h.ms_per_step[e] = 1000 * h.seconds[e] / steps
+    h.samples_per_s[e] = #ds / h.seconds[e]
+    if MODE == "nan" and opt.name == "B" and e == 2 then h.loss[e] = 0 / 0; h.stopped = "loss is NaN at epoch 2"; break end
+    if MODE == "interrupt" and opt.name == "B" and e == 2 then h.stopped = "interrupted (Ctrl-C)"; break end
+  end
+  if MODE == "crash" and opt.name == "B" then error("stand-in crash") end
+  return h
+end
+return experiment.compare {
+  name = "standin",
+  data = { Dataset(1000, { arg[0] }), Dataset(200) },
+  model = function() return { w = tensor.randn(4):sum():item() } end,
+  batch_size = 50, epochs = 4, seed = 1,
+  optimizers = { Opt("A", 0.1), Opt("B", 0.01), Opt("C", 0.05) },
+  fit = fit,
+}
+]==]
+
+local counter = 0
+local function script(mode)
+  counter = counter + 1
+  local dir = string.format("%s/s%d", TMP, counter)
+  report.mkdir_p(dir)
+  local path = dir .. "/standin.lua"
+  report.write_file(path, (SCRIPT:gsub("@MODE@", mode or "ok")))
+  return path, dir
+end
+
+-- Runs optlab; returns exit status, stdout, stderr.
+local function run(args, pre)
+  local out, err = TMP .. "/stdout", TMP .. "/stderr"
+  local ok, _, code = os.execute((pre or "") .. q(EXE) .. " " .. args .. " > " .. q(out) .. " 2> " .. q(err))
+  return ok and 0 or code, report.read_file(out) or "", report.read_file(err) or ""
+end
+
+-- Runs the stand-in experiment; returns the run folder, stdout, exit status.
+local function experiment_run(mode, extra, pre)
+  local path, dir = script(mode)
+  local rc, out, err = run(q(path) .. " runs_dir=" .. q(dir .. "/runs") .. " " .. (extra or ""), pre)
+  local folder = out:match("Run folder: ([^\n]+)")
+  return folder, out, rc, err, path
+end
+
+local function csv(folder) return report.parse_csv(report.read_file(folder .. "/metrics.csv")) end
+local function manifest(folder) return report.json_decode(report.read_file(folder .. "/manifest.json")) end
+
+-- The stand-in's expected loss for one run, computed here independently.
+local function expected_loss(lr, seed, epoch, n)
+  tensor.manual_seed(seed)
+  local w = tensor.randn(4):sum():item()
+  local x = w * 0.01 + lr * epoch * 3 + seed * 0.01 + n * 1e-5
+  return 1 / (1 + x), w
+end
+
+local FILES = { "manifest.json", "metrics.csv", "summary.md", "report.html",
+                "accuracy.svg", "accuracy.png", "accuracy.gp", "accuracy.dat",
+                "loss.svg", "loss.png", "loss.gp", "loss.dat", "time.svg", "time.png", "time.gp", "time.dat" }
+
+local function listing(folder)
+  local p = io.popen("ls -A " .. q(folder))
+  local names = {}
+  for l in p:lines() do names[#names + 1] = l end
+  p:close()
+  table.sort(names)
+  return names
+end
+
+function T.folder_contents_and_printed_tables()
+  local folder, out, rc, err = experiment_run("ok")
+  check(rc == 0, "exit status " .. tostring(rc) .. ": " .. err)
+  check(folder and report.exists(folder .. "/manifest.json"), "no 'Run folder:' line naming a folder: " .. out)
+  check(folder:match("/runs/standin/%d%d%d%d%-%d%d%-%d%dT%d%d%-%d%d%-%d%dZ$"), "folder is not runs/<name>/<UTC stamp>: " .. folder)
+  check(out:match("Run folder: [^\n]+\n?$"), "the folder path is not the last line")
+  local have = {}
+  for _, n in ipairs(listing(folder)) do have[n] = true end
+  for _, f in ipairs(FILES) do check(have[f], "missing " .. f .. " in " .. folder) end
+  for n in pairs(have) do check(not n:match("%.part"), "temporary file left behind: " .. n) end
+  -- the comparison table and the per-epoch table
+  check(out:find("optimizer%s+loss%s+accuracy%s+val_loss%s+val_accuracy%s+best val_acc %(epoch%)%s+seconds%s+ms/step"),
+        "comparison table header missing:\n" .. out)
+  check(out:find("val_accuracy per epoch\nepoch%s+A%s+B%s+C"), "per-epoch table header missing:\n" .. out)
+  local l = expected_loss(0.1, 1, 4, 1000)
+  check(out:find("\nA%s+" .. string.format("%.4f", l):gsub("%.", "%%.")), "A's final loss is not in the table:\n" .. out)
+  for e = 1, 4 do check(out:find("\n" .. e .. "%s+0%.%d%d%d%d%s+0%.%d%d%d%d%s+0%.%d%d%d%d\n"), "epoch row " .. e .. " missing") end
+  local md = report.read_file(folder .. "/summary.md")
+  check(md:find("| optimizer | loss | accuracy |", 1, true) and md:find("| epoch | A | B | C |", 1, true), "summary.md tables")
+end
+
+function T.manifest_fields()
+  local folder, _, rc, _, path = experiment_run("ok", "epochs=3")
+  check(rc == 0, "run failed")
+  local m = manifest(folder)
+  local sha = report.shell_line("sha256sum " .. q(path)):match("^%x+")
+  check(m.script.path == path, "script path " .. tostring(m.script.path))
+  check(m.script.sha256 == sha and #sha == 64, "script sha256")
+  check(m.config.epochs == 3 and m.config.batch_size == 50, "resolved epochs/batch_size")
+  check(#m.config.seeds == 1 and m.config.seeds[1] == 1, "seeds")
+  check(m.command.overrides[1] == "epochs=3", "overrides recorded")
+  check(#m.config.optimizers == 3 and m.config.optimizers[2].label == "B(lr=0.01)" and
+        m.config.optimizers[2].hyperparameters.lr == 0.01, "optimizers and hyperparameters")
+  check(m.optlab.version == require("optlab.core").version, "optlab version")
+  check(m.optlab.commit == "unknown" or m.optlab.commit:match("^%x+$") and #m.optlab.commit == 40, "git commit")
+  check(m.lua:match("^Lua 5%.4"), "lua version " .. tostring(m.lua))
+  check(m.blis == sys.blis_version(), "blis version")
+  check(m.threads == sys.threads(), "threads")
+  check(type(m.cpu) == "string" and #m.cpu > 0, "cpu model")
+  check(m.start_time:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$") and m.end_time >= m.start_time, "start/end time")
+  check(#m.data_files == 1 and m.data_files[1].path == path and m.data_files[1].sha256 == sha, "data files and sha256")
+  check(m.config.train_size == 1000 and m.config.validation_size == 200, "data sizes")
+  check(m.status == "complete" and #m.missing == 0 and #m.runs == 3, "status")
+  for _, r in ipairs(m.runs) do check(r.status == "complete" and r.epochs == 3, "run " .. r.id .. " status") end
+end
+
+function T.csv_rows_are_exact_and_runs_share_weights_and_batches()
+  local folder, _, rc = experiment_run("ok", "seeds=1,2 train_limit=600")
+  check(rc == 0, "run failed")
+  local c = csv(folder)
+  check(#c.rows == 3 * 2 * 4, "rows: " .. #c.rows)
+  local want = { "run", "optimizer", "seed", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm",
+                 "init_w", "loader_seed", "seconds", "ms_per_step", "samples_per_s" }
+  check(table.concat(c.header, ",") == table.concat(want, ","), "header " .. table.concat(c.header, ","))
+  local lrs = { ["A(lr=0.1)"] = 0.1, ["B(lr=0.01)"] = 0.01, ["C(lr=0.05)"] = 0.05 }
+  local w_of = {}
+  for _, r in ipairs(c.rows) do
+    local seed, epoch = tonumber(r.seed), tonumber(r.epoch)
+    local l, w = expected_loss(lrs[r.optimizer], seed, epoch, 600)
+    check(report.same_bits(report.parse_num(r.loss), l),
+          string.format("%s seed %d epoch %d: loss %s, expected %.17g", r.optimizer, seed, epoch, r.loss, l))
+    check(report.same_bits(report.parse_num(r.init_w), w), "initial weights of " .. r.optimizer .. " seed " .. seed)
+    check(tonumber(r.loader_seed) == seed, "loader seed")
+    w_of[seed] = w_of[seed] or r.init_w
+    check(w_of[seed] == r.init_w, "optimizers of one seed start from other weights")
+  end
+  check(w_of[1] ~= w_of[2], "seeds 1 and 2 give the same weights")
+end
+
+local function svg_ok(path)
+  local s = report.read_file(path)
+  if not s then return false, "missing" end
+  local body = s:gsub("^%s*<%?xml[^>]*%?>%s*", ""):gsub("^<!DOCTYPE[^>]*>%s*", "")
+  local tag = body:match("^<svg%s[^>]*>")
+  if not tag then return false, "does not start with an <svg> tag" end
+  if not tag:find('xmlns="http://www.w3.org/2000/svg"', 1, true) then return false, "no SVG namespace" end
+  if not tag:match('width="%d+') or not tag:match('height="%d+') then return false, "no size" end
+  if not s:match("</svg>%s*$") then return false, "not closed" end
+  return true
+end
+
+function T.plots_are_valid_svg_and_png_and_report_references_them()
+  local folder, _, rc = experiment_run("ok")
+  check(rc == 0, "run failed")
+  for _, name in ipairs(report.PLOTS) do
+    local ok, why = svg_ok(folder .. "/" .. name .. ".svg")
+    check(ok, name .. ".svg: " .. tostring(why))
+    local png = report.read_file(folder .. "/" .. name .. ".png")
+    check(png and png:sub(1, 8) == "\137PNG\r\n\26\n", name .. ".png has no PNG signature")
+    check(png:sub(13, 16) == "IHDR", name .. ".png has no IHDR chunk")
+    local gp = report.read_file(folder .. "/" .. name .. ".gp")
+    check(gp:find(name .. ".dat", 1, true), name .. ".gp does not read " .. name .. ".dat")
+  end
+  -- one line per optimizer in the accuracy plot: the legend names them
+  local svg = report.read_file(folder .. "/accuracy.svg")
+  for _, n in ipairs { "A", "B", "C" } do check(svg:find(">" .. n .. "</text>", 1, true), "legend lacks " .. n) end
+  local dat = report.read_file(folder .. "/accuracy.dat")
+  check(dat:find("epoch\tA\tB\tC\tA\tB\tC\n", 1, true), "accuracy.dat header")
+  local html = report.read_file(folder .. "/report.html")
+  for _, name in ipairs(report.PLOTS) do
+    for _, ext in ipairs { "svg", "png", "gp", "dat" } do
+      check(html:find('href="' .. name .. "." .. ext .. '"', 1, true), "report.html does not link " .. name .. "." .. ext)
+    end
+  end
+  local inline = 0
+  for _ in html:gmatch("<svg%s") do inline = inline + 1 end
+  check(inline == #report.PLOTS, "report.html inlines " .. inline .. " SVGs")
+  check(html:find("<table>", 1, true) and html:find("&quot;sha256&quot;", 1, true), "report.html tables and manifest")
+  check(html:find('href="metrics.csv"', 1, true), "report.html links metrics.csv")
+end
+
+function T.without_gnuplot_data_and_scripts_are_written_and_the_run_says_how()
+  local folder, out, rc = experiment_run("ok", "", nil)
+  check(rc == 0, "run failed")
+  local path, dir = script("ok")
+  local rc2, out2 = run("-e " .. q("experiment.gnuplot = 'no-such-gnuplot-here'") .. " " .. q(path) ..
+                        " runs_dir=" .. q(dir .. "/runs"))
+  check(rc2 == 0, "run without gnuplot failed")
+  local f2 = out2:match("Run folder: ([^\n]+)")
+  check(out2:find("Plots not rendered: gnuplot is not installed", 1, true) and out2:find("gnuplot \"$f\"", 1, true),
+        "no rendering hint:\n" .. out2)
+  for _, name in ipairs(report.PLOTS) do
+    check(report.exists(f2 .. "/" .. name .. ".gp") and report.exists(f2 .. "/" .. name .. ".dat"), name .. " data/script")
+    check(not report.exists(f2 .. "/" .. name .. ".svg"), name .. ".svg written without gnuplot")
+  end
+  check(report.read_file(f2 .. "/report.html"):find("not rendered", 1, true), "report.html does not say plots are missing")
+  check(manifest(f2).plots.rendered == false, "manifest plots.rendered")
+  -- the scripts render the same plots when gnuplot is run by hand
+  check(os.execute("cd " .. q(f2) .. " && gnuplot accuracy.gp 2>/dev/null"), "gnuplot accuracy.gp failed")
+  check(svg_ok(f2 .. "/accuracy.svg"), "hand-rendered accuracy.svg")
+  check(report.read_file(f2 .. "/accuracy.dat") == report.read_file(folder .. "/accuracy.dat"), "same data either way")
+end
+
+function T.overrides_apply_and_are_recorded()
+  local folder, out, rc = experiment_run("ok", "epochs=2 optimizers=C,A seeds=3,4 train_limit=500 name=smaller")
+  check(rc == 0, "run failed")
+  check(folder:find("/runs/smaller/", 1, true), "name override")
+  local c = csv(folder)
+  check(#c.rows == 2 * 2 * 2, "rows " .. #c.rows)
+  check(c.rows[1].optimizer == "C(lr=0.05)" and c.rows[1].seed == "3" and c.rows[#c.rows].optimizer == "A(lr=0.1)", "order/selection")
+  local l = expected_loss(0.05, 3, 1, 500)
+  check(report.same_bits(report.parse_num(c.rows[1].loss), l), "train_limit reached the data")
+  check(out:find("mean±std over 2 seeds", 1, true), "no mean±std with two seeds")
+  check(out:find("\nC%s+0%.%d+±0%.%d+"), "table cell without ±:\n" .. out)
+  local m = manifest(folder)
+  check(table.concat(m.command.overrides, " ") == "epochs=2 optimizers=C,A seeds=3,4 train_limit=500 name=smaller", "overrides")
+  check(m.config.train_size == 500 and m.config.epochs == 2, "resolved config")
+end
+
+function T.override_errors_list_the_valid_keys()
+  local cases = {
+    { "epoch=2", "unknown key 'epoch'" }, { "epochs=two", "epochs=two: expected a positive integer" },
+    { "epochs=0", "expected a positive integer" }, { "seeds=1,x", "seeds=1,x: expected a comma-separated list" },
+    { "optimizers=", "expected a comma-separated list of optimizer names" }, { "batch_size=-3", "batch_size=-3" },
+    { "oops", "cannot read argument 'oops': expected key=value" }, { "--jobs", "--jobs needs a number" },
+    { "--jobs=0", "jobs=0: expected a positive integer" },
+  }
+  for _, c in ipairs(cases) do
+    local err = raises(function() experiment.parse_overrides { c[1] } end, c[2], c[1])
+    check(err:find("valid keys: batch_size, epochs, jobs, name, optimizers, runs_dir, seed, seeds, train_limit, val_limit, verbose", 1, true),
+          c[1] .. ": error does not list the valid keys: " .. err)
+  end
+  local v, given, jobs = experiment.parse_overrides { "epochs=2", "seeds=1,2", "--jobs", "3", "optimizers=Adam,SGD" }
+  check(v.epochs == 2 and v.seeds[2] == 2 and jobs == 3 and v.optimizers[2] == "SGD", "parsed values")
+  check(#given == 3, "--jobs is not an override of the results")
+  -- through the binary: exit status and message, no folder
+  local path, dir = script("ok")
+  local rc, out, err = run(q(path) .. " runs_dir=" .. q(dir .. "/runs") .. " epoch=2")
+  check(rc ~= 0 and err:find("unknown key 'epoch'", 1, true) and err:find("valid keys:", 1, true), "binary: " .. err)
+  check(err:find(path, 1, true), "the error does not name the script")
+  check(not report.exists(dir .. "/runs"), "a failed override created a folder")
+  -- a name that is neither in the script nor known
+  local rc2, _, err2 = run(q(path) .. " runs_dir=" .. q(dir .. "/runs") .. " optimizers=Nope")
+  check(rc2 ~= 0 and (err2:find("unknown optimizer 'Nope'", 1, true) or err2:find("needs the 'optim' module", 1, true)), err2)
+end
+
+function T.verify_passes_then_names_the_first_edited_metric()
+  local folder, _, rc = experiment_run("ok", "epochs=3")
+  check(rc == 0, "run failed")
+  local vrc, out = run("verify " .. q(folder))
+  check(vrc == 0, "verify failed on an unchanged run:\n" .. out)
+  check(out:find("OK, every metric matches bit for bit", 1, true), out)
+  check(select(2, out:gsub("metrics match bit for bit", "")) == 3,
+        "per-run lines:\n" .. out)
+  -- edit B's epoch 2 val_loss by one unit in the last place
+  local text = report.read_file(folder .. "/metrics.csv")
+  local c = report.parse_csv(text)
+  local row = c.rows[3 + 2]   -- B is the second optimizer: rows 4..6
+  check(row.optimizer == "B(lr=0.01)" and row.epoch == "2", "row layout")
+  local v = report.parse_num(row.val_loss)
+  local bumped = string.unpack("<d", string.pack("<i8", string.unpack("<i8", string.pack("<d", v)) + 1))
+  local edited = text:gsub(row.val_loss:gsub("%p", "%%%0"), report.num(bumped), 1)
+  check(edited ~= text, "edit failed")
+  report.write_file(folder .. "/metrics.csv", edited)
+  local vrc2, out2 = run("verify " .. q(folder))
+  check(vrc2 ~= 0, "verify passed an edited metrics.csv")
+  check(out2:find("first difference: B(lr=0.01) seed 1, epoch 2, val_loss: recorded " .. report.num(bumped), 1, true),
+        "first difference not named:\n" .. out2)
+  check(out2:find("A(lr=0.1) seed 1", 1, true) and out2:find("MISMATCH in 1 of 3 epochs", 1, true), out2)
+  -- a missing folder is an error too
+  local vrc3, _, err3 = run("verify " .. q(TMP .. "/nowhere"))
+  check(vrc3 ~= 0 and err3:find("no manifest.json", 1, true), "verify of a missing folder")
+end
+
+function T.jobs_2_equals_serial_bit_for_bit()
+  local path, dir = script("ok")
+  local args = q(path) .. " runs_dir=" .. q(dir .. "/runs") .. " seeds=1,2"
+  local rc1, out1 = run(args)
+  local rc2, out2 = run(args .. " --jobs 2")
+  check(rc1 == 0 and rc2 == 0, "runs failed")
+  check(out2:find("6 runs in 2 processes", 1, true), "not run in 2 processes:\n" .. out2)
+  local f1, f2 = out1:match("Run folder: ([^\n]+)"), out2:match("Run folder: ([^\n]+)")
+  check(f1 ~= f2, "same folder")
+  local a, b = report.read_file(f1 .. "/metrics.csv"), report.read_file(f2 .. "/metrics.csv")
+  local same, _, first = experiment.compare_metrics(a, b)
+  check(same, "--jobs 2 differs from serial: " .. tostring(first))
+  check(#report.parse_csv(b).rows == 3 * 2 * 4, "--jobs 2 rows")
+  -- the stand-in's timing is synthetic too, so here the whole files agree
+  check(a == b, "metrics.csv files differ")
+  local m = manifest(f2)
+  check(m.command.jobs == 2 and m.threads_per_job == math.max(1, sys.threads() // 2), "jobs in manifest")
+  -- and a --jobs run verifies against a serial rerun
+  local vrc, vout = run("verify " .. q(f2))
+  check(vrc == 0, "verify of a --jobs run:\n" .. vout)
+end
+
+local function check_valid_folder(folder)
+  for _, f in ipairs(FILES) do
+    if not f:match("%.svg$") and not f:match("%.png$") then check(report.exists(folder .. "/" .. f), "missing " .. f) end
+  end
+  manifest(folder)   -- parses
+  return csv(folder)
+end
+
+function T.interrupted_run_leaves_a_valid_folder_listing_missing_runs()
+  for _, jobs in ipairs { "", "--jobs 2" } do
+    local folder, out, rc = experiment_run("interrupt", jobs)
+    check(rc == 0 and folder, "interrupted run failed (" .. jobs .. "):\n" .. out)
+    local c = check_valid_folder(folder)
+    local m = manifest(folder)
+    check(m.status == "incomplete", "status " .. tostring(m.status))
+    check(m.runs[1].status == "complete" and m.runs[2].status == "interrupted", "run statuses")
+    local miss = table.concat(m.missing, "\n")
+    check(miss:find("B(lr=0.01) seed 1: interrupted after 2 of 4 epochs", 1, true), "missing list: " .. miss)
+    if jobs == "" then
+      check(m.runs[3].status == "missing" and miss:find("C(lr=0.05) seed 1: not run", 1, true), "C should not run: " .. miss)
+      check(#c.rows == 4 + 2, "rows " .. #c.rows)
+    else
+      -- C ran in the other worker, which was not interrupted here
+      check(#c.rows == 4 + 2 + 4, "rows " .. #c.rows)
+    end
+    check(out:find("Missing or incomplete runs:", 1, true), "not said on stdout")
+    check(report.read_file(folder .. "/summary.md"):find("interrupted after 2 of 4 epochs", 1, true), "summary.md")
+    check(report.read_file(folder .. "/report.html"):find("Incomplete:", 1, true), "report.html")
+    check(svg_ok(folder .. "/accuracy.svg"), "plots of what finished")
+  end
+end
+
+function T.a_nan_or_a_crash_stops_one_optimizer_not_the_comparison()
+  local folder, out, rc = experiment_run("nan")
+  check(rc == 0, "nan run failed")
+  local m = manifest(folder)
+  check(m.runs[2].status == "stopped" and m.runs[3].status == "complete", "NaN: statuses")
+  check(table.concat(m.missing, "\n"):find("stopped after 2 of 4 epochs (loss is NaN at epoch 2)", 1, true), "NaN: missing list")
+  local c = check_valid_folder(folder)
+  check(c.rows[6].loss == "nan", "NaN written as nan: " .. tostring(c.rows[6].loss))
+  local f2, out2, rc2, err2 = experiment_run("crash")
+  check(rc2 == 0, "crash run failed")
+  local m2 = manifest(f2)
+  check(m2.runs[2].status == "failed" and m2.runs[2].error:find("stand-in crash", 1, true), "crash: status and error")
+  check(m2.runs[3].status == "complete", "C after the crash")
+  check(err2:find("B(lr=0.01) seed 1 failed", 1, true), "crash not reported on stderr")
+  check(#check_valid_folder(f2).rows == 8, "crash: rows")
+  check(out2:find("B(lr=0.01) seed 1: failed", 1, true), "crash not listed:\n" .. out2)
+  check(not out:find("\nB%s+nan"), "")
+end
+
+function T.files_are_written_atomically()
+  local dir = TMP .. "/atomic"
+  report.mkdir_p(dir)
+  report.write_file(dir .. "/x.txt", "one")
+  report.write_file(dir .. "/x.txt", "two")
+  check(report.read_file(dir .. "/x.txt") == "two" and not report.exists(dir .. "/x.txt.part"), "rewrite")
+  raises(function() report.write_file(dir .. "/no/such/dir/y.txt", "z") end, "cannot write")
+  -- numbers round-trip through the CSV text and hex serialization
+  for _, v in ipairs { 0.1, 1 / 3, 1e-310, -2.5e300, 123456789.125, 0.19248300793658557 } do
+    check(report.same_bits(report.parse_num(report.num(v)), v), "num round trip " .. v)
+    check(report.same_bits(report.deserialize(report.serialize(v)), v), "serialize round trip " .. v)
+  end
+  check(report.parse_num(report.num(0 / 0)) ~= report.parse_num(report.num(0 / 0)), "nan")
+  check(report.parse_num(report.num(-1 / 0)) == -1 / 0, "-inf")
+  local c = report.parse_csv('a,b\n"x, ""y""",2\n')
+  check(c.rows[1].a == 'x, "y"' and c.rows[1].b == "2", "csv quoting")
+end
+
+-- End to end with the real pieces: data.blobs, optim.get and a configured
+-- optimizer, train.fit, a softmax regression on autograd ops. A batch
+-- callback sends the process a real SIGINT in the second optimizer's second
+-- epoch when MODE is "sigint".
+local REAL = [==[
+local MODE = "@MODE@"
+local function model()
+  local w = tensor.randn(2, 3) * 0.1
+  local b = tensor.zeros(3)
+  w.requires_grad, b.requires_grad = true, true
+  w.name, b.name = "weight", "bias"
+  local m = { w = w, b = b }
+  function m:parameters() return { self.w, self.b } end
+  return setmetatable(m, { __call = function(self, x) return x:matmul(self.w) + self.b end })
+end
+local fired = false
+local cb = { on_batch_end = function(step, logs, ctx)
+  if MODE == "sigint" and not fired and ctx.opt.name == "SGD" and ctx.epoch == 2 then
+    fired = true
+    local p = io.popen("kill -INT $PPID")   -- not os.execute: system() ignores SIGINT while it waits
+    p:close()
+  end
+end }
+local ds = data.blobs { n = 600, centers = 3, features = 2, std = 2.0, seed = 7 }
+local tr, va = ds:split { validation = 0.25 }
+return experiment.compare {
+  name = "blobs", data = { tr, va }, model = model, callbacks = { cb },
+  batch_size = 32, epochs = 3, seeds = { 1, 2 }, verbose = 2,
+  optimizers = { "Adam", "SGD", optim.SGD { lr = 0.05, momentum = 0.9 } },
+}
+]==]
+
+local function real_script(mode)
+  counter = counter + 1
+  local dir = string.format("%s/r%d", TMP, counter)
+  report.mkdir_p(dir)
+  local path = dir .. "/blobs.lua"
+  report.write_file(path, (REAL:gsub("@MODE@", mode)))
+  return path, dir
+end
+
+function T.end_to_end_with_train_fit_jobs_verify_and_ctrl_c()
+  local path, dir = real_script("ok")
+  local args = q(path) .. " runs_dir=" .. q(dir .. "/runs")
+  local rc1, out1, err1 = run("--threads 2 " .. args)
+  check(rc1 == 0, "serial run failed: " .. err1)
+  check(out1:find("SGD(lr=0.05, momentum=0.9) seed 2  Epoch 3/3", 1, true), "no Keras progress line with the label:\n" .. out1)
+  local f1 = out1:match("Run folder: ([^\n]+)")
+  local c = csv(f1)
+  check(#c.rows == 3 * 2 * 3, "rows " .. #c.rows)
+  for _, k in ipairs { "loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "seconds", "ms_per_step" } do
+    check(c.rows[1][k] and c.rows[1][k] ~= "", "metrics.csv lacks " .. k)
+  end
+  -- training did something: the momentum run's val_accuracy beats chance clearly
+  check(tonumber(c.rows[#c.rows].val_accuracy) > 0.8, "val_accuracy " .. c.rows[#c.rows].val_accuracy)
+  for _, name in ipairs(report.PLOTS) do check(svg_ok(f1 .. "/" .. name .. ".svg"), name .. ".svg") end
+  -- 2 processes of 1 thread give the serial run's numbers bit for bit
+  local rc2, out2 = run("--threads 2 " .. args .. " --jobs 2")
+  check(rc2 == 0, "--jobs 2 failed")
+  local f2 = out2:match("Run folder: ([^\n]+)")
+  local same, _, first = experiment.compare_metrics(report.read_file(f1 .. "/metrics.csv"), report.read_file(f2 .. "/metrics.csv"))
+  check(same, "--jobs 2 differs from serial: " .. tostring(first))
+  -- verify with another thread count
+  local vrc, vout = run("--threads 1 verify " .. q(f1))
+  check(vrc == 0 and vout:find("OK, every metric matches bit for bit", 1, true), "verify:\n" .. vout)
+  -- a real SIGINT: SGD stops inside epoch 2, later runs are skipped, the folder is valid
+  local spath, sdir = real_script("sigint")
+  local rc3, out3, err3 = run(q(spath) .. " runs_dir=" .. q(sdir .. "/runs") .. " seeds=1")
+  check(rc3 == 0, "interrupted run exit status " .. tostring(rc3) .. ": " .. err3)
+  local f3 = out3:match("Run folder: ([^\n]+)")
+  check(f3, "no run folder after Ctrl-C:\n" .. out3)
+  local m = manifest(f3)
+  check(m.status == "incomplete" and m.runs[1].status == "complete", "status after Ctrl-C")
+  check(m.runs[2].status == "interrupted" and m.runs[2].epochs == 1, "SGD: " .. tostring(m.runs[2].status) .. " " .. tostring(m.runs[2].epochs))
+  check(m.runs[3].status == "missing", "the third optimizer ran after Ctrl-C")
+  check(#csv(f3).rows == 3 + 1, "rows after Ctrl-C")
+  check(out3:find("SGD(lr=0.05, momentum=0.9) seed 1: not run", 1, true), "missing run not listed:\n" .. out3)
+end
+
+return T
