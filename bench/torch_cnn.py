@@ -6,7 +6,7 @@ This is a fair, idiomatic PyTorch program: the model is an nn.Sequential of stoc
 forward / CrossEntropyLoss / backward / step) with torch.optim.Adam (foreach=True), batches
 are contiguous float32 NCHW tensors built once per epoch from a uint8 tensor held in memory
 (no DataLoader worker processes: on a 2-core machine they would only compete for the cores),
-threads set with torch.set_num_threads(T), warm-up steps excluded from the timing. No
+threads set with torch.set_num_threads(T) and given to the BLAS (see below), warm-up steps excluded from the timing. No
 deliberately slow choice is made; no torch.compile/JIT (not in Debian's 1.13 CPU build's
 usual path, and the optlab side runs eagerly too).
 
@@ -26,9 +26,16 @@ import resource
 import sys
 import time
 
-import numpy as np
-import torch
-from torch import nn
+# The thread count goes to the BLAS too, before torch loads it: torch.set_num_threads sets
+# OpenMP's, but BLIS reads BLIS_NUM_THREADS / OMP_NUM_THREADS at load (else its GEMMs run on
+# 1 thread) and OpenBLAS's own pthreads pool OPENBLAS_NUM_THREADS (else it uses every core).
+if len(sys.argv) > 2 and sys.argv[2].isdigit():
+    for var in ("OMP_NUM_THREADS", "BLIS_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, sys.argv[2])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 
