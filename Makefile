@@ -97,7 +97,7 @@ test: optlab data $(BUILD)/ctests
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
 sanitize: | deps
-	$(MAKE) BUILD=build/san OPT=-O1 \
+	OPTLAB_SANITIZE=1 $(MAKE) BUILD=build/san OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  test
 

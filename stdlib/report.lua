@@ -646,9 +646,11 @@ function report.plots(dir, summary, nseeds, gnuplot)
   local errors = {}
   for _, name in ipairs(todo) do
     local tmp = ".part-" .. name
-    local log = dir .. "/.gnuplot-" .. name .. ".log"
+    -- the command runs inside dir: every path in it is relative to dir
+    local logname = ".gnuplot-" .. name .. ".log"
+    local log = dir .. "/" .. logname
     local ok = os.execute("cd " .. q(dir) .. " && " .. q(gp) .. " -e " .. q("out='" .. tmp .. "'") .. " " ..
-                          q(name .. ".gp") .. " > " .. q(log) .. " 2>&1")
+                          q(name .. ".gp") .. " > " .. q(logname) .. " 2>&1")
     for _, ext in ipairs { "svg", "png" } do
       local from, to = dir .. "/" .. tmp .. "." .. ext, dir .. "/" .. name .. "." .. ext
       if ok and report.exists(from) then

@@ -27,7 +27,7 @@ static int has_stdlib(const char *dir)
  * binary (build/../stdlib), else the installed prefix. */
 static int find_stdlib(const char *exe_dir)
 {
-    char cand[6][PATH_MAX];
+    char cand[8][PATH_MAX];
     int n = 0;
     const char *env = getenv("OPTLAB_STDLIB");
     if (env && *env) snprintf(cand[n++], PATH_MAX, "%s", env);
@@ -35,6 +35,8 @@ static int find_stdlib(const char *exe_dir)
         snprintf(cand[n++], PATH_MAX, "%s/stdlib", exe_dir);
         snprintf(cand[n++], PATH_MAX, "%s/../stdlib", exe_dir);
         snprintf(cand[n++], PATH_MAX, "%s/../../stdlib", exe_dir);
+        snprintf(cand[n++], PATH_MAX, "%s/../share/optlab/stdlib", exe_dir); /* PREFIX/bin/optlab */
+        snprintf(cand[n++], PATH_MAX, "%s/../../../share/optlab/stdlib", exe_dir); /* PREFIX/lib/lua/5.4/optlab.so */
     }
     snprintf(cand[n++], PATH_MAX, "%s", OPTLAB_STDLIB);
     for (int i = 0; i < n; i++) {

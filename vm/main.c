@@ -75,22 +75,24 @@ static int load_stdlib(lua_State *L)
     return report(L, ol_docall(L, 1, 0));
 }
 
-/* Idle OpenMP threads sleep instead of spinning unless the user chose (OMP_WAIT_POLICY or
- * GOMP_SPINCOUNT). libgomp reads the policy when it loads, before main, hence one re-exec.
- * Why: with another busy process on the cores (a second job of a sweep, a build), a thread
- * spinning at a barrier while its partner is descheduled made 2-thread training 5-7x slower
- * (seed CNN: ~400 vs ~3,000 samples/s on a loaded 2-core machine); sleeping costs a futex
- * wake per parallel region, a few percent at most on an idle machine. */
-static void passive_wait_policy(char **argv)
+/* OpenMP threads that wait for work spin before they sleep; libgomp's default
+ * spin is long, and when another process holds a core a spinning thread
+ * steals it from the thread everyone waits for (a training step became 5x
+ * slower at 2 threads under load). libgomp reads its settings when it loads,
+ * before main, so optlab sets a short spin and re-executes itself once;
+ * a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
+#define OL_SPINCOUNT "10000"
+
+static void tune_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv); /* returns only on failure: keep libgomp's default */
+    setenv("GOMP_SPINCOUNT", OL_SPINCOUNT, 1);
+    execv("/proc/self/exe", argv); /* on failure, run with libgomp's defaults */
 }
 
 int main(int argc, char **argv)
 {
-    passive_wait_policy(argv);
+    tune_openmp(argv);
     int interactive = 0, version = 0, script = 0, threads = 0;
     /* first pass: options up to the script name */
     int i;

@@ -11,7 +11,8 @@ for f in p:lines() do files[#files + 1] = f end
 p:close()
 table.sort(files)
 
-local passed, failed, failures = 0, 0, {}
+local lib = require "lib"
+local passed, failed, skipped, failures = 0, 0, 0, {}
 for _, file in ipairs(files) do
   local mod = file:match("([^/]+)%.lua$")
   local chunk, err = loadfile(file)
@@ -32,9 +33,14 @@ for _, file in ipairs(files) do
       local full = mod .. "." .. name
       if not pattern or full:find(pattern, 1, true) then
         local t0 = sys.clock()
-        local ok, e = xpcall(tests[name], debug.traceback)
+        local ok, e = xpcall(tests[name], function(err)
+          return lib.is_skip(err) and err or debug.traceback(err)
+        end)
         local dt = sys.clock() - t0
-        if ok then
+        if not ok and lib.is_skip(e) then
+          skipped = skipped + 1
+          print(string.format("skip %-60s %7.3fs  (%s)", full, dt, e.reason))
+        elseif ok then
           passed = passed + 1
           print(string.format("ok   %-60s %7.3fs", full, dt))
         else
@@ -47,5 +53,5 @@ for _, file in ipairs(files) do
   end
 end
 for _, f in ipairs(failures) do print("\n" .. f) end
-print(string.format("lua: %d passed, %d failed", passed, failed))
+print(string.format("lua: %d passed, %d failed, %d skipped", passed, failed, skipped))
 os.exit(failed == 0 and 0 or 1)

@@ -485,4 +485,18 @@ function T.end_to_end_with_train_fit_jobs_verify_and_ctrl_c()
   check(out3:find("SGD(lr=0.05, momentum=0.9) seed 1: not run", 1, true), "missing run not listed:\n" .. out3)
 end
 
+-- `make run` writes to the relative runs/: plots must render from a relative folder too.
+function T.plots_render_with_a_relative_runs_dir()
+  if not report.gnuplot_command() then lib.skip("gnuplot is not installed") end
+  local path, dir = script("ok")
+  local rc, out = run(q(path) .. " runs_dir=runs", "cd " .. q(dir) .. " && ")
+  check(rc == 0, "the run succeeds: " .. out)
+  check(not out:find("Plots not rendered", 1, true), "plots rendered: " .. out)
+  local folder = out:match("Run folder: ([^\n]+)")
+  check(folder and folder:sub(1, 5) == "runs/", "the folder is relative: " .. tostring(folder))
+  for _, f in ipairs { "accuracy.png", "accuracy.svg", "loss.png", "time.svg" } do
+    check(report.exists(dir .. "/" .. folder .. "/" .. f), f .. " exists")
+  end
+end
+
 return T

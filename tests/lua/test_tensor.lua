@@ -887,6 +887,7 @@ function T.stock_lua_require()
 end
 
 function T.memory_stays_flat()
+  if lib.sanitized() then lib.skip("RSS is not measurable under AddressSanitizer's quarantine") end
   collectgarbage()
   local before = sys.rss()
   for _ = 1, 10000 do
@@ -925,6 +926,26 @@ function T.matmul_same_bits_with_1_and_2_threads()
     sys.set_threads(before)
     identical(one, two, "matmul " .. table.concat(c[1], "x") .. " * " .. table.concat(c[2], "x"))
   end
+end
+
+-- The layout `make install PREFIX=...` creates: bin/optlab, share/optlab/stdlib, lib/lua/5.4/optlab.so.
+function T.installed_layout_finds_its_stdlib()
+  local exe = os.getenv("OPTLAB") or "./optlab"
+  local build = io.popen("readlink -f " .. exe):read("l"):match("^(.*)/[^/]*$")
+  local pfx = os.tmpname()
+  os.remove(pfx)
+  local sh = string.format([[set -e; p=%q; mkdir -p $p/bin $p/share/optlab/stdlib $p/lib/lua/5.4
+    cp %q/optlab $p/bin/; cp stdlib/*.lua $p/share/optlab/stdlib/; cp %q/optlab.so $p/lib/lua/5.4/
+    cd /; $p/bin/optlab -e 'io.write(tensor.ones(2, 3):sum():item())'; echo
+    LUA_CPATH="$p/lib/lua/5.4/?.so" lua5.4 -e 'io.write(require("optlab").tensor.eye(3):sum():item())']], pfx, build, build)
+  if lib.sanitized() then lib.skip("a stock lua5.4 cannot load a sanitizer build's module") end
+  local script = pfx .. ".sh"
+  local f = assert(io.open(script, "w"))
+  f:write(sh)
+  f:close()
+  local out = io.popen("sh " .. script .. " 2>&1"):read("a")
+  os.execute(string.format("rm -rf %q %q", pfx, script))
+  check(out == "6\n3", "installed binary and module run: " .. out)
 end
 
 return T
