@@ -10,16 +10,17 @@
 #   +malloc   glibc malloc told to keep large blocks (MALLOC_MMAP_THRESHOLD_ = 32 MiB, the
 #             largest glibc accepts, MALLOC_TRIM_THRESHOLD_ = 1 GiB): no mmap/munmap and
 #             page faults for every activation tensor of every step.
-#   +passive  OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, which
-#             optlab does by default (vm/main.c); on a machine shared with other work it
-#             decides the 2-thread figures of both. "optlab+active" is optlab spinning, as
-#             libgomp does by default.
+#   +passive  OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. On a
+#             machine shared with other work the wait policy decides the 2-thread figures of
+#             both programs. optlab itself sets a short spin (GOMP_SPINCOUNT=10000, vm/main.c)
+#             unless the user chose; "optlab+passive" and "optlab+active" (libgomp's long
+#             default spin) are optlab under the other policies, for reference.
 # Then optimizer steps alone (10M parameters) and start-up time.
 #
 # Environment: REPS (3), STEPS (100 timed steps per run), WARMUP (15), THREADS ("1 2"),
 # OPT_N (10000000),
 # TORCH_CONFIGS ("blis blis+malloc openblas+malloc blis+malloc+passive openblas+malloc+passive"),
-# OPTLAB_CONFIGS ("optlab optlab+active"), OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
+# OPTLAB_CONFIGS ("optlab optlab+passive optlab+active"), OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
 # Raw RESULT lines go to build/bench/compare.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ THREADS=${THREADS:-"1 2"}
 OPT_N=${OPT_N:-10000000}
 TORCH_CONFIGS=${TORCH_CONFIGS:-"blis blis+malloc openblas+malloc blis+malloc+passive openblas+malloc+passive"}
 OPTLAB=${OPTLAB:-build/optlab}
-OPTLAB_CONFIGS=${OPTLAB_CONFIGS:-"optlab optlab+active"}
+OPTLAB_CONFIGS=${OPTLAB_CONFIGS:-"optlab optlab+passive optlab+active"}
 PY=${PY:-/usr/bin/python3}
 LIBDIR=/usr/lib/x86_64-linux-gnu
 LOG=build/bench/compare.log
@@ -84,8 +85,8 @@ for rep in $(seq 1 "$REPS"); do
       c=${configs[$(( (i + rep - 1) % n ))]}
       if [ "$c" = optlab ]; then
         run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
-      elif [ "$c" = optlab+active ]; then
-        run optlab+active env OMP_WAIT_POLICY=active "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
+      elif [ "$c" = optlab+active ] || [ "$c" = optlab+passive ]; then
+        run "$c" env OMP_WAIT_POLICY="${c#optlab+}" "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
       else
         # shellcheck disable=SC2046
         run "torch/$c" env $(torch_env "$c" "$t") "$PY" bench/torch_cnn.py train "$t" "$STEPS" "$WARMUP"
@@ -97,7 +98,7 @@ done
 echo "== optimizer steps alone, $OPT_N parameters"
 for rep in $(seq 1 "$REPS"); do
   for t in $THREADS; do
-    # rotate: optlab, torch (libgomp's default wait policy), torch+passive
+    # rotate: optlab (its short spin), torch (libgomp's default wait policy), torch+passive
     for i in 0 1 2; do
       case $(( (i + rep) % 3 )) in
         0) run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua optim "$OPT_N" 10 ;;
