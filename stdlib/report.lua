@@ -116,40 +116,6 @@ local function mean_std(list)
 end
 report.mean_std = mean_std
 
----------------------------------------------------------------- plain-data serialization
-
--- Lua source for a value; floats as hex so they read back bit for bit.
-function report.serialize(v)
-  local t = type(v)
-  if t == "number" then
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    if v ~= v then return "(0/0)" end
-    if v == math.huge then return "(1/0)" elseif v == -math.huge then return "(-1/0)" end
-    return string.format("%a", v)
-  elseif t == "string" then return string.format("%q", v)
-  elseif t == "boolean" or t == "nil" then return tostring(v)
-  elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) == type(b) and type(a) ~= "table" then return a < b end
-      return type(a) < type(b)
-    end)
-    local parts = {}
-    for _, k in ipairs(keys) do
-      parts[#parts + 1] = "[" .. report.serialize(k) .. "]=" .. report.serialize(v[k])
-    end
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return report.serialize(tostring(v))
-end
-
-function report.deserialize(text, where)
-  local chunk, err = load("return " .. text, "=" .. (where or "data"), "t", {})
-  if not chunk then fail("report: corrupt data in " .. (where or "data") .. ": " .. tostring(err)) end
-  return chunk()
-end
-
 ---------------------------------------------------------------- JSON
 
 local cjson_ok, cjson = pcall(require, "cjson")
