@@ -3,6 +3,7 @@
 -- Everything here works on plain data (run records with their histories), so
 -- it does not need nn, optim or train. Every file is written atomically.
 local C = require "optlab.core"
+local serial = require "serial"
 
 local report = {}
 
@@ -75,11 +76,7 @@ function report.num(v)
   if math.type(v) == "integer" then return string.format("%d", v) end
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
-  for p = 15, 17 do
-    local s = string.format("%." .. p .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return string.format("%.17g", v)
+  return serial.shortest(v)
 end
 
 -- The inverse of report.num (nil for an empty cell).

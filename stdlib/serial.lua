@@ -29,16 +29,21 @@ local function fail(msg) C.raise(msg) end
 
 ---------------------------------------------------------------- encode
 
--- Shortest of %.15g..%.17g that reads back to the same double (%.17g
--- always does); a float always shows '.' or an exponent, so 1.0 stays a float.
+-- serial.shortest(x) -> the shortest of %.15g, %.16g, %.17g that reads back
+-- as the same finite double (%.17g always does). CSV cells use it too.
+function serial.shortest(v)
+  for digits = 15, 16 do
+    local s = string.format("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
+end
+
+-- a float always shows '.' or an exponent, so 1.0 reads back as a float
 local function float_text(v)
   if v ~= v then return "(0/0)" end
   if v == math.huge then return "(1/0)" elseif v == -math.huge then return "(-1/0)" end
-  local s
-  for digits = 15, 17 do
-    s = string.format("%." .. digits .. "g", v)
-    if tonumber(s) == v then break end
-  end
+  local s = serial.shortest(v)
   if not s:find("[.e]") then s = s .. ".0" end
   return s
 end

@@ -37,6 +37,7 @@ function T.numbers_round_trip_exactly_and_integers_stay_integers()
     same(round(v), v, "number " .. tostring(v))
   end
   check(math.type(round(3)) == "integer" and math.type(round(3.0)) == "float", "3 vs 3.0")
+  check(serial.shortest(0.1) == "0.1" and serial.encode(0.1) == "0.1" and serial.encode(2.0) == "2.0", "shortest decimal")
   local z = round(-0.0)
   check(z == 0 and 1 / z == -math.huge, "-0.0 keeps its sign")
   local nan = round(0 / 0)
