@@ -12,7 +12,9 @@ local check, raises = lib.check, lib.raises
 
 local T = {}
 local q = report.shell_quote
+-- absolute: some tests run optlab from another folder
 local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. report.shell_quote(EXE)):read("l") end
 
 local TMP = os.tmpname()
 os.remove(TMP)
