@@ -90,7 +90,7 @@ test: optlab data $(BUILD)/ctests
 	@status=0; \
 	OMP_NUM_THREADS=2 $(BUILD)/ctests --jobs 1 > $(BUILD)/ctests.log 2>&1 || status=1; \
 	tail -n 40 $(BUILD)/ctests.log; \
-	OPTLAB=$(OPTLAB) $(OPTLAB) tests/lua/run.lua 2>&1 | tee $(BUILD)/luatests.log; \
+	OPTLAB=$(abspath $(OPTLAB)) $(OPTLAB) tests/lua/run.lua 2>&1 | tee $(BUILD)/luatests.log; \
 	[ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
 	tools/test_summary.sh $(BUILD)/ctests.log $(BUILD)/luatests.log; \
 	exit $$status

@@ -18,6 +18,7 @@
 -- Command-line overrides (key=value), the run folder, `optlab verify`: README.
 local C = require "optlab.core"
 local report = require "report"
+local serial = require "serial"
 
 local experiment = {}
 
@@ -603,14 +604,14 @@ local function run_file(dir, id) return string.format("%s/run-%04d.lua", dir, id
 
 -- Worker side: run the runs the job file names, write each result atomically.
 local function work(ctx, jobfile)
-  local job = report.deserialize(report.read_file(jobfile) or fail("experiment: no job file " .. jobfile), jobfile)
+  local job = serial.decode(report.read_file(jobfile) or fail("experiment: no job file " .. jobfile), jobfile)
   if job.fingerprint ~= ctx.fingerprint then
     fail("experiment worker: the script resolves other runs than its parent (" .. ctx.fingerprint .. " vs " ..
          job.fingerprint .. ")")
   end
   for _, id in ipairs(job.runs) do
     local rec = execute(ctx, ctx.runs[id])
-    report.write_file(run_file(job.out, id), report.serialize(rec))
+    report.write_file(run_file(job.out, id), serial.encode(rec))
     if rec.status == "interrupted" then break end
   end
   return { worker = true }
@@ -633,7 +634,7 @@ local function run_parallel(ctx, jobs, records)
     for k = w, #ctx.runs, jobs do mine[#mine + 1] = ctx.runs[k].id end
     if #mine > 0 then
       local jobfile = string.format("%s/job-%d.lua", tmp, w)
-      report.write_file(jobfile, report.serialize({ runs = mine, out = tmp, fingerprint = ctx.fingerprint }))
+      report.write_file(jobfile, serial.encode({ runs = mine, out = tmp, fingerprint = ctx.fingerprint }))
       local argv = { report.shell_quote(exe), "--threads", tostring(threads), "-e",
                      report.shell_quote("experiment._worker = " .. string.format("%q", jobfile)),
                      report.shell_quote(ctx.script_path) }
@@ -649,7 +650,7 @@ local function run_parallel(ctx, jobs, records)
   for _, run in ipairs(ctx.runs) do
     local text = report.read_file(run_file(tmp, run.id))
     if text then
-      local rec = report.deserialize(text, run_file(tmp, run.id))
+      local rec = serial.decode(text, run_file(tmp, run.id))
       records[run.id] = rec
       os.remove(run_file(tmp, run.id))
     end

@@ -8,6 +8,7 @@
 local C = require "optlab.core"
 local tensor = require "tensor"
 local schedule = require "schedule"
+local serial = require "serial"
 
 local optim = {}
 
@@ -397,7 +398,15 @@ end
 -- without it, the state attaches to the parameters of the next step by index.
 function Optimizer:load_state_dict(sd, params)
   if type(sd) ~= "table" or sd.name == nil then fail(self.name .. ": load_state_dict expects a table from state_dict()") end
-  if sd.name ~= self.name then fail(string.format("%s: cannot load the state of a %s optimizer", self.name, sd.name)) end
+  if sd.name ~= self.name then fail(string.format("%s: cannot load the state of a %s optimizer", self.name, tostring(sd.name))) end
+  if type(sd.t) ~= "number" then fail(self.name .. ": state_dict has no step count t") end
+  if sd.state ~= nil and type(sd.state) ~= "table" then fail(self.name .. ": state_dict.state is not a list") end
+  for i, st in ipairs(sd.state or {}) do
+    if type(st) ~= "table" then fail(string.format("%s: state of parameter %d is not a table", self.name, i)) end
+    for name, t in pairs(st) do
+      if not tensor.is_tensor(t) then fail(string.format("%s: state '%s' of parameter %d is not a tensor", self.name, tostring(name), i)) end
+    end
+  end
   self.t, self.epoch, self.mu_prod = sd.t, sd.epoch, sd.mu_prod or 1.0
   for key, s in pairs(self.sched) do s:load_state(sd.schedules and sd.schedules[key]) end
   self.state = setmetatable({}, { __mode = "k" })
@@ -416,49 +425,15 @@ function Optimizer:load_state_dict(sd, params)
   end
 end
 
-local function serialize(v)
-  local t = type(v)
-  if t == "number" then
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    if v ~= v then return "0/0" elseif v == math.huge then return "math.huge" elseif v == -math.huge then return "-math.huge" end
-    return string.format("%.17g", v)
-  elseif t == "string" then return string.format("%q", v)
-  elseif t == "boolean" or t == "nil" then return tostring(v)
-  elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = "[" .. serialize(k) .. "]=" .. serialize(v[k]) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  fail("optimizer save: cannot store a " .. t)
-end
-
--- opt:save(path) / opt:load(path[, params]): the state_dict in one file.
+-- opt:save(path) / opt:load(path[, params]): the state_dict in one file
+-- (serial.save: the tensors as records, the rest as parsed text).
 function Optimizer:save(path)
-  local sd = self:state_dict()
-  local tensors, index = {}, {}
-  for i, st in ipairs(sd.state) do
-    index[i] = {}
-    for name, t in pairs(st) do
-      tensors[#tensors + 1] = t
-      index[i][name] = #tensors
-    end
-  end
-  sd.state = index
-  C.optim_save(path, "return " .. serialize(sd), tensors)
+  serial.save(path, self:state_dict())
 end
 
 function Optimizer:load(path, params)
-  local header, tensors = C.optim_load(path)
-  local chunk = load(header, "=" .. path, "t", { math = math })
-  if not chunk then fail(self.name .. ": '" .. path .. "' has a corrupt header") end
-  local sd = chunk()
-  for i, st in ipairs(sd.state) do
-    for name, j in pairs(st) do st[name] = tensors[j] end
-    sd.state[i] = st
-  end
+  local ok, sd = pcall(serial.load, path)
+  if not ok then fail(self.name .. ": cannot load optimizer state: " .. tostring(sd)) end
   self:load_state_dict(sd, params)
 end
 

@@ -5,7 +5,7 @@ local C = require "optlab.core"
 local M = { core = C, sys = C.sys, version = C.version }
 sys = C.sys
 
-local modules = { "help", "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report" }
+local modules = { "help", "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report", "serial" }
 for _, name in ipairs(modules) do
   -- A module that is not there yet is simply absent; one that fails to load is an error.
   if package.searchpath(name, package.path) then

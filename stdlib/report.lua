@@ -3,6 +3,7 @@
 -- Everything here works on plain data (run records with their histories), so
 -- it does not need nn, optim or train. Every file is written atomically.
 local C = require "optlab.core"
+local serial = require "serial"
 
 local report = {}
 
@@ -75,11 +76,7 @@ function report.num(v)
   if math.type(v) == "integer" then return string.format("%d", v) end
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
-  for p = 15, 17 do
-    local s = string.format("%." .. p .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return string.format("%.17g", v)
+  return serial.shortest(v)
 end
 
 -- The inverse of report.num (nil for an empty cell).
@@ -115,40 +112,6 @@ local function mean_std(list)
   return m, math.sqrt(ss / (n - 1)), n
 end
 report.mean_std = mean_std
-
----------------------------------------------------------------- plain-data serialization
-
--- Lua source for a value; floats as hex so they read back bit for bit.
-function report.serialize(v)
-  local t = type(v)
-  if t == "number" then
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    if v ~= v then return "(0/0)" end
-    if v == math.huge then return "(1/0)" elseif v == -math.huge then return "(-1/0)" end
-    return string.format("%a", v)
-  elseif t == "string" then return string.format("%q", v)
-  elseif t == "boolean" or t == "nil" then return tostring(v)
-  elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) == type(b) and type(a) ~= "table" then return a < b end
-      return type(a) < type(b)
-    end)
-    local parts = {}
-    for _, k in ipairs(keys) do
-      parts[#parts + 1] = "[" .. report.serialize(k) .. "]=" .. report.serialize(v[k])
-    end
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return report.serialize(tostring(v))
-end
-
-function report.deserialize(text, where)
-  local chunk, err = load("return " .. text, "=" .. (where or "data"), "t", {})
-  if not chunk then fail("report: corrupt data in " .. (where or "data") .. ": " .. tostring(err)) end
-  return chunk()
-end
 
 ---------------------------------------------------------------- JSON
 

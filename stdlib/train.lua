@@ -10,6 +10,7 @@
 -- epoch's steps of the global L2 norm of the gradients, before the step);
 -- plus `stopped`: nil, "early_stopping", "nan", "interrupted" or "callback".
 local C = require "optlab.core"
+local serial = require "serial"
 local data = require "data"
 
 local train = {}
@@ -185,68 +186,34 @@ function train.progress_partial(info)
 end
 
 -- ---- checkpoint file --------------------------------------------------------
--- One tensor file (tensor.save: atomic rename, CRC-checked) holding every
--- tensor of the state plus "__meta__": the rest of the state as Lua source.
+-- One file (serial.save: atomic, checksummed, tensors as records, the rest as
+-- text that is parsed, never run). A checkpoint may come from elsewhere, so
+-- load_state checks the fields resume relies on before anything uses them.
 
-local function serialize(v, tensors, out)
-  local t = type(v)
-  if t == "number" then
-    if math.type(v) == "integer" then out[#out + 1] = string.format("%d", v)
-    elseif v ~= v then out[#out + 1] = "(0/0)"
-    elseif v == math.huge then out[#out + 1] = "(1/0)"
-    elseif v == -math.huge then out[#out + 1] = "(-1/0)"
-    else out[#out + 1] = string.format("%.17g", v) end
-  elseif t == "string" then out[#out + 1] = string.format("%q", v)
-  elseif t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "nil" then out[#out + 1] = "nil"
-  elseif tensor.is_tensor(v) then
-    local name = "t" .. (#tensors.list + 1)
-    tensors.list[#tensors.list + 1] = name
-    tensors.map[name] = tensor.raw.contiguous(v)  -- raw: no tape node on a leaf
-    out[#out + 1] = string.format("{__tensor=%q}", name)
-  elseif t == "table" then
-    out[#out + 1] = "{"
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) == type(b) then return a < b end
-      return type(a) == "number"
-    end)
-    for _, k in ipairs(keys) do
-      if type(k) == "string" then out[#out + 1] = string.format("[%q]=", k)
-      elseif math.type(k) == "integer" then out[#out + 1] = string.format("[%d]=", k)
-      else fail("checkpoint: table keys must be strings or integers, got " .. type(k)) end
-      serialize(v[k], tensors, out)
-      out[#out + 1] = ","
-    end
-    out[#out + 1] = "}"
-  else
-    fail("checkpoint: cannot save a " .. t)
+function train.save_state(path, state)
+  serial.save(path, state)
+end
+
+local function tensors_in(v, what, path)
+  if v == nil then return end
+  if type(v) ~= "table" then fail("train: " .. path .. ": checkpoint field " .. what .. " is not a table") end
+  for k, t in pairs(v) do
+    if not C.is_tensor(t) then fail(string.format("train: %s: checkpoint %s[%s] is not a tensor", path, what, tostring(k))) end
   end
 end
 
-local function resolve_tensors(v, map)
-  if type(v) ~= "table" then return v end
-  if v.__tensor then return map[v.__tensor] end
-  for k, x in pairs(v) do v[k] = resolve_tensors(x, map) end
-  return v
-end
-
-function train.save_state(path, state)
-  local tensors = { list = {}, map = {} }
-  local out = {}
-  serialize(state, tensors, out)
-  tensors.map.__meta__ = C.bytes_to_tensor(table.concat(out))
-  tensor.save(path, tensors.map)
-end
-
 function train.load_state(path)
-  local all = tensor.load(path)
-  if not all.__meta__ then fail("train: " .. path .. " is not a training checkpoint (no metadata)") end
-  local src = C.tensor_to_bytes(all.__meta__)
-  local chunk, err = load("return " .. src, "=" .. path, "t", {})
-  if not chunk then fail("train: " .. path .. ": corrupt checkpoint metadata: " .. tostring(err)) end
-  return resolve_tensors(chunk(), all)
+  local st = serial.load(path)
+  if type(st) ~= "table" or st.version ~= 1 then fail("train: " .. path .. " is not a version 1 training checkpoint") end
+  for _, f in ipairs { "epoch", "step" } do
+    if math.type(st[f]) ~= "integer" then fail("train: " .. path .. ": checkpoint field " .. f .. " is not an integer") end
+  end
+  for _, f in ipairs { "history", "callbacks", "rng" } do
+    if type(st[f]) ~= "table" then fail("train: " .. path .. ": checkpoint field " .. f .. " is not a table") end
+  end
+  tensors_in(st.params, "params", path)
+  tensors_in(st.model_state, "model_state", path)
+  return st
 end
 
 -- The full training state: model (state_dict if it has one, else its

@@ -7,10 +7,7 @@
  * kernels cannot: tensor types, a missing gradient, shapes, contiguity, and
  * the state buffers' sizes, and names the optimizer (label) and the field in
  * every error, raised at the user's file:line. */
-#include <errno.h>
 #include <math.h>
-#include <stdio.h>
-#include <string.h>
 #include "optim.h"
 #include "tensor.h"
 
@@ -229,93 +226,8 @@ static int l_optim_check(lua_State *L)
     return 0;
 }
 
-/* Optimizer state files: "OLOPT1\n", u64 header length, header (Lua source
- * of a table), u32 tensor count, then per tensor u32 ndim, i64 shape[ndim]
- * and the float32 data. Written to path.tmp, then renamed. */
-static const char MAGIC[8] = "OLOPT1\n";
-
-/* C.optim_save(path, header, {tensors...}) */
-static int l_optim_save(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    size_t hlen;
-    const char *hdr = luaL_checklstring(L, 2, &hlen);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    uint32_t count = (uint32_t)luaL_len(L, 3);
-    for (uint32_t i = 1; i <= count; i++) {
-        lua_geti(L, 3, i);
-        if (!ol_totensor(L, -1)) ol_error(L, "optimizer save: state entry %u is not a tensor", (unsigned)i);
-        lua_pop(L, 1);
-    }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) ol_error(L, "optimizer save: cannot open '%s': %s", tmp, strerror(errno));
-    uint64_t hl = hlen;
-    int ok = fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&hl, 8, 1, f) == 1 &&
-             fwrite(hdr, 1, hlen, f) == hlen && fwrite(&count, 4, 1, f) == 1;
-    for (uint32_t i = 1; ok && i <= count; i++) {
-        lua_geti(L, 3, i);
-        OLTensor *t = ol_pushcontiguous(L, -1);
-        uint32_t nd = (uint32_t)t->ndim;
-        size_t n = (size_t)ol_numel(t);
-        ok = fwrite(&nd, 4, 1, f) == 1 && fwrite(t->shape, 8, nd, f) == nd &&
-             fwrite(ol_data(t), 4, n, f) == n;
-        lua_pop(L, 2);
-    }
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        ol_error(L, "optimizer save: writing '%s' failed: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-/* C.optim_load(path) -> header, {tensors...} */
-static int l_optim_load(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    FILE *f = fopen(path, "rb");
-    if (!f) ol_error(L, "optimizer load: cannot open '%s': %s", path, strerror(errno));
-    char magic[8];
-    uint64_t hl = 0;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, MAGIC, 8) != 0 || fread(&hl, 8, 1, f) != 1 || hl > (1u << 30)) {
-        fclose(f);
-        ol_error(L, "optimizer load: '%s' is not an optimizer state file", path);
-    }
-    luaL_Buffer b;
-    char *hp = luaL_buffinitsize(L, &b, (size_t)hl);
-    if (fread(hp, 1, (size_t)hl, f) != hl) { fclose(f); ol_error(L, "optimizer load: '%s' is truncated", path); }
-    luaL_pushresultsize(&b, (size_t)hl);
-    uint32_t count;
-    if (fread(&count, 4, 1, f) != 1) { fclose(f); ol_error(L, "optimizer load: '%s' is truncated", path); }
-    lua_createtable(L, (int)count, 0);
-    for (uint32_t i = 1; i <= count; i++) {
-        uint32_t nd;
-        int64_t shape[OL_MAXDIM];
-        if (fread(&nd, 4, 1, f) != 1 || nd > OL_MAXDIM || fread(shape, 8, nd, f) != nd) {
-            fclose(f);
-            ol_error(L, "optimizer load: '%s' is truncated or corrupt (tensor %u)", path, (unsigned)i);
-        }
-        for (uint32_t d = 0; d < nd; d++)
-            if (shape[d] < 0 || shape[d] > ((int64_t)1 << 40)) {
-                fclose(f);
-                ol_error(L, "optimizer load: '%s' has a bad shape (tensor %u)", path, (unsigned)i);
-            }
-        OLTensor *t = ol_pushtensor_empty(L, (int)nd, shape);
-        size_t n = (size_t)ol_numel(t);
-        if (fread(ol_data(t), 4, n, f) != n) {
-            fclose(f);
-            ol_error(L, "optimizer load: '%s' is truncated (tensor %u)", path, (unsigned)i);
-        }
-        lua_seti(L, -2, i);
-    }
-    fclose(f);
-    return 2;
-}
-
 static const luaL_Reg optim_funcs[] = {
-    {"optim_check", l_optim_check}, {"optim_save", l_optim_save}, {"optim_load", l_optim_load},
+    {"optim_check", l_optim_check},
     {"optim_hyper", l_optim_hyper}, {"optim_update", l_optim_update},
     {"optim_grad_sqnorm", l_grad_sqnorm}, {"optim_clip_value", l_clip_value},
     {"optim_lookahead", l_lookahead},

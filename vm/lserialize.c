@@ -1,13 +1,20 @@
 /* tensor.save / tensor.load: a little-endian binary format.
  *
  *   magic   "OLTENSOR"            8 bytes
- *   version u32 = 1
+ *   version u32 = 1 or 2
+ *   (version 2 only)
+ *     meta_len u32, meta bytes    a text the caller stores beside the tensors
+ *                                 (serial.save: the rest of a value, never executed)
  *   count   u32                   number of named tensors
  *   count times:
  *     name_len u32, name bytes (UTF-8, no NUL; "" for a lone tensor)
  *     ndim u32 (<= 8), dims i64[ndim] (>= 0)
  *     data f32[prod(dims)]
  *   crc32   u32                   zlib CRC-32 of every byte before it
+ *
+ * tensor.save(path, t_or_map[, meta]) writes version 1 when there is no
+ * meta string, so such files are readable by every optlab; tensor.load
+ * reads both and returns the meta string as a second value (version 2).
  *
  * A file is read whole (its size bounds every allocation), its checksum is
  * verified, then each record is bounds-checked before it is used. Files
@@ -23,7 +30,8 @@
 #include "tensor.h"
 
 #define MAGIC "OLTENSOR"
-#define VERSION 1u
+#define VERSION_PLAIN 1u /* tensors only */
+#define VERSION_META 2u  /* tensors and a meta string */
 #define MAX_FILE ((size_t)4 << 30)
 
 typedef struct { unsigned char *p; size_t len, cap; int oom; } wbuf;
@@ -90,18 +98,25 @@ static int write_atomic(const char *path, const void *data, size_t len)
     return err;
 }
 
-/* tensor.save(path, t) or tensor.save(path, {name = t, ...}) */
+/* tensor.save(path, t) or tensor.save(path, {name = t, ...}), then an optional meta string */
 static int t_save(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    wbuf b = {0};
+    size_t mlen = 0;
+    const char *meta = luaL_optlstring(L, 3, NULL, &mlen);
+    if (meta && mlen > UINT32_MAX) ol_error(L, "tensor.save: meta string of %zu bytes is too long", mlen);
+    if (!ol_totensor(L, 2)) luaL_checktype(L, 2, LUA_TTABLE); /* before b owns memory */
+    wbuf b = {0}; /* meta stays on the stack (argument 3) while b is built */
     put(&b, MAGIC, 8);
-    put_u32(&b, VERSION);
+    put_u32(&b, meta ? VERSION_META : VERSION_PLAIN);
+    if (meta) {
+        put_u32(&b, (uint32_t)mlen);
+        put(&b, meta, mlen);
+    }
     if (ol_totensor(L, 2)) {
         put_u32(&b, 1);
         put_tensor(L, &b, "", 0, 2);
     } else {
-        luaL_checktype(L, 2, LUA_TTABLE);
         /* names sorted, so the same tensors always give the same bytes */
         lua_newtable(L);
         int names = lua_gettop(L), count = 0;
@@ -188,7 +203,15 @@ static int t_load(lua_State *L)
     r.len = got - 4;
     take(&r, 8, "magic");
     uint32_t version = get_u32(&r, "version");
-    if (version != VERSION) ol_error(L, "tensor.load: '%s' has format version %u, this optlab reads %u", path, version, VERSION);
+    if (version != VERSION_PLAIN && version != VERSION_META)
+        ol_error(L, "tensor.load: '%s' has format version %u, this optlab reads %u and %u", path, version,
+                 VERSION_PLAIN, VERSION_META);
+    const char *meta = NULL;
+    size_t mlen = 0;
+    if (version == VERSION_META) {
+        mlen = get_u32(&r, "meta length");
+        meta = (const char *)take(&r, mlen, "meta text");
+    }
     uint32_t count = get_u32(&r, "count");
     if (count > r.len / 8) ol_error(L, "tensor.load: '%s' is corrupt: claims %u tensors", path, count);
     lua_newtable(L);
@@ -216,7 +239,9 @@ static int t_load(lua_State *L)
     }
     if (r.at != r.len) ol_error(L, "tensor.load: '%s' is corrupt: %zu unexpected bytes after the last tensor", path, r.len - r.at);
     if (lone) lua_getfield(L, result, "");
-    return 1;
+    if (!meta) return 1;
+    lua_pushlstring(L, meta, mlen);
+    return 2;
 }
 
 static const luaL_Reg funcs[] = {{"save", t_save}, {"load", t_load}, {NULL, NULL}};

@@ -67,37 +67,7 @@ static int accuracy_count(lua_State *L)
     return 1;
 }
 
-/* Bytes <-> a 1-D tensor of byte values, so a checkpoint can carry its Lua
- * metadata inside one tensor file (one atomic, checksummed write). */
-static int bytes_to_tensor(lua_State *L)
-{
-    size_t n;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
-    int64_t len = (int64_t)n;
-    OLTensor *t = ol_pushtensor_empty(L, 1, &len);
-    float *d = ol_data(t);
-    for (size_t i = 0; i < n; i++) d[i] = s[i];
-    return 1;
-}
-
-static int tensor_to_bytes(lua_State *L)
-{
-    OLTensor *t = ol_checktensor(L, 1);
-    if (t->ndim != 1 || !ol_iscontiguous(t)) ol_error(L, "tensor_to_bytes: expected a contiguous 1-D tensor");
-    luaL_Buffer b;
-    int64_t n = t->shape[0];
-    char *p = luaL_buffinitsize(L, &b, (size_t)n);
-    const float *d = ol_data(t);
-    for (int64_t i = 0; i < n; i++) {
-        if (!(d[i] >= 0.0f && d[i] <= 255.0f)) ol_error(L, "tensor_to_bytes: value %g at %lld is not a byte", (double)d[i], (long long)i);
-        p[i] = (char)(unsigned char)d[i];
-    }
-    luaL_pushresultsize(&b, (size_t)n);
-    return 1;
-}
-
 static const luaL_Reg train_funcs[] = {
-    {"bytes_to_tensor", bytes_to_tensor}, {"tensor_to_bytes", tensor_to_bytes},
     {"grad_norm", grad_norm}, {"accuracy_count", accuracy_count}, {"isfinite", isfinite_num}, {NULL, NULL}
 };
 

@@ -692,6 +692,32 @@ function T.save_load_round_trip()
   os.remove(path)
 end
 
+-- Version 2 carries a meta string (serial.save's text); version 1 files,
+-- byte for byte as documented, still load, and saves without meta stay version 1.
+function T.save_load_meta_string_is_format_version_2()
+  local path = os.tmpname()
+  local meta = 'text with "quotes"\n\0 and bytes \255'
+  tensor.save(path, { x = tensor.from { { 1.5, 2 } } }, meta)
+  local want = "OLTENSOR" .. string.pack("<I4I4", 2, #meta) .. meta ..
+    string.pack("<I4I4", 1, 1) .. "x" .. string.pack("<I4i8i8ff", 2, 1, 2, 1.5, 2)
+  check(readall(path) == with_crc(want), "version 2 layout as documented in vm/lserialize.c")
+  local tab, m = tensor.load(path)
+  identical(tab.x, tensor.from { { 1.5, 2 } }, "tensor beside meta")
+  check(m == meta, "meta string read back")
+  tensor.save(path, {}, "")
+  local none, empty = tensor.load(path)
+  check(next(none) == nil and empty == "", "no tensors, empty meta")
+  -- an old (version 1) file: the tensors and no second value
+  writeall(path, with_crc("OLTENSOR" .. string.pack("<I4I4I4I4i8i8ff", 1, 1, 0, 2, 1, 2, 1.5, 2)))
+  check(select("#", tensor.load(path)) == 1, "version 1 gives one value")
+  identical(tensor.load(path), tensor.from { { 1.5, 2 } }, "version 1 still loads")
+  -- a meta length past the end, with a valid checksum
+  writeall(path, with_crc("OLTENSOR" .. string.pack("<I4I4", 2, 1000) .. "short"))
+  raises(function() tensor.load(path) end, "meta text needs 1000 bytes")
+  raises(function() tensor.save(path, {}, {}) end, "string expected")
+  os.remove(path)
+end
+
 function T.load_rejects_bad_files()
   local path = os.tmpname()
   local t = randt { 5, 6 }
@@ -729,8 +755,8 @@ function T.load_rejects_bad_files()
   raises(function() tensor.load(path) end, "truncated or corrupt")
   writeall(path, with_crc(hdr .. string.pack("<I4I4I4i8ff", 1, 0, 1, 2, 1, 2) .. "junk"))
   raises(function() tensor.load(path) end, "unexpected bytes after the last tensor")
-  writeall(path, with_crc("OLTENSOR" .. string.pack("<I4I4", 2, 0)))
-  raises(function() tensor.load(path) end, "version 2")
+  writeall(path, with_crc("OLTENSOR" .. string.pack("<I4I4", 3, 0)))  -- 2 is the meta version
+  raises(function() tensor.load(path) end, "version 3")
   raises(function() tensor.load(path .. ".does-not-exist") end, "cannot open")
   raises(function() tensor.load("/") end, "not a regular file")
   raises(function() tensor.save(path, { 1, 2 }) end, "names")
