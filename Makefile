@@ -102,7 +102,7 @@ sanitize: | deps
 	  test
 
 bench: optlab data
-	@for b in bench/*.lua; do $(OPTLAB) $$b || exit 1; done
+	@for b in bench/bench_*.lua; do $(OPTLAB) $$b || exit 1; done
 
 # optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~10 minutes.
 # Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean.

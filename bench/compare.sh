@@ -12,7 +12,7 @@
 #             page faults for every activation tensor of every step.
 #   +passive  OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. On a
 #             machine shared with other work the wait policy decides the 2-thread figures of
-#             both programs. optlab itself sets a short spin (GOMP_SPINCOUNT=10000, vm/main.c)
+#             both programs. optlab itself sets a short spin (GOMP_SPINCOUNT=1000, vm/main.c)
 #             unless the user chose; "optlab+passive" and "optlab+active" (libgomp's long
 #             default spin) are optlab under the other policies, for reference.
 # Then optimizer steps alone (10M parameters) and start-up time.

@@ -78,10 +78,11 @@ static int load_stdlib(lua_State *L)
 /* OpenMP threads that wait for work spin before they sleep; libgomp's default
  * spin is long, and when another process holds a core a spinning thread
  * steals it from the thread everyone waits for (a training step became 5x
- * slower at 2 threads under load). libgomp reads its settings when it loads,
+ * slower at 2 threads under load; 1000 spins kept it at 1-thread speed or
+ * better, 10000 lost 15%). libgomp reads its settings when it loads,
  * before main, so optlab sets a short spin and re-executes itself once;
  * a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
-#define OL_SPINCOUNT "10000"
+#define OL_SPINCOUNT "1000"
 
 static void tune_openmp(char **argv)
 {

@@ -26,8 +26,8 @@ T.wait_policy_respects_the_user = function()
   local probe = [[-e 'print("policy=" .. tostring(os.getenv("OMP_WAIT_POLICY")) .. " spin=" .. tostring(os.getenv("GOMP_SPINCOUNT")))']]
   local out = run("OMP_WAIT_POLICY=active", probe)
   check(out:find("policy=active spin=nil", 1, true), "OMP_WAIT_POLICY=active overridden: " .. out)
-  out = run("GOMP_SPINCOUNT=1000", probe)
-  check(out:find("policy=nil spin=1000", 1, true), "the user's GOMP_SPINCOUNT changed: " .. out)
+  out = run("GOMP_SPINCOUNT=777", probe)
+  check(out:find("policy=nil spin=777", 1, true), "the user's GOMP_SPINCOUNT changed: " .. out)
 end
 
 T.reexec_keeps_arguments_and_stdin = function()
