@@ -11,16 +11,7 @@ local STEPS = tonumber(arg and arg[2]) or 20
 local BATCH = 64
 
 local function seed_model()
-  return nn.Sequential {
-    input = { 1, 28, 28 },
-    nn.Conv2D { 32, 3, activation = "relu" },
-    nn.MaxPool2D { 2 },
-    nn.Dropout(0.25),
-    nn.Flatten(),
-    nn.Dense { 256, activation = "relu" },
-    nn.Dropout(0.5),
-    nn.Dense { 10 },
-  }
+  return nn.models.seed_cnn()
 end
 
 local function labels(n)
@@ -110,6 +101,7 @@ collectgarbage()
 -- Memory over a training loop: the tape and its intermediates must be freed every step.
 tensor.manual_seed(2)
 local m2 = seed_model()
+if RSS_STEPS < 100 then error("bench_nn: the RSS measurement needs at least 100 steps, got " .. RSS_STEPS) end
 local rss100
 local t0 = sys.clock()
 for step = 1, RSS_STEPS do

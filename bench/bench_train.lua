@@ -23,15 +23,7 @@ train_ds = train_ds:take(n_images)
 
 local function seed_cnn()
   tensor.manual_seed(1)
-  return nn.Sequential { input = { 1, 28, 28 },
-    nn.Conv2D { 32, 3, activation = "relu" },
-    nn.MaxPool2D { 2 },
-    nn.Dropout(0.25),
-    nn.Flatten(),
-    nn.Dense { 256, activation = "relu" },
-    nn.Dropout(0.5),
-    nn.Dense { 10, activation = "softmax" },
-  }
+  return nn.models.seed_cnn()
 end
 
 -- ns per Lua VM instruction, from a loop of known instruction count.
