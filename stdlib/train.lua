@@ -108,8 +108,28 @@ end
 
 -- train.evaluate(model, ds, {batch_size, loss, metrics, normalize, one_hot}) -> {loss =, accuracy = ...}
 -- Means over all examples (each batch weighted by its size), without a tape.
+-- Option names fit and evaluate know: a typo (Keras raises on unknown
+-- keyword arguments too) is an error, not a silently ignored setting.
+local FIT_OPTIONS = { "batch_size", "callbacks", "drop_last", "epochs", "label", "loss", "metrics", "monitor",
+  "normalize", "one_hot", "output", "resume", "seed", "shuffle", "tty", "validation", "validation_split", "verbose" }
+local EVALUATE_OPTIONS = { "batch_size", "drop_last", "loss", "metrics", "normalize", "one_hot", "seed", "_metrics" }
+
+local function check_options(where, o, known)
+  if type(o) ~= "table" then fail(where .. ": options must be a table, got " .. type(o)) end
+  local set = {}
+  for _, k in ipairs(known) do set[k] = true end
+  for k in pairs(o) do
+    if not set[k] then
+      local names = {}
+      for _, n in ipairs(known) do if n:sub(1, 1) ~= "_" then names[#names + 1] = n end end
+      fail(string.format("%s: unknown option '%s' (valid: %s)", where, tostring(k), table.concat(names, ", ")))
+    end
+  end
+end
+
 function train.evaluate(model, ds, o)
   o = o or {}
+  check_options("train.evaluate", o, EVALUATE_OPTIONS)
   local loss_fn = resolve_loss(o.loss or "cross_entropy")
   local metrics = o._metrics or resolve_metrics(o.metrics)
   local loader = as_loader(ds, o, false)
@@ -422,6 +442,7 @@ local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge
 --   verbose = 1, label = nil, resume = path, monitor = "val_loss", output = io.stdout}) -> history
 function train.fit(model, opt, train_ds, o)
   o = o or {}
+  check_options("train.fit", o, FIT_OPTIONS)
   if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method") end
   local epochs = o.epochs or 1
   if math.type(epochs) ~= "integer" or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end

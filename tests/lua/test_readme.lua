@@ -65,7 +65,7 @@ local BLOCKS = parse(f:read("a"))
 f:close()
 
 local function normalize(s)
-  s = s:gsub("%d+s %d+ms/step", "Ns Nms/step")
+  s = s:gsub("%d+m?s %d+m?s/step", "Ns Nms/step") -- Keras prints 980ms under a second
   local lines = {}
   for l in (s .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = (l:gsub("%s+$", "")) end
   while #lines > 0 and lines[#lines] == "" do lines[#lines] = nil end

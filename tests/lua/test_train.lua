@@ -305,4 +305,14 @@ function T.bad_arguments_are_clear_errors()
   if not have_nn then raises(function() fit { epochs = 1, loss = "cross_entropy" } end, "needs nn") end
 end
 
+function T.unknown_fit_option_is_an_error()
+  local ds = data.blobs { n = 64, centers = 2, dim = 2, seed = 1 }
+  local model = nn.Sequential { input = { 2 }, nn.Dense { 2 } }
+  local err = lib.raises(function()
+    train.fit(model, optim.SGD { lr = 0.1 }, ds, { epochs = 1, batchsize = 8, verbose = 0 })
+  end, "unknown option 'batchsize'")
+  check(err:find("batch_size", 1, true), "the error lists the valid names: " .. err)
+  lib.raises(function() train.evaluate(model, ds, { metric = "accuracy" }) end, "unknown option 'metric'")
+end
+
 return T
