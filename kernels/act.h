@@ -16,7 +16,8 @@
 
 #include <stddef.h>
 
-/* relu: y = max(x, 0) (NaN propagates). Backward from x: dx = x > 0 ? dy : 0. */
+/* relu: y = max(x, 0) (NaN propagates). Backward: dx = x > 0 ? dy : 0; y > 0 exactly when x > 0,
+ * so the output y may be passed for x (the fused Dense/Conv2D ReLUs keep only y). */
 void ol_relu_forward(size_t n, const float *restrict x, float *restrict y);
 void ol_relu_backward(size_t n, const float *restrict x, const float *restrict dy,
                       float *restrict dx);

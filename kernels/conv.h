@@ -46,7 +46,7 @@ void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x,
                        const float *restrict w, const float *restrict b, int relu,
                        float *restrict y, float *restrict ws);
 
-/* Given dy = dL/dy (of the pre-activation output: mask ReLU first, ol_relu_mask_backward):
+/* Given dy = dL/dy (of the pre-activation output: mask ReLU first, ol_relu_backward in act.h):
  * dx = dL/dx (skipped when NULL), dw = dL/dw, db = dL/db (skipped when NULL).
  * dx, dw and db are OVERWRITTEN, not accumulated. */
 void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x,

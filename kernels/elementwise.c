@@ -183,8 +183,3 @@ void ol_fill(int ndim, const int64_t *shape, float *out, const int64_t *so, floa
     }
 }
 
-void ol_axpy(int64_t n, float alpha, const float *x, float *y)
-{
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}

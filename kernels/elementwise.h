@@ -36,6 +36,4 @@ void ol_copy(int ndim, const int64_t *shape, float *out, const int64_t *so,
 /* out = value everywhere. */
 void ol_fill(int ndim, const int64_t *shape, float *out, const int64_t *so, float value);
 
-/* y += alpha * x on contiguous buffers. */
-void ol_axpy(int64_t n, float alpha, const float *x, float *y);
 #endif

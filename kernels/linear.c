@@ -47,14 +47,3 @@ void ol_linear_backward(int n, int in, int out, const float *restrict x,
     }
 }
 
-void ol_relu_mask_backward(size_t n, const float *restrict y, float *restrict dy)
-{
-#pragma omp parallel for schedule(static) if (n > OMP_MIN)
-    for (size_t i = 0; i < n; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-}
-
-void ol_relu_mask_backward_out(size_t n, const float *restrict y, const float *restrict dy, float *restrict out)
-{
-#pragma omp parallel for schedule(static) if (n > OMP_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-}

@@ -14,14 +14,10 @@ void ol_linear_forward(int n, int in, int out, const float *restrict x,
 
 /* dx = dy W (skipped when dx is NULL), dw = dy^T x, db = column sums of dy (skipped when NULL).
  * dx, dw, db are OVERWRITTEN. dy is the gradient of the pre-activation output: for a fused
- * ReLU, call ol_relu_mask_backward(_out) first. */
+ * ReLU, mask dy first with ol_relu_backward (act.h) given the output. */
 void ol_linear_backward(int n, int in, int out, const float *restrict x,
                         const float *restrict w, const float *restrict dy, float *restrict dx,
                         float *restrict dw, float *restrict db);
 
-/* In place dy[i] *= (y[i] > 0) over n elements, y the ReLU's output (ReLU backward). */
-void ol_relu_mask_backward(size_t n, const float *restrict y, float *restrict dy);
-/* Out of place: out = y > 0 ? dy : 0, one pass (a copy then an in-place mask is two). */
-void ol_relu_mask_backward_out(size_t n, const float *restrict y, const float *restrict dy, float *restrict out);
 
 #endif

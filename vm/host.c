@@ -14,8 +14,6 @@
 
 static char stdlib_dir[PATH_MAX];
 
-const char *ol_host_stdlib_dir(void) { return stdlib_dir; }
-
 static int has_stdlib(const char *dir)
 {
     char p[PATH_MAX + 32];

@@ -9,6 +9,5 @@
 /* exe_dir: the directory of the binary or shared object, to find stdlib/ in
  * a build tree. Returns 0, or 1 with an error message on the stack. */
 int ol_host_setup(lua_State *L, const char *exe_dir);
-const char *ol_host_stdlib_dir(void);
 int luaopen_optlab_core(lua_State *L);
 #endif

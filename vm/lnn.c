@@ -493,7 +493,7 @@ static OLTensor *masked_grad(lua_State *L, int dy_idx, int y_idx, const char *op
     OLTensor *y = contig(L, y_idx);
     same_shape(L, op, y, "y", dy, "dy");
     OLTensor *g = ol_pushtensor_empty(L, dy->ndim, dy->shape);
-    ol_relu_mask_backward_out((size_t)ol_numel(dy), ol_data(y), ol_data(dy), ol_data(g));
+    ol_relu_backward((size_t)ol_numel(dy), ol_data(y), ol_data(dy), ol_data(g));
     lua_replace(L, dy_idx);
     return g;
 }

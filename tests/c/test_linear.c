@@ -1,4 +1,4 @@
-/* ol_linear, ol_relu_mask_backward, ol_gemm: naive double references, central differences
+/* ol_linear, ol_gemm: naive double references, central differences
  * of L = sum(y .* g), NULL paths, thread-count independence. */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -106,22 +106,6 @@ Test(linear, backward_null_dx_db)
     ol_linear_backward(c.n, c.in, c.out, x, w, g, NULL, dw2, NULL);
     cr_assert(memcmp(dw1, dw2, 4 * nw) == 0, "dw differs without dx/db");
     free(x); free(w); free(g); free(dx); free(dw1); free(dw2); free(db);
-}
-
-Test(linear, relu_mask_backward)
-{
-    float y[] = { 0.0f, 1.5f, -0.0f, 2.0f, 0.0f, 1e-30f };
-    float dy[] = { 3.0f, -2.0f, 4.0f, 5.0f, -1.0f, 7.0f };
-    const float want[] = { 0.0f, -2.0f, 0.0f, 5.0f, 0.0f, 7.0f };
-    ol_relu_mask_backward(6, y, dy);
-    cr_assert(memcmp(dy, want, sizeof want) == 0);
-    /* large enough to take the parallel path */
-    size_t n = 100003;
-    float *yy = malloc(4 * n), *d = malloc(4 * n), *d0 = malloc(4 * n);
-    nn_fill(yy, n, 10); nn_fill(d, n, 11); memcpy(d0, d, 4 * n);
-    ol_relu_mask_backward(n, yy, d);
-    for (size_t i = 0; i < n; i++) cr_assert_eq(d[i], yy[i] > 0 ? d0[i] : 0.0f);
-    free(yy); free(d); free(d0);
 }
 
 Test(linear, bit_identical_1_vs_2_threads)
