@@ -94,8 +94,15 @@ end
 local conv_flops = 2 * 64 * 32 * 676 * 9
 local fc1 = 2 * 64 * 5408 * 256
 print()
-print("conv2d_forward   " .. gf(conv_flops, "nn.conv2d_forward") .. "   (64 x [32x9]@[9x676])")
-print("conv2d_backward  " .. gf(conv_flops, "nn.conv2d_backward") .. "   (dw only: 64 x [32x676]@[676x9])")
+-- Sequential runs Conv2D+MaxPool2D fused; the rate counts the conv's flops over the fused op's
+-- whole time (pool, bias and ReLU included), so it is a lower bound of the conv's own rate.
+if stats["nn.conv2d_maxpool_forward"] then
+  print("conv2d+pool fwd  " .. gf(conv_flops, "nn.conv2d_maxpool_forward") .. "   (direct conv, 64 x 32 x 676 x 9 taps, pool included)")
+  print("conv2d+pool bwd  " .. gf(conv_flops, "nn.conv2d_maxpool_backward") .. "   (dw only, unpool included)")
+else
+  print("conv2d_forward   " .. gf(conv_flops, "nn.conv2d_forward") .. "   (64 x [32x9]@[9x676])")
+  print("conv2d_backward  " .. gf(conv_flops, "nn.conv2d_backward") .. "   (dw only: 64 x [32x676]@[676x9])")
+end
 print("linear_forward   (both Dense) " .. gf(fc1 + 2 * 64 * 256 * 10, "nn.linear_forward"))
 print("linear_backward  (both Dense) " .. gf(2 * fc1 + 2 * 2 * 64 * 256 * 10, "nn.linear_backward"))
 

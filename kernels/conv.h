@@ -12,6 +12,7 @@
 #define OL_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int n, c, h, w;         /* input */
@@ -38,6 +39,10 @@ int ol_conv2d_shape_init(ol_conv2d_shape *sh, int n, int c, int h, int w, int k,
                          int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w);
 const char *ol_conv2d_strerror(int code);
 
+/* Whether the shape runs the direct kernel (stride 1, dilation 1, few taps) rather than
+ * im2col + GEMM. The two round differently, so results depend on it; it depends on the shape only. */
+int ol_conv2d_is_direct(const ol_conv2d_shape *sh);
+
 /* Floats of scratch memory ol_conv2d_forward / ol_conv2d_backward need (the same for both). */
 size_t ol_conv2d_workspace_floats(const ol_conv2d_shape *sh);
 
@@ -52,5 +57,21 @@ void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x,
 void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x,
                         const float *restrict w, const float *restrict dy, float *restrict dx,
                         float *restrict dw, float *restrict db, float *restrict ws);
+
+/* Conv + bias (+ ReLU) + max-pool pool x pool / stride pool (floor), fused per image while
+ * the conv output is in cache: y [n, k, p/pool, q/pool], arg [same] = the offset a*pool + c of
+ * each maximum in its window. Bit for bit the same y as ol_conv2d_forward then
+ * ol_maxpool2d_forward. ol_conv2d_maxpool_check: 1 when pool (2..16) fits the output. */
+int ol_conv2d_maxpool_check(const ol_conv2d_shape *sh, int pool);
+void ol_conv2d_maxpool_forward(const ol_conv2d_shape *sh, int pool, const float *restrict x,
+                               const float *restrict w, const float *restrict b, int relu,
+                               float *restrict y, uint8_t *restrict arg, float *restrict ws);
+/* Given dy = dL/dy of the pooled output and the forward's y and arg: dx (when not NULL), dw,
+ * db (when not NULL), overwritten. The same workspace size as ol_conv2d_backward. */
+void ol_conv2d_maxpool_backward(const ol_conv2d_shape *sh, int pool, const float *restrict x,
+                                const float *restrict w, const float *restrict y,
+                                const uint8_t *restrict arg, int relu, const float *restrict dy,
+                                float *restrict dx, float *restrict dw, float *restrict db,
+                                float *restrict ws);
 
 #endif

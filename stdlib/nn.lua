@@ -187,6 +187,22 @@ function F.conv2d(x, w, b, opts)
   return apply_activation(y, act)
 end
 
+-- conv2d_max_pool2d(x, w, b, conv_opts, pool): max_pool2d(conv2d(x, w, b, conv_opts), pool),
+-- the same bits, computed per image while the conv output is in cache and never stored whole.
+-- conv_opts.activation may be nil or "relu"; the pool is pool x pool with stride pool.
+function F.conv2d_max_pool2d(x, w, b, opts, pool)
+  check_tensor(x, "conv2d_max_pool2d"); check_tensor(w, "conv2d_max_pool2d", "weight")
+  local act = check_activation(opts and opts.activation, "conv2d_max_pool2d")
+  if act ~= nil and act ~= "relu" then raise("conv2d_max_pool2d: activation must be nil or 'relu', got '" .. act .. "'") end
+  local relu = act == "relu"
+  local sh, sw, pad, dh, dw = conv_args(opts, "conv2d_max_pool2d")
+  local y, arg = NN.conv2d_maxpool_forward(x, w, b, sh, sw, pad, dh, dw, relu, pool)
+  if not any(x, w, b) then return y end
+  return record(y, relu and "conv2d+relu+max_pool2d" or "conv2d+max_pool2d", { x, w, b }, function(g)
+    return NN.conv2d_maxpool_backward(x, w, g, y, arg, sh, sw, pad, dh, dw, relu, pool, needs(x), b ~= nil and needs(b))
+  end)
+end
+
 local function pool_args(k, stride, padding, op)
   local kh, kw = pair(k, "kernel size", op)
   local sh, sw = pair(stride or { kh, kw }, "stride", op)
@@ -320,6 +336,7 @@ local F_docs = {
   linear = "F.linear(x, w, b, {activation = nil})  x W^T + b; w is [out, in]; activation 'relu' is fused",
   conv2d = "F.conv2d(x, w, b, {stride = 1, padding = 0 | 'valid' | 'same' | n | {ph, pw}, dilation = 1, activation = nil})  NCHW",
   max_pool2d = "F.max_pool2d(x, kernel, stride = kernel, padding = 0)  NCHW",
+  conv2d_max_pool2d = "F.conv2d_max_pool2d(x, w, b, conv_opts, pool)  = max_pool2d(conv2d(x, w, b, conv_opts), pool), fused (activation nil or 'relu'); nn.Sequential uses it for Conv2D then MaxPool2D",
   avg_pool2d = "F.avg_pool2d(x, kernel, stride = kernel, padding = 0)  NCHW, padded zeros count",
   dropout = "F.dropout(x, p, {key =, stream =, training = true})  inverted dropout, Philox mask keyed by (key, stream)",
   relu = "F.relu(x)", leaky_relu = "F.leaky_relu(x, negative_slope = 0.01)", elu = "F.elu(x, alpha = 1)",
@@ -335,7 +352,7 @@ local F_docs = {
 }
 for name, text in pairs(F_docs) do document(F[name], text) end
 document(F, "nn.functional (nn.F): the ops the layers are made of, differentiable: " ..
-  "linear conv2d max_pool2d avg_pool2d dropout relu leaky_relu elu tanh sigmoid gelu softmax log_softmax " ..
+  "linear conv2d max_pool2d conv2d_max_pool2d avg_pool2d dropout relu leaky_relu elu tanh sigmoid gelu softmax log_softmax " ..
   "cross_entropy mse binary_cross_entropy batch_norm accuracy flatten")
 
 -- ---- initializers (Keras names and formulas) ------------------------------------
@@ -566,10 +583,13 @@ function Conv2D:build(s)
   end
   return { self.filters, oh, ow }
 end
+function Conv2D:conv_opts()
+  return { stride = { self.sh, self.sw }, padding = self.padding, dilation = { self.dh, self.dw },
+    activation = self.activation }
+end
 function Conv2D:forward(x)
   check_input(self, x)
-  return F.conv2d(x, self.weight, self.bias, { stride = { self.sh, self.sw }, padding = self.padding,
-    dilation = { self.dh, self.dw }, activation = self.activation })
+  return F.conv2d(x, self.weight, self.bias, self:conv_opts())
 end
 
 -- Pooling --------------------------------------------------------------------
@@ -786,6 +806,18 @@ function Sequential:add(layer)
   return self
 end
 
+-- A built Conv2D (no activation or ReLU) followed by a built MaxPool2D with square, unpadded,
+-- non-overlapping windows runs as one fused op (F.conv2d_max_pool2d): the same results, without
+-- storing the conv output. Layers whose forward was replaced are left alone.
+local function fuses_with_pool(conv, pool)
+  return getmetatable(conv) == Conv2D and getmetatable(pool) == nn.MaxPool2D
+    and rawget(conv, "forward") == nil and rawget(pool, "forward") == nil
+    and conv.weight ~= nil and pool.input_shape ~= nil
+    and (conv.activation == nil or conv.activation == "relu")
+    and pool.kh == pool.kw and pool.sh == pool.kh and pool.sw == pool.kh and pool.ph == 0 and pool.pw == 0
+    and pool.kh >= 2 and pool.kh <= 16
+end
+
 function Sequential:forward(x)
   if not is_tensor(x) then raise("Sequential: expected a tensor, got " .. type(x)) end
   if self.input_shape then
@@ -798,7 +830,18 @@ function Sequential:forward(x)
       raise("Sequential: expected input of shape " .. fmt_shape(want) .. ", got " .. fmt_shape(xs))
     end
   end
-  for _, layer in ipairs(self.layers) do x = layer:forward(x) end
+  local layers, i = self.layers, 1
+  while i <= #layers do
+    local layer, nxt = layers[i], layers[i + 1]
+    if nxt and fuses_with_pool(layer, nxt) then
+      check_input(layer, x)
+      x = F.conv2d_max_pool2d(x, layer.weight, layer.bias, layer:conv_opts(), nxt.kh)
+      i = i + 2
+    else
+      x = layer:forward(x)
+      i = i + 1
+    end
+  end
   return x
 end
 Sequential.__call = Sequential.forward

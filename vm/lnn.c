@@ -613,6 +613,17 @@ static float *workspace(lua_State *L, const ol_conv2d_shape *sh)
     return ol_data(ol_pushtensor_empty(L, 1, &n));
 }
 
+/* dx = the padded gradient dxin with the explicit padding cropped off. */
+static void crop_padded(const OLTensor *dxin, OLTensor *dx, const ol_conv2d_shape *sh, pads pd)
+{
+    int64_t h = dx->shape[2], wd = dx->shape[3];
+    const float *src = ol_data(dxin);
+    float *dst = ol_data(dx);
+    for (int64_t pl = 0; pl < (int64_t)sh->n * sh->c; pl++)
+        for (int64_t i = 0; i < h; i++)
+            memcpy(dst + (pl * h + i) * wd, src + (pl * sh->h + i + pd.top) * sh->w + pd.left, (size_t)wd * sizeof(float));
+}
+
 /* conv2d_forward(x, w, b | nil, stride_h, stride_w, padding, dil_h, dil_w, relu) -> y */
 static int conv2d_forward(lua_State *L)
 {
@@ -663,14 +674,7 @@ static int conv2d_backward(lua_State *L)
     if (want_db) db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
     ol_conv2d_backward(&sh, ol_data(xin), ol_data(w), ol_data(dy), dxin ? ol_data(dxin) : NULL, ol_data(dw),
                        db ? ol_data(db) : NULL, ws);
-    if (want_dx && explicit_pad) { /* crop the padded gradient */
-        int64_t h = x->shape[2], wd = x->shape[3];
-        const float *src = ol_data(dxin);
-        float *dst = ol_data(dx);
-        for (int64_t pl = 0; pl < (int64_t)sh.n * sh.c; pl++)
-            for (int64_t i = 0; i < h; i++)
-                memcpy(dst + (pl * h + i) * wd, src + (pl * sh.h + i + pd.top) * sh.w + pd.left, (size_t)wd * sizeof(float));
-    }
+    if (want_dx && explicit_pad) crop_padded(dxin, dx, &sh, pd);
     return 3;
 }
 
@@ -757,12 +761,92 @@ static int avg_pool2d_backward(lua_State *L)
     return 1;
 }
 
+/* ---- conv2d + max-pool, fused ------------------------------------------ */
+
+#define CONV_POOL_ARG "optlab.ConvPoolArg"
+typedef struct { int64_t n; uint8_t arg[]; } conv_pool_arg;
+
+static int pool_arg(lua_State *L, int idx, const ol_conv2d_shape *sh)
+{
+    int pool = int_arg(L, idx, "conv2d_max_pool2d", "pool size");
+    if (!ol_conv2d_maxpool_check(sh, pool))
+        ol_error(L, "conv2d_max_pool2d: pool size %d must be 2..16 and fit the %dx%d conv output", pool, sh->p, sh->q);
+    return pool;
+}
+
+/* conv2d_maxpool_forward(x, w, b | nil, stride_h, stride_w, padding, dil_h, dil_w, relu, pool)
+ *   -> y, arg: max_pool2d(conv2d(x, w, b) (+ReLU), pool) and the argmax offsets for backward */
+static int conv2d_maxpool_forward(lua_State *L)
+{
+    OLTensor *x = contig(L, 1), *w = contig(L, 2), *b = opt_contig(L, 3);
+    int relu = lua_toboolean(L, 9), explicit_pad;
+    ol_conv2d_shape sh;
+    pads pd;
+    conv_setup(L, "conv2d_max_pool2d", x, w, b, 4, &sh, &pd, &explicit_pad);
+    int pool = pool_arg(L, 10, &sh);
+    lua_settop(L, 10);
+    const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;
+    float *ws = workspace(L, &sh);
+    int64_t ys[4] = {sh.n, sh.k, sh.p / pool, sh.q / pool};
+    OLTensor *y = ol_pushtensor_empty(L, 4, ys);
+    int64_t n = ol_numel(y);
+    conv_pool_arg *a = lua_newuserdatauv(L, sizeof(conv_pool_arg) + (size_t)n, 0);
+    a->n = n;
+    luaL_setmetatable(L, CONV_POOL_ARG);
+    ol_conv2d_maxpool_forward(&sh, pool, ol_data(xin), ol_data(w), b ? ol_data(b) : NULL, relu, ol_data(y),
+                              a->arg, ws);
+    return 2;
+}
+
+/* conv2d_maxpool_backward(x, w, dy, y, arg, stride_h, stride_w, padding, dil_h, dil_w, relu, pool,
+ *   want_dx, want_db) -> dx | nil, dw, db | nil */
+static int conv2d_maxpool_backward(lua_State *L)
+{
+    const char *op = "conv2d_max_pool2d backward";
+    OLTensor *x = contig(L, 1), *w = contig(L, 2), *dy = contig(L, 3), *y = contig(L, 4);
+    conv_pool_arg *a = luaL_checkudata(L, 5, CONV_POOL_ARG);
+    int explicit_pad;
+    ol_conv2d_shape sh;
+    pads pd;
+    conv_setup(L, op, x, w, NULL, 6, &sh, &pd, &explicit_pad);
+    int relu = lua_toboolean(L, 11), pool = pool_arg(L, 12, &sh);
+    int want_dx = lua_toboolean(L, 13), want_db = lua_toboolean(L, 14);
+    char s1[160];
+    int64_t n = (int64_t)sh.n * sh.k * (sh.p / pool) * (sh.q / pool);
+    if (!(dy->ndim == 4 && dy->shape[0] == sh.n && dy->shape[1] == sh.k && dy->shape[2] == sh.p / pool &&
+          dy->shape[3] == sh.q / pool))
+        ol_error(L, "%s: dy must be [%d, %d, %d, %d], got %s", op, sh.n, sh.k, sh.p / pool, sh.q / pool, shp(dy, s1));
+    same_shape(L, op, dy, "dy", y, "y");
+    if (a->n != n) ol_error(L, "%s: the indices come from a different forward", op);
+    lua_settop(L, 14);
+    const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;
+    float *ws = workspace(L, &sh);
+    OLTensor *dxin = NULL;
+    if (want_dx) {
+        int64_t ps[4] = {sh.n, sh.c, sh.h, sh.w};
+        dxin = ol_pushtensor_empty(L, 4, ps);
+    }
+    OLTensor *dx = NULL;
+    if (!want_dx) lua_pushnil(L);
+    else if (!explicit_pad) { lua_pushvalue(L, -1); dx = dxin; }
+    else dx = ol_pushtensor_empty(L, 4, x->shape);
+    OLTensor *dw = ol_pushtensor_empty(L, 4, w->shape);
+    int64_t bs = sh.k;
+    OLTensor *db = NULL;
+    if (want_db) db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
+    ol_conv2d_maxpool_backward(&sh, pool, ol_data(xin), ol_data(w), ol_data(y), a->arg, relu, ol_data(dy),
+                               dxin ? ol_data(dxin) : NULL, ol_data(dw), db ? ol_data(db) : NULL, ws);
+    if (want_dx && explicit_pad) crop_padded(dxin, dx, &sh, pd);
+    return 3;
+}
+
 /* ---- registration ----------------------------------------------------- */
 
 
 static const luaL_Reg nn_funcs[] = {
     {"linear_forward", linear_forward}, {"linear_backward", linear_backward},
     {"conv2d_forward", conv2d_forward}, {"conv2d_backward", conv2d_backward},
+    {"conv2d_maxpool_forward", conv2d_maxpool_forward}, {"conv2d_maxpool_backward", conv2d_maxpool_backward},
     {"max_pool2d_forward", max_pool2d_forward}, {"max_pool2d_backward", max_pool2d_backward},
     {"avg_pool2d_forward", avg_pool2d_forward}, {"avg_pool2d_backward", avg_pool2d_backward},
     {"cross_entropy_forward", cross_entropy_forward}, {"cross_entropy_backward", cross_entropy_backward},
@@ -778,6 +862,8 @@ static const luaL_Reg nn_funcs[] = {
 void ol_open_nn(lua_State *L)
 {
     luaL_newmetatable(L, POOL_INDEX);
+    lua_pop(L, 1);
+    luaL_newmetatable(L, CONV_POOL_ARG);
     lua_pop(L, 1);
     lua_newtable(L);
     luaL_setfuncs(L, nn_funcs, 0);

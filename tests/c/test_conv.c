@@ -17,6 +17,8 @@ static const cs cases[] = {
     { 2, 2, 5, 5, 3, 5, 5, 1, 1, 2, 2, 1, 1 },   /* kernel as large as the input, padded */
     { 2, 1, 6, 9, 3, 3, 3, 3, 2, 1, 2, 1, 1 },   /* C = 1, stride 3/2, padding > stride-1 */
     { 1, 3, 8, 8, 2, 1, 1, 2, 2, 0, 0, 1, 1 },   /* 1x1 stride 2 */
+    { 2, 4, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1 },   /* stride 1 with 36 taps: im2col+GEMM, not direct */
+    { 3, 2, 6, 19, 7, 2, 2, 1, 1, 0, 1, 1, 1 },  /* direct: 8 taps, odd K, padding on one axis */
 };
 static const cs seed = { 64, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1 };
 

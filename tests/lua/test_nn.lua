@@ -245,6 +245,44 @@ function T.pooling_gradcheck()
     { name = "avg_pool2d on a permuted input" })
 end
 
+-- ---- conv + max-pool, fused --------------------------------------------------
+
+function T.conv2d_max_pool2d_gradcheck()
+  -- pre-activations spread away from 0 and from each other: no kink or tie within eps
+  gradcheck(function(x, w, b) return F.conv2d_max_pool2d(x, w, b, { activation = "relu" }, 2) end,
+    { distinct({ 2, 1, 7, 6 }, 3), rn({ 3, 1, 3, 3 }, 4, 0.5), tensor.from { -0.3, 0.8, 2 } },
+    { name = "conv2d+relu+max_pool2d (direct)", eps = 1e-3 })
+  gradcheck(function(x, w, b) return F.conv2d_max_pool2d(x, w, b, { padding = 1 }, 3) end,
+    { distinct({ 1, 4, 6, 6 }, 5), rn({ 2, 4, 3, 3 }, 6, 0.5), rn({ 2 }, 7) },
+    { name = "conv2d+max_pool2d (im2col, pool 3)", eps = 1e-3 })
+end
+
+-- The seed's model runs conv+ReLU+pool fused inside Sequential; calling its layers one by one
+-- runs them apart. Outputs and every gradient must agree bit for bit.
+function T.sequential_fusion_is_bit_identical()
+  tensor.manual_seed(3)
+  local m = seed_model()
+  local x, lab = rn({ 16, 1, 28, 28 }, 8), rand_labels(16, 10, 4)
+  local st = m:rng_state()
+  local fused = m(x)
+  F.cross_entropy(fused, lab):backward()
+  local grads = {}
+  for i, p in ipairs(m:parameters()) do grads[i] = p.grad; p.grad = nil end
+  m:set_rng_state(st)
+  local h = x
+  for _, layer in ipairs(m.layers) do h = layer:forward(h) end
+  F.cross_entropy(h, lab):backward()
+  identical(fused, h, "model output, fused vs layer by layer")
+  for i, p in ipairs(m:parameters()) do identical(grads[i], p.grad, "gradient of " .. p.name) end
+end
+
+function T.conv2d_max_pool2d_errors()
+  local x, w = rn({ 1, 1, 6, 6 }, 1), rn({ 2, 1, 3, 3 }, 2)
+  raises(function() F.conv2d_max_pool2d(x, w, nil, { activation = "tanh" }, 2) end, "activation must be nil or 'relu'")
+  raises(function() F.conv2d_max_pool2d(x, w, nil, {}, 5) end, "pool size 5 must be 2..16 and fit the 4x4 conv output")
+  raises(function() F.conv2d_max_pool2d(x, w, nil, {}, 1) end, "pool size 1")
+end
+
 -- ---- dropout ------------------------------------------------------------------
 
 function T.dropout_mask_and_gradient()
