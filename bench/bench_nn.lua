@@ -61,9 +61,9 @@ local function by_op(model, x, y)
     timed("loss fwd", NN.cross_entropy_forward, z, y)
     local gz = timed("loss bwd", NN.cross_entropy_backward, z, y, 1)
     local ghd = timed("dense bwd", NN.linear_backward, hd, d2.weight, gz, nil, true, true)
-    local gh = timed("other bwd", tensor.raw.mul, ghd, m2)
+    local gh = timed("other bwd", NN.dropout_backward, ghd, m2)
     local gf = timed("dense bwd", NN.linear_backward, f, d1.weight, gh, h, true, true)
-    local gp = timed("other bwd", tensor.raw.mul, gf:reshape(pd:shape()), m1)
+    local gp = timed("other bwd", NN.dropout_backward, gf:reshape(pd:shape()), m1)
     timed("conv+pool bwd", NN.conv2d_maxpool_backward, x, conv.weight, gp, p, arg, 1, 1, { 0, 0 }, 1, 1, true, 2, false, true)
   end
   for _ = 1, 3 do step() end

@@ -135,25 +135,86 @@ static void philox4x32_lanes(uint64_t key, uint64_t ctr_hi, uint64_t base, uint3
 }
 #endif
 
-void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, size_t n)
+/* Dropout decisions as bits: element i is kept iff u_i >= p, u_i = ol_u32_to_unit(word i%4 of
+ * counter i/4), tested in integers: (r >> 8) >= ceil(p * 2^24) is the same comparison, exactly.
+ * keep_word gives the 64 decisions of elements 64w .. 64w+63 (those below n), bit i - 64w. */
+static uint32_t keep_threshold(float p) { return (uint32_t)ceil((double)p * 16777216.0); }
+
+static uint64_t keep_word(uint64_t key, uint64_t stream, uint32_t t, size_t w, size_t n)
 {
-    float keep = 1.0f / (1.0f - p);
-    /* counters; whole blocks of PHILOX_LANES counters whose 4 elements all lie below n */
-    size_t nb = (n + 3) / 4, nblk = n / 4 / PHILOX_LANES;
-    /* element 4*b + j takes word j of counter b, as the scalar path (and ol_rng_uniform) */
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t k = 0; k < nblk; k++) {
-        uint32_t r[4][PHILOX_LANES];
-        philox4x32_lanes(key, stream, k * PHILOX_LANES, r);
-        float *o = out + 4 * PHILOX_LANES * k;
-        for (int l = 0; l < PHILOX_LANES; l++)
-            for (int j = 0; j < 4; j++)
-                o[4 * l + j] = ol_u32_to_unit(r[j][l]) >= p ? keep : 0.0f;
+    uint64_t bits = 0;
+    if (64 * (w + 1) <= n) { /* 16 whole counters */
+        for (int blk = 0; blk < 16 / PHILOX_LANES; blk++) {
+            uint32_t r[4][PHILOX_LANES];
+            philox4x32_lanes(key, stream, 16 * w + (size_t)blk * PHILOX_LANES, r);
+#if defined(__AVX512F__) && defined(__BMI2__)
+            /* one compare per word j gives bit l = element 4l + j: spread with pdep */
+            const __m512i tv = _mm512_set1_epi32((int)t);
+            for (int j = 0; j < 4; j++) {
+                __mmask16 m = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(_mm512_loadu_si512(r[j]), 8), tv);
+                bits |= _pdep_u64(m, 0x1111111111111111ULL << j);
+            }
+#else
+            for (int l = 0; l < PHILOX_LANES; l++)
+                for (int j = 0; j < 4; j++)
+                    bits |= (uint64_t)((r[j][l] >> 8) >= t) << (4 * (blk * PHILOX_LANES + l) + j);
+#endif
+        }
+        return bits;
     }
-    for (size_t b = nblk * PHILOX_LANES; b < nb; b++) {
+    for (size_t b = 16 * w; b < 16 * w + 16 && 4 * b < n; b++) {
         uint32_t r[4];
         ol_philox4x32(key, stream, b, r);
         for (size_t j = 0; j < 4 && 4 * b + j < n; j++)
-            out[4 * b + j] = ol_u32_to_unit(r[j]) >= p ? keep : 0.0f;
+            bits |= (uint64_t)((r[j] >> 8) >= t) << (4 * (b - 16 * w) + j);
     }
+    return bits;
+}
+
+/* y[0..m) = x * (bit i of bits ? keep : 0): the same product as with a float mask. */
+static void apply_bits(uint64_t bits, float keep, const float *restrict x, float *restrict y, size_t m)
+{
+#if defined(__AVX512F__)
+    if (m == 64) {
+        const __m512 kv = _mm512_set1_ps(keep);
+        for (int c = 0; c < 4; c++) {
+            __m512 f = _mm512_maskz_mov_ps((__mmask16)(bits >> (16 * c)), kv);
+            _mm512_storeu_ps(y + 16 * c, _mm512_mul_ps(_mm512_loadu_ps(x + 16 * c), f));
+        }
+        return;
+    }
+#endif
+    for (size_t i = 0; i < m; i++) y[i] = x[i] * ((bits >> i & 1) ? keep : 0.0f);
+}
+
+void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, size_t n)
+{
+    const float keep = 1.0f / (1.0f - p);
+    const uint32_t t = keep_threshold(p);
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t w = 0; w < (n + 63) / 64; w++) {
+        uint64_t bits = keep_word(key, stream, t, w, n);
+        size_t m = n - 64 * w < 64 ? n - 64 * w : 64;
+        for (size_t i = 0; i < m; i++) out[64 * w + i] = (bits >> i & 1) ? keep : 0.0f;
+    }
+}
+
+void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, float *y,
+                        uint64_t *bits, size_t n)
+{
+    const float keep = 1.0f / (1.0f - p);
+    const uint32_t t = keep_threshold(p);
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t w = 0; w < (n + 63) / 64; w++) {
+        bits[w] = keep_word(key, stream, t, w, n);
+        apply_bits(bits[w], keep, x + 64 * w, y + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+    }
+}
+
+void ol_dropout_backward(float p, const uint64_t *bits, const float *dy, float *dx, size_t n)
+{
+    const float keep = 1.0f / (1.0f - p);
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t w = 0; w < (n + 63) / 64; w++)
+        apply_bits(bits[w], keep, dy + 64 * w, dx + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
 }

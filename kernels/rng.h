@@ -14,6 +14,12 @@ void ol_rng_uniform(uint64_t key, uint64_t stream, float lo, float hi, float *ou
 void ol_rng_normal(uint64_t key, uint64_t stream, float mean, float std, float *out, size_t n);
 /* out[i] = 1/(1-p) with probability 1-p, else 0 (an inverted-dropout mask). */
 void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, size_t n);
+/* The same mask as bits, applied: bit i%64 of bits[i/64] = element i kept ((n+63)/64 words),
+ * y = x * mask, bit for bit what x times ol_rng_dropout_mask's floats gives (NaN and -0
+ * included). Backward: dx = dy * mask. */
+void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, float *y,
+                        uint64_t *bits, size_t n);
+void ol_dropout_backward(float p, const uint64_t *bits, const float *dy, float *dx, size_t n);
 
 static inline float ol_u32_to_unit(uint32_t u) { return (float)(u >> 8) * (1.0f / 16777216.0f); }
 #endif

@@ -255,7 +255,7 @@ function F.dropout(x, p, opts)
   if key == nil then key, stream = tensor.next_stream() end
   local y, mask = NN.dropout_forward(x, p, key, stream or 0)
   if not any(x) then return y end
-  return record(y, "dropout", { x }, function(g) return raw.mul(g, mask) end)
+  return record(y, "dropout", { x }, function(g) return NN.dropout_backward(g, mask) end)
 end
 
 -- ---- losses ----------------------------------------------------------------

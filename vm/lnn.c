@@ -401,24 +401,37 @@ static uint64_t u64_arg(lua_State *L, int idx, const char *op, const char *what)
     return (uint64_t)lua_tointeger(L, idx);
 }
 
-/* dropout_forward(x, p, key, stream) -> y, mask: mask = ol_rng_dropout_mask(key, stream)
- * (0 or 1/(1-p), inverted dropout), y = x * mask. The mask depends only on
- * (key, stream, shape): reruns and thread counts give the same one. */
+/* dropout_forward(x, p, key, stream) -> y, mask: the decisions of ol_rng_dropout_mask(key,
+ * stream) kept as bits in a userdata, y = x * (0 or 1/(1-p)). The mask depends only on (key,
+ * stream, index), never on the thread count. dropout_backward(dy, mask) -> dx = dy * mask. */
+#define DROPOUT_MASK "optlab.DropoutMask"
+typedef struct { int64_t n; float p; uint64_t bits[]; } dropout_mask;
+
 static int dropout_forward(lua_State *L)
 {
     OLTensor *x = contig(L, 1);
     double p = luaL_checknumber(L, 2);
     if (!(p >= 0 && p < 1)) ol_error(L, "dropout: rate must be in [0, 1), got %g", p);
     uint64_t key = u64_arg(L, 3, "dropout", "key"), stream = u64_arg(L, 4, "dropout", "stream");
-    size_t n = (size_t)ol_numel(x);
+    int64_t n = ol_numel(x);
     OLTensor *y = ol_pushtensor_empty(L, x->ndim, x->shape);
-    OLTensor *m = ol_pushtensor_empty(L, x->ndim, x->shape);
-    float *mp = ol_data(m), *yp = ol_data(y);
-    const float *xp = ol_data(x);
-    ol_rng_dropout_mask(key, stream, (float)p, mp, n);
-    #pragma omp parallel for schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) yp[i] = xp[i] * mp[i];
+    dropout_mask *m = lua_newuserdatauv(L, sizeof(dropout_mask) + (size_t)(n + 63) / 64 * sizeof(uint64_t), 0);
+    m->n = n;
+    m->p = (float)p;
+    luaL_setmetatable(L, DROPOUT_MASK);
+    ol_dropout_forward(key, stream, m->p, ol_data(x), ol_data(y), m->bits, (size_t)n);
     return 2;
+}
+
+static int dropout_backward(lua_State *L)
+{
+    OLTensor *dy = contig(L, 1);
+    dropout_mask *m = luaL_checkudata(L, 2, DROPOUT_MASK);
+    if (ol_numel(dy) != m->n)
+        ol_error(L, "dropout backward: dy has %lld elements, the mask %lld", (long long)ol_numel(dy), (long long)m->n);
+    OLTensor *dx = ol_pushtensor_empty(L, dy->ndim, dy->shape);
+    ol_dropout_backward(m->p, m->bits, ol_data(dy), ol_data(dx), (size_t)m->n);
+    return 1;
 }
 
 /* truncated_normal(shape, key, stream, std) -> tensor: N(0, std^2) redrawn
@@ -855,7 +868,8 @@ static const luaL_Reg nn_funcs[] = {
     {"binary_cross_entropy_forward", bce_forward}, {"binary_cross_entropy_backward", bce_backward},
     {"batch_norm_train", batch_norm_train}, {"batch_norm_train_backward", batch_norm_train_backward},
     {"batch_norm_eval", batch_norm_eval}, {"batch_norm_eval_backward", batch_norm_eval_backward},
-    {"dropout_forward", dropout_forward}, {"truncated_normal", truncated_normal},
+    {"dropout_forward", dropout_forward}, {"dropout_backward", dropout_backward},
+    {"truncated_normal", truncated_normal},
     {NULL, NULL}
 };
 
@@ -864,6 +878,8 @@ void ol_open_nn(lua_State *L)
     luaL_newmetatable(L, POOL_INDEX);
     lua_pop(L, 1);
     luaL_newmetatable(L, CONV_POOL_ARG);
+    lua_pop(L, 1);
+    luaL_newmetatable(L, DROPOUT_MASK);
     lua_pop(L, 1);
     lua_newtable(L);
     luaL_setfuncs(L, nn_funcs, 0);

@@ -1,7 +1,8 @@
 /* Dropout masks: the 16-lane Philox path must give exactly the scalar Philox stream
  * (element 4b+j = word j of counter b), write nothing past n, keep about 1-p of the
- * elements, and not depend on the thread count. */
+ * elements, and not depend on the thread count; the bit-mask dropout must equal x times them. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,38 @@ Test(rng, dropout_mask_thread_count_independent)
     omp_set_num_threads(saved);
     cr_assert(memcmp(a, b, n * sizeof(float)) == 0, "1 vs 2 threads differ");
     free(a); free(b);
+}
+
+/* ol_dropout_forward/backward (the mask as bits) against x times the float mask, bit for bit:
+ * negative x (0 * x = -0), NaN and infinity (NaN * 0 = NaN) included; nothing written past n. */
+static void check_bits(size_t n, float p, uint64_t key, uint64_t stream)
+{
+    float *x = malloc((n + 1) * sizeof(float)), *mask = malloc((n + 1) * sizeof(float));
+    float *y = malloc((n + 8) * sizeof(float)), *dx = malloc((n + 8) * sizeof(float));
+    uint64_t *bits = malloc(((n + 63) / 64 + 1) * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) x[i] = (float)((int)(i * 37 % 11) - 5) * 0.37f;
+    if (n > 10) { x[3] = NAN; x[7] = -INFINITY; x[n - 1] = NAN; }
+    reference_mask(key, stream, p, mask, n);
+    for (size_t i = 0; i < n + 8; i++) y[i] = dx[i] = -7.0f;
+    ol_dropout_forward(key, stream, p, x, y, bits, n);
+    ol_dropout_backward(p, bits, x, dx, n);
+    for (size_t i = 0; i < n; i++) {
+        float want = x[i] * mask[i];
+        cr_assert(memcmp(&y[i], &want, 4) == 0, "n=%zu p=%g: y[%zu] = %g, x * mask = %g", n, p, i, y[i], want);
+        cr_assert(memcmp(&dx[i], &want, 4) == 0, "n=%zu p=%g: dx[%zu] = %g, dy * mask = %g", n, p, i, dx[i], want);
+        cr_assert_eq((bits[i / 64] >> (i % 64)) & 1, mask[i] != 0.0f, "n=%zu: bit %zu", n, i);
+    }
+    for (size_t i = n; i < n + 8; i++) cr_assert(y[i] == -7.0f && dx[i] == -7.0f, "n=%zu: wrote past the end", n);
+    free(x); free(mask); free(y); free(dx); free(bits);
+}
+
+Test(rng, dropout_bits_match_the_float_mask)
+{
+    for (size_t n = 0; n <= 200; n++) check_bits(n, 0.25f, 42, (uint64_t)n << 32 | 3);
+    check_bits(64 * 5408, 0.25f, 1, (3ull << 32) | 17);
+    check_bits(64 * 256 + 5, 0.5f, 0xdeadbeefcafef00dull, ~0ull);
+    check_bits(100003, 0.9f, 7, 0);
+    check_bits(1000, 0.0f, 7, 1);
+    /* p just above a multiple of 2^-24: the integer threshold must round up */
+    check_bits(100003, 0.25f + 1.0f / 16777216.0f * 0.5f, 3, 4);
 }
