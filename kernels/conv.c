@@ -278,15 +278,17 @@ static void direct_forward_image(const ol_conv2d_shape *sh, const float *restric
 
 /* dw[k][t] = sum over o < span of dz[k][o] * xp[o + off[t]]: 8 lanes, each summing every 8th
  * position in order, then the lanes in order (the same in the vector and scalar builds).
- * Two channels and three taps at a time: each load feeds several multiply-adds. */
+ * Two channels and three taps at a time: each load feeds several multiply-adds. db[k] (when
+ * dbg != NULL) = the sum of dz[k] the same way, on the loads of the first taps. */
 static void direct_dw_image(const ol_conv2d_shape *sh, const float *restrict xp,
-                            const float *restrict dz, float *restrict dwg, int first)
+                            const float *restrict dz, float *restrict dwg, float *restrict dbg,
+                            int first)
 {
     const int crs = sh->c * sh->r * sh->s;
     const size_t L = span(sh), ks = z_ks(sh);
     int off[OL_CONV_DIRECT_TAPS];
     tap_offsets(sh, off);
-    float s[2][3];
+    float s[2][3], sb[2];
     for (int k = 0; k < sh->k; k += 2) {
         const int nk = sh->k - k < 2 ? 1 : 2;
         const float *d0 = dz + k * ks, *d1 = nk == 2 ? d0 + ks : d0;
@@ -295,23 +297,29 @@ static void direct_dw_image(const ol_conv2d_shape *sh, const float *restrict xp,
             /* missing taps repeat the last one; their sums are dropped */
             const float *x0 = xp + off[t], *x1 = xp + off[t + (nt > 1)], *x2 = xp + off[t + nt - 1];
 #ifdef OL_CONV_AVX2
-            __m256 a[2][3];
-            for (int u = 0; u < 2; u++) a[u][0] = a[u][1] = a[u][2] = _mm256_setzero_ps();
+            __m256 a[2][3], ab[2];
+            for (int u = 0; u < 2; u++) a[u][0] = a[u][1] = a[u][2] = ab[u] = _mm256_setzero_ps();
+            const int with_db = dbg && t == 0;
             for (size_t o = 0; o < L; o += 8) {
                 const __m256 g0 = _mm256_loadu_ps(d0 + o), g1 = _mm256_loadu_ps(d1 + o);
+                if (with_db) { ab[0] = _mm256_add_ps(ab[0], g0); ab[1] = _mm256_add_ps(ab[1], g1); }
                 const __m256 v0 = _mm256_loadu_ps(x0 + o), v1 = _mm256_loadu_ps(x1 + o),
                              v2 = _mm256_loadu_ps(x2 + o);
                 a[0][0] = _mm256_fmadd_ps(g0, v0, a[0][0]); a[1][0] = _mm256_fmadd_ps(g1, v0, a[1][0]);
                 a[0][1] = _mm256_fmadd_ps(g0, v1, a[0][1]); a[1][1] = _mm256_fmadd_ps(g1, v1, a[1][1]);
                 a[0][2] = _mm256_fmadd_ps(g0, v2, a[0][2]); a[1][2] = _mm256_fmadd_ps(g1, v2, a[1][2]);
             }
-            for (int u = 0; u < 2; u++)
+            for (int u = 0; u < 2; u++) {
+                float lanes[8];
                 for (int v = 0; v < 3; v++) {
-                    float lanes[8];
                     _mm256_storeu_ps(lanes, a[u][v]);
                     s[u][v] = 0.0f;
                     for (int l = 0; l < 8; l++) s[u][v] += lanes[l];
                 }
+                _mm256_storeu_ps(lanes, ab[u]);
+                sb[u] = 0.0f;
+                for (int l = 0; l < 8; l++) sb[u] += lanes[l];
+            }
 #else
             const float *xs[3] = { x0, x1, x2 }, *ds[2] = { d0, d1 };
             for (int u = 0; u < 2; u++)
@@ -322,7 +330,16 @@ static void direct_dw_image(const ol_conv2d_shape *sh, const float *restrict xp,
                     s[u][v] = 0.0f;
                     for (int l = 0; l < 8; l++) s[u][v] += lanes[l];
                 }
+            for (int u = 0; u < 2; u++) {
+                float lanes[8] = { 0 };
+                for (size_t o = 0; o < L; o += 8)
+                    for (int l = 0; l < 8; l++) lanes[l] += ds[u][o + l];
+                sb[u] = 0.0f;
+                for (int l = 0; l < 8; l++) sb[u] += lanes[l];
+            }
 #endif
+            if (dbg && t == 0)
+                for (int u = 0; u < nk; u++) dbg[k + u] = first ? sb[u] : dbg[k + u] + sb[u];
             for (int u = 0; u < nk; u++)
                 for (int v = 0; v < nt; v++) {
                     float *d = dwg + (size_t)(k + u) * crs + t + v;
@@ -343,12 +360,7 @@ static void direct_backward_image(const ol_conv2d_shape *sh, const float *restri
     const size_t pl = plane_p(sh), L = span(sh), ks = z_ks(sh);
     int off[OL_CONV_DIRECT_TAPS];
     tap_offsets(sh, off);
-    direct_dw_image(sh, xp, dz, dwg, first);
-    for (int k = 0; k < sh->k && dbg; k++) {
-        const float *dzk = dz + k * ks;
-        float s = (float)sum_fixed(dzk, L);
-        dbg[k] = first ? s : dbg[k] + s;
-    }
+    direct_dw_image(sh, xp, dz, dwg, dbg, first);
     if (!dx) return;
     memset(dxp, 0, sizeof(float) * (sh->c * pl + VL));
     for (int t = 0; t < crs; t++)
@@ -461,6 +473,17 @@ static void bias_act_row(const float *src, float *dst, int n, float bk, int relu
  * are met in window order, so the first maximum wins, as in ol_maxpool2d_forward. */
 static inline int takes_max(float v, float m) { return v > m || (isnan(v) && !isnan(m)); }
 
+#ifdef OL_CONV_AVX2
+/* takes_max on 8 lanes (all ones where v replaces m). After a ReLU there is no NaN to test. */
+static inline __m256 takes_max8(__m256 v, __m256 m, int relu)
+{
+    __m256 t = _mm256_cmp_ps(v, m, _CMP_GT_OQ);
+    if (!relu)
+        t = _mm256_or_ps(t, _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(m, m, _CMP_ORD_Q)));
+    return t;
+}
+#endif
+
 /* Rows i*pool.. of channel plane zk (row stride ld) -> pooled row yi, ai (q2 outputs). */
 static void pool_row(const float *zk, size_t ld, int pool, int q2, float bk, int relu,
                      float *restrict yi, uint8_t *restrict ai)
@@ -473,6 +496,7 @@ static void pool_row(const float *zk, size_t ld, int pool, int q2, float bk, int
          * two columns of a row are merged first, then the rows, so that the left operand
          * of every merge is the earlier candidate (first maximum wins, exactly). */
         const __m256 b = _mm256_set1_ps(bk), zero = _mm256_setzero_ps();
+        /* the shuffles leave windows in lane order 0 1 4 5 2 3 6 7; one permute per output fixes it */
         const __m256i fix = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
         for (int j0 = 0; q2 >= 8 && j0 < q2; j0 += 8) {
             j = j0 + 8 <= q2 ? j0 : q2 - 8;
@@ -482,23 +506,18 @@ static void pool_row(const float *zk, size_t ld, int pool, int q2, float bk, int
                 __m256 lo = _mm256_add_ps(_mm256_loadu_ps(r), b);
                 __m256 hi = _mm256_add_ps(_mm256_loadu_ps(r + 8), b);
                 if (relu) { lo = _mm256_max_ps(lo, zero); hi = _mm256_max_ps(hi, zero); }
-                __m256 ev = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(lo, hi, 0x88), fix);
-                __m256 od = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(lo, hi, 0xDD), fix);
-                __m256 take = _mm256_or_ps(_mm256_cmp_ps(od, ev, _CMP_GT_OQ),
-                                           _mm256_and_ps(_mm256_cmp_ps(od, od, _CMP_UNORD_Q),
-                                                         _mm256_cmp_ps(ev, ev, _CMP_ORD_Q)));
-                m[a] = _mm256_blendv_ps(ev, od, take);
-                col[a] = take;
+                __m256 ev = _mm256_shuffle_ps(lo, hi, 0x88), od = _mm256_shuffle_ps(lo, hi, 0xDD);
+                col[a] = takes_max8(od, ev, relu);
+                m[a] = _mm256_blendv_ps(ev, od, col[a]);
             }
-            __m256 take = _mm256_or_ps(_mm256_cmp_ps(m[1], m[0], _CMP_GT_OQ),
-                                       _mm256_and_ps(_mm256_cmp_ps(m[1], m[1], _CMP_UNORD_Q),
-                                                     _mm256_cmp_ps(m[0], m[0], _CMP_ORD_Q)));
-            _mm256_storeu_ps(yi + j, _mm256_blendv_ps(m[0], m[1], take));
+            const __m256 take = takes_max8(m[1], m[0], relu);
+            _mm256_storeu_ps(yi + j, _mm256_permutevar8x32_ps(_mm256_blendv_ps(m[0], m[1], take), fix));
             /* arg = 2 * (row taken) + (column taken in that row), packed to bytes */
-            const __m256i av = _mm256_or_si256(
+            __m256i av = _mm256_or_si256(
                 _mm256_and_si256(_mm256_castps_si256(take), _mm256_set1_epi32(2)),
                 _mm256_and_si256(_mm256_castps_si256(_mm256_blendv_ps(col[0], col[1], take)),
                                  _mm256_set1_epi32(1)));
+            av = _mm256_permutevar8x32_epi32(av, fix);
             const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(av), _mm256_extracti128_si256(av, 1));
             _mm_storel_epi64((__m128i *)(ai + j), _mm_packus_epi16(w16, w16));
         }
