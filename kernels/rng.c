@@ -1,5 +1,6 @@
 #include "rng.h"
 #include <math.h>
+#include <string.h>
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -53,7 +54,9 @@ void ol_rng_normal(uint64_t key, uint64_t stream, float mean, float std, float *
  * counter, which made dropout masks a tenth of a training step. out[w][l] = word w of
  * counter base + l. */
 #if defined(__AVX512F__)
-#define PHILOX_LANES 16
+/* Two independent 16-lane chains, interleaved: one chain's multiplies wait on the previous
+ * round (about 8 cycles of latency a round); two keep the vector units busy. */
+#define PHILOX_LANES 32
 #include <immintrin.h>
 
 static inline void mulhilo16(__m512i m, __m512i c, __m512i *lo, __m512i *hi)
@@ -71,21 +74,28 @@ static void philox4x32_lanes(uint64_t key, uint64_t ctr_hi, uint64_t base, uint3
         uint64_t lo = base + (uint64_t)l;
         w0[l] = (uint32_t)lo; w1[l] = (uint32_t)(lo >> 32);
     }
-    __m512i c0 = _mm512_loadu_si512(w0), c1 = _mm512_loadu_si512(w1);
-    __m512i c2 = _mm512_set1_epi32((int)(uint32_t)ctr_hi), c3 = _mm512_set1_epi32((int)(uint32_t)(ctr_hi >> 32));
+    __m512i c[2][4];
+    for (int h = 0; h < 2; h++) {
+        c[h][0] = _mm512_loadu_si512(w0 + 16 * h); c[h][1] = _mm512_loadu_si512(w1 + 16 * h);
+        c[h][2] = _mm512_set1_epi32((int)(uint32_t)ctr_hi);
+        c[h][3] = _mm512_set1_epi32((int)(uint32_t)(ctr_hi >> 32));
+    }
     const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M0), m1 = _mm512_set1_epi32((int)PHILOX_M1);
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
     for (int round = 0; round < 10; round++) {
-        __m512i lo0, hi0, lo1, hi1;
-        mulhilo16(m0, c0, &lo0, &hi0);
-        mulhilo16(m1, c2, &lo1, &hi1);
-        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-        c1 = lo1; c3 = lo0;
+        const __m512i kv0 = _mm512_set1_epi32((int)k0), kv1 = _mm512_set1_epi32((int)k1);
+        for (int h = 0; h < 2; h++) {
+            __m512i lo0, hi0, lo1, hi1;
+            mulhilo16(m0, c[h][0], &lo0, &hi0);
+            mulhilo16(m1, c[h][2], &lo1, &hi1);
+            c[h][0] = _mm512_xor_si512(_mm512_xor_si512(hi1, c[h][1]), kv0);
+            c[h][2] = _mm512_xor_si512(_mm512_xor_si512(hi0, c[h][3]), kv1);
+            c[h][1] = lo1; c[h][3] = lo0;
+        }
         k0 += PHILOX_W0; k1 += PHILOX_W1;
     }
-    _mm512_storeu_si512(out[0], c0); _mm512_storeu_si512(out[1], c1);
-    _mm512_storeu_si512(out[2], c2); _mm512_storeu_si512(out[3], c3);
+    for (int h = 0; h < 2; h++)
+        for (int w = 0; w < 4; w++) _mm512_storeu_si512(out[w] + 16 * h, c[h][w]);
 }
 #elif defined(__AVX2__)
 #define PHILOX_LANES 8
@@ -137,38 +147,46 @@ static void philox4x32_lanes(uint64_t key, uint64_t ctr_hi, uint64_t base, uint3
 
 /* Dropout decisions as bits: element i is kept iff u_i >= p, u_i = ol_u32_to_unit(word i%4 of
  * counter i/4), tested in integers: (r >> 8) >= ceil(p * 2^24) is the same comparison, exactly.
- * keep_word gives the 64 decisions of elements 64w .. 64w+63 (those below n), bit i - 64w. */
+ * keep_chunk gives the decisions of chunk c, elements CHUNK*c .. (those below n), as
+ * CHUNK/64 words: bit i of word v = element CHUNK*c + 64v + i. */
+#define CHUNK (4 * PHILOX_LANES > 64 ? 4 * PHILOX_LANES : 64)
 static uint32_t keep_threshold(float p) { return (uint32_t)ceil((double)p * 16777216.0); }
 
-static uint64_t keep_word(uint64_t key, uint64_t stream, uint32_t t, size_t w, size_t n)
+static void keep_chunk(uint64_t key, uint64_t stream, uint32_t t, size_t c, size_t n,
+                       uint64_t out[CHUNK / 64])
 {
-    uint64_t bits = 0;
-    if (64 * (w + 1) <= n) { /* 16 whole counters */
-        for (int blk = 0; blk < 16 / PHILOX_LANES; blk++) {
+    memset(out, 0, sizeof(uint64_t) * (CHUNK / 64));
+    const size_t b0 = CHUNK / 4 * c; /* first counter */
+    if (CHUNK * (c + 1) <= n) {
+        for (int blk = 0; blk < CHUNK / 4 / PHILOX_LANES; blk++) {
             uint32_t r[4][PHILOX_LANES];
-            philox4x32_lanes(key, stream, 16 * w + (size_t)blk * PHILOX_LANES, r);
+            philox4x32_lanes(key, stream, b0 + (size_t)blk * PHILOX_LANES, r);
 #if defined(__AVX512F__) && defined(__BMI2__)
-            /* one compare per word j gives bit l = element 4l + j: spread with pdep */
+            /* one compare per word j and 16 counters gives bit l = element 4l + j: spread with pdep */
             const __m512i tv = _mm512_set1_epi32((int)t);
-            for (int j = 0; j < 4; j++) {
-                __mmask16 m = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(_mm512_loadu_si512(r[j]), 8), tv);
-                bits |= _pdep_u64(m, 0x1111111111111111ULL << j);
-            }
+            for (int h = 0; h < PHILOX_LANES / 16; h++)
+                for (int j = 0; j < 4; j++) {
+                    __mmask16 m = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(_mm512_loadu_si512(r[j] + 16 * h), 8), tv);
+                    out[blk * PHILOX_LANES / 16 + h] |= _pdep_u64(m, 0x1111111111111111ULL << j);
+                }
 #else
             for (int l = 0; l < PHILOX_LANES; l++)
-                for (int j = 0; j < 4; j++)
-                    bits |= (uint64_t)((r[j][l] >> 8) >= t) << (4 * (blk * PHILOX_LANES + l) + j);
+                for (int j = 0; j < 4; j++) {
+                    size_t e = 4 * ((size_t)blk * PHILOX_LANES + l) + j;
+                    out[e / 64] |= (uint64_t)((r[j][l] >> 8) >= t) << (e % 64);
+                }
 #endif
         }
-        return bits;
+        return;
     }
-    for (size_t b = 16 * w; b < 16 * w + 16 && 4 * b < n; b++) {
+    for (size_t b = b0; b < b0 + CHUNK / 4 && 4 * b < n; b++) {
         uint32_t r[4];
         ol_philox4x32(key, stream, b, r);
-        for (size_t j = 0; j < 4 && 4 * b + j < n; j++)
-            bits |= (uint64_t)((r[j] >> 8) >= t) << (4 * (b - 16 * w) + j);
+        for (size_t j = 0; j < 4 && 4 * b + j < n; j++) {
+            size_t e = 4 * (b - b0) + j;
+            out[e / 64] |= (uint64_t)((r[j] >> 8) >= t) << (e % 64);
+        }
     }
-    return bits;
 }
 
 /* y[0..m) = x * (bit i of bits ? keep : 0): the same product as with a float mask. */
@@ -192,10 +210,11 @@ void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, siz
     const float keep = 1.0f / (1.0f - p);
     const uint32_t t = keep_threshold(p);
     #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t w = 0; w < (n + 63) / 64; w++) {
-        uint64_t bits = keep_word(key, stream, t, w, n);
-        size_t m = n - 64 * w < 64 ? n - 64 * w : 64;
-        for (size_t i = 0; i < m; i++) out[64 * w + i] = (bits >> i & 1) ? keep : 0.0f;
+    for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
+        uint64_t bits[CHUNK / 64];
+        keep_chunk(key, stream, t, c, n, bits);
+        for (size_t i = CHUNK * c; i < n && i < CHUNK * (c + 1); i++)
+            out[i] = (bits[(i % CHUNK) / 64] >> (i % 64) & 1) ? keep : 0.0f;
     }
 }
 
@@ -204,10 +223,16 @@ void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, 
 {
     const float keep = 1.0f / (1.0f - p);
     const uint32_t t = keep_threshold(p);
+    const size_t words = (n + 63) / 64;
     #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t w = 0; w < (n + 63) / 64; w++) {
-        bits[w] = keep_word(key, stream, t, w, n);
-        apply_bits(bits[w], keep, x + 64 * w, y + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+    for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
+        uint64_t cb[CHUNK / 64];
+        keep_chunk(key, stream, t, c, n, cb);
+        for (size_t v = 0; v < CHUNK / 64 && c * (CHUNK / 64) + v < words; v++) {
+            size_t w = c * (CHUNK / 64) + v;
+            bits[w] = cb[v];
+            apply_bits(bits[w], keep, x + 64 * w, y + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+        }
     }
 }
 
