@@ -27,5 +27,9 @@ void ol_gemm_serial(int64_t m, int64_t n, int64_t k, float alpha,
 void ol_threads_set(int n);
 int ol_threads_get(void);
 const char *ol_blis_version(void);
+/* The BLIS sub-configuration (kernel set) in use, e.g. "skx" or "haswell". */
+const char *ol_blis_arch(void);
+/* Chooses BLIS's kernels where BLIS cannot (see gemm.c); call before the first BLIS call. */
+void ol_blis_choose_arch(void);
 
 #endif

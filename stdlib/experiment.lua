@@ -755,7 +755,7 @@ function experiment.compare(spec)
     },
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
-    lua = lua_release(exe), blis = sys.blis_version(), threads = sys.threads(),
+    lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
     threads_per_job = jobs > 1 and math.max(1, sys.threads() // jobs) or nil,
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
   }
@@ -871,6 +871,11 @@ function experiment.verify_main(argv)
   if m.script.sha256 and sha ~= m.script.sha256 then
     print("optlab verify: warning: " .. script .. " changed since the run (SHA-256 " .. tostring(sha) ..
           ", recorded " .. m.script.sha256 .. ")")
+  end
+  -- GEMM results depend on BLIS's kernel set (and the CPU behind it): say so up front
+  if m.blis_kernels and m.blis_kernels ~= sys.blis_arch() then
+    print("optlab verify: warning: the run used BLIS's " .. m.blis_kernels .. " kernels, this machine uses " ..
+          sys.blis_arch() .. " (set BLIS_ARCH_TYPE to choose); their sums round differently")
   end
   -- overrides as given, then the resolved values (the script's defaults may have moved)
   local args = { [0] = script }

@@ -51,6 +51,7 @@ static int find_stdlib(const char *exe_dir)
 
 int ol_host_setup(lua_State *L, const char *exe_dir)
 {
+    ol_blis_choose_arch(); /* before anything calls BLIS */
     if (find_stdlib(exe_dir)) {
         lua_pushfstring(L, "optlab: cannot find the standard library (stdlib/optlab_init.lua) "
                            "next to %s or in %s; set OPTLAB_STDLIB", exe_dir ? exe_dir : "?", OPTLAB_STDLIB);

@@ -62,10 +62,12 @@ static int sys_isatty(lua_State *L)
 }
 
 static int sys_blis_version(lua_State *L) { lua_pushstring(L, ol_blis_version()); return 1; }
+static int sys_blis_arch(lua_State *L) { lua_pushstring(L, ol_blis_arch()); return 1; }
 
 static const luaL_Reg sys_funcs[] = {
     {"clock", sys_clock}, {"time", sys_time}, {"threads", sys_threads}, {"set_threads", sys_set_threads},
     {"rss", sys_rss}, {"peak_rss", sys_peak_rss}, {"isatty", sys_isatty}, {"blis_version", sys_blis_version},
+    {"blis_arch", sys_blis_arch},
     {NULL, NULL}
 };
 

@@ -137,8 +137,8 @@ int main(int argc, char **argv)
     }
     if (threads) ol_threads_set(threads);
     if (version) {
-        printf("optlab %s (%s, BLIS %s, %d thread%s)\n", OPTLAB_VERSION, LUA_RELEASE,
-               ol_blis_version(), ol_threads_get(), ol_threads_get() == 1 ? "" : "s");
+        printf("optlab %s (%s, BLIS %s %s kernels, %d thread%s)\n", OPTLAB_VERSION, LUA_RELEASE,
+               ol_blis_version(), ol_blis_arch(), ol_threads_get(), ol_threads_get() == 1 ? "" : "s");
         if (!script && !interactive) return 0;
     }
     if (load_stdlib(L) != LUA_OK) return 1;

@@ -858,7 +858,7 @@ end
 
 function T.cli()
   local out, code = run(OPTLAB .. " --version")
-  check(code == 0 and out:match("^optlab %S+ %(Lua 5%.4[%.%d]*, BLIS [%d%.]+, %d+ threads?%)"), out)
+  check(code == 0 and out:match("^optlab %S+ %(Lua 5%.4[%.%d]*, BLIS [%d%.]+ %a[%w_]* kernels, %d+ threads?%)"), out)
   out = run(OPTLAB .. " --threads 1 --version")
   check(out:find("1 thread)", 1, true), out)
   out = run(OPTLAB .. " --threads 1 -e 'print(sys.threads())'")
@@ -937,6 +937,24 @@ function T.contiguous_of_a_leaf_stays_a_leaf()
   p:t():contiguous():sum():backward()
   check(p.grad ~= nil, "the gradient reaches the leaf through a transposed copy")
   lib.close(p.grad, tensor.ones(2, 3), 0, "grad of sum")
+end
+
+-- BLIS's kernel set: the user's BLIS_ARCH_TYPE wins; otherwise an Intel CPU with AVX-512 whose
+-- model name BLIS cannot read (no model number) gets "skx", not BLIS's "haswell" fallback.
+function T.blis_kernel_choice()
+  local info = io.open("/proc/cpuinfo"):read("a")
+  local flags, model = info:match("\nflags%s*:%s*([^\n]*)") or "", info:match("model name%s*:%s*([^\n]*)") or ""
+  local has = function(f) return (" " .. flags .. " "):find(" " .. f .. " ", 1, true) ~= nil end
+  if has("avx2") and has("fma") then
+    local out = run("BLIS_ARCH_TYPE=3 " .. OPTLAB .. " -e 'print(sys.blis_arch())'")
+    check(out == "haswell\n", "BLIS_ARCH_TYPE=3 is the user's choice: " .. out)
+  end
+  local avx512 = has("avx512f") and has("avx512dq") and has("avx512cd") and has("avx512bw") and has("avx512vl")
+  if not (avx512 and info:find("GenuineIntel", 1, true) and not model:find("%d")) then
+    lib.skip("the CPU is not an AVX-512 Intel part without a model number (" .. model .. ")")
+  end
+  local out = run("env -u BLIS_ARCH_TYPE " .. OPTLAB .. " -e 'print(sys.blis_arch())'")
+  check(out == "skx\n", "AVX-512 without a model name: skx kernels, got " .. out)
 end
 
 -- BLIS's small/skinny path blocks by thread count; matmul must not.
