@@ -49,10 +49,15 @@ done
 # BLIS_NUM_THREADS / OMP_NUM_THREADS (else runs GEMMs on 1 thread: measured 4,000 vs 5,000
 # samples/s at 2 threads) and OpenBLAS's pthreads pool only OPENBLAS_NUM_THREADS (else it used
 # both cores in a "1 thread" run).
+# PyTorch on BLIS gets the kernel set optlab runs with (BLIS_ARCH_TYPE): where BLIS cannot read
+# the CPU's model it falls back to AVX2 kernels, and optlab asks for its AVX-512 ones instead.
+BLIS_KERNELS=$("$OPTLAB" -e 'print(sys.blis_arch())')
+case "$BLIS_KERNELS" in skx) BLIS_ARCH=0 ;; haswell) BLIS_ARCH=3 ;; *) BLIS_ARCH= ;; esac
 torch_env() {
   local e=(OMP_NUM_THREADS="$2" BLIS_NUM_THREADS="$2" OPENBLAS_NUM_THREADS="$2")
   case "$1" in
-    blis*) e+=("LD_LIBRARY_PATH=$LIBDIR/blis-openmp") ;;
+    blis*) e+=("LD_LIBRARY_PATH=$LIBDIR/blis-openmp")
+           if [ -n "$BLIS_ARCH" ]; then e+=("BLIS_ARCH_TYPE=$BLIS_ARCH"); fi ;;
     openblas*) e+=("LD_LIBRARY_PATH=$LIBDIR/openblas-pthread") ;;
     *) echo "compare.sh: unknown torch config '$1'" >&2; exit 1 ;;
   esac

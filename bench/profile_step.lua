@@ -106,6 +106,22 @@ end
 print("linear_forward   (both Dense) " .. gf(fc1 + 2 * 64 * 256 * 10, "nn.linear_forward"))
 print("linear_backward  (both Dense) " .. gf(2 * fc1 + 2 * 2 * 64 * 256 * 10, "nn.linear_backward"))
 
+-- The conv layer alone, unfused (Conv2D+ReLU as F.conv2d runs it when no pool follows): the
+-- direct kernel, bias and ReLU, its 64x32x26x26 output written out. Best of 20 batches of the
+-- data's first images.
+do
+  local x = loader:epoch(2)()
+  local conv = model.layers[1]
+  local fwd = C.nn.conv2d_forward
+  local best = math.huge
+  for _ = 1, 20 do
+    local s = clock(); fwd(x, conv.weight, conv.bias, 1, 1, 0, 1, 1, true); local d = clock() - s
+    if d < best then best = d end
+  end
+  print(string.format("conv2d alone     %.1f GFLOP/s (%.3f ms per batch)   (direct kernel + bias + ReLU, output written, unfused)",
+    conv_flops / best / 1e9, best * 1e3))
+end
+
 -- The same shapes through tensor matmul (ol_gemm); its timer wrapper adds ~1 us, negligible here
 local function blis_rate(m, k, n, reps, label)
   local a, b = tensor.randn({ m, k }), tensor.randn({ k, n })

@@ -626,6 +626,28 @@ static float *workspace(lua_State *L, const ol_conv2d_shape *sh)
     return ol_data(ol_pushtensor_empty(L, 1, &n));
 }
 
+/* The outputs of a conv backward, pushed as dx | nil, dw, db | nil. The kernel writes dxin, the
+ * gradient of the input it saw: with explicit padding a padded copy, cropped into dx afterwards
+ * (crop_padded); otherwise dx itself. */
+typedef struct { OLTensor *dxin, *dx, *dw, *db; } conv_grads;
+
+static conv_grads push_conv_grads(lua_State *L, const OLTensor *x, const OLTensor *w, const ol_conv2d_shape *sh,
+                                  int explicit_pad, int want_dx, int want_db)
+{
+    conv_grads g = {NULL, NULL, NULL, NULL};
+    if (want_dx) {
+        int64_t ps[4] = {sh->n, sh->c, sh->h, sh->w};
+        g.dxin = ol_pushtensor_empty(L, 4, ps);
+    }
+    if (!want_dx) lua_pushnil(L);
+    else if (!explicit_pad) { lua_pushvalue(L, -1); g.dx = g.dxin; }
+    else g.dx = ol_pushtensor_empty(L, 4, x->shape);
+    g.dw = ol_pushtensor_empty(L, 4, w->shape);
+    int64_t bs = sh->k;
+    if (want_db) g.db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
+    return g;
+}
+
 /* dx = the padded gradient dxin with the explicit padding cropped off. */
 static void crop_padded(const OLTensor *dxin, OLTensor *dx, const ol_conv2d_shape *sh, pads pd)
 {
@@ -672,22 +694,10 @@ static int conv2d_backward(lua_State *L)
     lua_settop(L, 11);
     const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;
     float *ws = workspace(L, &sh);
-    OLTensor *dxin = NULL;
-    if (want_dx) {
-        int64_t ps[4] = {sh.n, sh.c, sh.h, sh.w};
-        dxin = ol_pushtensor_empty(L, 4, ps);
-    }
-    OLTensor *dx = NULL;
-    if (!want_dx) lua_pushnil(L);
-    else if (!explicit_pad) { lua_pushvalue(L, -1); dx = dxin; }
-    else dx = ol_pushtensor_empty(L, 4, x->shape);
-    OLTensor *dw = ol_pushtensor_empty(L, 4, w->shape);
-    int64_t bs = sh.k;
-    OLTensor *db = NULL;
-    if (want_db) db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
-    ol_conv2d_backward(&sh, ol_data(xin), ol_data(w), ol_data(dy), dxin ? ol_data(dxin) : NULL, ol_data(dw),
-                       db ? ol_data(db) : NULL, ws);
-    if (want_dx && explicit_pad) crop_padded(dxin, dx, &sh, pd);
+    conv_grads g = push_conv_grads(L, x, w, &sh, explicit_pad, want_dx, want_db);
+    ol_conv2d_backward(&sh, ol_data(xin), ol_data(w), ol_data(dy), g.dxin ? ol_data(g.dxin) : NULL,
+                       ol_data(g.dw), g.db ? ol_data(g.db) : NULL, ws);
+    if (want_dx && explicit_pad) crop_padded(g.dxin, g.dx, &sh, pd);
     return 3;
 }
 
@@ -834,22 +844,10 @@ static int conv2d_maxpool_backward(lua_State *L)
     lua_settop(L, 14);
     const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;
     float *ws = workspace(L, &sh);
-    OLTensor *dxin = NULL;
-    if (want_dx) {
-        int64_t ps[4] = {sh.n, sh.c, sh.h, sh.w};
-        dxin = ol_pushtensor_empty(L, 4, ps);
-    }
-    OLTensor *dx = NULL;
-    if (!want_dx) lua_pushnil(L);
-    else if (!explicit_pad) { lua_pushvalue(L, -1); dx = dxin; }
-    else dx = ol_pushtensor_empty(L, 4, x->shape);
-    OLTensor *dw = ol_pushtensor_empty(L, 4, w->shape);
-    int64_t bs = sh.k;
-    OLTensor *db = NULL;
-    if (want_db) db = ol_pushtensor_empty(L, 1, &bs); else lua_pushnil(L);
+    conv_grads g = push_conv_grads(L, x, w, &sh, explicit_pad, want_dx, want_db);
     ol_conv2d_maxpool_backward(&sh, pool, ol_data(xin), ol_data(w), ol_data(y), a->arg, relu, ol_data(dy),
-                               dxin ? ol_data(dxin) : NULL, ol_data(dw), db ? ol_data(db) : NULL, ws);
-    if (want_dx && explicit_pad) crop_padded(dxin, dx, &sh, pd);
+                               g.dxin ? ol_data(g.dxin) : NULL, ol_data(g.dw), g.db ? ol_data(g.db) : NULL, ws);
+    if (want_dx && explicit_pad) crop_padded(g.dxin, g.dx, &sh, pd);
     return 3;
 }
 
