@@ -95,7 +95,8 @@ test: optlab data $(BUILD)/ctests
 	tools/test_summary.sh $(BUILD)/ctests.log $(BUILD)/luatests.log; \
 	exit $$status
 
-# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite.
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite. OPT drops -march=native,
+# so this pass also runs the kernels' portable paths (no AVX2 / AVX-512 intrinsics).
 sanitize: | deps
 	OPTLAB_SANITIZE=1 $(MAKE) BUILD=build/san OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
@@ -104,7 +105,7 @@ sanitize: | deps
 bench: optlab data
 	@for b in bench/bench_*.lua; do $(OPTLAB) $$b || exit 1; done
 
-# optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~10 minutes.
+# optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~3 minutes.
 # Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean.
 bench-compare: optlab
 	@tools/deps_bench.sh

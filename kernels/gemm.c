@@ -1,9 +1,11 @@
 #include "gemm.h"
 #include <blis.h>
-#include <cpuid.h>
 #include <ctype.h>
 #include <omp.h>
 #include <stdlib.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 static int threads = 1;
 
