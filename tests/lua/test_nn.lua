@@ -259,12 +259,14 @@ end
 
 -- The seed's model runs conv+ReLU+pool fused inside Sequential; calling its layers one by one
 -- runs them apart. Outputs and every gradient must agree bit for bit.
-function T.sequential_fusion_is_bit_identical()
-  tensor.manual_seed(3)
-  local m = seed_model()
-  local x, lab = rn({ 16, 1, 28, 28 }, 8), rand_labels(16, 10, 4)
+local function check_fusion(m, x, lab, what, pairs_fused)
   local st = m:rng_state()
-  local fused = m(x)
+  local real, calls = F.conv2d_max_pool2d, 0
+  F.conv2d_max_pool2d = function(...) calls = calls + 1; return real(...) end
+  local ok, fused = pcall(m, x)
+  F.conv2d_max_pool2d = real
+  if not ok then error(fused, 0) end
+  check(calls == pairs_fused, what .. ": " .. calls .. " fused conv+pool calls, expected " .. pairs_fused)
   F.cross_entropy(fused, lab):backward()
   local grads = {}
   for i, p in ipairs(m:parameters()) do grads[i] = p.grad; p.grad = nil end
@@ -272,8 +274,22 @@ function T.sequential_fusion_is_bit_identical()
   local h = x
   for _, layer in ipairs(m.layers) do h = layer:forward(h) end
   F.cross_entropy(h, lab):backward()
-  identical(fused, h, "model output, fused vs layer by layer")
-  for i, p in ipairs(m:parameters()) do identical(grads[i], p.grad, "gradient of " .. p.name) end
+  identical(fused, h, what .. ": model output, fused vs layer by layer")
+  for i, p in ipairs(m:parameters()) do identical(grads[i], p.grad, what .. ": gradient of " .. p.name) end
+end
+
+function T.sequential_fusion_is_bit_identical()
+  tensor.manual_seed(3)
+  check_fusion(seed_model(), rn({ 16, 1, 28, 28 }, 8), rand_labels(16, 10, 4), "seed model", 1)
+  -- 3 channels, an even kernel with Keras "same" (asymmetric padding), pool 3, a second conv
+  -- whose 72 taps take the im2col path, no activation on it
+  local m = nn.Sequential {
+    input = { 3, 13, 12 },
+    nn.Conv2D { 8, 2, padding = "same", activation = "relu" }, nn.MaxPool2D { 3 },
+    nn.Conv2D { 4, 3, padding = 1 }, nn.MaxPool2D { 2 },
+    nn.Flatten(), nn.Dense { 5 },
+  }
+  check_fusion(m, rn({ 5, 3, 13, 12 }, 9), rand_labels(5, 5, 2), "two conv+pool pairs", 2)
 end
 
 function T.conv2d_max_pool2d_errors()
