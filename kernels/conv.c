@@ -73,12 +73,11 @@ static int ngroups(const ol_conv2d_shape *sh)
     return sh->n < OL_CONV_GROUPS ? sh->n : OL_CONV_GROUPS;
 }
 
-static int col_is_x(const ol_conv2d_shape *sh);
-
-int ol_conv2d_is_direct(const ol_conv2d_shape *sh)
+/* 1x1, stride 1, no padding: im2col of an image is the image itself. */
+static int col_is_x(const ol_conv2d_shape *sh)
 {
-    return !col_is_x(sh) && sh->stride_h == 1 && sh->stride_w == 1 && sh->dil_h == 1 && sh->dil_w == 1 &&
-           sh->c * sh->r * sh->s <= OL_CONV_DIRECT_TAPS;
+    return sh->r == 1 && sh->s == 1 && sh->stride_h == 1 && sh->stride_w == 1 &&
+           sh->pad_h == 0 && sh->pad_w == 0;
 }
 
 /* Geometry of the direct kernel. The image is copied zero-padded, planes of hp x wp; the raw
@@ -89,6 +88,13 @@ int ol_conv2d_is_direct(const ol_conv2d_shape *sh)
 static size_t plane_p(const ol_conv2d_shape *sh)
 {
     return (size_t)(sh->h + 2 * sh->pad_h) * (sh->w + 2 * sh->pad_w);
+}
+
+/* Tap offsets into the padded image are ints: images too large for them take im2col. */
+int ol_conv2d_is_direct(const ol_conv2d_shape *sh)
+{
+    return !col_is_x(sh) && sh->stride_h == 1 && sh->stride_w == 1 && sh->dil_h == 1 && sh->dil_w == 1 &&
+           sh->c * sh->r * sh->s <= OL_CONV_DIRECT_TAPS && (size_t)sh->c * plane_p(sh) + 2 * VL < INT_MAX;
 }
 static size_t span(const ol_conv2d_shape *sh)
 {
@@ -119,13 +125,6 @@ size_t ol_conv2d_workspace_floats(const ol_conv2d_shape *sh)
 {
     size_t crs = (size_t)sh->c * sh->r * sh->s;
     return (size_t)ngroups(sh) * (group_floats(sh) + (size_t)sh->k * crs + (size_t)sh->k);
-}
-
-/* 1x1, stride 1, no padding: im2col of an image is the image itself. */
-static int col_is_x(const ol_conv2d_shape *sh)
-{
-    return sh->r == 1 && sh->s == 1 && sh->stride_h == 1 && sh->stride_w == 1 &&
-           sh->pad_h == 0 && sh->pad_w == 0;
 }
 
 /* Range [*lo, *hi) of output columns q whose input column q*stride + off lies in [0, w). */
