@@ -13,6 +13,9 @@
 #include "reduce.h"
 #include "rng.h"
 
+/* The whole C suite runs BLIS with the kernel set optlab itself would choose. */
+__attribute__((constructor)) static void choose_blis_kernels(void) { ol_blis_choose_arch(); }
+
 static void set_threads(int n)
 {
     omp_set_num_threads(n);
@@ -478,16 +481,33 @@ Test(core, gemm_beta_zero_ignores_c)
     free(a); free(b); free(c);
 }
 
+/* A tiled product runs as one BLIS call per thread: 1, 2 and 3 threads cut c differently and
+ * must give the same bits (BLIS's native path computes an element the same in any slice).
+ * The seed's dense GEMMs with their transposed operands, and odd shapes split along m or n. */
 Test(core, gemm_threads_identical)
 {
-    int64_t m = 64, n = 256, k = 5408;
-    float *a = alloc_rand((size_t)(m * k), -1, 1), *b = alloc_rand((size_t)(k * n), -1, 1);
-    float *c1 = malloc((size_t)(m * n) * sizeof *c1), *c2 = malloc((size_t)(m * n) * sizeof *c2);
-    set_threads(1);
-    ol_gemm(m, n, k, 1, a, k, 1, b, n, 1, 0, c1, n, 1);
-    set_threads(2);
-    ol_gemm(m, n, k, 1, a, k, 1, b, n, 1, 0, c2, n, 1);
-    /* BLIS splits m and n (never k) across threads, so each c element sums alike */
-    cr_assert(memcmp(c1, c2, (size_t)(m * n) * sizeof *c1) == 0, "BLIS gemm differs between 1 and 2 threads");
-    free(a); free(b); free(c1); free(c2);
+    struct { int64_t m, n, k; int ta, tb; } cs[] = {
+        { 64, 256, 5408, 0, 1 },  /* dense forward, x W^T */
+        { 256, 5408, 64, 1, 0 },  /* dense dW, dy^T x */
+        { 64, 5408, 256, 0, 0 },  /* dense dx, dy W */
+        { 1031, 97, 777, 1, 1 },  /* split along m, both transposed */
+        { 45, 3001, 613, 0, 1 },
+    };
+    for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+        int64_t m = cs[t].m, n = cs[t].n, k = cs[t].k;
+        int64_t rsa = cs[t].ta ? 1 : k, csa = cs[t].ta ? m : 1, rsb = cs[t].tb ? 1 : n, csb = cs[t].tb ? k : 1;
+        float *a = alloc_rand((size_t)(m * k), -1, 1), *b = alloc_rand((size_t)(k * n), -1, 1);
+        float *c[3];
+        for (int th = 1; th <= 3; th++) {
+            c[th - 1] = malloc((size_t)(m * n) * sizeof(float));
+            set_threads(th);
+            ol_gemm(m, n, k, 1, a, rsa, csa, b, rsb, csb, 0, c[th - 1], n, 1);
+        }
+        set_threads(2);
+        for (int th = 2; th <= 3; th++)
+            cr_assert(memcmp(c[0], c[th - 1], (size_t)(m * n) * sizeof(float)) == 0,
+                      "%lldx%lldx%lld: gemm differs between 1 and %d threads", (long long)m, (long long)n,
+                      (long long)k, th);
+        free(a); free(b); free(c[0]); free(c[1]); free(c[2]);
+    }
 }
