@@ -3,8 +3,8 @@
 -- RMSprop, SGD with Keras's defaults) on Fashion-MNIST's 60,000 training and
 -- 10,000 test images (Debian's dataset-fashion-mnist, installed by make deps).
 --
--- Time on a 2-core machine: about 5 minutes (303 s with --threads 2, the same
--- with --jobs 2), 7.5x mnist_optimizers.lua's images per epoch.
+-- Time on a 2-core machine: under 5 minutes (279 s with --threads 2, the
+-- same with --jobs 2), 7.5x mnist_optimizers.lua's images per epoch.
 --
 -- Quick look:
 --   optlab experiments/fashion_mnist_optimizers.lua epochs=2 train_limit=10000 optimizers=Adam,SGD
