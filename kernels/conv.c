@@ -355,12 +355,12 @@ static void direct_backward_image(const ol_conv2d_shape *sh, const float *restri
                                   float *restrict dwg, float *restrict dbg, int first,
                                   float *restrict dxp, float *restrict dx)
 {
+    direct_dw_image(sh, xp, dz, dwg, dbg, first);
+    if (!dx) return;
     const int wp = sh->w + 2 * sh->pad_w, crs = sh->c * sh->r * sh->s;
     const size_t pl = plane_p(sh), L = span(sh), ks = z_ks(sh);
     int off[OL_CONV_DIRECT_TAPS];
     tap_offsets(sh, off);
-    direct_dw_image(sh, xp, dz, dwg, dbg, first);
-    if (!dx) return;
     memset(dxp, 0, sizeof(float) * (sh->c * pl + VL));
     for (int t = 0; t < crs; t++)
         for (int k = 0; k < sh->k; k++) {
