@@ -91,6 +91,44 @@ static void tune_openmp(char **argv)
     execv("/proc/self/exe", argv); /* on failure, run with libgomp's defaults */
 }
 
+/* Everything after option parsing; returns the exit status. */
+static int run(lua_State *L, int argc, char **argv, int script, int interactive, int version, int threads)
+{
+    luaL_openlibs(L);
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    if (ol_host_setup(L, exe) != 0) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        return 1;
+    }
+    if (threads) ol_threads_set(threads);
+    if (version) {
+        printf("optlab %s (%s, BLIS %s %s kernels, %d thread%s)\n", OPTLAB_VERSION, LUA_RELEASE,
+               ol_blis_version(), ol_blis_arch(), ol_threads_get(), ol_threads_get() == 1 ? "" : "s");
+        fflush(stdout);
+        if (!script && !interactive) return 0;
+    }
+    if (load_stdlib(L) != LUA_OK) return 1;
+
+    /* `optlab verify DIR`: a subcommand, not a script */
+    if (script && strcmp(argv[script], "verify") == 0 && access("verify", F_OK) != 0) {
+        create_arg(L, argv, argc, script);
+        return run_chunk(L, "local e = require 'experiment'; os.exit(e.verify_main(arg) and 0 or 1, true)") == LUA_OK ? 0 : 1;
+    }
+
+    create_arg(L, argv, argc, script); /* no script: arg[0] is the interpreter, like lua */
+    for (int k = 1; k < (script ? script : argc); k++)
+        if (strcmp(argv[k], "-e") == 0 && run_chunk(L, argv[++k]) != LUA_OK) return 1;
+    int ran_e = 0;
+    for (int k = 1; k < (script ? script : argc); k++) if (strcmp(argv[k], "-e") == 0) ran_e = 1;
+    if (script && run_script(L, argv, argc, script) != LUA_OK) return 1;
+    if (interactive || (!script && !ran_e && !version)) return ol_repl(L);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     tune_openmp(argv);
@@ -125,41 +163,9 @@ int main(int argc, char **argv)
 
     lua_State *L = luaL_newstate();
     if (!L) { fprintf(stderr, "optlab: cannot create a Lua state: out of memory\n"); return 1; }
-    luaL_openlibs(L);
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[len > 0 ? len : 0] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    if (ol_host_setup(L, exe) != 0) {
-        fprintf(stderr, "%s\n", lua_tostring(L, -1));
-        return 1;
-    }
-    if (threads) ol_threads_set(threads);
-    if (version) {
-        printf("optlab %s (%s, BLIS %s %s kernels, %d thread%s)\n", OPTLAB_VERSION, LUA_RELEASE,
-               ol_blis_version(), ol_blis_arch(), ol_threads_get(), ol_threads_get() == 1 ? "" : "s");
-        if (!script && !interactive) return 0;
-    }
-    if (load_stdlib(L) != LUA_OK) return 1;
-
-    /* `optlab verify DIR`: a subcommand, not a script */
-    if (script && strcmp(argv[script], "verify") == 0 && access("verify", F_OK) != 0) {
-        create_arg(L, argv, argc, script);
-        return run_chunk(L, "local e = require 'experiment'; os.exit(e.verify_main(arg) and 0 or 1)") == LUA_OK ? 0 : 1;
-    }
-
-    create_arg(L, argv, argc, script); /* no script: arg[0] is the interpreter, like lua */
-    for (int k = 1; k < (script ? script : argc); k++)
-        if (strcmp(argv[k], "-e") == 0 && run_chunk(L, argv[++k]) != LUA_OK) return 1;
-    int ran_e = 0;
-    for (int k = 1; k < (script ? script : argc); k++) if (strcmp(argv[k], "-e") == 0) ran_e = 1;
-    if (script && run_script(L, argv, argc, script) != LUA_OK) return 1;
-    if (interactive || (!script && !ran_e && !version)) {
-        int status = ol_repl(L);
-        lua_close(L);
-        return status;
-    }
+    /* Every exit goes through lua_close: LeakSanitizer (make sanitize) checks
+     * at exit, and a state left open would be reported as leaked. */
+    int status = run(L, argc, argv, script, interactive, version, threads);
     lua_close(L);
-    return 0;
+    return status;
 }
