@@ -458,8 +458,8 @@ static int binary(lua_State *L, ol_binop op, int inplace)
         int ka = d - (nd - a->ndim), kb = d - (nd - b->ndim);
         int64_t x = ka >= 0 ? a->shape[ka] : 1, y = kb >= 0 ? b->shape[kb] : 1;
         if (x != y && x != 1 && y != 1)
-            ol_error(L, "%s: shapes %s and %s cannot be broadcast together", binop_names[op],
-                     ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
+            ol_error(L, "%s%s: shapes %s and %s cannot be broadcast together", binop_names[op],
+                     inplace ? "_" : "", ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
         shape[d] = x == 1 ? y : x; /* [1] with [0] is [0], not [1] */
     }
     broadcast_strides(a, nd, shape, stra);
