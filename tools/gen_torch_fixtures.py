@@ -31,6 +31,7 @@ import os
 import random
 import struct
 import sys
+import zlib
 
 import torch
 import torch.nn.functional as TF
@@ -421,7 +422,7 @@ def finalize(prog, local=False, check=True):
         for n in r32["grads"]:
             if not tol_ok(r32["grads"][n], r64["grads"][n], 0.25):
                 return None
-        rng = random.Random(hash(prog["name"]) & 0xffff)
+        rng = random.Random(zlib.crc32(prog["name"].encode()))
         pert = {}
         for i in prog["inputs"]:
             if i.get("grad") and not i.get("exact"):
@@ -1171,9 +1172,48 @@ OPTIM = [
 OPTLAB_NAME = {"NAdam": "Nadam"}
 
 
+class NAdamFixed(torch.optim.Optimizer):
+    """torch 1.13's NAdam step (torch/optim/nadam.py, _single_tensor_nadam) with the fix of
+    pytorch/pytorch#92699 (PyTorch 2.0): 1.13 computes mu_product_next = mu_product * mu *
+    mu_next, multiplying mu twice; the documented algorithm and later releases use
+    mu_product * mu_next, and so does optlab."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for g in self.param_groups:
+            beta1, beta2 = g["betas"]
+            for p in g["params"]:
+                st = self.state[p]
+                if not st:
+                    st["step"], st["mu_product"] = 0, 1.0
+                    st["exp_avg"], st["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
+                st["step"] += 1
+                step = st["step"]
+                grad = p.grad if g["weight_decay"] == 0 else p.grad.add(p, alpha=g["weight_decay"])
+                bias_correction2 = 1 - beta2 ** step
+                mu = beta1 * (1. - 0.5 * (0.96 ** (step * g["momentum_decay"])))
+                mu_next = beta1 * (1. - 0.5 * (0.96 ** ((step + 1) * g["momentum_decay"])))
+                st["mu_product"] *= mu
+                mu_product_next = st["mu_product"] * mu_next
+                st["exp_avg"].mul_(beta1).add_(grad, alpha=1 - beta1)
+                st["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = st["exp_avg_sq"].div(bias_correction2).sqrt().add_(g["eps"])
+                p.addcdiv_(grad, denom, value=-g["lr"] * (1. - mu) / (1. - st["mu_product"]))
+                p.addcdiv_(st["exp_avg"], denom, value=-g["lr"] * mu_next / (1. - mu_product_next))
+
+
+def optim_class(cls):
+    if cls == "NAdam" and int(torch.__version__.split(".")[0]) < 2:
+        return NAdamFixed
+    return getattr(torch.optim, cls)
+
+
 def optim_run(cls, kw, linear, dtype, n=8, steps=100):
     p = torch.tensor([ref_param0(i) for i in range(1, n + 1)], dtype=dtype, requires_grad=True)
-    o = getattr(torch.optim, cls)([p], **kw)
+    o = optim_class(cls)([p], **kw)
     rows = []
     for k in range(1, steps + 1):
         if linear:      # the seed's linear schedule at update k-1: lr_k = (1 - a) from + a to, a = k/steps
@@ -1192,7 +1232,10 @@ def gen_optim():
         linear = LIN if name.endswith("_linear") else None
         hp = dict(hp)
         hp["convention"] = "torch"
-        out.append({"name": name, "opt": OPTLAB_NAME.get(cls, cls), "torch": "torch.optim.%s(%s)" % (cls, ", ".join("%s=%r" % kv for kv in sorted(kw.items()))),
+        what = "torch.optim.%s(%s)" % (cls, ", ".join("%s=%r" % kv for kv in sorted(kw.items())))
+        if optim_class(cls) is NAdamFixed:
+            what += " of torch %s with the fix of pytorch#92699" % torch.__version__
+        out.append({"name": name, "opt": OPTLAB_NAME.get(cls, cls), "torch": what,
                     "hp": hp, "linear": linear,
                     "f32": optim_run(cls, kw, linear, torch.float32),
                     "f64": [[x for x in r] for r in optim_run(cls, kw, linear, torch.float64)]})
