@@ -186,6 +186,8 @@ local function call(st, args, n)
   return table.pack(pcall(fn, table.unpack(args, 1, n)))
 end
 
+local after_inplace
+
 local function first_line(e) return (tostring(e):gsub("\n.*", "")) end
 
 -- Replays each step alone on fresh leaves holding PyTorch's inputs, with PyTorch's gradient
@@ -248,6 +250,21 @@ local function localize(p)
   return nil
 end
 
+-- A value that differs after an earlier in-place op may be that op's fault (it wrote through
+-- a view, or did not): name it and what made its target.
+function after_inplace(p, k)
+  local made = {}
+  for j = 1, k - 1 do
+    local st = p.steps[j]
+    made[st.out] = st.op
+    local a = st.args[1]
+    if st.op:sub(-1) == "_" and type(a) == "table" and a.ref and made[a.ref] and made[a.ref]:sub(-1) ~= "_" then
+      return " after in-place " .. st.op .. " on the result of " .. made[a.ref]
+    end
+  end
+  return ""
+end
+
 -- Runs one program; returns nil when it agrees with PyTorch, else cause, detail.
 local function run(p)
   local env, leaves, order = {}, {}, {}
@@ -282,7 +299,7 @@ local function run(p)
     env[st.out] = y
     if not err then
       local d = differs(y, p.values[k])
-      if d then return what .. ": forward value", "step " .. k .. ": " .. d end
+      if d then return what .. ": forward value" .. after_inplace(p, k), "step " .. k .. ": " .. d end
     end
   end
   local last = env[p.steps[#p.steps].out]
