@@ -25,6 +25,17 @@ A program is kept only when it is well conditioned for float32: float32 torch ag
 float64 torch to a quarter of the replay's tolerance, and a 1e-4 relative perturbation of the
 inputs moves no value or gradient by more than 1e-2 (which rejects kinks of relu/abs/clamp,
 ties in max, jumps of floor/round/remainder and poles near 0).
+
+Layers map one to one, since optlab keeps PyTorch's layouts: Dense/linear weights are
+[out, in] (no transpose), conv weights [out, in, kh, kw], images NCHW, BatchNorm's momentum
+weights the new batch statistic. Where optlab follows Keras instead, the torch side is built
+to match: Conv2D's padding "same" is Keras's rule at any stride (extra row/column at the
+bottom/right), done here with F.pad; optlab's binary_cross_entropy takes logits (torch's
+binary_cross_entropy_with_logits). Not compared, on purpose: cross_entropy of a softmax
+output (optlab uses the logits behind it, as Keras; torch would take probabilities as
+logits), Dropout in training (different random streams), and scalar % tensor through
+Python's operator (torch 1.13 has no derivative for it; torch.remainder on a 0-dim tensor
+is used instead).
 """
 import math
 import os

@@ -27,7 +27,7 @@ local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") .. "/fixtures"
 local function load(name)
   local path = dir .. "/" .. name
   local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
+  local text = f:read("*a")
   f:close()
   return serial.decode(text, path)
 end
@@ -377,21 +377,26 @@ local function replay(file, min_count)
   local progs = load(file)
   lib.check(#progs >= min_count, file .. ": expected at least " .. min_count .. " programs, found " .. #progs)
   local groups, order, failed = {}, {}, 0
+  local all = os.getenv("OPTLAB_DIFF_ALL") == "1"
   for _, p in ipairs(progs) do
     local ok, cause, why = pcall(run, p)
     if not ok then cause, why = "replay crashed", first_line(cause) end
     if cause then
       failed = failed + 1
+      if all then print(string.format("  differs: '%s': %s: %s", p.name, cause, why)) end
       if not groups[cause] then groups[cause] = { n = 0, examples = {} }; order[#order + 1] = cause end
       local g = groups[cause]
       g.n = g.n + 1
       if #g.examples < 2 then g.examples[#g.examples + 1] = "'" .. p.name .. "': " .. why end
     end
   end
-  if failed == 0 then return end
+  if failed == 0 then
+    print(string.format("  %s: all %d programs agree with PyTorch", file, #progs))
+    return
+  end
   table.sort(order, function(a, b) return groups[a].n > groups[b].n or (groups[a].n == groups[b].n and a < b) end)
-  local lines = { string.format("%s: %d of %d programs differ from PyTorch (tolerance %g relative + %g absolute), %d causes:",
-    file, failed, #progs, RTOL, ATOL, #order) }
+  local lines = { string.format("%s: %d of %d programs differ from PyTorch (tolerance %g relative + %g absolute), %d causes" ..
+    " (OPTLAB_DIFF_ALL=1 lists every program):", file, failed, #progs, RTOL, ATOL, #order) }
   for _, c in ipairs(order) do
     lines[#lines + 1] = string.format("  %4d  %s", groups[c].n, c)
     for _, ex in ipairs(groups[c].examples) do lines[#lines + 1] = "          e.g. " .. ex end
