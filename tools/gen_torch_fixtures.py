@@ -738,7 +738,32 @@ def t_other(b, a):
     return None
 
 
-TEMPLATES = [(t_binary, 4), (t_unary, 2), (t_act, 2), (t_red, 2), (t_view, 3), (t_other, 2)]
+def t_inplace(b, a):
+    """an in-place op on an intermediate value (recorded in the graph, as PyTorch does)"""
+    if a in [i["name"] for i in b.prog["inputs"]]:
+        return None     # in-place on a leaf that requires grad is an error: targeted cases test it
+    r, s = b.rng, list(b.vals[a].shape)
+    op = r.choice(["add_", "sub_", "mul_", "div_", "addcmul_", "addcdiv_", "lerp_", "clamp_", "copy_", "sin_", "cos_", "sqrt_"])
+    def other(**kw):
+        return ref(b.input(bshape(r, s) if r.random() < 0.5 else s, grad=r.random() < 0.7, **kw))
+    if op in ("add_", "sub_"):
+        args = [other()] + ([rnum(r)] if r.random() < 0.5 else [])
+    elif op in ("mul_", "div_"):
+        args = [other(lo=0.5) if r.random() < 0.6 else rnum(r)]
+    elif op in ("addcmul_", "addcdiv_"):
+        args = [other(), other(lo=0.5)] + ([rnum(r)] if r.random() < 0.5 else [])
+    elif op == "lerp_":
+        args = [other(), f32(r.uniform(0.1, 0.9))]
+    elif op == "clamp_":
+        args = [f32(r.uniform(-1.5, 0)), f32(r.uniform(0, 1.5))]
+    elif op == "copy_":
+        args = [other()]
+    else:
+        args = []
+    return b.step(op, ref(a), *args)
+
+
+TEMPLATES = [(t_binary, 4), (t_unary, 2), (t_act, 2), (t_red, 2), (t_view, 3), (t_other, 2), (t_inplace, 1)]
 
 
 def random_program(rng, i):
