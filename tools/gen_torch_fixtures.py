@@ -1075,6 +1075,26 @@ def reg_inplace():
         b.step("mul_", ref(d), 2.0, no_grad=True)
         b.step("mul", ref(x), ref(b.input([2, 3])))
     mk("detach of a transposed view shares storage", detach_shares)
+    # an op's output changed in place, then backward: PyTorch raises exactly when the op's
+    # backward saved that output (exp, sigmoid, tanh, sqrt, relu, softmax, max() overall, ...)
+    saves = [("exp", []), ("log", []), ("sqrt", []), ("sigmoid", []), ("tanh", []), ("relu", []), ("abs", []),
+             ("square", []), ("reciprocal", []), ("neg", []), ("sin", []), ("cos", []), ("clone", []),
+             ("F.gelu", []), ("F.elu", []), ("F.leaky_relu", []), ("F.softmax", [2]), ("F.log_softmax", [2]),
+             ("sum", []), ("sum", [2, False]), ("mean", [1, True]), ("max", []), ("max", [2, False]),
+             ("min", []), ("min", [1, False]), ("prod", [2, False]), ("prod", []), ("logsumexp", [2, False]),
+             ("var", [2, False, 1]), ("std", [2, False, 1]), ("std", [NONE, False, 1]), ("norm", []), ("norm", [1, 2, False]),
+             ("sumsq", []), ("cumsum", [2]), ("clamp", [0.5, 1.0]), ("pow", [2.0]), ("pow", [ref("x2")]),
+             ("remainder", [ref("x2")]), ("remainder", [0.7]), ("add", [ref("x2")]), ("mul", [ref("x2")]),
+             ("div", [ref("x2")]), ("maximum", [ref("x2")]), ("matmul", [ref("x3")])]
+    for op, extra in saves:
+        def f(b, op=op, extra=extra):
+            x = b.input([2, 3], lo=0.3, hi=1.2, positive=True)
+            b.input([2, 3], lo=0.5, hi=1.5, positive=True)
+            b.input([3, 2])
+            y = b.step(op, ref(x), *extra)
+            b.step("mul_", ref(y), 2.0)
+        shown = ", ".join("nil" if a is NONE else ("y" if isinstance(a, dict) else str(a).lower()) for a in extra)
+        mk("output of %s(x%s) changed in place, then backward" % (op, ", " + shown if extra else ""), f)
     # errors of the contract
     errors = [
         ("in-place after save: sigmoid output mul_(0)", save_error),

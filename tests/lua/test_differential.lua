@@ -316,6 +316,10 @@ local function run(p)
     return nil
   end
   if not ok then
+    local saved = tostring(e):find("modified by an inplace operation", 1, true) and tostring(e):match("that (%S+) saved")
+    if saved then
+      return saved .. ": 'modified by an inplace operation' where PyTorch's backward needs no saved value", first_line(e)
+    end
     local cause, why = localize(p)
     return (cause or "backward") .. ": raises in backward", first_line(e) .. (why and (" (alone: " .. why .. ")") or "")
   end
