@@ -462,8 +462,11 @@ def finalize(prog, local=False, check=True):
             changed[i["name"]] = tdata(fin)
     if changed:
         prog["finals"] = changed
-    if local:
-        prog["vjps"] = [v if v is not None else False for v in r32["vjps"]]
+    if local and len(prog["steps"]) > 1:   # one step: its local gradients are the grads above
+        vj = [v if v is not None else False for v in r32["vjps"]]
+        if vj[-1]:
+            del vj[-1]["gout"]            # the last step's output gradient is wgrad
+        prog["vjps"] = vj
     del inputs
     return prog
 
@@ -1003,6 +1006,48 @@ def reg_targeted():
         b.step("F.cross_entropy", ref(h), ref(b.input([2], grad=False, exact=True, data=[2.0, 0.0])))
     mk("small CNN end to end", net)
     reg_inplace()
+    reg_layer_sweep()
+
+
+def reg_layer_sweep():
+    """seeded random configurations of conv2d, pools and the fused conv+pool (direct and
+    im2col paths, odd sizes, non-square kernels, strides, dilations, every padding kind)"""
+    r = random.Random(2026)
+    for i in range(60):
+        n, c, k = r.randint(1, 2), r.randint(1, 3), r.randint(1, 4)
+        kh, kw = r.randint(1, 4), r.randint(1, 4)
+        sh, sw = r.randint(1, 3), r.randint(1, 3)
+        dh, dw = r.randint(1, 2), r.randint(1, 2)
+        h, w = r.randint((kh - 1) * dh + 1, 8), r.randint((kw - 1) * dw + 1, 8)
+        pad = r.choice(["valid", "same", r.randint(0, 2), [r.randint(0, 2), r.randint(0, 2)]])
+        o = {"stride": [sh, sw] if sh != sw else sh, "dilation": [dh, dw] if dh != dw else dh, "padding": pad}
+        if r.random() < 0.3:
+            o["activation"] = "relu"
+        ks = [kh, kw] if kh != kw else [kh, kh]
+        bias = r.random() < 0.8
+        mk("conv2d sweep %d: x[%d,%d,%d,%d] w[%d,%d,%d,%d] %s" % (i + 1, n, c, h, w, k, c, ks[0], ks[1], sorted(o.items())),
+           lambda b, n=n, c=c, h=h, w=w, k=k, ks=ks, o=o, bias=bias: b.step(
+               "F.conv2d", ref(b.input([n, c, h, w])), ref(b.input([k, c] + ks)), ref(b.input([k])) if bias else NONE, {"opts": o}))
+    for i in range(30):
+        n, c, h, w = r.randint(1, 2), r.randint(1, 3), r.randint(2, 8), r.randint(2, 8)
+        kh, kw = r.randint(1, min(h, 4)), r.randint(1, min(w, 4))
+        s = r.choice([None, [r.randint(1, 3), r.randint(1, 3)]])
+        p = r.randint(0, min(kh, kw) // 2)
+        op = r.choice(["F.max_pool2d", "F.avg_pool2d"])
+        mk("pool sweep %d: %s x[%d,%d,%d,%d] k[%d,%d] s %s p %d" % (i + 1, op, n, c, h, w, kh, kw, s, p),
+           lambda b, op=op, n=n, c=c, h=h, w=w, k=[kh, kw], s=s, p=p: b.step(op, ref(b.input([n, c, h, w])), k, s if s else NONE, p))
+    for i in range(30):
+        n, c, k, ks, pool = r.randint(1, 2), r.randint(1, 3), r.randint(1, 4), r.randint(1, 3), r.randint(2, 3)
+        h, w = r.randint(ks + pool - 1, 9), r.randint(ks + pool - 1, 9)
+        a = r.choice([None, "relu"])
+        layer = r.random() < 0.5
+        name = "%s sweep %d: x[%d,%d,%d,%d] k %d kernel %d pool %d %s" % ("nn.Conv2D+MaxPool2D" if layer else "F.conv2d_max_pool2d", i + 1, n, c, h, w, k, ks, pool, a)
+        if layer:
+            mk(name, lambda b, n=n, c=c, h=h, w=w, k=k, ks=ks, pool=pool, a=a: b.step(
+                "nn.Conv2D+MaxPool2D", ref(b.input([n, c, h, w])), ref(b.input([k, c, ks, ks])), ref(b.input([k])), a or NONE, pool))
+        else:
+            mk(name, lambda b, n=n, c=c, h=h, w=w, k=k, ks=ks, pool=pool, a=a: b.step(
+                "F.conv2d_max_pool2d", ref(b.input([n, c, h, w])), ref(b.input([k, c, ks, ks])), ref(b.input([k])), {"opts": {"activation": a} if a else {}}, pool))
 
 
 def rosen(b):
