@@ -1121,13 +1121,11 @@ def reg_inplace():
         b.step("mul", ref(x), ref(b.input([2, 3])))
     mk("detach of a transposed view shares storage", detach_shares)
     # an op's output changed in place, then backward: PyTorch raises exactly when the op's
-    # backward saved that output (exp, sigmoid, tanh, sqrt, relu, softmax, max() overall, ...).
-    # Not prod: PyTorch's backward reads its output, optlab's need not, and then gives the right
-    # gradient where PyTorch raises.
+    # backward saved that output (exp, sigmoid, tanh, sqrt, relu, softmax, prod, max() overall, ...)
     saves = [("exp", []), ("log", []), ("sqrt", []), ("sigmoid", []), ("tanh", []), ("relu", []), ("abs", []),
              ("square", []), ("reciprocal", []), ("neg", []), ("sin", []), ("cos", []), ("clone", []),
              ("F.gelu", []), ("F.elu", []), ("F.leaky_relu", []), ("F.softmax", [2]), ("F.log_softmax", [2]),
-             ("sum", []), ("sum", [2, False]), ("mean", [1, True]), ("max", []), ("max", [2, False]),
+             ("sum", []), ("sum", [2, False]), ("mean", [1, True]), ("max", []), ("max", [2, False]), ("prod", [2, False]), ("prod", []),
              ("min", []), ("min", [1, False]), ("logsumexp", [2, False]),
              ("var", [2, False, 1]), ("std", [2, False, 1]), ("std", [NONE, False, 1]), ("norm", []), ("norm", [1, 2, False]),
              ("sumsq", []), ("cumsum", [2]), ("clamp", [0.5, 1.0]), ("pow", [2.0]), ("pow", [ref("x2")]),
