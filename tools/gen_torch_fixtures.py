@@ -877,9 +877,9 @@ def reg_targeted():
     for c in (0, 1, 2):
         mk("var correction %d" % c, lambda b, c=c: b.step("var", ref(b.input([3, 4])), 2, False, c))
         mk("std correction %d overall" % c, lambda b, c=c: b.step("std", ref(b.input([3, 4])), NONE, False, c))
-    for p in (1, 2, 3):
-        mk("norm p=%d dim 1" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p, 1, False))
-        mk("norm p=%d overall" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p))
+    for p in (1, 2, 3, 0.5, 1.5, math.inf):
+        mk("norm p=%g dim 1" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p, 1, False))
+        mk("norm p=%g overall" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p))
     # matmul and dot
     for sa, sb in [([4], [4]), ([3, 4], [4]), ([4], [4, 2]), ([3, 4], [4, 2]), ([2, 3, 4], [2, 4, 5]),
                    ([2, 3, 4], [4, 5]), ([3, 4], [2, 4, 5]), ([2, 1, 3, 4], [3, 4, 2]), ([2, 3, 4], [4])]:
@@ -994,6 +994,7 @@ def reg_targeted():
                 b.step("nn.BatchNorm", ref(x), ref(w), ref(bb), ref(rm), ref(rv), tr)
             mk("nn.BatchNorm %s training %s" % (shp, tr), g)
     mk("F.batch_norm momentum 0.3 eps 1e-3", lambda b: b.step("F.batch_norm", ref(b.input([5, 2])), ref(b.input([2], grad=False)), ref(b.input([2], grad=False, positive=True)), NONE, NONE, True, 0.3, 1e-3))
+    mk("F.batch_norm training without running statistics", lambda b: b.step("F.batch_norm", ref(b.input([4, 3])), NONE, NONE, ref(b.input([3])), ref(b.input([3])), True))
     mk("F.dropout eval", lambda b: b.step("F.dropout", ref(b.input([3, 4])), 0.5, False))
     mk("nn.Dropout eval", lambda b: b.step("nn.Dropout(eval)", ref(b.input([3, 4])), 0.3))
     # a small network end to end: conv, pool, flatten, dense, cross-entropy
