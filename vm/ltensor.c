@@ -818,7 +818,13 @@ static int t_index(lua_State *L)
             lua_pushnumber(L, t->st->data[element_offset(L, t, 2, 1)]);
             return 1;
         }
-        push_select(L, t, 0, lua_tointeger(L, 2));
+        /* t[i] is t:select(1, i) through the methods table, so that the
+           autograd wrapper (stdlib/tensor.lua) records it like any view */
+        lua_getfield(L, lua_upvalueindex(1), "select");
+        lua_pushvalue(L, 1);
+        lua_pushinteger(L, 1);
+        lua_pushvalue(L, 2);
+        lua_call(L, 3, 1);
         return 1;
     }
     ol_error(L, "bad tensor index of type %s", luaL_typename(L, 2));
