@@ -155,7 +155,7 @@ function autograd.backward(root, grad)
   if type(start) == "table" and not start.backward then freed() end
   local order = topo_order(start)
   -- every saved tensor is checked before any gradient is computed: an error leaves no partial .grad
-  for k = 1, #order do
+  for k = #order, 1, -1 do -- in the order backward runs them, so the first one is named
     if type(order[k]) == "table" then check_versions(order[k]) end
   end
   local grads = { [start] = grad }

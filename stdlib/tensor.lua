@@ -178,7 +178,7 @@ def("pow", function(a, b)
   end, tensors(a, b, nb and y))
 end)
 -- a % b, floored (the sign of b), as Lua's % and torch.remainder.
-if raw.remainder then def("remainder", function(a, b)
+def("remainder", function(a, b)
   local y = raw.remainder(a, b)
   if not any(a, b) then return y end
   local sa, sb, nb = shape(a), shape(b), needs(b)
@@ -186,7 +186,7 @@ if raw.remainder then def("remainder", function(a, b)
     local gb = nb and unbroadcast(raw.neg(raw.mul(g, raw.floor(raw.div(a, b)))), sb) or nil
     return unbroadcast(g, sa), gb
   end, nb and tensors(a, b) or nil)
-end) end
+end)
 -- ties split the gradient in half, as torch.maximum/minimum
 local function minmax(name, wins)
   def(name, function(a, b)
@@ -254,7 +254,7 @@ end)
 
 -- where(cond, a, b): a where cond ~= 0, else b.
 local function where(cond, a, b)
-  local y = raw.where(cond, a, b)
+  local y = C.where(cond, a, b)
   if not any(a, b) then return y end
   local sa, sb = shape(a), shape(b)
   return record(y, "where", { cond, a, b }, function(g)
@@ -264,7 +264,7 @@ local function where(cond, a, b)
     return nil, ga, gb
   end, { cond })
 end
-if raw.where then tensor.where = where end
+tensor.where = where
 
 -- ---- views -------------------------------------------------------------
 -- The gradient flows back through the inverse view. A view of a tensor that
@@ -470,11 +470,7 @@ extremum("min")
 def("norm", function(a, p, dim, keep)
   p = p or 2
   if type(p) ~= "number" or p <= 0 then C.raise("norm: p must be a positive number, got " .. tostring(p)) end
-  local y
-  if p == 2 then y = raw.sqrt(raw.sumsq(a, dim, keep))
-  elseif p == 1 then y = raw.sum(raw.abs(a), dim, keep)
-  elseif p == math.huge then y = raw.max(raw.abs(a), dim, keep)
-  else y = raw.pow(raw.sum(raw.pow(raw.abs(a), p), dim, keep), 1 / p) end
+  local y = raw.norm(a, p, dim, keep)
   if not any(a) then return y end
   local sa = a:shape()
   return record(y, "norm", { a }, function(g)
@@ -493,17 +489,9 @@ def("norm", function(a, p, dim, keep)
   end, { a, y })
 end)
 
--- logsumexp(dim, keep): log(sum(exp(a))) along dim, shifted by the max for stability.
+-- logsumexp(dim, keep): d/da = exp(a - y), the softmax along dim.
 def("logsumexp", function(a, dim, keep)
-  local y
-  if raw.logsumexp then y = raw.logsumexp(a, dim, keep)
-  else
-    local m = dim and raw.max(a, dim, true) or raw.max(a)
-    -- an infinite max (a row of -inf, or a +inf) shifts by 0 instead
-    if raw.where then m = raw.where(raw.eq(raw.abs(m), math.huge), 0, m) end
-    local s = raw.sum(raw.exp(raw.sub(a, m)), dim, keep)
-    y = raw.add(raw.log(s), (keep or not dim) and m or raw.squeeze(m, dim))
-  end
+  local y = raw.logsumexp(a, dim, keep)
   if not any(a) then return y end
   local sa = a:shape()
   return record(y, "logsumexp", { a }, function(g)
@@ -512,6 +500,7 @@ def("logsumexp", function(a, dim, keep)
 end)
 
 -- var/std([dim [, keep [, correction = 1]]]): dim nil = over all elements.
+-- d var/da = 2 (a - mean) / (n - correction); d std/da = that / (2 std).
 local function count_of(sa, dim)
   if not dim then
     local n = 1
@@ -523,15 +512,9 @@ end
 local function centered(a, dim)
   return raw.sub(a, dim and raw.mean(a, dim, true) or raw.mean(a))
 end
-local function var_forward(a, dim, keep, corr)
-  if raw.var then return raw.var(a, dim, keep, corr) end
-  local c = centered(a, dim)
-  local s = dim and raw.sum(raw.mul(c, c), dim, keep) or raw.sum(raw.mul(c, c))
-  return raw.div(s, count_of(a:shape(), dim) - corr)
-end
 def("var", function(a, dim, keep, correction)
   local corr = correction or 1
-  local y = var_forward(a, dim, keep, corr)
+  local y = raw.var(a, dim, keep, corr)
   if not any(a) then return y end
   local sa = a:shape()
   local n = count_of(sa, dim)
@@ -541,7 +524,7 @@ def("var", function(a, dim, keep, correction)
 end)
 def("std", function(a, dim, keep, correction)
   local corr = correction or 1
-  local y = raw.std and raw.std(a, dim, keep, corr) or raw.sqrt(var_forward(a, dim, keep, corr))
+  local y = raw.std(a, dim, keep, corr)
   if not any(a) then return y end
   local sa = a:shape()
   local n = count_of(sa, dim)
@@ -552,7 +535,7 @@ def("std", function(a, dim, keep, correction)
 end)
 
 -- cumsum(dim): the gradient is the reversed cumulative sum of g.
-if raw.cumsum then def("cumsum", function(a, dim)
+def("cumsum", function(a, dim)
   if dim == nil then C.raise("cumsum: dim is required") end
   local y = raw.cumsum(a, dim)
   if not any(a) then return y end
@@ -560,11 +543,11 @@ if raw.cumsum then def("cumsum", function(a, dim)
     -- sum from i to the end = total - (sum up to i) + g_i
     return raw.add(raw.sub(raw.sum(g, dim, true), raw.cumsum(g, dim)), g)
   end)
-end) end
+end)
 
 -- prod([dim [, keep]]): d/da_i = the product of the others, zeros included
 -- (one zero: only that element has a gradient; two or more: none has).
-if raw.prod then def("prod", function(a, dim, keep)
+def("prod", function(a, dim, keep)
   local y = raw.prod(a, dim, keep)
   if not any(a) then return y end
   local sa = a:shape()
@@ -578,7 +561,7 @@ if raw.prod then def("prod", function(a, dim, keep)
     local d = raw.add(raw.mul(z, at_zero), raw.mul(raw.sub(1, z), at_nonzero))
     return raw.mul(expand_back(g, sa, dim, keep), d)
   end, { a })
-end) end
+end)
 
 -- ---- products ------------------------------------------------------------
 def("matmul", function(a, b)
@@ -609,13 +592,7 @@ end)
 tensor.matmul = M.matmul
 
 def("dot", function(a, b)
-  if not (is_t(a) and is_t(b) and a:dim() == 1 and b:dim() == 1) then
-    C.raise("dot: expected two 1-D tensors")
-  end
-  if a:size(1) ~= b:size(1) then
-    C.raise("dot: sizes differ: " .. a:size(1) .. " and " .. b:size(1))
-  end
-  local y = raw.dot and raw.dot(a, b) or raw.sum(raw.mul(a, b))
+  local y = raw.dot(a, b)
   if not any(a, b) then return y end
   return record(y, "dot", { a, b }, function(g)
     return needs(a) and raw.mul(b, g) or nil, needs(b) and raw.mul(a, g) or nil
@@ -624,78 +601,38 @@ end)
 tensor.dot = M.dot
 
 -- gather(dim, index): the gradient of t is g summed into the positions index names.
-if raw.gather then
-  def("gather", function(a, dim, index)
-    local y = raw.gather(a, dim, index)
-    if not any(a) then return y end
-    local sa = a:shape()
-    local d = posdim(dim, #sa)
-    return record(y, "gather", { a }, function(g)
-      -- one-hot over a new last dim: onehot[..., k, ..., j] = (index[..., k, ...] == j)
-      local n = #sa
-      local pos = {}
-      for i = 1, n do pos[i] = 1 end
-      pos[n + 1] = sa[d]
-      local onehot = raw.eq(raw.unsqueeze(index, n + 1), raw.reshape(C.arange(1, sa[d] + 1), pos))
-      -- sum over k, then move j from the new last dim to dim d: index's shape with t's size at d
-      local contrib = raw.sum(raw.mul(onehot, raw.unsqueeze(g, n + 1)), d, true)
-      local full = raw.squeeze(raw.contiguous(raw.transpose(contrib, d, n + 1)), n + 1)
-      local gs = full:shape()
-      local pad = false
-      for i = 1, n do if gs[i] ~= sa[i] then pad = true end end
-      if not pad then return full end
-      local z = C.zeros(sa)
-      local v = z
-      for i = 1, n do v = raw.narrow(v, i, 1, gs[i]) end
-      raw.copy_(v, full)
-      return z
-    end, { index })
-  end)
-end
+def("gather", function(a, dim, index)
+  local y = raw.gather(a, dim, index)
+  if not any(a) then return y end
+  local sa = a:shape()
+  return record(y, "gather", { a }, function(g)
+    return raw.scatter_add_(C.zeros(sa), dim, index, g)
+  end, { index })
+end)
 
--- cat(list, dim = 1) and stack(list, dim = 1)
-local function cat(list, dim)
+-- cat(list, dim = 1) and stack(list, dim = 1): each input gets its slice of g.
+local function join(name, list, dim)
   dim = dim or 1
-  if type(list) ~= "table" or #list == 0 then C.raise("cat: expected a non-empty list of tensors") end
-  local y
-  if raw.cat then y = raw.cat(list, dim)
-  else
-    local s = list[1]:shape()
-    local d = posdim(dim, #s)
-    local total = 0
-    for i = 1, #list do total = total + list[i]:size(d) end
-    s[d] = total
-    y = C.empty(s)
-    local at = 1
-    for i = 1, #list do
-      raw.copy_(raw.narrow(y, d, at, list[i]:size(d)), list[i])
-      at = at + list[i]:size(d)
-    end
-  end
+  local y = C[name](list, dim)
   local needed = false
   for i = 1, #list do if needs(list[i]) then needed = true end end
   if not needed or not autograd.enabled then return y end
   local d = posdim(dim, y:dim())
+  local n = #list
   local sizes = {}
-  for i = 1, #list do sizes[i] = list[i]:size(d) end
-  return record(y, "cat", list, function(g)
+  for i = 1, n do sizes[i] = name == "cat" and list[i]:size(d) or 1 end
+  return record(y, name, list, function(g)
     local out, at = {}, 1
-    for i = 1, #sizes do
-      out[i] = raw.contiguous(raw.narrow(g, d, at, sizes[i]))
+    for i = 1, n do
+      out[i] = name == "cat" and raw.contiguous(raw.narrow(g, d, at, sizes[i])) or raw.contiguous(raw.select(g, d, i))
       at = at + sizes[i]
     end
-    return table.unpack(out, 1, #sizes)
-  end, nil, #list)
+    return table.unpack(out, 1, n)
+  end, nil, n)
 end
-tensor.cat = cat
-function tensor.stack(list, dim)
-  dim = dim or 1
-  if type(list) ~= "table" or #list == 0 then C.raise("stack: expected a non-empty list of tensors") end
-  local d = posdim(dim, list[1]:dim() + 1)
-  local parts = {}
-  for i = 1, #list do parts[i] = M.unsqueeze(list[i], d) end
-  return cat(parts, d)
-end
+function tensor.cat(list, dim) return join("cat", list, dim) end
+function tensor.stack(list, dim) return join("stack", list, dim) end
+tensor.maximum, tensor.minimum = M.maximum, M.minimum
 
 def("backward", autograd.backward)
 -- detach(): the same memory, strides included, with no history.
