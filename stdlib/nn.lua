@@ -75,33 +75,36 @@ end
 F.tanh = elementwise("tanh", true)
 F.sigmoid = elementwise("sigmoid", true)
 
--- Row-wise ops over dimension `dim` (default: the last); other dims go through a transpose.
+-- Row-wise ops over dimension `dim` (default: the last); other dims go through
+-- a transpose, and the result is made contiguous again (as PyTorch's is, so
+-- that view() works on it).
 local function rowwise(name)
   local fwd, bwd = NN[name .. "_forward"], NN[name .. "_backward"]
   local function last(x)
     local y = fwd(x)
     if not any(x) then return y end
-    return record(y, name, { x }, function(g) return bwd(y, g) end)
+    return record(y, name, { x }, function(g) return bwd(y, g) end, { y })
   end
   return function(x, dim)
     check_tensor(x, name)
     local nd = x:dim()
-    if dim == nil or dim == -1 or dim == nd then return last(x), x end
+    if dim == nil or dim == -1 or dim == nd then return last(x) end
     if dim < 0 then dim = dim + nd + 1 end
     if dim < 1 or dim > nd then raise(name .. ": dim " .. tostring(dim) .. " out of range for shape " .. fmt_shape(x:shape())) end
-    return last(x:transpose(dim, nd)):transpose(dim, nd), x
+    return last(x:transpose(dim, nd)):transpose(dim, nd):contiguous()
   end
 end
 local softmax = rowwise("softmax")
-F.log_softmax = rowwise("log_softmax")
+local log_softmax = rowwise("log_softmax")
+function F.log_softmax(x, dim) return (log_softmax(x, dim)) end
 
 -- softmax remembers its input in y._logits (as Keras's `_keras_logits`):
 -- cross_entropy(y, labels) then works on the logits, stably and with the
 -- gradient skipping the softmax. So a last Dense with activation = "softmax"
 -- trains exactly like logits + cross_entropy.
 function F.softmax(x, dim)
-  local y, logits = softmax(x, dim)
-  if dim == nil or dim == -1 or dim == x:dim() then y._logits = logits end
+  local y = softmax(x, dim)
+  if dim == nil or dim == -1 or dim == x:dim() then y._logits = x end
   return y
 end
 
@@ -142,17 +145,19 @@ function F.linear(x, w, b, opts)
     if #xs < 1 then raise("linear: input must have at least one dimension") end
     x2 = x:reshape(-1, xs[#xs])
   end
-  local y = NN.linear_forward(x2, w, b, relu)
+  local y2 = NN.linear_forward(x2, w, b, relu)
   if any(x2, w, b) then
-    y = record(y, relu and "linear+relu" or "linear", { x2, w, b }, function(g)
-      return NN.linear_backward(x2, w, g, relu and y or nil, needs(x2), b ~= nil and needs(b))
-    end)
+    -- the fused ReLU's backward reads the 2-D output y2 (its own local: y below is reshaped)
+    record(y2, relu and "linear+relu" or "linear", { x2, w, b }, function(g)
+      return NN.linear_backward(x2, w, g, relu and y2 or nil, needs(x2), b ~= nil and needs(b))
+    end, relu and { x2, w, y2 } or { x2, w }, 3)
   end
+  local y = y2
   if #xs ~= 2 then
     local os = {}
     for i = 1, #xs - 1 do os[i] = xs[i] end
     os[#xs] = w:size(1)
-    y = y:reshape(os)
+    y = y2:reshape(os)
   end
   return apply_activation(y, act)
 end
@@ -1013,7 +1018,7 @@ function Sequential:load(path)
   if #extra > 0 then
     raise("model:load: '" .. path .. "' holds '" .. table.concat(extra, "', '") .. "', which this model does not have (names: " .. table.concat(names, ", ") .. ")")
   end
-  for _, k in ipairs(names) do want[k]:copy_(got[k]) end
+  for _, k in ipairs(names) do raw.copy_(want[k], got[k]) end -- parameters are leaves: no tape
   return self
 end
 
