@@ -183,9 +183,13 @@ def("remainder", function(a, b)
   if not any(a, b) then return y end
   local sa, sb, nb = shape(a), shape(b), needs(b)
   return record(y, "remainder", { a, b }, function(g)
-    local gb = nb and unbroadcast(raw.neg(raw.mul(g, raw.floor(raw.div(a, b)))), sb) or nil
+    local gb
+    if nb then -- d/db = -q with q the floored quotient the forward used: a = q b + y
+      local q = raw.round(raw.div(raw.sub(a, y), b))
+      gb = unbroadcast(raw.neg(raw.mul(g, q)), sb)
+    end
     return unbroadcast(g, sa), gb
-  end, nb and tensors(a, b) or nil)
+  end, nb and tensors(a, b, y) or nil)
 end)
 -- ties split the gradient in half, as torch.maximum/minimum
 local function minmax(name, wins)
@@ -529,8 +533,10 @@ def("std", function(a, dim, keep, correction)
   local sa = a:shape()
   local n = count_of(sa, dim)
   return record(y, "std", { a }, function(g)
-    local ge, ye = expand_back(g, sa, dim, keep), expand_back(y, sa, dim, keep)
-    return raw.div(raw.mul(ge, centered(a, dim)), raw.mul(ye, n - corr))
+    -- a zero std (all values equal) has gradient 0, as PyTorch's masked_fill
+    local ye = expand_back(y, sa, dim, keep)
+    local ysafe = raw.add(ye, raw.eq(ye, 0))
+    return raw.div(raw.mul(expand_back(g, sa, dim, keep), centered(a, dim)), raw.mul(ysafe, n - corr))
   end, { a, y })
 end)
 

@@ -380,6 +380,22 @@ function T.new_ops_against_finite_differences()
   gradcheck(function(a) return tensor.maximum(a, 0.1) + tensor.minimum(0.2, a) end, { gc.distinct({ 3, 4 }, 17) }, { name = "maximum/minimum number", eps = 1e-3 })
 end
 
+-- Found by the differential tests: d(a % b)/db is minus the quotient the forward
+-- used, not floor(a / b) in float32 (0.7 / 0.1 rounds to 7 although 0.7 % 0.1 is
+-- 0.1, a quotient of 6); and a zero std has gradient 0, not NaN.
+function T.remainder_quotient_and_zero_std()
+  local a, b = tensor.from { 0.7, 1.0, 0.3, -0.5 }, leaf { 0.1, 0.2, 0.1, 0.1 }
+  -- torch: torch.remainder(a, b).sum().backward() -> -6, -4, -3, 5
+  ;(a % b):sum():backward()
+  close(b.grad, { -6, -4, -3, 5 }, 0, "d(a % b)/db")
+  local x = leaf { 1.5, 1.5, 1.5 }
+  x:std():backward() -- torch: x.std().backward() -> 0, 0, 0
+  close(x.grad, { 0, 0, 0 }, 0, "std of equal values")
+  x = leaf(1.5)
+  x:std(nil, false, 0):backward()
+  close(x.grad, { 0 }, 0, "std of a 0-d tensor, correction 0")
+end
+
 -- In-place on a tensor whose grad a leaf accumulates: optimizers' path still works.
 function T.training_loop_by_hand()
   local w = leaf { 1, -1 }
