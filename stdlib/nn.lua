@@ -57,11 +57,12 @@ local function elementwise(name, from_y)
     check_tensor(x, name)
     local y = fwd(x, param)
     if not any(x) then return y end
-    return record(y, name, { x }, function(g) return bwd(from_y and y or x, g, param) end)
+    local saved = from_y and y or x
+    return record(y, name, { x }, function(g) return bwd(saved, g, param) end, { saved })
   end
 end
 
-F.relu = elementwise("relu")
+F.relu = elementwise("relu", true) -- y > 0 exactly where x > 0; saving y, as PyTorch, leaves x free to change
 local leaky, elu, gelu = elementwise("leaky_relu"), elementwise("elu"), elementwise("gelu")
 function F.leaky_relu(x, negative_slope) return leaky(x, negative_slope or 0.01) end
 function F.elu(x, alpha) return elu(x, alpha or 1.0) end
@@ -187,7 +188,7 @@ function F.conv2d(x, w, b, opts)
   if any(x, w, b) then
     y = record(y, relu and "conv2d+relu" or "conv2d", { x, w, b }, function(g)
       return NN.conv2d_backward(x, w, g, relu and y or nil, sh, sw, pad, dh, dw, needs(x), b ~= nil and needs(b))
-    end)
+    end, relu and { x, w, y } or { x, w }, 3)
   end
   return apply_activation(y, act)
 end
@@ -205,7 +206,7 @@ function F.conv2d_max_pool2d(x, w, b, opts, pool)
   if not any(x, w, b) then return y end
   return record(y, relu and "conv2d+relu+max_pool2d" or "conv2d+max_pool2d", { x, w, b }, function(g)
     return NN.conv2d_maxpool_backward(x, w, g, y, arg, sh, sw, pad, dh, dw, relu, pool, needs(x), b ~= nil and needs(b))
-  end)
+  end, { x, w, y }, 3)
 end
 
 local function pool_args(k, stride, padding, op)
@@ -225,7 +226,7 @@ function F.max_pool2d(x, k, stride, padding)
   if not any(x) then return y end
   return record(y, "max_pool2d", { x }, function(g)
     return NN.max_pool2d_backward(x, g, idx, kh, kw, sh, sw, ph, pw)
-  end)
+  end, { x })
 end
 
 -- avg_pool2d(x, kernel, stride = kernel, padding = 0): padded zeros count (PyTorch's default).
@@ -275,7 +276,7 @@ function F.cross_entropy(input, labels)
   if not any(logits) then return loss end
   return record(loss, "cross_entropy", { logits, labels }, function(g)
     return NN.cross_entropy_backward(logits, labels, g)
-  end)
+  end, { logits, labels })
 end
 
 -- mse(pred, target): mean((pred - target)^2), same shapes.
@@ -286,7 +287,7 @@ function F.mse(pred, target)
   return record(loss, "mse", { pred, target }, function(g)
     local d = NN.mse_backward(pred, target, g)
     return d, needs(target) and raw.neg(d) or nil
-  end)
+  end, { pred, target })
 end
 F.mse_loss = F.mse
 
@@ -300,7 +301,7 @@ function F.binary_cross_entropy(logits, targets)
     -- d/dt of max(x,0) - x t + log1p(exp(-|x|)) is -x
     local dt = needs(targets) and raw.mul(logits, -g:item() / logits:numel()) or nil
     return dx, dt
-  end)
+  end, { logits, targets })
 end
 F.binary_cross_entropy_with_logits = F.binary_cross_entropy
 
@@ -324,7 +325,7 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
     return record(y, "batch_norm", { x, weight, bias }, function(g)
       local dx, dg, db = NN.batch_norm_train_backward(x, g, weight, mean, invstd)
       return dx, dg, db
-    end)
+    end, { x, weight }, 3)
   end
   if not running_mean or not running_var then
     raise("batch_norm: evaluation mode needs running_mean and running_var")
@@ -334,7 +335,7 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
   return record(y, "batch_norm (eval)", { x, weight, bias }, function(g)
     local dx, dg, db = NN.batch_norm_eval_backward(x, g, weight, running_mean, running_var, eps)
     return dx, dg, db
-  end)
+  end, { x, weight, running_mean, running_var }, 3)
 end
 
 local F_docs = {

@@ -98,6 +98,30 @@ function T.inplace_after_use_is_detected()
   close(x.grad, { 1, 1, 1 }, 0, "add saves nothing")
 end
 
+-- The nn ops check what they saved too (as PyTorch: relu saves its output, sigmoid
+-- its output, linear its input and weight).
+function T.inplace_after_use_in_nn_ops()
+  local x = leaf { { 0.5, -1, 2 } }
+  local h = x * 1
+  local y = F.sigmoid(h)
+  local loss = (y * 2):sum()
+  y:mul_(2)
+  raises(function() loss:backward() end, "modified by an inplace operation", "F.sigmoid's output")
+  local w = leaf { { 1, 2, 3 }, { -1, 0.5, 2 } }
+  h = x * 1
+  loss = F.linear(h, w, nil):sum()
+  h:add_(1)
+  local err = raises(function() loss:backward() end, "modified by an inplace operation", "F.linear's input")
+  check(err:find("linear", 1, true) and err:find("[1, 3]", 1, true), "names linear and [1, 3]: " .. err)
+  -- relu reads its output only: writing its input afterwards is fine (PyTorch agrees)
+  x.grad = nil
+  h = x * 1
+  loss = F.relu(h):sum()
+  h:zero_()
+  loss:backward()
+  close(x.grad, { 1, 0, 1 }, 0, "relu after its input was zeroed")
+end
+
 function T.inplace_on_a_leaf_needs_no_grad()
   local w = leaf { 1, 2, 3 }
   local err = raises(function() w:add_(1) end, "a leaf tensor that requires grad", "add_ on a leaf")
