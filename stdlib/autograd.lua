@@ -19,6 +19,7 @@ local raw_add, raw_clone, raw_sum = M.add, M.clone, M.sum
 local version = M._version or function() return 0 end
 
 local autograd = { enabled = true }
+local fresh = {}
 
 local function needs(t)
   return type(t) == "userdata" and t.requires_grad == true
@@ -158,7 +159,13 @@ function autograd.backward(root, grad)
   for k = #order, 1, -1 do -- in the order backward runs them, so the first one is named
     if type(order[k]) == "table" then check_versions(order[k]) end
   end
-  local grads = { [start] = grad }
+  -- A leaf's .grad is its own tensor, never the one given to backward() nor one
+  -- shared with another leaf (x.grad:mul_(2) must change x.grad only). A gradient
+  -- is `borrowed` when it may share memory with another: the one given to
+  -- backward(), and what a node returns unless its backward is known to return
+  -- new tensors (autograd.fresh): add returns g itself to both inputs, views
+  -- return views of g. A leaf adopts an unborrowed gradient and copies a borrowed one.
+  local grads, borrowed = { [start] = grad }, { [start] = true }
   for k = #order, 1, -1 do
     local x = order[k]
     local g = grads[x]
@@ -168,21 +175,31 @@ function autograd.backward(root, grad)
       x.backward, x.edges, x.saved = nil, nil, nil -- free the tape as we go
       if g then
         local gin = table.pack(backward(g))
+        local lent = not fresh[x.name]
         for i = 1, x.n do
           local gi, e = gin[i], edges[i]
           if gi and e then
             local prev = grads[e]
-            grads[e] = prev and raw_add(prev, gi) or gi
+            if prev then
+              grads[e], borrowed[e] = raw_add(prev, gi), false
+            else
+              grads[e], borrowed[e] = gi, lent
+            end
           end
         end
       end
     elseif g then
-      -- a leaf: its .grad is its own tensor, never the one given to backward()
-      -- nor one shared with another leaf (x.grad:mul_(2) must change x.grad only)
       local prev = x.grad
-      x.grad = prev and raw_add(prev, g) or raw_clone(g)
+      if prev then x.grad = raw_add(prev, g)
+      else x.grad = borrowed[x] and raw_clone(g) or g end
     end
   end
+end
+
+-- Ops whose backward returns a new tensor for each input, sharing memory with
+-- nothing (registered by the modules that define them; see backward()).
+function autograd.fresh(...)
+  for i = 1, select("#", ...) do fresh[(select(i, ...))] = true end
 end
 
 -- Set by tensor.lua (which knows the view ops).

@@ -338,6 +338,11 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
   end, { x, weight, running_mean, running_var }, 3)
 end
 
+-- the C backward kernels above return new tensors (see autograd.backward)
+autograd.fresh("linear", "linear+relu", "conv2d", "conv2d+relu", "conv2d+max_pool2d", "conv2d+relu+max_pool2d",
+  "max_pool2d", "avg_pool2d", "dropout", "cross_entropy", "mse", "binary_cross_entropy", "batch_norm",
+  "batch_norm (eval)", "relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax")
+
 local F_docs = {
   linear = "F.linear(x, w, b, {activation = nil})  x W^T + b; w is [out, in]; activation 'relu' is fused",
   conv2d = "F.conv2d(x, w, b, {stride = 1, padding = 0 | 'valid' | 'same' | n | {ph, pw}, dilation = 1, activation = nil})  NCHW",

@@ -640,6 +640,12 @@ function tensor.cat(list, dim) return join("cat", list, dim) end
 function tensor.stack(list, dim) return join("stack", list, dim) end
 tensor.maximum, tensor.minimum = M.maximum, M.minimum
 
+-- backward functions above that return new tensors only (see autograd.backward)
+autograd.fresh("mul", "div", "pow", "maximum", "minimum", "neg", "abs", "exp", "log", "sqrt", "square",
+  "reciprocal", "tanh", "sigmoid", "relu", "sin", "cos", "sign", "floor", "round", "where", "narrow",
+  "select", "mean", "sumsq", "max", "min", "norm", "logsumexp", "var", "std", "cumsum", "prod",
+  "matmul", "dot", "gather")
+
 def("backward", autograd.backward)
 -- detach(): the same memory, strides included, with no history.
 def("detach", function(a) return alias(a) end)

@@ -301,6 +301,19 @@ function T.grad_tensors_are_not_shared()
   x:sum():backward(g:narrow(1, 1, 1):reshape {})
   x.grad:add_(1)
   close(g, { 1, 1, 1 }, 0, "a leaf's own backward")
+  x = leaf { 1, 2, 3 }
+  x:backward(g)
+  x.grad:mul_(3)
+  close(g, { 1, 1, 1 }, 0, "backward() on the leaf itself")
+  -- through views and products
+  u, w = leaf { 1, 2, 3 }, leaf { 4, 5, 6 }
+  ;(u:view(3, 1) * 1 + w:view(3, 1)):backward(tensor.ones(3, 1))
+  u.grad:mul_(2)
+  close(w.grad, { 1, 1, 1 }, 0, "w.grad after u.grad:mul_(2), through views")
+  u, w = leaf { 1, 2, 3 }, leaf { 4, 5, 6 }
+  ;(u * w):sum():backward()
+  u.grad:mul_(2)
+  close(w.grad, { 1, 2, 3 }, 0, "w.grad after u.grad:mul_(2), through mul")
 end
 
 -- 13. detach shares storage and strides
