@@ -370,7 +370,7 @@ local function inplace(name, twin)
     local base = t._base
     if needs(t) then
       if not t._node then leaf_error(t, name) end
-      if base and not base._node then leaf_error(t, name, true) end
+      if base and not base._node then leaf_error(base, name, true) end
     end
     local y = twin(M.clone(t), ...) -- records the edge to t's current node
     op(t, ...)
@@ -421,6 +421,33 @@ end
 for _, name in ipairs { "fill_", "zero_", "eq_", "ne_", "lt_", "le_", "gt_", "ge_" } do
   inplace(name, overwrite)
 end
+
+-- t[i] = v (vm/ltensor.c calls this for 2+ dims, or when t requires grad): a
+-- fill_ or copy_ into t:select(1, i). When v needs a gradient and t does not,
+-- the view remembers t, so that t joins the graph (t = zeros(n, d); t[i] = row).
+def("_setindex", function(t, i, v)
+  local view
+  if autograd.enabled and needs(v) and not needs(t) then
+    view = raw.select(t, 1, i)
+    local st = t:shape()
+    local function take(b) return raw.select(b, 1, i) end
+    remember_view(view, t, take, function(g) return scatter_back(g, st, take) end)
+  else
+    view = M.select(t, 1, i)
+  end
+  if type(v) == "number" then M.fill_(view, v) else M.copy_(view, v) end
+end)
+
+-- t:set(i, j, ..., v) on a tensor in the graph is a fill_ of a 0-d view: recorded,
+-- or refused on a leaf, like t[i] = v (see t_newindex in vm/ltensor.c).
+def("set", function(t, ...)
+  local n = select("#", ...)
+  if not autograd.enabled or not needs(t) or n - 1 ~= t:dim() then return raw.set(t, ...) end
+  local v = t
+  for i = 1, n - 1 do v = M.select(v, 1, (select(i, ...))) end
+  M.fill_(v, (select(n, ...)))
+  return t
+end)
 
 -- ---- reductions --------------------------------------------------------
 def("sum", function(a, dim, keep)

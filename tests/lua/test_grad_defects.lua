@@ -224,6 +224,41 @@ function T.inplace_ops_in_the_graph()
   close(x.grad, { 8, 8 }, 0, "earlier graph intact")
 end
 
+-- Writes by index are in-place ops too (t[i] = v, t:set(i, v)).
+function T.index_writes_are_recorded()
+  local x = leaf { 1, 2, 3 }
+  local y = x * 2
+  y[2] = 0
+  y:sum():backward()
+  close(x.grad, { 2, 0, 2 }, 0, "y = x*2; y[2] = 0") -- torch: y = x*2; y[1] = 0; y.sum() -> 2, 0, 2
+  x.grad = nil
+  y = x * 2
+  y:set(3, 7)
+  y:sum():backward()
+  close(x.grad, { 2, 2, 0 }, 0, "y:set(3, 7)")
+  -- torch: mm = m*1; mm[0] = tensor([9., 9]); (mm*mm).sum() -> 0, 0, 6, 8
+  local m = leaf { { 1, 2 }, { 3, 4 } }
+  local mm = m * 1
+  mm[1] = tensor.from { 9, 9 }
+  ;(mm * mm):sum():backward()
+  close(m.grad, { 0, 0, 6, 8 }, 0, "a row overwritten")
+  -- a plain tensor built from rows that need gradients joins the graph
+  -- torch: p = zeros(2, 2); p[1] = q; (p*p).sum() -> q.grad = 10, 12
+  local q = leaf { 5, 6 }
+  local p = tensor.zeros(2, 2)
+  p[2] = q
+  ;(p * p):sum():backward()
+  close(q.grad, { 10, 12 }, 0, "p[2] = q")
+  -- on a leaf: refused outside no_grad, free inside
+  local err = raises(function() x[1] = 5 end, "a view of a leaf tensor that requires grad", "x[1] = 5")
+  check(err:find("[3]", 1, true), "names the leaf's shape: " .. err)
+  raises(function() x:set(1, 5) end, "no_grad", "x:set(1, 5)")
+  raises(function() m[1] = tensor.from { 0, 0 } end, "no_grad", "m[1] = row")
+  tensor.no_grad(function() x[1] = 5; m[2] = 0 end)
+  close(x, { 5, 2, 3 }, 0, "x[1] = 5 inside no_grad")
+  close(m, { 1, 2, 0, 0 }, 0, "m[2] = 0 inside no_grad")
+end
+
 -- The in-place primitives inside the graph. torch: x = [0.5, 1.5, 2.5], u = [1, -2, 3],
 -- w = [2, 1, 0.5]; a = x*1; a.<op>; (a*a).sum().backward()
 function T.inplace_primitives_in_the_graph()
