@@ -473,10 +473,10 @@ static int binary(lua_State *L, ol_binop op, int inplace)
         char name[32];
         snprintf(name, sizeof name, "%s_", binop_names[op]);
         ol_check_inplace(L, name, a, b == &tb ? NULL : b);
+        /* add_(u, alpha) and sub_(u, alpha): t + alpha*u in one pass */
+        float alpha = (op == OL_ADD || op == OL_SUB) ? (float)opt_number(L, 3, 1) : 1;
         ol_written(a);
         if (op == OL_ADD || op == OL_SUB) {
-            /* add_(u, alpha) and sub_(u, alpha): t + alpha*u in one pass */
-            float alpha = (float)opt_number(L, 3, 1);
             if (op == OL_SUB) alpha = -alpha;
             if (b == &tb) {
                 vb = alpha * vb; /* the same product every element would compute */

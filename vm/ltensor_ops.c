@@ -236,8 +236,12 @@ int t_scatter_add_(lua_State *L)
     OLTensor *src = ol_totensor(L, 4);
     if (!src) arg_error(L, 4, "tensor (the source)");
     OLTensor *ix = index_arg(L, "scatter_add_", t, dim, src);
-    ol_check_inplace(L, "scatter_add_", t, src);
-    ol_check_inplace(L, "scatter_add_", t, ix);
+    ol_check_inplace(L, "scatter_add_", t, NULL);
+    /* t's elements are read back as they are added to, in index order: a
+     * source or index in t's memory, even exactly t, would see partial sums */
+    if (ol_shares_memory(L, t, src) || ol_shares_memory(L, t, ix))
+        ol_error(L, "scatter_add_: the source or the index and the target refer to a single memory "
+                    "location: clone() them first");
     ol_written(t);
     ol_scatter_add(ix->ndim, ix->shape, dim, ol_data(t), t->stride, ol_data(ix), ix->stride, ol_data(src), src->stride);
     lua_settop(L, 1);

@@ -270,6 +270,25 @@ static int walk(const OLTensor *t, int64_t lo, int64_t hi, unsigned char *bits, 
     return 0;
 }
 
+int ol_shares_memory(lua_State *L, const OLTensor *a, const OLTensor *b)
+{
+    if (a->st != b->st || ol_numel(a) == 0 || ol_numel(b) == 0) return 0;
+    int64_t alo, ahi, blo, bhi;
+    extent(a, &alo, &ahi);
+    extent(b, &blo, &bhi);
+    int64_t lo = alo > blo ? alo : blo, hi = ahi < bhi ? ahi : bhi;
+    if (lo > hi) return 0;
+    /* extents meet; views such as two columns of a matrix interleave without
+     * sharing an element, so look at the elements themselves (rare: only
+     * views of one storage get here) */
+    unsigned char *bits = calloc((size_t)((hi - lo) / 8 + 1), 1);
+    if (!bits) ol_error(L, "out of memory");
+    walk(a, lo, hi, bits, 1);
+    int hit = walk(b, lo, hi, bits, 0);
+    free(bits);
+    return hit;
+}
+
 void ol_check_inplace(lua_State *L, const char *op, const OLTensor *dst, const OLTensor *src)
 {
     char s[160];
@@ -277,7 +296,7 @@ void ol_check_inplace(lua_State *L, const char *op, const OLTensor *dst, const O
         if (dst->shape[d] > 1 && dst->stride[d] == 0)
             ol_error(L, "%s: more than one element of the target (shape %s) refers to a single memory "
                         "location (an expanded view?): clone() it first", op, ol_shapestr(dst, s, sizeof s));
-    if (!src || src->st != dst->st || ol_numel(src) == 0 || ol_numel(dst) == 0) return;
+    if (!src || src->st != dst->st) return;
     /* exactly dst, read as it is written: legal (x:add_(x)) */
     int same = src->offset == dst->offset;
     for (int d = 0; same && d < dst->ndim; d++) {
@@ -285,21 +304,7 @@ void ol_check_inplace(lua_State *L, const char *op, const OLTensor *dst, const O
         int64_t bs = (k < 0 || src->shape[k] == 1) ? 0 : src->stride[k];
         same = dst->shape[d] == 1 || bs == dst->stride[d];
     }
-    if (same) return;
-    int64_t dlo, dhi, slo, shi;
-    extent(dst, &dlo, &dhi);
-    extent(src, &slo, &shi);
-    int64_t lo = dlo > slo ? dlo : slo, hi = dhi < shi ? dhi : shi;
-    if (lo > hi) return;
-    /* extents meet; views such as two columns of a matrix interleave without
-     * sharing an element, so look at the elements themselves (rare: only
-     * views of one storage get here) */
-    unsigned char *bits = calloc((size_t)((hi - lo) / 8 + 1), 1);
-    if (!bits) ol_error(L, "out of memory");
-    walk(dst, lo, hi, bits, 1);
-    int hit = walk(src, lo, hi, bits, 0);
-    free(bits);
-    if (hit)
+    if (!same && ol_shares_memory(L, dst, src))
         ol_error(L, "%s: some elements of the source and of the target (shape %s) refer to a single "
                     "memory location: clone() the source first", op, ol_shapestr(dst, s, sizeof s));
 }

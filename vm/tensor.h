@@ -54,6 +54,8 @@ static inline void ol_written(OLTensor *t) { t->st->version++; }
  * expand makes), and src must not share memory with dst unless it is exactly
  * dst (same offset and strides), as PyTorch's in-place ops require. */
 void ol_check_inplace(lua_State *L, const char *op, const OLTensor *dst, const OLTensor *src);
+/* Whether a and b have at least one element at the same storage position. */
+int ol_shares_memory(lua_State *L, const OLTensor *a, const OLTensor *b);
 
 /* Raise a Lua error prefixed with the user's script file:line: the nearest
  * Lua frame that is not in the standard library. Never returns. */

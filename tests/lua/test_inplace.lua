@@ -276,6 +276,11 @@ function T.partial_overlap_with_the_source_raises()
   raises(function() v:narrow(1, 2, 4):copy_(v:narrow(1, 1, 4)) end, "single memory location")
   raises(function() v:narrow(1, 1, 3):addcmul_(v:narrow(1, 3, 3), 1) end, "single memory location")
   raises(function() v:narrow(1, 1, 2):lerp_(1, v:narrow(1, 2, 2)) end, "single memory location")
+  -- scatter_add_ reads its source while adding: even exactly the target is refused (as PyTorch)
+  local s = tensor.from { { 1, 2 }, { 3, 4 } }
+  raises(function() s:scatter_add_(1, tensor.from { { 2, 1 } }, s) end, "single memory location")
+  local q = tensor.from { { 1, 2 }, { 2, 1 } }
+  raises(function() q:scatter_add_(2, q:narrow(2, 1, 1), tensor.ones(2, 1)) end, "single memory location")
 end
 
 function T.exact_alias_and_disjoint_views_stay_legal()
