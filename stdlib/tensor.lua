@@ -184,12 +184,13 @@ def("remainder", function(a, b)
   local sa, sb, nb = shape(a), shape(b), needs(b)
   return record(y, "remainder", { a, b }, function(g)
     local gb
-    if nb then -- d/db = -q with q the floored quotient the forward used: a = q b + y
-      local q = raw.round(raw.div(raw.sub(a, y), b))
+    if nb then -- d/db = -q, q the floored quotient of the forward (a = q b + a % b), taken
+      -- anew from a and b (saved, as PyTorch; not the output, which may be written since)
+      local q = raw.round(raw.div(raw.sub(a, raw.remainder(a, b)), b))
       gb = unbroadcast(raw.neg(raw.mul(g, q)), sb)
     end
     return unbroadcast(g, sa), gb
-  end, nb and tensors(a, b, y) or nil)
+  end, nb and tensors(a, b) or nil)
 end)
 -- ties split the gradient in half, as torch.maximum/minimum
 local function minmax(name, wins)
@@ -489,7 +490,7 @@ local function extremum(name)
       pos[d] = sa[d]
       local onehot = raw.eq(raw.reshape(C.arange(1, sa[d] + 1), pos), ii)
       return raw.mul(onehot, expand_back(g, sa, dim, keep))
-    end, { a, y })
+    end, dim and { idx } or { a, y }) -- what PyTorch saves: the indices, or input and result
     return y, idx
   end)
 end
@@ -593,7 +594,7 @@ def("prod", function(a, dim, keep)
     local at_zero = raw.mul(pn, raw.eq(nz, 1))
     local d = raw.add(raw.mul(z, at_zero), raw.mul(raw.sub(1, z), at_nonzero))
     return raw.mul(expand_back(g, sa, dim, keep), d)
-  end, { a })
+  end, { a, y }) -- y unread, but saved as PyTorch does, so the same writes are errors
 end)
 
 -- ---- products ------------------------------------------------------------

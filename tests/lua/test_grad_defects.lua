@@ -122,6 +122,26 @@ function T.inplace_after_use_in_nn_ops()
   close(x.grad, { 1, 0, 1 }, 0, "relu after its input was zeroed")
 end
 
+-- An op saves what PyTorch saves, so the same writes are fine or errors on both
+-- (found by the differential tests: min(dim) saved its output, remainder too).
+function T.saved_tensors_are_pytorchs()
+  local x = leaf { { 1, 3, -2 }, { 2, 0, 5 } }
+  local v = x:min(2)
+  v:mul_(2)
+  v:sum():backward() -- torch: v = x.min(1)[0]; v.mul_(2); v.sum().backward()
+  close(x.grad, { 0, 0, 2, 0, 2, 0 }, 0, "min(dim), output doubled in place")
+  local a, b = leaf { 0.7, 2.5, -1.25 }, leaf { 0.3, 1.0, 0.5 }
+  local r = a % b
+  r:mul_(2)
+  r:sum():backward() -- torch: r = torch.remainder(a, b); r.mul_(2); r.sum().backward()
+  close(a.grad, { 2, 2, 2 }, 0, "remainder d/da")
+  close(b.grad, { -4, -4, 6 }, 0, "remainder d/db")
+  x = leaf { { 1, 3, -2 }, { 2, 0, 5 } }
+  local p = x:prod(2)
+  p:mul_(2) -- torch: p = x.prod(1); p.mul_(2); p.sum().backward() raises
+  raises(function() p:sum():backward() end, "modified by an inplace operation", "prod's output")
+end
+
 function T.inplace_on_a_leaf_needs_no_grad()
   local w = leaf { 1, 2, 3 }
   local err = raises(function() w:add_(1) end, "a leaf tensor that requires grad", "add_ on a leaf")
