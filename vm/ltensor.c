@@ -857,35 +857,58 @@ static int t_index(lua_State *L)
             lua_pushnumber(L, t->st->data[element_offset(L, t, 2, 1)]);
             return 1;
         }
-        push_select(L, t, 0, lua_tointeger(L, 2));
+        /* t[i] is t:select(1, i) through the methods table, so that the
+           autograd wrapper (stdlib/tensor.lua) records it like any view */
+        lua_getfield(L, lua_upvalueindex(1), "select");
+        lua_pushvalue(L, 1);
+        lua_pushinteger(L, 1);
+        lua_pushvalue(L, 2);
+        lua_call(L, 3, 1);
         return 1;
     }
     ol_error(L, "bad tensor index of type %s", luaL_typename(L, 2));
     return 0;
 }
 
+/* Does the tensor at idx take part in autograd (t.requires_grad == true)? */
+static int requires_grad(lua_State *L, int idx)
+{
+    int r = 0;
+    if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE) {
+        lua_pushliteral(L, "requires_grad");
+        r = lua_rawget(L, -2) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
 static int t_newindex(lua_State *L)
 {
     OLTensor *t = ol_checktensor(L, 1);
     if (lua_isinteger(L, 2)) {
-        if (t->ndim == 1) {
+        if (t->ndim == 0) ol_error(L, "cannot index a 0-dimensional tensor");
+        if (t->ndim == 1 && !requires_grad(L, 1)) {
             t->st->data[element_offset(L, t, 2, 1)] = (float)check_number(L, 3);
             ol_written(t);
             return 0;
         }
-        if (t->ndim == 0) ol_error(L, "cannot index a 0-dimensional tensor");
-        push_select(L, t, 0, lua_tointeger(L, 2));
-        OLTensor *v = ol_checktensor(L, -1);
-        if (lua_isnumber(L, 3)) {
-            ol_written(v);
-            ol_fill(v->ndim, v->shape, ol_data(v), v->stride, (float)lua_tonumber(L, 3));
-        }
-        else {
-            lua_pushcfunction(L, t_copy_);
-            lua_insert(L, -2);
+        /* t[i] = v is t:select(1, i):fill_(v) or :copy_(v), done by the method
+           _setindex of stdlib/tensor.lua, so that autograd records the write (or
+           refuses it on a leaf that requires grad) like any in-place op */
+        if (lua_getfield(L, lua_upvalueindex(1), "_setindex") == LUA_TFUNCTION) {
+            lua_pushvalue(L, 1);
+            lua_pushvalue(L, 2);
             lua_pushvalue(L, 3);
-            lua_call(L, 2, 0);
+            lua_call(L, 3, 0);
+            return 0;
         }
+        lua_pop(L, 1);
+        push_select(L, t, 0, lua_tointeger(L, 2));
+        lua_getfield(L, lua_upvalueindex(1), lua_isnumber(L, 3) ? "fill_" : "copy_");
+        lua_insert(L, -2);
+        lua_pushvalue(L, 3);
+        lua_call(L, 2, 0);
         return 0;
     }
     if (lua_type(L, 2) != LUA_TSTRING) ol_error(L, "bad tensor index of type %s", luaL_typename(L, 2));
