@@ -1133,6 +1133,12 @@ function experiment.compare_metrics(recorded, rerun, tolerance)
   return first == nil, lines, first, cols, maxrel
 end
 
+-- JSON numbers come back as floats: 1, not 1.0, in messages.
+local function int_text(x)
+  if type(x) == "number" and x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", x) end
+  return tostring(x)
+end
+
 local function usage_dir(name, argv)
   local dir = argv and argv[1]
   if not dir then
@@ -1245,7 +1251,7 @@ function experiment.verify_main(argv)
   for _, r in ipairs(type(m.runs) == "table" and m.runs or {}) do
     if type(r) ~= "table" or not FINISHED[r.status] then
       unfinished[#unfinished + 1] = type(r) == "table" and
-        string.format("%s seed %s: %s", tostring(r.optimizer), tostring(r.seed), tostring(r.status)) or "a run entry is not a table"
+        string.format("%s seed %s: %s", tostring(r.optimizer), int_text(r.seed), tostring(r.status)) or "a run entry is not a table"
     end
   end
   if m.interrupted then unfinished[#unfinished + 1] = "stopped by " .. tostring(m.interrupted) end
@@ -1284,8 +1290,8 @@ function experiment.verify_main(argv)
     local a, b = m.runs[i], rr[i]
     if a.optimizer ~= b.optimizer or a.seed ~= b.seed or a.status ~= b.status or a.epochs ~= b.epochs then
       problems[#problems + 1] = string.format("run %d: recorded %s seed %s %s after %s epochs, rerun %s seed %s %s after %s epochs",
-        i, tostring(a.optimizer), tostring(a.seed), tostring(a.status), tostring(a.epochs),
-        tostring(b.optimizer), tostring(b.seed), tostring(b.status), tostring(b.epochs))
+        i, tostring(a.optimizer), int_text(a.seed), tostring(a.status), int_text(a.epochs),
+        tostring(b.optimizer), int_text(b.seed), tostring(b.status), int_text(b.epochs))
     end
   end
   local pok, same, lines, first, cols, maxrel = pcall(experiment.compare_metrics, recorded, rerun, tol)
