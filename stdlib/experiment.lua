@@ -1296,8 +1296,8 @@ function experiment.verify_main(argv)
   end
   local pok, same, lines, first, cols, maxrel = pcall(experiment.compare_metrics, recorded, rerun, tol)
   if not pok then problems[#problems + 1] = tostring(same); same, lines, cols, maxrel = false, {}, {}, {} end
-  print(string.format("optlab verify: %s against a rerun (%d metrics per epoch: %s; timing excluded)",
-                      dir, #cols, table.concat(cols, ", ")))
+  print(string.format("optlab verify: %s against a rerun in %s, now removed (%d metrics per epoch: %s; timing excluded)",
+                      dir, tmp, #cols, table.concat(cols, ", ")))
   for _, l in ipairs(lines) do print(l) end
   if other then
     for _, k in ipairs(cols) do

@@ -664,7 +664,8 @@ function T.verify_fails_on_missing_runs_epochs_rows_columns_and_unfinished_folde
     check(vrc ~= 0 and not out:find("OK", 1, true), c[1] .. ": verify passed:\n" .. out)
     check(out:find(c[4], 1, true), c[1] .. ": verify does not say '" .. c[4] .. "':\n" .. out)
     -- pass or fail, verify leaves no temporary folder
-    local tmp = out:match("against a rerun in (%S+)")
+    local tmp = out:match("against a rerun in (%S+), now removed")
+    check(tmp or c[4] == "never completed", c[1] .. ": verify did not rerun:\n" .. out)
     check(not tmp or not report.exists(tmp .. "/."), c[1] .. ": verify left its temporary folder " .. tostring(tmp))
   end
 end
