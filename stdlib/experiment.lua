@@ -902,11 +902,7 @@ local function compare(spec)
       local rec = read_record(ctx, run.id)
       if rec and FINISHED[rec.status] then records[run.id] = rec end
     end
-  else
-    local root = (redirect and redirect.runs_dir) or cfg.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
-    ctx.dir = run_dir(root, cfg.name)
   end
-  experiment.folder = ctx.dir
 
   -- the manifest: everything needed to rerun and to judge the rerun
   local exe = optlab_exe()
@@ -944,6 +940,10 @@ local function compare(spec)
                               blis_kernels = sys.blis_arch() }
     ctx.manifest.resumed = resumed
   else
+    -- made only now, and its manifest written right after: a kill leaves
+    -- no folder, or one that resume can complete
+    local root = (redirect and redirect.runs_dir) or cfg.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
+    ctx.dir = run_dir(root, cfg.name)
     local script = ctx.script_path and abspath(ctx.script_path) or nil
     ctx.manifest.script = { path = script or "(not a file)" }
     if script then
@@ -954,6 +954,7 @@ local function compare(spec)
     end
     sync_code(ctx)
   end
+  experiment.folder = ctx.dir
   if not ctx.quiet then
     print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d; run folder %s",
                         cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, ctx.dir))
@@ -1010,7 +1011,11 @@ local function compare(spec)
                manifest = ctx.manifest, exit_status = code }
   end
   experiment._last = result
-  if not redirect then sys.set_exit_status(result.exit_status) end
+  -- the worst of the comparisons this process ran
+  if not redirect then
+    experiment._exit_status = math.max(experiment._exit_status or 0, result.exit_status)
+    sys.set_exit_status(experiment._exit_status)
+  end
   return result
 end
 
