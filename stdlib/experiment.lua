@@ -1260,6 +1260,7 @@ function experiment.verify_main(argv)
     end
   end
   if m.interrupted then unfinished[#unfinished + 1] = "stopped by " .. tostring(m.interrupted) end
+  if m.write_error then unfinished[#unfinished + 1] = "the folder could not be written: " .. tostring(m.write_error) end
   if #unfinished > 0 then
     print("optlab verify: FAILED: the folder is incomplete: " .. table.concat(unfinished, "; ") ..
           " (`optlab resume " .. dir .. "` completes it)")

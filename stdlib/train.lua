@@ -334,11 +334,16 @@ local function restore(ctx, st, path)
   if st.opt and opt.load_state_dict then
     -- with the parameters, so the optimizer checks every buffer against them now
     local ok, err = pcall(opt.load_state_dict, opt, st.opt, ctx.params)
-    if not ok then fail("train: resume from " .. path .. ": " .. tostring(err)) end
+    if not ok then fail("train: resume from " .. path .. ": " .. tostring(err):gsub("^[^:\n]*:%d+: ", "")) end
   end
   tensor.set_rng_state(st.rng)
   for i, cb in ipairs(ctx.callbacks) do
-    if cb.load_state_dict and st.callbacks[i] then cb:load_state_dict(st.callbacks[i]) end
+    if cb.load_state_dict and st.callbacks[i] ~= nil then
+      local ok, err = pcall(cb.load_state_dict, cb, st.callbacks[i])
+      if not ok then
+        fail("train: resume from " .. path .. ": callback " .. i .. ": " .. tostring(err):gsub("^[^:\n]*:%d+: ", ""))
+      end
+    end
   end
   for k, v in pairs(st.history) do ctx.history[k] = v end
   return st.epoch
@@ -392,6 +397,14 @@ function train.early_stopping(o)
     return { best = self.best, wait = self.wait, best_epoch = self.best_epoch, best_weights = self.best_weights }
   end
   function cb:load_state_dict(s)
+    if type(s) ~= "table" or not count(s.wait) or (s.best ~= nil and type(s.best) ~= "number") or
+       (s.best_epoch ~= nil and not count(s.best_epoch)) or (s.best_weights ~= nil and type(s.best_weights) ~= "table") then
+      fail("early_stopping: the saved state needs wait (an integer >= 0), best (a number), best_epoch (an integer) " ..
+           "and best_weights (a list of tensors)")
+    end
+    for i, t in pairs(s.best_weights or {}) do
+      if not C.is_tensor(t) then fail("early_stopping: saved best_weights[" .. tostring(i) .. "] is not a tensor") end
+    end
     self.best, self.wait, self.best_epoch, self.best_weights = s.best, s.wait, s.best_epoch, s.best_weights
   end
   return cb

@@ -349,12 +349,13 @@ function T.tampered_checkpoints_are_refused_field_by_field()
   if not have_optim or not have_nn then lib.skip("needs nn and optim") end
   local tmp, path = os.tmpname(), os.tmpname()
   local function adam() return optim.Adam { lr = 0.01 } end
-  fit({ epochs = 2, seed = 9, callbacks = { train.checkpoint { path = tmp } } }, make_model(6, 4), adam())
+  local function es() return train.early_stopping { patience = 10 } end
+  fit({ epochs = 2, seed = 9, callbacks = { es(), train.checkpoint { path = tmp } } }, make_model(6, 4), adam())
   local function resume(edit, epochs)
     local st = serial.load(tmp)
     edit(st)
     serial.save(path, st)
-    return fit({ epochs = epochs or 4, seed = 9, resume = path }, make_model(6, 4), adam())
+    return fit({ epochs = epochs or 4, seed = 9, resume = path, callbacks = { es() } }, make_model(6, 4), adam())
   end
   -- untouched, it resumes
   local h = resume(function() end)
@@ -373,6 +374,8 @@ function T.tampered_checkpoints_are_refused_field_by_field()
     { "a buffer of the wrong shape", function(st) st.opt.state[1].m = tensor.zeros(3) end, "has shape 3" },
     { "rng", function(st) st.rng = { seed = 1.5 } end, "field rng" },
     { "step", function(st) st.step = "0" end, 'field step is "0"' },
+    { "early stopping's state", function(st) st.callbacks[1].wait = "x" end,
+      "callback 1: early_stopping: the saved state needs wait (an integer >= 0)" },
   }
   for _, c in ipairs(cases) do
     local err = raises(function() resume(c[2], c[4]) end, c[3], c[1])
