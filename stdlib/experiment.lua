@@ -1215,7 +1215,7 @@ local function rerun_args(m, copy)
   end
   if not has.seeds and not has.seed and type(cfg.seeds) == "table" then
     local s = {}
-    for _, x in ipairs(cfg.seeds) do s[#s + 1] = string.format("%d", x) end
+    for _, x in ipairs(cfg.seeds) do s[#s + 1] = int_text(x) end
     args[#args + 1] = "seeds=" .. table.concat(s, ",")
   end
   return args
