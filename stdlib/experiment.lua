@@ -578,7 +578,8 @@ local function keep_copy(ctx, from, copy)
     report.mkdir_p(to:match("^(.*)/"))
     report.write_file(to, text)
   end
-  return report.sha256(to)
+  -- once more if a Ctrl-C at start-up killed sha256sum: resume needs the hash
+  return report.sha256(to) or report.sha256(to)
 end
 
 -- Copies every module required so far into code/ (once each); ctx.code
