@@ -986,9 +986,11 @@ local function compare(spec)
       if sys.interrupted() then ctx.interrupted = "between runs" break end
       local rec = execute(ctx, run)
       records[run.id] = rec
-      if not (guarded(write_record, ctx, rec) and guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then
+      if not guarded(write_record, ctx, rec) then
+        ctx.unsaved = run.label .. " seed " .. run.seed
         break
       end
+      if not (guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then break end
       if rec.status == "interrupted" then
         ctx.interrupted = "during a run"
         if not ctx.quiet then print("experiment: interrupted; writing what finished") end
@@ -997,16 +999,23 @@ local function compare(spec)
     end
   end
   local ok, result = pcall(finish, ctx, records)
-  if not ok then ctx.write_error = ctx.write_error or tostring(result) end
+  if not ok then
+    ctx.write_error = ctx.write_error or tostring(result)
+    -- the folder took nothing: the results go to the terminal at least
+    if not ctx.quiet then
+      pcall(function() print("\n" .. report.tables_text(report.summarize(ctx.opts, ordered(ctx, records)), #ctx.cfg.seeds)) end)
+    end
+  end
   if ctx.write_error then
     -- say it, and keep the manifest from saying "running" when it can be written at all
     local mok = pcall(function()
       report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, true)) .. "\n")
     end)
     local code, why = outcome(ctx, records)
-    io.stderr:write(string.format("experiment: cannot write the run folder %s: %s\n%s\n%s\n", ctx.dir, ctx.write_error,
-      mok and "experiment: the manifest records the failure; the runs that finished are in records/"
-          or "experiment: the manifest could not be updated either (it still says \"running\")",
+    io.stderr:write(string.format("experiment: cannot write the run folder %s: %s\n%s%s\n%s\n", ctx.dir, ctx.write_error,
+      ctx.unsaved and ("experiment: the results of " .. ctx.unsaved .. " could not be saved (the table above shows them); ") or "experiment: ",
+      mok and "the manifest records the failure; the runs that finished before are in records/"
+          or "the manifest could not be updated either (it still says \"running\"); the runs that finished before are in records/",
       why or ""))
     result = { dir = ctx.dir, records = ordered(ctx, records), missing = missing_list(ctx, records),
                manifest = ctx.manifest, exit_status = code }

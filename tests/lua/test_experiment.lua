@@ -31,6 +31,7 @@ report.mkdir_p(TMP)
 --                              B's epoch 2 (under setsid)
 --   STANDIN_FULL=1             the next metrics.csv write of the folder goes
 --                              to /dev/full (ENOSPC), after B
+--   STANDIN_READONLY=1         the run folder becomes read-only, after B
 -- The helper module next to the script is required, so the folder keeps a copy.
 local SCRIPT = [==[
 local MODE = "@MODE@"
@@ -76,6 +77,7 @@ local function fit(model, opt, ds, cfg)
   end
   if opt.name == "B" and SIGINT == "between" then sh("kill -INT $PPID") end
   if opt.name == "B" and FULL then os.execute("ln -s /dev/full " .. experiment.folder .. "/metrics.csv.part") end
+  if opt.name == "B" and os.getenv("STANDIN_READONLY") then os.execute("chmod -R a-w " .. experiment.folder) end
   if MODE == "crash" and opt.name == "B" then error("stand-in crash") end
   return h
 end
@@ -845,6 +847,28 @@ function T.a_full_disk_mid_comparison_keeps_the_finished_run_and_says_so()
         tostring(m.status))
   check(m.runs[2].status == "complete" and m.runs[3].status == "missing", "runs after the failure")
   resume_and_check(folder, reference, "disk full")
+end
+
+function T.a_read_only_run_folder_mid_comparison_is_a_clear_error()
+  local path, dir = script("ok")
+  local reference = uninterrupted(path, dir)
+  local as = ""
+  if report.shell_line("id -u") == "0" then
+    -- root writes through any mode bits: run as nobody
+    if not report.shell_line("command -v setpriv") then lib.skip("running as root, and setpriv is not installed") end
+    as = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+    os.execute("chmod -R a+rwX " .. q(dir))
+  end
+  local rc, out, err = run(q(path) .. " runs_dir=" .. q(dir .. "/runs"), "STANDIN_READONLY=1 " .. as)
+  check(rc == 1, "exit status " .. tostring(rc) .. ":\n" .. err)
+  check(err:find("cannot write the run folder", 1, true) and err:find("Permission denied", 1, true), "no clear error:\n" .. err)
+  check(err:find("the results of B(lr=0.01) seed 1 could not be saved", 1, true), "the unsaved run is not named:\n" .. err)
+  check(not err:find("stack traceback", 1, true), "a traceback:\n" .. err)
+  check(out:find("\nB%s+0%.%d+"), "B's results are not shown:\n" .. out)
+  local folder = start_folder(out)
+  check(report.exists(folder .. "/records/run-0001.lua"), "A's record is gone")
+  os.execute("chmod -R u+w " .. q(folder))
+  resume_and_check(folder, reference, "read-only folder")
 end
 
 function T.folder_names_stay_inside_runs_dir_and_labels_cannot_shift_plot_columns()
