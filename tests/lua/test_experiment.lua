@@ -735,6 +735,17 @@ function T.resume_after_sigkill_equals_an_uninterrupted_run()
   local rc3, out3 = run("resume " .. q(folder))
   check(rc3 == 0 and out3:find("3 of 3 runs finished before; running 0", 1, true), "second resume:\n" .. out3)
   check(report.read_file(folder .. "/metrics.csv") == reference, "second resume changed metrics.csv")
+  -- killed while plotting, after every run: resume only rewrites the views
+  local fake = dir .. "/killing-gnuplot"
+  report.write_file(fake, "#!/bin/sh\nkill -KILL $(cut -d' ' -f4 /proc/$PPID/stat)\n")
+  os.execute("chmod +x " .. q(fake))
+  local rc4, out4 = run("-e " .. q("experiment.gnuplot = " .. string.format("%q", fake)) .. " " .. q(path) ..
+                        " runs_dir=" .. q(dir .. "/runs"))
+  check(rc4 == 128 + 9, "not killed while plotting: " .. tostring(rc4))
+  local f4 = start_folder(out4)
+  check(manifest(f4).status == "running", "killed while plotting: " .. tostring(manifest(f4).status))
+  local _, rout4 = resume_and_check(f4, reference, "SIGKILL while plotting")
+  check(rout4:find("3 of 3 runs finished before; running 0", 1, true), "resume after plotting:\n" .. rout4)
 end
 
 function T.jobs_a_killed_parent_loses_no_finished_run()
