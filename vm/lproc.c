@@ -50,7 +50,10 @@ static int sys_spawn(lua_State *L)
  * the EINTR of a caught Ctrl-C: the child decides when it is done. */
 static int sys_wait(lua_State *L)
 {
-    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    /* waitpid reads 0 and negative ids as process groups: only one child here */
+    if (id < 1 || id > INT_MAX) ol_error(L, "wait: expected a process id from sys.spawn, got %d", (int)id);
+    pid_t pid = (pid_t)id;
     int st;
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) ol_error(L, "wait: process %d: %s", (int)pid, strerror(errno));

@@ -882,6 +882,21 @@ function T.a_read_only_run_folder_mid_comparison_is_a_clear_error()
   resume_and_check(folder, reference, "read-only folder")
 end
 
+-- The process helpers behind --jobs: a worker's fate, and clear errors.
+function T.spawn_and_wait_report_exit_status_and_signal()
+  check(sys.getcwd() == report.shell_line("pwd -P"), "getcwd " .. sys.getcwd())
+  local how, code = sys.wait(sys.spawn { "/bin/sh", "-c", "exit 3" })
+  check(how == "exit" and code == 3, "exit: " .. tostring(how) .. " " .. tostring(code))
+  local how2, sig, name = sys.wait(sys.spawn { "/bin/sh", "-c", "kill -KILL $$" })
+  check(how2 == "signal" and sig == 9 and name == "Killed", "signal: " .. tostring(how2) .. " " .. tostring(sig) .. " " .. tostring(name))
+  raises(function() sys.spawn {} end, "expected a list of 1 to 4096 strings")
+  raises(function() sys.spawn { "/no/such/program" } end, "cannot start /no/such/program")
+  raises(function() sys.spawn { "/bin/sh", 5 } end, "argument 2 is not a string")
+  raises(function() sys.wait(0) end, "expected a process id")
+  raises(function() sys.wait(-1) end, "expected a process id")
+  raises(function() sys.set_exit_status(256) end, "expected 0..255")
+end
+
 function T.folder_names_stay_inside_runs_dir_and_labels_cannot_shift_plot_columns()
   for _, bad in ipairs { "..", ".", "a..b" } do
     raises(function() experiment.parse_overrides { "name=" .. bad } end, "expected a name of letters", bad)
