@@ -289,13 +289,17 @@ local function remember_view(y, a, take, back)
   y._view_version = version(y)
 end
 
-local function view_op(name, inverse, is_view)
+-- slices: a narrow or select of a plain tensor remembers it too, so that an
+-- in-place op writing a value that needs a gradient into the slice
+-- (out:narrow(2, k, 1):copy_(x)) takes the tensor into the graph, as in PyTorch.
+local function view_op(name, inverse, is_view, slices)
   def(name, function(a, ...)
     local y = raw[name](a, ...)
-    if not any(a) then return y end
+    local recording = any(a)
+    if not recording and not (slices and autograd.enabled) then return y end
     local sa, args = a:shape(), table.pack(...)
     local function back(g) return inverse(g, sa, args) end
-    record(y, name, { a }, back)
+    if recording then record(y, name, { a }, back) end
     if autograd.enabled and (not is_view or is_view(a)) then
       remember_view(y, a, function(b) return raw[name](b, table.unpack(args, 1, args.n)) end, back)
     end
@@ -323,10 +327,10 @@ local function scatter_back(g, sa, fill)
 end
 view_op("narrow", function(g, sa, args)
   return scatter_back(g, sa, function(z) return raw.narrow(z, table.unpack(args, 1, args.n)) end)
-end)
+end, nil, true)
 view_op("select", function(g, sa, args)
   return scatter_back(g, sa, function(z) return raw.select(z, table.unpack(args, 1, args.n)) end)
-end)
+end, nil, true)
 
 -- A view whose storage was written in place since it was taken gets its node
 -- anew from its base (whose node the in-place op replaced).

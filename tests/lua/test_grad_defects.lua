@@ -279,6 +279,24 @@ function T.index_writes_are_recorded()
   close(m, { 1, 2, 0, 0 }, 0, "m[2] = 0 inside no_grad")
 end
 
+-- A slice of a plain tensor that receives a value needing a gradient takes the
+-- tensor into the graph. torch: o = ones(2, 2); o[:, 0].add_(x); o[:, 0].mul_(x);
+-- o.sum().backward() -> x.grad = 3, 5
+function T.writes_into_slices_of_plain_tensors()
+  local x = leaf { 1, 2 }
+  local o = tensor.ones(2, 2)
+  o:select(2, 1):add_(x)
+  o:select(2, 1):mul_(x)
+  check(o.requires_grad, "o joined the graph")
+  o:sum():backward()
+  close(x.grad, { 3, 5 }, 0, "select(2, 1):add_(x):mul_(x)")
+  local q = leaf { { 1, 2 }, { 3, 4 } }
+  local out = tensor.zeros(2, 3)
+  out:narrow(2, 2, 2):copy_(q)
+  ;(out * out):sum():backward()
+  close(q.grad, { 2, 4, 6, 8 }, 0, "narrow(2, 2, 2):copy_(q)")
+end
+
 -- The in-place primitives inside the graph. torch: x = [0.5, 1.5, 2.5], u = [1, -2, 3],
 -- w = [2, 1, 0.5]; a = x*1; a.<op>; (a*a).sum().backward()
 function T.inplace_primitives_in_the_graph()
