@@ -115,50 +115,53 @@ int t_where(lua_State *L)
 
 /* ---- cat and stack ---------------------------------------------------- */
 
-/* The tensors of the list at argument 1, checked; returns their count. */
-static int list_arg(lua_State *L, const char *op, OLTensor **ts, int max)
+/* Element i (0-based) of the list at argument 1, a tensor the list keeps alive. */
+static OLTensor *list_at(lua_State *L, const char *op, lua_Integer i)
 {
-    if (!lua_istable(L, 1) || ol_totensor(L, 1)) arg_error(L, 1, "list of tensors");
-    int n = (int)lua_rawlen(L, 1);
-    if (n == 0) ol_error(L, "%s: expected a non-empty list of tensors", op);
-    if (n > max) ol_error(L, "%s: at most %d tensors at once, got %d", op, max, n);
-    for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, 1, i + 1);
-        ts[i] = ol_totensor(L, -1);
-        if (!ts[i]) ol_error(L, "%s: element %d of the list is a %s, not a tensor", op, i + 1, luaL_typename(L, -1));
-        lua_pop(L, 1); /* the list keeps it alive */
-    }
-    return n;
+    lua_rawgeti(L, 1, i + 1);
+    OLTensor *t = ol_totensor(L, -1);
+    if (!t) ol_error(L, "%s: element %d of the list is a %s, not a tensor", op, (int)i + 1, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return t;
 }
 
-#define MAX_JOIN 4096
+/* The length of the list of tensors at argument 1, every element checked. */
+static lua_Integer list_arg(lua_State *L, const char *op)
+{
+    if (!lua_istable(L, 1) || ol_totensor(L, 1)) arg_error(L, 1, "list of tensors");
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    if (n == 0) ol_error(L, "%s: expected a non-empty list of tensors", op);
+    for (lua_Integer i = 0; i < n; i++) list_at(L, op, i);
+    return n;
+}
 
 /* cat(list [, dim = 1]): joins along an existing dimension. */
 int t_cat(lua_State *L)
 {
-    static OLTensor *ts[MAX_JOIN];
-    int n = list_arg(L, "cat", ts, MAX_JOIN);
-    const OLTensor *t0 = ts[0];
+    lua_Integer n = list_arg(L, "cat");
+    const OLTensor *t0 = list_at(L, "cat", 0);
     if (t0->ndim == 0) ol_error(L, "cat: 0-dimensional tensors cannot be joined: use stack");
     int d = lua_isnoneornil(L, 2) ? 0 : get_dim(L, 2, t0->ndim);
     int64_t shape[OL_MAXDIM];
     memcpy(shape, t0->shape, sizeof shape);
     shape[d] = 0;
-    for (int i = 0; i < n; i++) {
-        int ok = ts[i]->ndim == t0->ndim;
-        for (int k = 0; ok && k < t0->ndim; k++) ok = k == d || ts[i]->shape[k] == t0->shape[k];
+    for (lua_Integer i = 0; i < n; i++) {
+        const OLTensor *t = list_at(L, "cat", i);
+        int ok = t->ndim == t0->ndim;
+        for (int k = 0; ok && k < t0->ndim; k++) ok = k == d || t->shape[k] == t0->shape[k];
         if (!ok) {
             char a[160], b[160];
             ol_error(L, "cat: tensor %d has shape %s, tensor 1 has %s: they may differ only in dimension %d",
-                     i + 1, ol_shapestr(ts[i], a, sizeof a), ol_shapestr(t0, b, sizeof b), d + 1);
+                     (int)i + 1, ol_shapestr(t, a, sizeof a), ol_shapestr(t0, b, sizeof b), d + 1);
         }
-        shape[d] += ts[i]->shape[d];
+        shape[d] += t->shape[d];
     }
     OLTensor *o = ol_pushtensor_empty(L, t0->ndim, shape);
     int64_t at = 0;
-    for (int i = 0; i < n; i++) {
-        ol_copy(ts[i]->ndim, ts[i]->shape, ol_data(o) + at * o->stride[d], o->stride, ol_data(ts[i]), ts[i]->stride);
-        at += ts[i]->shape[d];
+    for (lua_Integer i = 0; i < n; i++) {
+        const OLTensor *t = list_at(L, "cat", i);
+        ol_copy(t->ndim, t->shape, ol_data(o) + at * o->stride[d], o->stride, ol_data(t), t->stride);
+        at += t->shape[d];
     }
     return 1;
 }
@@ -166,23 +169,26 @@ int t_cat(lua_State *L)
 /* stack(list [, dim = 1]): joins along a new dimension. */
 int t_stack(lua_State *L)
 {
-    static OLTensor *ts[MAX_JOIN];
-    int n = list_arg(L, "stack", ts, MAX_JOIN);
-    const OLTensor *t0 = ts[0];
+    lua_Integer n = list_arg(L, "stack");
+    const OLTensor *t0 = list_at(L, "stack", 0);
     if (t0->ndim == OL_MAXDIM) ol_error(L, "stack: the result would have more than %d dimensions", OL_MAXDIM);
     int d = lua_isnoneornil(L, 2) ? 0 : get_dim(L, 2, t0->ndim + 1);
-    for (int i = 1; i < n; i++)
-        if (!ol_sameshape(ts[i], t0)) {
+    for (lua_Integer i = 1; i < n; i++) {
+        const OLTensor *t = list_at(L, "stack", i);
+        if (!ol_sameshape(t, t0)) {
             char a[160], b[160];
             ol_error(L, "stack: tensor %d has shape %s, tensor 1 has %s: all must have the same shape",
-                     i + 1, ol_shapestr(ts[i], a, sizeof a), ol_shapestr(t0, b, sizeof b));
+                     (int)i + 1, ol_shapestr(t, a, sizeof a), ol_shapestr(t0, b, sizeof b));
         }
+    }
     int64_t shape[OL_MAXDIM], vstride[OL_MAXDIM];
     for (int k = 0, j = 0; k <= t0->ndim; k++) shape[k] = k == d ? n : t0->shape[j++];
     OLTensor *o = ol_pushtensor_empty(L, t0->ndim + 1, shape);
     for (int k = 0, j = 0; k <= t0->ndim; k++) if (k != d) vstride[j++] = o->stride[k];
-    for (int i = 0; i < n; i++)
-        ol_copy(t0->ndim, t0->shape, ol_data(o) + i * o->stride[d], vstride, ol_data(ts[i]), ts[i]->stride);
+    for (lua_Integer i = 0; i < n; i++) {
+        const OLTensor *t = list_at(L, "stack", i);
+        ol_copy(t0->ndim, t0->shape, ol_data(o) + i * o->stride[d], vstride, ol_data(t), t->stride);
+    }
     return 1;
 }
 

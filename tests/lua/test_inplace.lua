@@ -6,6 +6,7 @@ local lib = require "lib"
 local check, close, raises, identical = lib.check, lib.close, lib.raises, lib.identical
 local C = require "optlab.core"
 local R = tensor.raw
+local unpack = table.unpack or unpack -- LuaJIT 2.1 without 5.2 compatibility
 
 local T = {}
 
@@ -87,7 +88,7 @@ local function check_update(name, call, ref, nargs, rows, cols, transposed)
       x = tensor.from(base):reshape(rows, cols)
     end
     local v0 = x:_version()
-    local r = call(x, table.unpack(args, 1, nargs))
+    local r = call(x, unpack(args, 1, nargs))
     check(r == x, name .. " returns self")
     check(x:_version() == v0 + 1, name .. " bumps the version once")
     local got = flat(x)
@@ -397,6 +398,10 @@ function T.cat_and_stack()
   s = C.stack({ a, a }, -1)
   check(table.concat(s:shape(), ",") == "2,2,2", "stack dim -1 shape")
   close(s, { 1, 1, 2, 2, 3, 3, 4, 4 }, 0, "stack dim -1")
+  local many = {}
+  for i = 1, 5000 do many[i] = tensor.from(i) end -- no limit on the list's length
+  local st = C.stack(many)
+  check(st:numel() == 5000 and st[5000] == 5000 and C.cat({ st, st }):numel() == 10000, "stack of 5000")
 end
 
 function T.gather_and_scatter_add()
