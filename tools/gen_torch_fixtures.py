@@ -462,8 +462,11 @@ def finalize(prog, local=False, check=True):
             changed[i["name"]] = tdata(fin)
     if changed:
         prog["finals"] = changed
-    if local:
-        prog["vjps"] = [v if v is not None else False for v in r32["vjps"]]
+    if local and len(prog["steps"]) > 1:   # one step: its local gradients are the grads above
+        vj = [v if v is not None else False for v in r32["vjps"]]
+        if vj[-1]:
+            del vj[-1]["gout"]            # the last step's output gradient is wgrad
+        prog["vjps"] = vj
     del inputs
     return prog
 
@@ -874,9 +877,9 @@ def reg_targeted():
     for c in (0, 1, 2):
         mk("var correction %d" % c, lambda b, c=c: b.step("var", ref(b.input([3, 4])), 2, False, c))
         mk("std correction %d overall" % c, lambda b, c=c: b.step("std", ref(b.input([3, 4])), NONE, False, c))
-    for p in (1, 2, 3):
-        mk("norm p=%d dim 1" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p, 1, False))
-        mk("norm p=%d overall" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p))
+    for p in (1, 2, 3, 0.5, 1.5, math.inf):
+        mk("norm p=%g dim 1" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p, 1, False))
+        mk("norm p=%g overall" % p, lambda b, p=p: b.step("norm", ref(b.input([3, 4])), p))
     # matmul and dot
     for sa, sb in [([4], [4]), ([3, 4], [4]), ([4], [4, 2]), ([3, 4], [4, 2]), ([2, 3, 4], [2, 4, 5]),
                    ([2, 3, 4], [4, 5]), ([3, 4], [2, 4, 5]), ([2, 1, 3, 4], [3, 4, 2]), ([2, 3, 4], [4])]:
@@ -991,6 +994,7 @@ def reg_targeted():
                 b.step("nn.BatchNorm", ref(x), ref(w), ref(bb), ref(rm), ref(rv), tr)
             mk("nn.BatchNorm %s training %s" % (shp, tr), g)
     mk("F.batch_norm momentum 0.3 eps 1e-3", lambda b: b.step("F.batch_norm", ref(b.input([5, 2])), ref(b.input([2], grad=False)), ref(b.input([2], grad=False, positive=True)), NONE, NONE, True, 0.3, 1e-3))
+    mk("F.batch_norm training without running statistics", lambda b: b.step("F.batch_norm", ref(b.input([4, 3])), NONE, NONE, ref(b.input([3])), ref(b.input([3])), True))
     mk("F.dropout eval", lambda b: b.step("F.dropout", ref(b.input([3, 4])), 0.5, False))
     mk("nn.Dropout eval", lambda b: b.step("nn.Dropout(eval)", ref(b.input([3, 4])), 0.3))
     # a small network end to end: conv, pool, flatten, dense, cross-entropy
@@ -1003,6 +1007,48 @@ def reg_targeted():
         b.step("F.cross_entropy", ref(h), ref(b.input([2], grad=False, exact=True, data=[2.0, 0.0])))
     mk("small CNN end to end", net)
     reg_inplace()
+    reg_layer_sweep()
+
+
+def reg_layer_sweep():
+    """seeded random configurations of conv2d, pools and the fused conv+pool (direct and
+    im2col paths, odd sizes, non-square kernels, strides, dilations, every padding kind)"""
+    r = random.Random(2026)
+    for i in range(60):
+        n, c, k = r.randint(1, 2), r.randint(1, 3), r.randint(1, 4)
+        kh, kw = r.randint(1, 4), r.randint(1, 4)
+        sh, sw = r.randint(1, 3), r.randint(1, 3)
+        dh, dw = r.randint(1, 2), r.randint(1, 2)
+        h, w = r.randint((kh - 1) * dh + 1, 8), r.randint((kw - 1) * dw + 1, 8)
+        pad = r.choice(["valid", "same", r.randint(0, 2), [r.randint(0, 2), r.randint(0, 2)]])
+        o = {"stride": [sh, sw] if sh != sw else sh, "dilation": [dh, dw] if dh != dw else dh, "padding": pad}
+        if r.random() < 0.3:
+            o["activation"] = "relu"
+        ks = [kh, kw] if kh != kw else [kh, kh]
+        bias = r.random() < 0.8
+        mk("conv2d sweep %d: x[%d,%d,%d,%d] w[%d,%d,%d,%d] %s" % (i + 1, n, c, h, w, k, c, ks[0], ks[1], sorted(o.items())),
+           lambda b, n=n, c=c, h=h, w=w, k=k, ks=ks, o=o, bias=bias: b.step(
+               "F.conv2d", ref(b.input([n, c, h, w])), ref(b.input([k, c] + ks)), ref(b.input([k])) if bias else NONE, {"opts": o}))
+    for i in range(30):
+        n, c, h, w = r.randint(1, 2), r.randint(1, 3), r.randint(2, 8), r.randint(2, 8)
+        kh, kw = r.randint(1, min(h, 4)), r.randint(1, min(w, 4))
+        s = r.choice([None, [r.randint(1, 3), r.randint(1, 3)]])
+        p = r.randint(0, min(kh, kw) // 2)
+        op = r.choice(["F.max_pool2d", "F.avg_pool2d"])
+        mk("pool sweep %d: %s x[%d,%d,%d,%d] k[%d,%d] s %s p %d" % (i + 1, op, n, c, h, w, kh, kw, s, p),
+           lambda b, op=op, n=n, c=c, h=h, w=w, k=[kh, kw], s=s, p=p: b.step(op, ref(b.input([n, c, h, w])), k, s if s else NONE, p))
+    for i in range(30):
+        n, c, k, ks, pool = r.randint(1, 2), r.randint(1, 3), r.randint(1, 4), r.randint(1, 3), r.randint(2, 3)
+        h, w = r.randint(ks + pool - 1, 9), r.randint(ks + pool - 1, 9)
+        a = r.choice([None, "relu"])
+        layer = r.random() < 0.5
+        name = "%s sweep %d: x[%d,%d,%d,%d] k %d kernel %d pool %d %s" % ("nn.Conv2D+MaxPool2D" if layer else "F.conv2d_max_pool2d", i + 1, n, c, h, w, k, ks, pool, a)
+        if layer:
+            mk(name, lambda b, n=n, c=c, h=h, w=w, k=k, ks=ks, pool=pool, a=a: b.step(
+                "nn.Conv2D+MaxPool2D", ref(b.input([n, c, h, w])), ref(b.input([k, c, ks, ks])), ref(b.input([k])), a or NONE, pool))
+        else:
+            mk(name, lambda b, n=n, c=c, h=h, w=w, k=k, ks=ks, pool=pool, a=a: b.step(
+                "F.conv2d_max_pool2d", ref(b.input([n, c, h, w])), ref(b.input([k, c, ks, ks])), ref(b.input([k])), {"opts": {"activation": a} if a else {}}, pool))
 
 
 def rosen(b):
@@ -1075,6 +1121,26 @@ def reg_inplace():
         b.step("mul_", ref(d), 2.0, no_grad=True)
         b.step("mul", ref(x), ref(b.input([2, 3])))
     mk("detach of a transposed view shares storage", detach_shares)
+    # an op's output changed in place, then backward: PyTorch raises exactly when the op's
+    # backward saved that output (exp, sigmoid, tanh, sqrt, relu, softmax, prod, max() overall, ...)
+    saves = [("exp", []), ("log", []), ("sqrt", []), ("sigmoid", []), ("tanh", []), ("relu", []), ("abs", []),
+             ("square", []), ("reciprocal", []), ("neg", []), ("sin", []), ("cos", []), ("clone", []),
+             ("F.gelu", []), ("F.elu", []), ("F.leaky_relu", []), ("F.softmax", [2]), ("F.log_softmax", [2]),
+             ("sum", []), ("sum", [2, False]), ("mean", [1, True]), ("max", []), ("max", [2, False]), ("prod", [2, False]), ("prod", []),
+             ("min", []), ("min", [1, False]), ("logsumexp", [2, False]),
+             ("var", [2, False, 1]), ("std", [2, False, 1]), ("std", [NONE, False, 1]), ("norm", []), ("norm", [1, 2, False]),
+             ("sumsq", []), ("cumsum", [2]), ("clamp", [0.5, 1.0]), ("pow", [2.0]), ("pow", [ref("x2")]),
+             ("remainder", [ref("x2")]), ("remainder", [0.7]), ("add", [ref("x2")]), ("mul", [ref("x2")]),
+             ("div", [ref("x2")]), ("maximum", [ref("x2")]), ("matmul", [ref("x3")])]
+    for op, extra in saves:
+        def f(b, op=op, extra=extra):
+            x = b.input([2, 3], lo=0.3, hi=1.2, positive=True)
+            b.input([2, 3], lo=0.5, hi=1.5, positive=True)
+            b.input([3, 2])
+            y = b.step(op, ref(x), *extra)
+            b.step("mul_", ref(y), 2.0)
+        shown = ", ".join("nil" if a is NONE else ("y" if isinstance(a, dict) else str(a).lower()) for a in extra)
+        mk("output of %s(x%s) changed in place, then backward" % (op, ", " + shown if extra else ""), f)
     # errors of the contract
     errors = [
         ("in-place after save: sigmoid output mul_(0)", save_error),

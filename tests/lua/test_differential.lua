@@ -146,7 +146,7 @@ local function resolve(args, env)
 end
 
 local function kind(v)
-  if is_tensor(v) then return "tensor" end
+  if is_tensor(v) or (type(v) == "table" and v.ref) then return "tensor" end
   if type(v) == "number" then return "number" end
   return type(v)
 end
@@ -196,6 +196,7 @@ local function first_line(e) return (tostring(e):gsub("\n.*", "")) end
 -- Replays each step alone on fresh leaves holding PyTorch's inputs, with PyTorch's gradient
 -- of its output: the first step whose local gradients differ is the cause.
 local function localize(p)
+  if #p.steps == 1 then return label(p.steps[1], p.steps[1].args) end
   if not p.vjps then return nil end
   local env = {}
   for _, inp in ipairs(p.inputs) do env[inp.name] = inp end
@@ -233,7 +234,7 @@ local function localize(p)
       elseif not is_tensor(r[2]) or not r[2].requires_grad then
         why = "output does not require grad"
       else
-        local ok, e = pcall(r[2].backward, r[2], mk(v.gout))
+        local ok, e = pcall(r[2].backward, r[2], mk(v.gout or p.wgrad))
         if not ok then
           why = "backward raises: " .. first_line(e)
         else
@@ -316,6 +317,10 @@ local function run(p)
     return nil
   end
   if not ok then
+    local saved = tostring(e):find("modified by an inplace operation", 1, true) and tostring(e):match("that (%S+) saved")
+    if saved then
+      return saved .. ": 'modified by an inplace operation' where PyTorch's backward needs no saved value", first_line(e)
+    end
     local cause, why = localize(p)
     return (cause or "backward") .. ": raises in backward", first_line(e) .. (why and (" (alone: " .. why .. ")") or "")
   end
