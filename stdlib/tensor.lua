@@ -501,18 +501,20 @@ end
 extremum("max")
 extremum("min")
 
--- norm(p = 2, dim, keep): (sum |a|^p)^(1/p); p = math.huge is the max norm.
--- The gradient of a zero norm is 0 (PyTorch's subgradient), not NaN.
+-- norm(p = 2, dim, keep): (sum |a|^p)^(1/p); p = math.huge is the max norm,
+-- -math.huge the min, 0 counts the nonzeros. The gradient of a zero norm is 0
+-- (PyTorch's subgradient), not NaN.
 def("norm", function(a, p, dim, keep)
   p = p or 2
-  if type(p) ~= "number" or p <= 0 then C.raise("norm: p must be a positive number, got " .. tostring(p)) end
+  if type(p) ~= "number" or p ~= p then C.raise("norm: p must be a number, got " .. tostring(p)) end
   local y = raw.norm(a, p, dim, keep)
   if not any(a) then return y end
   local sa = a:shape()
   return record(y, "norm", { a }, function(g)
     local ge, ye = expand_back(g, sa, dim, keep), expand_back(y, sa, dim, keep)
+    if p == 0 then return raw.mul(ge, 0) end
     if p == 1 then return raw.mul(ge, raw.sign(a)) end
-    if p == math.huge then
+    if p == math.huge or p == -math.huge then
       local mask = raw.eq(raw.abs(a), ye)
       local count = expand_back(raw.sum(mask, dim, keep), sa, dim, keep)
       return raw.div(raw.mul(raw.mul(ge, raw.sign(a)), mask), count)

@@ -432,6 +432,14 @@ function T.norm_honours_p()
   x = leaf { { 1, -2, 0.5 }, { 0, 3, -1 } }
   x:norm(math.huge):backward()
   close(x.grad, { 0, 0, 0, 0, 1, 0 }, 0, "norm(inf)")
+  -- torch: x = tensor([3., 1, -4]); x.norm(p).backward() for p = -inf, -1
+  x = leaf { 3, 1, -4 }
+  x:norm(-math.huge):backward()
+  close(x.grad, { 0, 1, 0 }, 0, "norm(-inf)")
+  x = leaf { 3, 1, -4 }
+  x:norm(-1):backward()
+  close(x.grad, { 0.0443213, 0.3988919, -0.0249307 }, 1e-5, "norm(-1)")
+  raises(function() x:norm("fro") end, "p must be a number", "norm('fro')")
   gradcheck(function(a) return a:norm(2, 1, true) end, { rn({ 3, 4 }, 1) }, { name = "norm(2, dim, keep)" })
   gradcheck(function(a) return a:norm(1.5) end, { gc.away_from_zero({ 3, 4 }, 2) }, { name = "norm(1.5)" })
 end
