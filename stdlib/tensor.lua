@@ -92,7 +92,7 @@ local raw = {}
 for k, v in pairs(M) do raw[k] = v end
 tensor.raw = raw
 local record, any, unbroadcast, needs = autograd.record, autograd.any, autograd.unbroadcast, autograd.needs
-local version = raw._version or function() return 0 end
+local version = raw._version
 
 local function shape(x) return type(x) == "number" and {} or x:shape() end
 local function is_t(x) return type(x) == "userdata" end
@@ -104,7 +104,6 @@ local function tensors(a, b, c)
   if is_t(c) then s[#s + 1] = c end
   return s
 end
-local function ndim(sa) return #sa end
 local function posdim(dim, n) return dim < 0 and dim + n + 1 or dim end
 -- g reduced over `dim` (or everything) back to the input's shape sa
 local function expand_back(g, sa, dim, keep)
@@ -118,15 +117,17 @@ local function def(name, fn) M[name] = fn end
 def("add", function(a, b)
   local y = raw.add(a, b)
   if not any(a, b) then return y end
-  local sa, sb = shape(a), shape(b)
-  return record(y, "add", { a, b }, function(g) return unbroadcast(g, sa), unbroadcast(g, sb) end)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
+  return record(y, "add", { a, b }, function(g)
+    return na and unbroadcast(g, sa) or nil, nb and unbroadcast(g, sb) or nil
+  end)
 end)
 def("sub", function(a, b)
   local y = raw.sub(a, b)
   if not any(a, b) then return y end
-  local sa, sb = shape(a), shape(b)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
   return record(y, "sub", { a, b }, function(g)
-    return unbroadcast(g, sa), needs(b) and unbroadcast(raw.neg(g), sb) or nil
+    return na and unbroadcast(g, sa) or nil, nb and unbroadcast(raw.neg(g), sb) or nil
   end)
 end)
 def("mul", function(a, b)
@@ -140,9 +141,9 @@ end)
 def("div", function(a, b)
   local y = raw.div(a, b)
   if not any(a, b) then return y end
-  local sa, sb, nb = shape(a), shape(b), needs(b)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
   return record(y, "div", { a, b }, function(g)
-    local ga = needs(a) and unbroadcast(raw.div(g, b), sa) or nil
+    local ga = na and unbroadcast(raw.div(g, b), sa) or nil
     -- d(a/b)/db = -a / b^2 (from a and b, as PyTorch, not from the output)
     local gb = nb and unbroadcast(raw.neg(raw.div(raw.mul(g, a), raw.mul(b, b))), sb) or nil
     return ga, gb
@@ -181,7 +182,7 @@ end)
 def("remainder", function(a, b)
   local y = raw.remainder(a, b)
   if not any(a, b) then return y end
-  local sa, sb, nb = shape(a), shape(b), needs(b)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
   return record(y, "remainder", { a, b }, function(g)
     local gb
     if nb then -- d/db = -q, q the floored quotient of the forward (a = q b + a % b), taken
@@ -189,7 +190,7 @@ def("remainder", function(a, b)
       local q = raw.round(raw.div(raw.sub(a, raw.remainder(a, b)), b))
       gb = unbroadcast(raw.neg(raw.mul(g, q)), sb)
     end
-    return unbroadcast(g, sa), gb
+    return na and unbroadcast(g, sa) or nil, gb
   end, nb and tensors(a, b) or nil)
 end)
 -- ties split the gradient in half, as torch.maximum/minimum
