@@ -405,7 +405,7 @@ local function scaled(u, alpha)
 end
 inplace("add_", function(old, u, alpha) return M.add(old, scaled(u, alpha)) end)
 inplace("sub_", function(old, u, alpha) return M.sub(old, scaled(u, alpha)) end)
-for _, name in ipairs { "mul", "div", "pow", "maximum", "minimum" } do
+for _, name in ipairs { "mul", "div", "pow", "maximum", "minimum", "remainder" } do
   inplace(name .. "_", function(old, u) return M[name](old, u) end)
 end
 for _, name in ipairs { "neg", "abs", "exp", "log", "sqrt", "sign", "square", "reciprocal", "tanh",
@@ -419,6 +419,12 @@ inplace("lerp_", function(old, e, w) return M.add(old, M.mul(w, M.sub(e, old))) 
 inplace("copy_", function(old, src)
   local so = shape(src)
   return record(C.empty(old:shape()), "copy_", { old, src }, function(g) return nil, unbroadcast(g, so) end)
+end)
+-- scatter_add_(dim, index, src): the old value passes g on; src gets g gathered at index
+inplace("scatter_add_", function(old, dim, index, src)
+  return record(C.empty(old:shape()), "scatter_add_", { old, src }, function(g)
+    return g, needs(src) and raw.gather(g, dim, index) or nil
+  end, { index })
 end)
 -- ops whose result does not depend on the old value or on anything differentiable
 local function overwrite(old)

@@ -338,6 +338,23 @@ function T.inplace_primitives_in_the_graph()
   ;(a * x):sum():backward()
   close(x.grad, { 1, 4, 9 }, 0, "copy_ d/dx")
   close(u.grad, { 1, -6, 15 }, 0, "copy_ d/du")
+  -- torch: a = x*1; a.scatter_add_(1, tensor([[2, 0], [1, 1]]), s); (a*a*R).sum().backward(),
+  -- x = [[1, 2, 3], [4, 5, 6]], s = [[10, 20], [30, 40]], R = arange(1, 7).reshape(2, 3)
+  x = leaf { { 1, 2, 3 }, { 4, 5, 6 } }
+  local s = leaf { { 10, 20 }, { 30, 40 } }
+  a = x * 1
+  a:scatter_add_(2, tensor.from { { 3, 1 }, { 2, 2 } }, s)
+  ;(a * a * tensor.arange(1, 7):reshape(2, 3)):sum():backward()
+  close(x.grad, { 42, 8, 78, 32, 750, 72 }, 1e-6, "scatter_add_ d/dx")
+  close(s.grad, { 78, 42, 750, 750 }, 1e-6, "scatter_add_ d/ds")
+  -- torch: r = a*1; r.remainder_(b); (r*r).sum().backward(), a = [0.7, 2.5, -1.25], b = [0.3, 1, 0.5]
+  local b
+  x, b = leaf { 0.7, 2.5, -1.25 }, leaf { 0.3, 1.0, 0.5 }
+  a = x * 1
+  a:remainder_(b)
+  ;(a * a):sum():backward()
+  close(x.grad, { 0.2, 1, 0.5 }, 1e-5, "remainder_ d/da")
+  close(b.grad, { -0.4, -2, 1.5 }, 1e-5, "remainder_ d/db")
   -- and against finite differences
   local function inplace_fd(name, f, gen)
     gradcheck(f, gen, { name = name })
