@@ -2,12 +2,13 @@
 #include <math.h>
 
 #define PAR_MIN 32768
+#define MAXDIM 8 /* OL_MAXDIM: kernels do not include the VM's headers */
 
 /* The index space split into lines along dim: the other dims (outer) and
  * the length and stride of dim in each operand. */
 typedef struct {
     int nd;
-    int64_t shape[8], s[3][8], len, step[3], lines;
+    int64_t shape[MAXDIM], s[3][MAXDIM], len, step[3], lines;
 } lines_t;
 
 static void split(lines_t *L, int ndim, const int64_t *shape, int dim, const int64_t *const st[3])

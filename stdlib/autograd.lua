@@ -16,7 +16,7 @@
 local C = require "optlab.core"
 local M = C.methods
 local raw_add, raw_clone, raw_sum = M.add, M.clone, M.sum
-local version = M._version or function() return 0 end
+local version = M._version
 
 local autograd = { enabled = true }
 local fresh = {}

@@ -92,7 +92,7 @@ local raw = {}
 for k, v in pairs(M) do raw[k] = v end
 tensor.raw = raw
 local record, any, unbroadcast, needs = autograd.record, autograd.any, autograd.unbroadcast, autograd.needs
-local version = raw._version or function() return 0 end
+local version = raw._version
 
 local function shape(x) return type(x) == "number" and {} or x:shape() end
 local function is_t(x) return type(x) == "userdata" end
@@ -104,7 +104,6 @@ local function tensors(a, b, c)
   if is_t(c) then s[#s + 1] = c end
   return s
 end
-local function ndim(sa) return #sa end
 local function posdim(dim, n) return dim < 0 and dim + n + 1 or dim end
 -- g reduced over `dim` (or everything) back to the input's shape sa
 local function expand_back(g, sa, dim, keep)
@@ -118,15 +117,17 @@ local function def(name, fn) M[name] = fn end
 def("add", function(a, b)
   local y = raw.add(a, b)
   if not any(a, b) then return y end
-  local sa, sb = shape(a), shape(b)
-  return record(y, "add", { a, b }, function(g) return unbroadcast(g, sa), unbroadcast(g, sb) end)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
+  return record(y, "add", { a, b }, function(g)
+    return na and unbroadcast(g, sa) or nil, nb and unbroadcast(g, sb) or nil
+  end)
 end)
 def("sub", function(a, b)
   local y = raw.sub(a, b)
   if not any(a, b) then return y end
-  local sa, sb = shape(a), shape(b)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
   return record(y, "sub", { a, b }, function(g)
-    return unbroadcast(g, sa), needs(b) and unbroadcast(raw.neg(g), sb) or nil
+    return na and unbroadcast(g, sa) or nil, nb and unbroadcast(raw.neg(g), sb) or nil
   end)
 end)
 def("mul", function(a, b)
@@ -140,9 +141,9 @@ end)
 def("div", function(a, b)
   local y = raw.div(a, b)
   if not any(a, b) then return y end
-  local sa, sb, nb = shape(a), shape(b), needs(b)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
   return record(y, "div", { a, b }, function(g)
-    local ga = needs(a) and unbroadcast(raw.div(g, b), sa) or nil
+    local ga = na and unbroadcast(raw.div(g, b), sa) or nil
     -- d(a/b)/db = -a / b^2 (from a and b, as PyTorch, not from the output)
     local gb = nb and unbroadcast(raw.neg(raw.div(raw.mul(g, a), raw.mul(b, b))), sb) or nil
     return ga, gb
@@ -181,7 +182,7 @@ end)
 def("remainder", function(a, b)
   local y = raw.remainder(a, b)
   if not any(a, b) then return y end
-  local sa, sb, nb = shape(a), shape(b), needs(b)
+  local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
   return record(y, "remainder", { a, b }, function(g)
     local gb
     if nb then -- d/db = -q, q the floored quotient of the forward (a = q b + a % b), taken
@@ -189,7 +190,7 @@ def("remainder", function(a, b)
       local q = raw.round(raw.div(raw.sub(a, raw.remainder(a, b)), b))
       gb = unbroadcast(raw.neg(raw.mul(g, q)), sb)
     end
-    return unbroadcast(g, sa), gb
+    return na and unbroadcast(g, sa) or nil, gb
   end, nb and tensors(a, b) or nil)
 end)
 -- ties split the gradient in half, as torch.maximum/minimum
@@ -289,13 +290,17 @@ local function remember_view(y, a, take, back)
   y._view_version = version(y)
 end
 
-local function view_op(name, inverse, is_view)
+-- slices: a narrow or select of a plain tensor remembers it too, so that an
+-- in-place op writing a value that needs a gradient into the slice
+-- (out:narrow(2, k, 1):copy_(x)) takes the tensor into the graph, as in PyTorch.
+local function view_op(name, inverse, is_view, slices)
   def(name, function(a, ...)
     local y = raw[name](a, ...)
-    if not any(a) then return y end
+    local recording = any(a)
+    if not recording and not (slices and autograd.enabled) then return y end
     local sa, args = a:shape(), table.pack(...)
     local function back(g) return inverse(g, sa, args) end
-    record(y, name, { a }, back)
+    if recording then record(y, name, { a }, back) end
     if autograd.enabled and (not is_view or is_view(a)) then
       remember_view(y, a, function(b) return raw[name](b, table.unpack(args, 1, args.n)) end, back)
     end
@@ -323,10 +328,10 @@ local function scatter_back(g, sa, fill)
 end
 view_op("narrow", function(g, sa, args)
   return scatter_back(g, sa, function(z) return raw.narrow(z, table.unpack(args, 1, args.n)) end)
-end)
+end, nil, true)
 view_op("select", function(g, sa, args)
   return scatter_back(g, sa, function(z) return raw.select(z, table.unpack(args, 1, args.n)) end)
-end)
+end, nil, true)
 
 -- A view whose storage was written in place since it was taken gets its node
 -- anew from its base (whose node the in-place op replaced).
@@ -400,7 +405,7 @@ local function scaled(u, alpha)
 end
 inplace("add_", function(old, u, alpha) return M.add(old, scaled(u, alpha)) end)
 inplace("sub_", function(old, u, alpha) return M.sub(old, scaled(u, alpha)) end)
-for _, name in ipairs { "mul", "div", "pow", "maximum", "minimum" } do
+for _, name in ipairs { "mul", "div", "pow", "maximum", "minimum", "remainder" } do
   inplace(name .. "_", function(old, u) return M[name](old, u) end)
 end
 for _, name in ipairs { "neg", "abs", "exp", "log", "sqrt", "sign", "square", "reciprocal", "tanh",
@@ -414,6 +419,12 @@ inplace("lerp_", function(old, e, w) return M.add(old, M.mul(w, M.sub(e, old))) 
 inplace("copy_", function(old, src)
   local so = shape(src)
   return record(C.empty(old:shape()), "copy_", { old, src }, function(g) return nil, unbroadcast(g, so) end)
+end)
+-- scatter_add_(dim, index, src): the old value passes g on; src gets g gathered at index
+inplace("scatter_add_", function(old, dim, index, src)
+  return record(C.empty(old:shape()), "scatter_add_", { old, src }, function(g)
+    return g, needs(src) and raw.gather(g, dim, index) or nil
+  end, { index })
 end)
 -- ops whose result does not depend on the old value or on anything differentiable
 local function overwrite(old)
@@ -497,18 +508,20 @@ end
 extremum("max")
 extremum("min")
 
--- norm(p = 2, dim, keep): (sum |a|^p)^(1/p); p = math.huge is the max norm.
--- The gradient of a zero norm is 0 (PyTorch's subgradient), not NaN.
+-- norm(p = 2, dim, keep): (sum |a|^p)^(1/p); p = math.huge is the max norm,
+-- -math.huge the min, 0 counts the nonzeros. The gradient of a zero norm is 0
+-- (PyTorch's subgradient), not NaN.
 def("norm", function(a, p, dim, keep)
   p = p or 2
-  if type(p) ~= "number" or p <= 0 then C.raise("norm: p must be a positive number, got " .. tostring(p)) end
+  if type(p) ~= "number" or p ~= p then C.raise("norm: p must be a number, got " .. tostring(p)) end
   local y = raw.norm(a, p, dim, keep)
   if not any(a) then return y end
   local sa = a:shape()
   return record(y, "norm", { a }, function(g)
     local ge, ye = expand_back(g, sa, dim, keep), expand_back(y, sa, dim, keep)
+    if p == 0 then return raw.mul(ge, 0) end
     if p == 1 then return raw.mul(ge, raw.sign(a)) end
-    if p == math.huge then
+    if p == math.huge or p == -math.huge then
       local mask = raw.eq(raw.abs(a), ye)
       local count = expand_back(raw.sum(mask, dim, keep), sa, dim, keep)
       return raw.div(raw.mul(raw.mul(ge, raw.sign(a)), mask), count)

@@ -839,6 +839,19 @@ static int t_gc(lua_State *L)
     return 0;
 }
 
+/* Does the tensor at idx take part in autograd (t.requires_grad == true)? */
+static int requires_grad(lua_State *L, int idx)
+{
+    int r = 0;
+    if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE) {
+        lua_pushliteral(L, "requires_grad");
+        r = lua_rawget(L, -2) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
 /* t.field: methods first (upvalue 1), then t[i] views, then per-tensor fields. */
 static int t_index(lua_State *L)
 {
@@ -857,8 +870,12 @@ static int t_index(lua_State *L)
             lua_pushnumber(L, t->st->data[element_offset(L, t, 2, 1)]);
             return 1;
         }
-        /* t[i] is t:select(1, i) through the methods table, so that the
-           autograd wrapper (stdlib/tensor.lua) records it like any view */
+        if (!requires_grad(L, 1)) {
+            push_select(L, t, 0, lua_tointeger(L, 2));
+            return 1;
+        }
+        /* t[i] of a tensor in the graph is t:select(1, i) through the methods
+           table, so that the autograd wrapper (stdlib/tensor.lua) records it */
         lua_getfield(L, lua_upvalueindex(1), "select");
         lua_pushvalue(L, 1);
         lua_pushinteger(L, 1);
@@ -868,19 +885,6 @@ static int t_index(lua_State *L)
     }
     ol_error(L, "bad tensor index of type %s", luaL_typename(L, 2));
     return 0;
-}
-
-/* Does the tensor at idx take part in autograd (t.requires_grad == true)? */
-static int requires_grad(lua_State *L, int idx)
-{
-    int r = 0;
-    if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE) {
-        lua_pushliteral(L, "requires_grad");
-        r = lua_rawget(L, -2) == LUA_TBOOLEAN && lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    return r;
 }
 
 static int t_newindex(lua_State *L)

@@ -279,6 +279,24 @@ function T.index_writes_are_recorded()
   close(m, { 1, 2, 0, 0 }, 0, "m[2] = 0 inside no_grad")
 end
 
+-- A slice of a plain tensor that receives a value needing a gradient takes the
+-- tensor into the graph. torch: o = ones(2, 2); o[:, 0].add_(x); o[:, 0].mul_(x);
+-- o.sum().backward() -> x.grad = 3, 5
+function T.writes_into_slices_of_plain_tensors()
+  local x = leaf { 1, 2 }
+  local o = tensor.ones(2, 2)
+  o:select(2, 1):add_(x)
+  o:select(2, 1):mul_(x)
+  check(o.requires_grad, "o joined the graph")
+  o:sum():backward()
+  close(x.grad, { 3, 5 }, 0, "select(2, 1):add_(x):mul_(x)")
+  local q = leaf { { 1, 2 }, { 3, 4 } }
+  local out = tensor.zeros(2, 3)
+  out:narrow(2, 2, 2):copy_(q)
+  ;(out * out):sum():backward()
+  close(q.grad, { 2, 4, 6, 8 }, 0, "narrow(2, 2, 2):copy_(q)")
+end
+
 -- The in-place primitives inside the graph. torch: x = [0.5, 1.5, 2.5], u = [1, -2, 3],
 -- w = [2, 1, 0.5]; a = x*1; a.<op>; (a*a).sum().backward()
 function T.inplace_primitives_in_the_graph()
@@ -320,6 +338,23 @@ function T.inplace_primitives_in_the_graph()
   ;(a * x):sum():backward()
   close(x.grad, { 1, 4, 9 }, 0, "copy_ d/dx")
   close(u.grad, { 1, -6, 15 }, 0, "copy_ d/du")
+  -- torch: a = x*1; a.scatter_add_(1, tensor([[2, 0], [1, 1]]), s); (a*a*R).sum().backward(),
+  -- x = [[1, 2, 3], [4, 5, 6]], s = [[10, 20], [30, 40]], R = arange(1, 7).reshape(2, 3)
+  x = leaf { { 1, 2, 3 }, { 4, 5, 6 } }
+  local s = leaf { { 10, 20 }, { 30, 40 } }
+  a = x * 1
+  a:scatter_add_(2, tensor.from { { 3, 1 }, { 2, 2 } }, s)
+  ;(a * a * tensor.arange(1, 7):reshape(2, 3)):sum():backward()
+  close(x.grad, { 42, 8, 78, 32, 750, 72 }, 1e-6, "scatter_add_ d/dx")
+  close(s.grad, { 78, 42, 750, 750 }, 1e-6, "scatter_add_ d/ds")
+  -- torch: r = a*1; r.remainder_(b); (r*r).sum().backward(), a = [0.7, 2.5, -1.25], b = [0.3, 1, 0.5]
+  local b
+  x, b = leaf { 0.7, 2.5, -1.25 }, leaf { 0.3, 1.0, 0.5 }
+  a = x * 1
+  a:remainder_(b)
+  ;(a * a):sum():backward()
+  close(x.grad, { 0.2, 1, 0.5 }, 1e-5, "remainder_ d/da")
+  close(b.grad, { -0.4, -2, 1.5 }, 1e-5, "remainder_ d/db")
   -- and against finite differences
   local function inplace_fd(name, f, gen)
     gradcheck(f, gen, { name = name })
@@ -414,6 +449,14 @@ function T.norm_honours_p()
   x = leaf { { 1, -2, 0.5 }, { 0, 3, -1 } }
   x:norm(math.huge):backward()
   close(x.grad, { 0, 0, 0, 0, 1, 0 }, 0, "norm(inf)")
+  -- torch: x = tensor([3., 1, -4]); x.norm(p).backward() for p = -inf, -1
+  x = leaf { 3, 1, -4 }
+  x:norm(-math.huge):backward()
+  close(x.grad, { 0, 1, 0 }, 0, "norm(-inf)")
+  x = leaf { 3, 1, -4 }
+  x:norm(-1):backward()
+  close(x.grad, { 0.0443213, 0.3988919, -0.0249307 }, 1e-5, "norm(-1)")
+  raises(function() x:norm("fro") end, "p must be a number", "norm('fro')")
   gradcheck(function(a) return a:norm(2, 1, true) end, { rn({ 3, 4 }, 1) }, { name = "norm(2, dim, keep)" })
   gradcheck(function(a) return a:norm(1.5) end, { gc.away_from_zero({ 3, 4 }, 2) }, { name = "norm(1.5)" })
 end
