@@ -46,7 +46,7 @@ local docs = {
   { M.max, "t:max([dim])  the maximum" },
   { M.min, "t:min([dim])  the minimum" },
   { M.argmax, "t:argmax([dim])  the index of the maximum (1-based)" },
-  { M.sumsq, "t:sumsq()  the sum of squares" },
+  { M.sumsq, "t:sumsq([dim [, keepdim]])  the sum of squares, over everything or along dim" },
   { M.item, "t:item()  the value of a one-element tensor as a number" },
   { M.totable, "t:totable()  nested Lua tables of the values" },
   { M.fill_, "t:fill_(v)  sets every element to v, in place" },

@@ -114,7 +114,14 @@ end
 local function def(name, fn) M[name] = fn end
 
 -- ---- binary ops --------------------------------------------------------
-def("add", function(a, b)
+-- add(b, alpha) and sub(b, alpha) are PyTorch's a + alpha*b and a - alpha*b.
+local function scaled(b, alpha, name)
+  if alpha == nil then return b end
+  if type(alpha) ~= "number" then C.raise(name .. "(u, alpha): alpha must be a number, got " .. type(alpha)) end
+  return M.mul(b, alpha)
+end
+def("add", function(a, b, alpha)
+  b = scaled(b, alpha, "add")
   local y = raw.add(a, b)
   if not any(a, b) then return y end
   local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)
@@ -122,7 +129,8 @@ def("add", function(a, b)
     return na and unbroadcast(g, sa) or nil, nb and unbroadcast(g, sb) or nil
   end)
 end)
-def("sub", function(a, b)
+def("sub", function(a, b, alpha)
+  b = scaled(b, alpha, "sub")
   local y = raw.sub(a, b)
   if not any(a, b) then return y end
   local sa, sb, na, nb = shape(a), shape(b), needs(a), needs(b)

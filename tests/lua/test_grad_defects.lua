@@ -544,4 +544,19 @@ function T.training_loop_by_hand()
   close(w, { 0.216, -0.216 }, 1e-6, "three SGD steps")
 end
 
+-- The out-of-place twins take PyTorch's alpha too: torch.add(x, u, alpha=a) is x + a*u
+-- (they silently ignored it, like add_ did).
+function T.add_and_sub_out_of_place_honour_alpha()
+  local x, u = leaf { 1, 2 }, leaf { 10, 20 }
+  -- torch: x.add(u, alpha=0.5) -> [6, 12]; x.sub(u, alpha=0.5) -> [-4, -8]
+  close(x:add(u, 0.5), { 6, 12 }, 0, "add(u, alpha)")
+  close(x:sub(u, 0.5), { -4, -8 }, 0, "sub(u, alpha)")
+  close(tensor.from { 1, 2 }:add(3, 2), { 7, 8 }, 0, "add(number, alpha)")
+  -- torch: (x.add(u, alpha=0.5) + x.sub(u, alpha=0.25)).sum().backward() -> x.grad 2, u.grad 0.25
+  ;(x:add(u, 0.5) + x:sub(u, 0.25)):sum():backward()
+  close(x.grad, { 2, 2 }, 0, "dx")
+  close(u.grad, { 0.25, 0.25 }, 0, "du")
+  raises(function() x:add(u, "a") end, "alpha must be a number")
+end
+
 return T
