@@ -413,7 +413,7 @@ end
 
 local function lua_release(exe)
   local v = report.shell_line(report.shell_quote(exe) .. " --version")
-  return v and v:match("(Lua %d+%.%d+%.?%d*)") or _VERSION
+  return v and (v:match("(LuaJIT [^,]+)") or v:match("(Lua %d+%.%d+%.?%d*)")) or compat.vm
 end
 
 
@@ -626,7 +626,7 @@ local function run_parallel(ctx, jobs, records)
   local tmp = os.tmpname()
   os.remove(tmp)
   report.mkdir_p(tmp)
-  local threads = math.max(1, sys.threads() // jobs)
+  local threads = math.max(1, compat.idiv(sys.threads(), jobs))
   local exe = optlab_exe()
   local cmds = {}
   for w = 1, jobs do
@@ -695,12 +695,12 @@ function experiment.compare(spec)
   cfg.metrics = spec.metrics or { "accuracy" }
   if type(cfg.name) ~= "string" or not word(cfg.name) then fail(where .. ": name must be a simple word (letters, digits, _ . -)") end
   for _, k in ipairs { "epochs", "batch_size" } do
-    if math.type(cfg[k]) ~= "integer" or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
+    if not compat.is_integer(cfg[k]) or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
   end
   local seeds = ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
   if type(seeds) ~= "table" or #seeds == 0 then fail(where .. ": seeds must be a non-empty list of integers") end
   for _, s in ipairs(seeds) do
-    if math.type(s) ~= "integer" or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
+    if not compat.is_integer(s) or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
   end
   cfg.seeds = seeds
   if type(spec.model) ~= "function" then fail(where .. ": 'model' must be a function that builds the network") end
@@ -756,7 +756,7 @@ function experiment.compare(spec)
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
-    threads_per_job = jobs > 1 and math.max(1, sys.threads() // jobs) or nil,
+    threads_per_job = jobs > 1 and math.max(1, compat.idiv(sys.threads(), jobs)) or nil,
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
   }
   if not ctx.quiet then

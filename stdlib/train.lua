@@ -226,7 +226,7 @@ function train.load_state(path)
   local st = serial.load(path)
   if type(st) ~= "table" or st.version ~= 1 then fail("train: " .. path .. " is not a version 1 training checkpoint") end
   for _, f in ipairs { "epoch", "step" } do
-    if math.type(st[f]) ~= "integer" then fail("train: " .. path .. ": checkpoint field " .. f .. " is not an integer") end
+    if not compat.is_integer(st[f]) then fail("train: " .. path .. ": checkpoint field " .. f .. " is not an integer") end
   end
   for _, f in ipairs { "history", "callbacks", "rng" } do
     if type(st[f]) ~= "table" then fail("train: " .. path .. ": checkpoint field " .. f .. " is not a table") end
@@ -360,7 +360,7 @@ function train.checkpoint(o)
   if type(o.path) ~= "string" then fail("checkpoint: expected {path = ...}") end
   local every = o.every or "epoch"
   if every == "epoch" then every = 1 end
-  if math.type(every) ~= "integer" or every < 1 then fail("checkpoint: every must be \"epoch\" or a positive number of epochs") end
+  if not compat.is_integer(every) or every < 1 then fail("checkpoint: every must be \"epoch\" or a positive number of epochs") end
   local cb = { __object = true, path = o.path, every = every, saved = {} }
   -- after every other callback, so their state for this epoch is included
   function cb:after_epoch(epoch, ctx)
@@ -445,7 +445,7 @@ function train.fit(model, opt, train_ds, o)
   check_options("train.fit", o, FIT_OPTIONS)
   if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method") end
   local epochs = o.epochs or 1
-  if math.type(epochs) ~= "integer" or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
+  if not compat.is_integer(epochs) or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
   local verbose = o.verbose == nil and 1 or o.verbose
   if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
   local out = o.output or io.stdout

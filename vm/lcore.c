@@ -15,6 +15,7 @@ void ol_open_train(lua_State *L);
 void ol_open_signal(lua_State *L);
 void ol_open_optim(lua_State *L);
 void ol_open_nn(lua_State *L);
+void ol_open_ffi(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
@@ -25,6 +26,7 @@ static void (*const openers[])(lua_State *L) = {
     ol_open_signal,
     ol_open_optim,
     ol_open_nn,
+    ol_open_ffi,
 };
 
 int luaopen_optlab_core(lua_State *L)

@@ -353,7 +353,7 @@ int ol_repl(lua_State *L)
     if (s.tty) {
         setup_editing(&s);
         completing = &s;
-        printf("optlab %s REPL (%s). help() lists the modules; Ctrl-D quits.\n", OPTLAB_VERSION, LUA_RELEASE);
+        printf("optlab %s REPL (%s). help() lists the modules; Ctrl-D quits.\n", OPTLAB_VERSION, OL_LUA_RELEASE);
     }
     for (;;) {
         int status = read_chunk(&s);

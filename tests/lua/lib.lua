@@ -37,7 +37,7 @@ function lib.identical(a, b, msg)
   if sa ~= sb then error((msg or "identical") .. ": shapes " .. sa .. " vs " .. sb, 2) end
   local x, y = a:contiguous():reshape(-1):totable(), b:contiguous():reshape(-1):totable()
   for i = 1, #x do
-    if string.pack("f", x[i]) ~= string.pack("f", y[i]) then
+    if not compat.same_bits(x[i], y[i]) then
       error(string.format("%s: element %d differs: %.9g vs %.9g", msg or "identical", i, x[i], y[i]), 2)
     end
   end

@@ -305,7 +305,7 @@ function T.verify_passes_then_names_the_first_edited_metric()
   local row = c.rows[3 + 2]   -- B is the second optimizer: rows 4..6
   check(row.optimizer == "B(lr=0.01)" and row.epoch == "2", "row layout")
   local v = report.parse_num(row.val_loss)
-  local bumped = string.unpack("<d", string.pack("<i8", string.unpack("<i8", string.pack("<d", v)) + 1))
+  local bumped = compat.unpack("<d", compat.pack("<i8", compat.unpack("<i8", compat.pack("<d", v)) + 1))
   local edited = text:gsub(row.val_loss:gsub("%p", "%%%0"), report.num(bumped), 1)
   check(edited ~= text, "edit failed")
   report.write_file(folder .. "/metrics.csv", edited)
@@ -335,7 +335,7 @@ function T.jobs_2_equals_serial_bit_for_bit()
   -- the stand-in's timing is synthetic too, so here the whole files agree
   check(a == b, "metrics.csv files differ")
   local m = manifest(f2)
-  check(m.command.jobs == 2 and m.threads_per_job == math.max(1, sys.threads() // 2), "jobs in manifest")
+  check(m.command.jobs == 2 and m.threads_per_job == math.max(1, compat.idiv(sys.threads(), 2)), "jobs in manifest")
   -- and a --jobs run verifies against a serial rerun
   local vrc, vout = run("verify " .. q(f2))
   check(vrc == 0, "verify of a --jobs run:\n" .. vout)
