@@ -17,12 +17,14 @@ scripts that should run on both (README, "Two VMs: Lua 5.4 and LuaJIT"):
   compat.f32(x)                           string.unpack("f", string.pack("f", x))
   compat.same_bits(a, b)                  string.pack("<d", a) == string.pack("<d", b)
   compat.utf8_len(s)                      utf8.len(s)
+  compat.len(t)                           #t of a table with __len (a data set of your own)
   a plain local                           <const>, <close>
   a loop                                  table.move
 
-Installed on LuaJIT with 5.4's exact meaning, so plain code may use them:
-table.pack, table.unpack, math.tointeger (a number with an integral value, or a string
-holding one; returns it, else nil). goto, os.exit(code, true) and load(text, name, mode, env)
+Installed on LuaJIT with 5.4's meaning, so plain code may use them: table.pack,
+table.unpack, math.tointeger (a number with an integral value, or a string holding one;
+returns it, else nil), rawlen, debug.getuservalue (of a tensor), os.execute(cmd) returning
+true|nil, "exit"|"signal", code, and io.popen(cmd) whose close() returns the same. goto, os.exit(code, true) and load(text, name, mode, env)
 work on both as they are. Not available on LuaJIT: the utf8 library, math.type,
 math.maxinteger/mininteger, integer division and bitwise operators, string.pack.
 
@@ -61,6 +63,50 @@ if compat.luajit then
     if type(x) == "string" then x = tonumber(x) end
     if type(x) == "number" and x == floor(x) and x >= -2 ^ 63 and x < 2 ^ 63 then return x end
     return nil
+  end
+  rawlen = rawlen or function(v) return #v end  -- without 5.2 compat, # never calls __len on tables
+  debug.getuservalue = debug.getuservalue or function(u)
+    -- vm/lcompat.h: user values are environment tables; a shared empty one means none
+    local v = type(u) == "userdata" and debug.getfenv(u) or nil
+    if v == nil or v == debug.getregistry()["optlab.no_user_value"] then return nil end
+    return v
+  end
+
+  -- Exit statuses as 5.4 reports them: os.execute(cmd) -> true|nil, "exit"|"signal", code, and
+  -- the close() of an io.popen(cmd, "r") file the same (LuaJIT gives the raw wait status, or true).
+  local execute, popen = os.execute, io.popen
+  local function status(st)
+    if st % 256 == 0 then
+      local code = (st - st % 256) / 256
+      if code == 0 then return true, "exit", 0 end
+      return nil, "exit", code
+    end
+    return nil, "signal", st % 128
+  end
+  function os.execute(cmd)
+    if cmd == nil then return execute() ~= 0 end
+    return status(execute(cmd))
+  end
+  function io.popen(cmd, mode)
+    if mode ~= nil and mode ~= "r" then return popen(cmd, mode) end
+    local where = os.tmpname()
+    local f, err = popen("( " .. cmd .. "\n); echo $? > '" .. where .. "'", "r")
+    if not f then os.remove(where) return f, err end
+    local pipe = {}
+    function pipe:close()
+      f:close()
+      local s = io.open(where)
+      local code = s and tonumber(s:read("*a"))
+      if s then s:close() end
+      os.remove(where)
+      if not code then return nil, "exit", 1 end
+      if code > 128 then return nil, "signal", code - 128 end
+      return status(code * 256)
+    end
+    return setmetatable(pipe, { __index = function(_, k)
+      local m = f[k]
+      return type(m) == "function" and function(_, ...) return m(f, ...) end or m
+    end })
   end
 
   --- floor(a / b), as 5.4's // (exact for |a| < 2^52)
@@ -161,6 +207,13 @@ end
 function compat.int_text(n)
   if n ~= n or n == huge or n == -huge then error("compat.int_text: " .. tostring(n) .. " is not a whole number", 2) end
   return string.format("%d", n)
+end
+
+--- #v, calling a table's __len as 5.4 does (LuaJIT's # ignores __len on tables)
+function compat.len(v)
+  local mt = type(v) == "table" and getmetatable(v)
+  if mt and mt.__len then return mt.__len(v) end
+  return #v
 end
 
 --- length in UTF-8 characters (bytes that do not continue a sequence)

@@ -294,7 +294,7 @@ local function abspath(p)
   return cwd .. "/" .. p
 end
 
-local function ds_len(ds) return ds and #ds or 0 end
+local function ds_len(ds) return ds and compat.len(ds) or 0 end
 
 local function resolve_data(spec, where)
   local train, val = spec.train, spec.validation

@@ -343,6 +343,7 @@ end
 local function fmt(stat, f)
   if not stat or stat[1] == nil then return "-" end
   local m, sd = stat[1], stat[2]
+  if m ~= m then return "nan" end  -- not the C library's -nan (the sign of a NaN means nothing here)
   local s = string.format(f, m)
   if sd then s = s .. "±" .. string.format(f, sd) end
   return s

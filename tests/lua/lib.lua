@@ -48,6 +48,10 @@ end
 local SKIP = {}
 function lib.skip(reason) error(setmetatable({ reason = reason }, SKIP), 0) end
 function lib.is_skip(e) return getmetatable(e) == SKIP end
+-- The stock interpreter of the VM optlab was built on, and its C module ABI directory.
+lib.stock_lua = compat.luajit and "luajit" or "lua5.4"
+lib.lua_abi = compat.luajit and "5.1" or "5.4"
+
 function lib.sanitized() return os.getenv("OPTLAB_SANITIZE") == "1" end
 
 return lib
