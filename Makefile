@@ -122,8 +122,13 @@ sanitize: | deps
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  test
 
+# bench/bench_vm.lua puts Lua 5.4 and LuaJIT side by side, so both builds are made
+# (build/optlab, build/luajit/optlab; ./optlab is left as it was).
 bench: optlab data
-	@for b in bench/bench_*.lua; do $(OPTLAB) $$b || exit 1; done
+	@$(MAKE) --no-print-directory LUA=lua5.4 build/optlab
+	@$(MAKE) --no-print-directory LUA=luajit build/luajit/optlab
+	@for b in bench/bench_*.lua; do \
+	  OPTLAB_LUA54=build/optlab OPTLAB_LUAJIT=build/luajit/optlab $(OPTLAB) $$b || exit 1; done
 
 # optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~3 minutes.
 # Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean.

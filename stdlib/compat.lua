@@ -168,7 +168,7 @@ if compat.luajit then
       ffi.copy(buf, bytes(chunk, it.swap), it.size)
       local v = ffi.cast(it.t .. " *", buf)[0]
       if it.size == 8 and (it.t == "int64_t" or it.t == "uint64_t") then
-        if v <= TWO53 and (it.t == "uint64_t" or v >= -TWO53) then v = tonumber(v) end
+        if v < TWO53 and (it.t == "uint64_t" or v > -TWO53) then v = tonumber(v) end
       else
         v = tonumber(v)
       end
@@ -191,12 +191,13 @@ function compat.is_integer(x)
   return type(x) == "number" and x == floor(x) and x >= -2 ^ 63 and x < 2 ^ 63
 end
 
---- "integer", "float" or nil, as math.type. On LuaJIT a whole number up to 2^53 is
---- "integer" (-0 is "float"), so a value saved there reads back equal on both VMs.
+--- "integer", "float" or nil, as math.type. On LuaJIT a whole number below 2^53 in size is
+--- "integer" (-0 is "float"): the range where every integer is exact, so a value saved there
+--- reads back equal on both VMs, and integer text beyond it can be refused instead of rounded.
 if compat.luajit then
   function compat.math_type(x)
     if type(x) ~= "number" then return nil end
-    if x == floor(x) and x >= -TWO53 and x <= TWO53 and not (x == 0 and 1 / x < 0) then return "integer" end
+    if x == floor(x) and x > -TWO53 and x < TWO53 and not (x == 0 and 1 / x < 0) then return "integer" end
     return "float"
   end
 else

@@ -191,7 +191,9 @@ local function decode(text, where, tensors, used)
     local f = select(2, text:find("^%.%d+", e + 1)) or e
     f = select(2, text:find("^[eE][+-]?%d+", f + 1)) or f
     local n = tonumber(text:sub(pos, f))
-    if f == e and compat.math_type(n) ~= "integer" then err("an integer out of the 64-bit range") end
+    if f == e and n ~= 0 and compat.math_type(n) ~= "integer" then
+      err(compat.luajit and "an integer of 2^53 or more (LuaJIT's exact range)" or "an integer out of the 64-bit range")
+    end
     pos = f + 1
     return n
   end

@@ -160,4 +160,49 @@ function T.ffi_declarations_are_checked_by_the_compiler()
   check(not ok and out:find("conflicting types for", 1, true) and out:find("ol_sum", 1, true), "a drifted prototype is an error: " .. out)
 end
 
+-- The other VM's optlab, when both are built (CI: `make test`, then `make test LUA=luajit`):
+-- the same training gives the same bits, and a file either writes the other reads back equal.
+local CROSS = [[
+local mode, path = ...
+if mode == "train" then
+  tensor.manual_seed(1)
+  local ds = data.blobs { n = 256, centers = 3, features = 4, std = 1, seed = 1 }
+  local model = nn.Sequential { input = { 4 }, nn.Dense { 16, activation = "tanh" }, nn.Dropout(0.2), nn.Dense { 3 } }
+  local opt = optim.Adam { lr = schedule.cosine { initial = 0.05, steps = 24 } }
+  local h = train.fit(model, opt, ds, { epochs = 3, batch_size = 32, seed = 1, verbose = 0 })
+  for e = 1, 3 do io.write(string.format("%.17g %.17g %.17g\n", h.loss[e], h.accuracy[e], h.lr[e])) end
+  io.write(string.format("%.17g\n", model:parameters()[1]:sum():item()))
+elseif mode == "write" then
+  serial.save(path, { epoch = 3, big = 2 ^ 40, x = 0.1, neg = -0.0, t = tensor.arange(0, 5), s = "ä" })
+else
+  local v = serial.load(path)
+  io.write(string.format("%s %s %s %.17g %s %.17g %s", compat.math_type(v.epoch), compat.int_text(v.big),
+    compat.math_type(v.x), v.x, tostring(1 / v.neg), v.t:sum():item(), v.s))
+end
+]]
+
+function T.same_results_and_files_on_both_vms()
+  local exe = os.getenv("OPTLAB") or "./optlab"
+  local root = exe:match("^(.*)/build/")
+  if not root then lib.skip("OPTLAB is not a build of this tree: " .. exe) end
+  local other = root .. (compat.luajit and "/build/optlab" or "/build/luajit/optlab")
+  if not io.open(other) then lib.skip("the other VM's optlab is not built (" .. other .. ")") end
+  local script, file = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w")); f:write(CROSS); f:close()
+  local function run(bin, args)
+    local p = io.popen(string.format("%s --threads 1 %s %s 2>&1", bin, script, args))
+    local out = p:read("a")
+    check(p:close(), bin .. " " .. args .. ": " .. out)
+    return out
+  end
+  local here, there = run(exe, "train"), run(other, "train")
+  check(here == there, "training differs between the VMs:\n" .. here .. "vs\n" .. there)
+  run(exe, "write " .. file)
+  local want = "integer 1099511627776 float 0.10000000000000001 -inf 10 ä"
+  check(run(other, "read " .. file) == want, "written here, read there: " .. run(other, "read " .. file))
+  run(other, "write " .. file)
+  check(run(exe, "read " .. file) == want, "written there, read here: " .. run(exe, "read " .. file))
+  os.remove(script); os.remove(file)
+end
+
 return T
