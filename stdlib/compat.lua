@@ -92,7 +92,8 @@ if compat.luajit then
     local where = os.tmpname()
     local f, err = popen("( " .. cmd .. "\n); echo $? > '" .. where .. "'", "r")
     if not f then os.remove(where) return f, err end
-    local pipe = {}
+    -- a pipe read and dropped without close() still removes its status file when collected
+    local pipe = { cleanup = ffi.gc(ffi.new("char[1]"), function() os.remove(where) end) }
     function pipe:close()
       f:close()
       local s = io.open(where)

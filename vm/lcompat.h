@@ -19,6 +19,13 @@
  *    to the creator's globals; a shared empty table in the registry stands for
  *    "no user value", so lua_getiuservalue pushes nil for it as 5.4 does.
  *  - luaL_buffinitsize / luaL_pushresultsize: a userdata as the scratch space.
+ *  - lua_resume(L, from, nargs, &nres), lua_rawgetp/setp, luaL_tolstring, and
+ *    lua_warning (dropped, as 5.4 does while warnings are off).
+ * luaL_Buffer itself differs: 5.4's keeps a slot on the stack from
+ * luaL_buffinit on, 5.1's does not, so code must not address stack slots by
+ * position while a buffer is open (vm/repl.c joins lines with lua_concat).
+ * Lua numbers: lua_Integer is 64-bit on both, but LuaJIT stores every number
+ * as a double, so integers beyond 2^53 do not survive a trip through Lua.
  */
 #ifndef OL_LCOMPAT_H
 #define OL_LCOMPAT_H
@@ -120,6 +127,46 @@ static inline int lua_setiuservalue(lua_State *L, int i, int n)
     i = lua_absindex(L, i);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); ol_push_nouv(L); }
     return lua_setfenv(L, i);
+}
+
+/* Light-userdata keys (5.2+): t[p] without metamethods. */
+static inline int lua_rawgetp(lua_State *L, int i, const void *p)
+{
+    i = lua_absindex(L, i);
+    lua_pushlightuserdata(L, (void *)p);
+    return lua_rawget(L, i);
+}
+static inline void lua_rawsetp(lua_State *L, int i, const void *p)
+{
+    i = lua_absindex(L, i);
+    lua_pushlightuserdata(L, (void *)p);
+    lua_insert(L, -2);
+    lua_rawset(L, i);
+}
+
+/* 5.4's lua_resume(L, from, nargs, &nresults); 5.1's leaves the results
+ * (all of the thread's stack) on L and has no `from`. Defined before the
+ * macro, so this body calls the real 5.1 function. */
+static inline int ol_lua_resume(lua_State *L, lua_State *from, int nargs, int *nres)
+{
+    (void)from;
+    int status = lua_resume(L, nargs);
+    if (nres) *nres = lua_gettop(L);
+    return status;
+}
+#define lua_resume(L, from, nargs, nres) ol_lua_resume(L, from, nargs, nres)
+
+/* 5.4's warnings are off unless a script turns them on; 5.1 has none. */
+#define lua_warning(L, msg, tocont) ((void)(L), (void)(msg), (void)(tocont))
+
+/* luaL_tolstring: tostring(v) with its __tostring, as print shows it. */
+static inline const char *luaL_tolstring(lua_State *L, int i, size_t *len)
+{
+    i = lua_absindex(L, i);
+    lua_getglobal(L, "tostring");
+    lua_pushvalue(L, i);
+    lua_call(L, 1, 1);
+    return lua_tolstring(L, -1, len);
 }
 
 /* luaL_buffinitsize hands out a userdata of sz bytes; luaL_pushresultsize
