@@ -28,6 +28,9 @@ true|nil, "exit"|"signal", code, and io.popen(cmd) whose close() returns the sam
 work on both as they are. Not available on LuaJIT: the utf8 library, math.type,
 math.maxinteger/mininteger, integer division and bitwise operators, string.pack.
 
+tests/lua/test_portable.lua finds 5.4-only constructs in stdlib/, experiments/, bench/ and
+tests/lua/ (file:line and what to write instead), on both VMs: run it after adding code.
+
 Numbers: LuaJIT has one number type, a double, so 3 and 3.0 are the same value and
 print as "3" (5.4 prints 3.0 for a float). Whole numbers are exact up to 2^53. optlab
 accepts 3.0 wherever it wants an integer, on both VMs, and its files (serial, manifests,

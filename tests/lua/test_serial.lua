@@ -33,7 +33,7 @@ local function round(v) return serial.decode(serial.encode(v)) end
 local tmp_path = os.tmpname
 
 function T.numbers_round_trip_exactly_and_integers_stay_integers()
-  for _, v in ipairs { 0, 1, -1, 42, math.maxinteger or 2 ^ 53, math.mininteger or -2 ^ 53, 1.0, 0.0, 0.1, 1 / 3, 2 / 3, -2.5, 1e300,
+  for _, v in ipairs { 0, 1, -1, 42, math.maxinteger or 2 ^ 53, math.mininteger or -2 ^ 53, 1.0, 0.0, 0.1, 1 / 3, 2 / 3, -2.5, 1e300,  -- 5.4 only
                        -1e-300, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 123456789.125,
                        0.19248300793658557, 2 ^ 53, 2 ^ 53 + 2, 1e15, 1e16, 1e17, 3e-5 } do
     same(round(v), v, "number " .. tostring(v))
@@ -44,7 +44,7 @@ function T.numbers_round_trip_exactly_and_integers_stay_integers()
     lib.raises(function() serial.decode("9007199254740993", "t") end, "an integer of 2^53 or more")
     check(serial.decode("9007199254740991", "t") == 2 ^ 53 - 1, "the largest exact integer")
   else
-    check(math.type(round(3)) == "integer" and math.type(round(3.0)) == "float", "3 vs 3.0")
+    check(math.type(round(3)) == "integer" and math.type(round(3.0)) == "float", "3 vs 3.0")  -- 5.4 only
     check(serial.encode(2.0) == "2.0", "2.0 stays a float")
   end
   check(serial.shortest(0.1) == "0.1" and serial.encode(0.1) == "0.1", "shortest decimal")
