@@ -5,7 +5,7 @@
 # Library flags are expanded lazily (=, not :=), so they are read after deps ran.
 
 PREFIX   ?= /usr/local
-# LUA=luajit builds on LuaJIT 2.1 (OpenResty's branch, see README "Choosing the VM")
+# LUA=luajit builds on LuaJIT 2.1 (OpenResty's branch, see README "Two VMs")
 # into its own build dir, so both builds coexist; ./optlab links to the last one built.
 LUA      ?= lua5.4
 ifeq ($(LUA),luajit)
@@ -43,7 +43,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all deps data run test test-c test-lua test-data sanitize bench bench-compare install clean
+.PHONY: all deps data run test test-c test-lua test-data sanitize bench bench-compare fixtures install clean
 
 all: optlab
 
@@ -135,6 +135,15 @@ bench: optlab data
 bench-compare: optlab
 	@tools/deps_bench.sh
 	@bench/compare.sh
+
+# The reference fixtures the tests replay (`make test` never needs Python): PyTorch's
+# forward values, gradients and errors for the differential tests and torch.optim's
+# trajectories (tools/gen_torch_fixtures.py, Debian's python3-torch, /usr/bin/python3 so a
+# pyenv python3 on PATH cannot shadow it), and the Keras transcriptions (no Keras here).
+fixtures: optlab
+	@tools/deps_bench.sh python3-torch
+	/usr/bin/python3 tools/gen_torch_fixtures.py
+	$(OPTLAB) tools/gen_optim_fixtures.lua
 
 install: optlab
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib \

@@ -337,7 +337,7 @@ function Optimizer:step(params, closure)
       C.optim_lookahead(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
     end
     loss = closure()
-    for _, p in ipairs(params) do p:copy_(self.state[p].theta) end
+    for _, p in ipairs(params) do tensor.raw.copy_(p, self.state[p].theta) end
   elseif closure then
     loss = closure()
   end
