@@ -5,7 +5,20 @@
 # Library flags are expanded lazily (=, not :=), so they are read after deps ran.
 
 PREFIX   ?= /usr/local
+# LUA=luajit builds on LuaJIT 2.1 (OpenResty's branch, see README "Two VMs")
+# into its own build dir, so both builds coexist; ./optlab links to the last one built.
+LUA      ?= lua5.4
+ifeq ($(LUA),luajit)
+BUILD    ?= build/luajit
+LUA_PC    = luajit
+LUA_ABI   = 5.1
+else ifeq ($(LUA),lua5.4)
 BUILD    ?= build
+LUA_PC    = lua5.4
+LUA_ABI   = 5.4
+else
+$(error LUA must be lua5.4 (the default) or luajit, not '$(LUA)')
+endif
 CC       ?= cc
 # -ffp-contract=off: a vectorized body and its scalar tail must round alike,
 # or results would depend on where thread chunks end (see README, determinism).
@@ -14,9 +27,9 @@ CFLAGS_OURS = -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC -fopenmp -ffp-contract=off 
               -Wall -Wextra -Werror -Wno-unused-parameter $(SANFLAGS)
 BLIS_DIR = /usr/lib/x86_64-linux-gnu/blis-openmp
 # -isystem: blis.h is not warning-clean, and -Werror applies to our code only.
-CPPFLAGS_DEPS = $(shell pkg-config --cflags lua5.4 zlib libedit) \
+CPPFLAGS_DEPS = $(shell pkg-config --cflags $(LUA_PC) zlib libedit) \
                 -isystem /usr/include/x86_64-linux-gnu/blis-openmp
-LIBS_DEPS = $(shell pkg-config --libs lua5.4 zlib libedit) \
+LIBS_DEPS = $(shell pkg-config --libs $(LUA_PC) zlib libedit) \
             -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lm
 CFLAGS_ALL = $(CFLAGS_OURS) $(CPPFLAGS_DEPS) -Ikernels -Ivm \
              -DOPTLAB_STDLIB='"$(PREFIX)/share/optlab/stdlib"'
@@ -35,10 +48,10 @@ OPTLAB     = $(BUILD)/optlab
 all: optlab
 
 deps:
-	@tools/deps.sh
+	@LUA=$(LUA) tools/deps.sh
 
 optlab: $(OPTLAB)
-	@[ "$(BUILD)" = build ] && ln -sf $(OPTLAB) optlab || true
+	@case "$(BUILD)" in build|build/luajit) ln -sfn $(OPTLAB) optlab;; esac
 
 $(OPTLAB): $(BUILD)/vm/main.o $(CORE_OBJ) $(BUILD)/optlab.so
 	@echo "  LD  $@"
@@ -47,12 +60,19 @@ $(OPTLAB): $(BUILD)/vm/main.o $(CORE_OBJ) $(BUILD)/optlab.so
 # The C core as a Lua module: `lua5.4 -e 'package.cpath="build/?.so;"..package.cpath' -e 'require "optlab"'`
 $(BUILD)/optlab.so: $(CORE_OBJ)
 	@echo "  LD  $@"
-	@$(CC) $(CFLAGS_OURS) -shared -o $@ $(CORE_OBJ) $(filter-out -llua5.4,$(LIBS_DEPS))
+	@$(CC) $(CFLAGS_OURS) -shared -o $@ $(CORE_OBJ) $(filter-out -llua5.4 -lluajit-5.1,$(LIBS_DEPS))
 
 $(BUILD)/%.o: %.c $(wildcard kernels/*.h vm/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+# vm/ffi_cdef.h as a C string literal, for ffi.cdef (see vm/lffi.c).
+$(BUILD)/vm/ffi_cdef.inc: vm/ffi_cdef.h | deps
+	@mkdir -p $(dir $@)
+	@sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@
+$(BUILD)/vm/lffi.o: $(BUILD)/vm/ffi_cdef.inc
+$(BUILD)/vm/lffi.o: CFLAGS_ALL += -I$(BUILD)/vm
 
 # sqrtf vectorizes only without errno; sqrt is correctly rounded either way.
 # Only for the optimizer kernels: elsewhere it would let expf go to libmvec,
@@ -102,8 +122,13 @@ sanitize: | deps
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  test
 
+# bench/bench_vm.lua puts Lua 5.4 and LuaJIT side by side, so both builds are made
+# (build/optlab, build/luajit/optlab; ./optlab is left as it was).
 bench: optlab data
-	@for b in bench/bench_*.lua; do $(OPTLAB) $$b || exit 1; done
+	@$(MAKE) --no-print-directory LUA=lua5.4 build/optlab
+	@$(MAKE) --no-print-directory LUA=luajit build/luajit/optlab
+	@for b in bench/bench_*.lua; do \
+	  OPTLAB_LUA54=build/optlab OPTLAB_LUAJIT=build/luajit/optlab $(OPTLAB) $$b || exit 1; done
 
 # optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~3 minutes.
 # Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean.
@@ -122,10 +147,10 @@ fixtures: optlab
 
 install: optlab
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4
+	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
 	install -m 755 $(OPTLAB) $(DESTDIR)$(PREFIX)/bin/optlab
 	install -m 644 stdlib/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/
-	install -m 755 $(BUILD)/optlab.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/optlab.so
+	install -m 755 $(BUILD)/optlab.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/optlab.so
 
 clean:
 	rm -rf build optlab

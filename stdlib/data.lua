@@ -25,7 +25,7 @@ function DS:classes() return self:info().classes end
 
 -- The first n examples (all of them when n >= #ds), sharing memory.
 function DS:take(n)
-  if math.type(n) ~= "integer" or n < 0 then fail("take: expected a non-negative integer, got " .. tostring(n)) end
+  if not compat.is_integer(n) or n < 0 then fail("take: expected a non-negative integer, got " .. tostring(n)) end
   return self:range(0, math.min(n, #self))
 end
 
@@ -36,7 +36,7 @@ function DS:split(opts)
   local v = type(opts) == "table" and opts.validation or opts
   local n = #self
   local nv
-  if math.type(v) == "integer" and v >= 1 then nv = v
+  if compat.is_integer(v) and v >= 1 then nv = v
   elseif type(v) == "number" and v > 0 and v < 1 then nv = math.floor(n * v + 0.5)
   else fail("split: validation must be a fraction in (0, 1) or a number of examples, got " .. tostring(v)) end
   if nv < 1 or nv >= n then
@@ -216,7 +216,7 @@ function data.loader(ds, opts)
   opts = opts or {}
   if type(ds) ~= "userdata" or not ds.gather then fail("data.loader: expected a dataset") end
   local bs = opts.batch_size or 64
-  if math.type(bs) ~= "integer" or bs < 1 then fail("data.loader: batch_size must be a positive integer, got " .. tostring(bs)) end
+  if not compat.is_integer(bs) or bs < 1 then fail("data.loader: batch_size must be a positive integer, got " .. tostring(bs)) end
   local norm = opts.normalize or {}
   if norm.std ~= nil and not (type(norm.std) == "number" and norm.std > 0) then
     fail("data.loader: normalize.std must be a positive number, got " .. tostring(norm.std))
@@ -231,8 +231,8 @@ end
 
 -- Batches per epoch.
 function Loader:steps()
-  if self.drop_last then return self.n // self.batch_size end
-  return (self.n + self.batch_size - 1) // self.batch_size
+  if self.drop_last then return compat.idiv(self.n, self.batch_size) end
+  return compat.idiv(self.n + self.batch_size - 1, self.batch_size)
 end
 
 function Loader:__len() return self:steps() end

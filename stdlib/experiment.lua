@@ -304,7 +304,7 @@ local function abspath(p)
   return sys.getcwd() .. "/" .. p:gsub("^%./", "")
 end
 
-local function ds_len(ds) return ds and #ds or 0 end
+local function ds_len(ds) return ds and compat.len(ds) or 0 end
 
 local function resolve_data(spec, where)
   local train, val = spec.train, spec.validation
@@ -423,7 +423,7 @@ end
 
 local function lua_release(exe)
   local v = report.shell_line(report.shell_quote(exe) .. " --version")
-  return v and v:match("(Lua %d+%.%d+%.?%d*)") or _VERSION
+  return v and (v:match("(LuaJIT [^,]+)") or v:match("(Lua %d+%.%d+%.?%d*)")) or compat.vm
 end
 
 
@@ -850,12 +850,12 @@ local function compare(spec)
     fail(where .. ": name must be a simple word (letters, digits, _ . -; not '.' or '..')")
   end
   for _, k in ipairs { "epochs", "batch_size" } do
-    if math.type(cfg[k]) ~= "integer" or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
+    if not compat.is_integer(cfg[k]) or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
   end
   local seeds = ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
   if type(seeds) ~= "table" or #seeds == 0 then fail(where .. ": seeds must be a non-empty list of integers") end
   for _, s in ipairs(seeds) do
-    if math.type(s) ~= "integer" or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
+    if not compat.is_integer(s) or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
   end
   cfg.seeds = seeds
   if type(spec.model) ~= "function" then fail(where .. ": 'model' must be a function that builds the network") end

@@ -500,7 +500,7 @@ local function opt_table(a)
 end
 
 local function positive_int(v, what, layer)
-  if math.type(v) ~= "integer" or v < 1 then layer_error(layer, what .. " must be a positive integer, got " .. tostring(v)) end
+  if not compat.is_integer(v) or v < 1 then layer_error(layer, what .. " must be a positive integer, got " .. tostring(v)) end
   return v
 end
 
@@ -567,9 +567,9 @@ function Conv2D:init(o)
   if self.padding ~= "same" and self.padding ~= "valid" then pair(self.padding, "padding", "Conv2D") end
 end
 local function conv_out(n, k, s, p, d)
-  if p == "same" then return (n + s - 1) // s end
+  if p == "same" then return compat.idiv(n + s - 1, s) end
   if p == "valid" then p = 0 end
-  return (n + 2 * p - d * (k - 1) - 1) // s + 1
+  return compat.idiv(n + 2 * p - d * (k - 1) - 1, s) + 1
 end
 function Conv2D:build(s)
   if #s ~= 3 then
@@ -619,8 +619,8 @@ local function pool_class(type_name, keras_name, fn, doc)
     if #s ~= 3 then
       layer_error(self, "expected input [batch, channels, height, width] (NCHW), got input shape " .. fmt_shape(s) .. " per sample")
     end
-    local oh = (s[2] + 2 * self.ph - self.kh) // self.sh + 1
-    local ow = (s[3] + 2 * self.pw - self.kw) // self.sw + 1
+    local oh = compat.idiv(s[2] + 2 * self.ph - self.kh, self.sh) + 1
+    local ow = compat.idiv(s[3] + 2 * self.pw - self.kw, self.sw) + 1
     if oh < 1 or ow < 1 then
       layer_error(self, string.format("a %dx%d window does not fit input %s", self.kh, self.kw, fmt_shape(s)))
     end
@@ -661,7 +661,7 @@ end
 function Dropout:forward(x)
   check_input(self, x)
   if not self.training or self.rate == 0 then return x end
-  local stream = (self.id << 32) | self.step
+  local stream = self.id * 4294967296 + self.step  -- (id << 32) | step; exact below 2^53
   self.step = self.step + 1
   return F.dropout(x, self.rate, { key = self.seed, stream = stream })
 end
@@ -787,7 +787,7 @@ function Sequential.new(spec)
   if input ~= nil then
     if type(input) ~= "table" then raise("nn.Sequential: input must be a shape table such as {1, 28, 28}") end
     for i, d in ipairs(input) do
-      if math.type(d) ~= "integer" or d < 1 then raise("nn.Sequential: input dimension " .. i .. " must be a positive integer, got " .. tostring(d)) end
+      if not compat.is_integer(d) or d < 1 then raise("nn.Sequential: input dimension " .. i .. " must be a positive integer, got " .. tostring(d)) end
     end
     self.input_shape = copy(input)
     self.shape = copy(input)
@@ -915,7 +915,7 @@ function Sequential:evaluate() return self:train(false) end
 Sequential.eval = Sequential.evaluate
 
 function Sequential:set_seed(seed)
-  if math.type(seed) ~= "integer" or seed < 0 then raise("set_seed: expected a non-negative integer, got " .. tostring(seed)) end
+  if not compat.is_integer(seed) or seed < 0 then raise("set_seed: expected a non-negative integer, got " .. tostring(seed)) end
   self.seed = seed
   for _, layer in ipairs(self.layers) do if getmetatable(layer) == Dropout then layer.seed = seed end end
 end

@@ -1,8 +1,10 @@
 -- Loads optlab's modules and makes them globals (tensor, nn, optim, ...).
 -- `require "optlab"` from a stock Lua returns the same table.
 local C = require "optlab.core"
+-- First: on LuaJIT it installs table.pack/unpack and math.tointeger the others use.
+compat = require "compat"
 
-local M = { core = C, sys = C.sys, version = C.version }
+local M = { core = C, sys = C.sys, version = C.version, compat = compat }
 sys = C.sys
 
 local modules = { "help", "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report", "serial" }

@@ -83,7 +83,7 @@ local function fmt_table(t, depth, seen, indent)
   end
   local keys = {}
   for k in next, t do
-    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+    if not (compat.is_integer(k) and k >= 1 and k <= n) then keys[#keys + 1] = k end
   end
   table.sort(keys, compare_keys)
   for _, k in ipairs(keys) do

@@ -73,7 +73,7 @@ end
 -- Shortest decimal that reads back as the same double (%.17g at most).
 function report.num(v)
   if v == nil then return "" end
-  if math.type(v) == "integer" then return string.format("%d", v) end
+  if compat.math_type(v) == "integer" then return string.format("%d", v) end
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
   return serial.shortest(v)
@@ -91,8 +91,8 @@ end
 function report.same_bits(a, b)
   if a == nil or b == nil then return a == b end
   if a ~= a and b ~= b then return true end
-  if math.type(a) == "integer" and math.type(b) == "integer" then return a == b end
-  return string.pack("<d", a) == string.pack("<d", b)
+  if compat.math_type(a) == "integer" and compat.math_type(b) == "integer" then return a == b end
+  return compat.same_bits(a, b)
 end
 
 local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
@@ -343,6 +343,7 @@ end
 local function fmt(stat, f)
   if not stat or stat[1] == nil then return "-" end
   local m, sd = stat[1], stat[2]
+  if m ~= m then return "nan" end  -- not the C library's -nan (the sign of a NaN means nothing here)
   local s = string.format(f, m)
   if sd then s = s .. "±" .. string.format(f, sd) end
   return s
@@ -380,7 +381,7 @@ function report.epoch_rows(summary, metric)
   return header, rows
 end
 
-local function utf8len(s) return utf8.len(s) or #s end
+local function utf8len(s) return compat.utf8_len(s) end
 
 -- Aligned plain text (first column left, others right).
 function report.text_table(header, rows)

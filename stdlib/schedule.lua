@@ -50,7 +50,7 @@ function Schedule:at(k, epoch)
   local x = k
   if self.unit == "epoch" then
     if epoch then x = epoch
-    elseif self.steps_per_epoch then x = k // self.steps_per_epoch
+    elseif self.steps_per_epoch then x = compat.idiv(k, self.steps_per_epoch)
     else fail("schedule " .. self.label .. ": unit \"epoch\" needs opt:set_epoch(e) or steps_per_epoch") end
   end
   return self.fn(x)
@@ -85,7 +85,7 @@ function schedule.step(o)
   local v0, n, g = check_num("step", "initial", o.initial), check_num("step", "step_size", o.step_size, 1), o.gamma or 0.1
   check_num("step", "gamma", g, 0)
   return make("step", string.format("step(%s*%s^(k//%s))", num(v0), num(g), num(n)),
-    function(k) return v0 * g ^ (k // n) end, o)
+    function(k) return v0 * g ^ compat.idiv(k, n) end, o)
 end
 
 -- initial * gamma^(number of milestones <= k)   (PyTorch MultiStepLR)

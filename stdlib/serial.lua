@@ -22,8 +22,8 @@ local serial = {}
 -- Limits a decoded text must respect (a hostile file cannot exhaust memory
 -- or the stack); encode refuses values that would break them.
 serial.max_depth = 200           -- nested tables
-serial.max_text = 64 << 20       -- bytes of text
-serial.max_items = 4 << 20       -- values in all
+serial.max_text = 67108864         -- bytes of text (64 MiB)
+serial.max_items = 4194304         -- values in all (4 Mi)
 
 local function fail(msg) C.raise(msg) end
 
@@ -55,7 +55,7 @@ end
 
 -- integer keys first, ascending, then string keys in byte order
 local function key_less(a, b)
-  local ia, ib = math.type(a) == "integer", math.type(b) == "integer"
+  local ia, ib = compat.math_type(a) == "integer", compat.math_type(b) == "integer"
   if ia ~= ib then return ia end
   return a < b
 end
@@ -71,7 +71,7 @@ end
 local function encode(v, ctx, depth)
   local out, t = ctx.out, type(v)
   if t == "nil" or t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "number" then out[#out + 1] = math.type(v) == "integer" and string.format("%d", v) or float_text(v)
+  elseif t == "number" then out[#out + 1] = compat.math_type(v) == "integer" and string.format("%d", v) or float_text(v)
   elseif t == "string" then out[#out + 1] = string_text(v)
   elseif C.is_tensor(v) then
     if not ctx.tensors then
@@ -88,12 +88,12 @@ local function encode(v, ctx, depth)
     local n, keys = 0, {}
     while rawget(v, n + 1) ~= nil do n = n + 1 end
     for k in next, v do
-      if math.type(k) == "integer" then
+      if compat.math_type(k) == "integer" then
         if k < 1 or k > n then keys[#keys + 1] = k end
       elseif type(k) == "string" then keys[#keys + 1] = k
       else
         fail(string.format("%s: '%s' has a %s key (%s): keys must be strings or integers", ctx.who,
-          path_of(ctx.keys, depth), math.type(k) or type(k), tostring(k)))
+          path_of(ctx.keys, depth), compat.math_type(k) or type(k), tostring(k)))
       end
     end
     table.sort(keys, key_less)
@@ -191,7 +191,9 @@ local function decode(text, where, tensors, used)
     local f = select(2, text:find("^%.%d+", e + 1)) or e
     f = select(2, text:find("^[eE][+-]?%d+", f + 1)) or f
     local n = tonumber(text:sub(pos, f))
-    if f == e and math.type(n) ~= "integer" then err("an integer out of the 64-bit range") end
+    if f == e and n ~= 0 and compat.math_type(n) ~= "integer" then
+      err(compat.luajit and "an integer of 2^53 or more (LuaJIT's exact range)" or "an integer out of the 64-bit range")
+    end
     pos = f + 1
     return n
   end
@@ -211,7 +213,7 @@ local function decode(text, where, tensors, used)
         if c == 0x22 then k = str()
         elseif c == 0x2D or (c and c >= 0x30 and c <= 0x39) then
           k = num()
-          if math.type(k) ~= "integer" then err("a float as a table key (keys are strings or integers)", at + 1) end
+          if compat.math_type(k) ~= "integer" then err("a float as a table key (keys are strings or integers)", at + 1) end
         else
           err("expected a string or an integer key")
         end

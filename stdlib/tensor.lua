@@ -21,7 +21,7 @@ function tensor.ones_like(t) return tensor.ones(t:shape()) end
 local rng = { seed = 0, stream = 0 }
 
 function tensor.manual_seed(seed)
-  if math.type(seed) ~= "integer" or seed < 0 then C.raise("manual_seed: expected a non-negative integer, got " .. tostring(seed)) end
+  if not compat.is_integer(seed) or seed < 0 then C.raise("manual_seed: expected a non-negative integer, got " .. tostring(seed)) end
   rng.seed, rng.stream = seed, 0
 end
 
@@ -728,5 +728,7 @@ for _, name in ipairs { "zeros", "ones", "empty", "rand", "randn", "from", "full
     return make(...)
   end
 end
+
+require("ffi_tensor")(tensor)  -- t:ffi(), tensor.kernels() (LuaJIT)
 
 return tensor

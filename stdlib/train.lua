@@ -418,7 +418,7 @@ function train.checkpoint(o)
   if type(o.path) ~= "string" then fail("checkpoint: expected {path = ...}") end
   local every = o.every or "epoch"
   if every == "epoch" then every = 1 end
-  if math.type(every) ~= "integer" or every < 1 then fail("checkpoint: every must be \"epoch\" or a positive number of epochs") end
+  if not compat.is_integer(every) or every < 1 then fail("checkpoint: every must be \"epoch\" or a positive number of epochs") end
   local cb = { __object = true, path = o.path, every = every, saved = {} }
   -- after every other callback, so their state for this epoch is included
   function cb:after_epoch(epoch, ctx)
@@ -503,7 +503,7 @@ function train.fit(model, opt, train_ds, o)
   check_options("train.fit", o, FIT_OPTIONS)
   if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method") end
   local epochs = o.epochs or 1
-  if math.type(epochs) ~= "integer" or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
+  if not compat.is_integer(epochs) or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
   local verbose = o.verbose == nil and 1 or o.verbose
   if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
   local out = o.output or io.stdout

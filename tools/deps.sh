@@ -14,6 +14,10 @@ pkgs=(
   dataset-fashion-mnist         # Fashion-MNIST, 60k/10k
   tmux                          # drives the REPL through a terminal in tests
 )
+# LUA=luajit (make deps LUA=luajit): OpenResty's maintained LuaJIT 2.1 branch
+# and its interpreter (tests of `require "optlab"` from a stock luajit).
+# README.md, "Dependencies", says why this branch and not libluajit-5.1-dev.
+[ "${LUA:-lua5.4}" = luajit ] && pkgs+=(libluajit2-5.1-dev luajit2)
 missing=()
 for p in "${pkgs[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")

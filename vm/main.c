@@ -107,7 +107,7 @@ static int run(lua_State *L, int argc, char **argv, int script, int interactive,
     }
     if (threads) ol_threads_set(threads);
     if (version) {
-        printf("optlab %s (%s, BLIS %s %s kernels, %d thread%s)\n", OPTLAB_VERSION, LUA_RELEASE,
+        printf("optlab %s (%s, BLIS %s %s kernels, %d thread%s)\n", OPTLAB_VERSION, OL_LUA_RELEASE,
                ol_blis_version(), ol_blis_arch(), ol_threads_get(), ol_threads_get() == 1 ? "" : "s");
         fflush(stdout);
         if (!script && !interactive) return 0;

@@ -187,7 +187,9 @@ static int incomplete(lua_State *L, int status)
     if (status != LUA_ERRSYNTAX) return 0;
     size_t len;
     const char *msg = lua_tolstring(L, -1, &len);
-    return len >= 5 && strcmp(msg + len - 5, "<eof>") == 0;
+    /* Lua 5.4 ends the message with near <eof>, LuaJIT with near '<eof>' */
+    return (len >= 5 && strcmp(msg + len - 5, "<eof>") == 0) ||
+           (len >= 7 && strcmp(msg + len - 7, "'<eof>'") == 0);
 }
 
 /* Reads a chunk: "return <line>" if that compiles (an expression), else the
@@ -202,7 +204,14 @@ static int read_chunk(Session *s)
     if (!line) return intr ? -2 : -1;
     int first = s->lines;
     const char *src = line[0] == '=' ? line + 1 : line; /* Lua 5.1's "=expr" */
+#if OL_LUAJIT
+    /* LuaJIT makes `return f(x)` a true tail call even into a C function, so
+     * error("boom") would lose its stdin:N: position; select(1, ...) is a
+     * plain call that returns every value. */
+    lua_pushfstring(L, "return select(1, %s);", src);
+#else
     lua_pushfstring(L, "return %s;", src);
+#endif
     int status = load(s, lua_tostring(L, -1), lua_rawlen(L, -1), first);
     lua_remove(L, -2);
     if (status == LUA_OK) {
@@ -211,7 +220,6 @@ static int read_chunk(Session *s)
         return LUA_OK;
     }
     lua_pop(L, 1);
-    luaL_Buffer b;
     lua_pushstring(L, line); /* the chunk so far */
     free(line);
     for (;;) {
@@ -227,14 +235,12 @@ static int read_chunk(Session *s)
             status = load(s, chunk, len, first);
             break;
         }
-        luaL_buffinit(L, &b);
-        lua_pushvalue(L, -2);
-        luaL_addvalue(&b);
-        luaL_addchar(&b, '\n');
-        luaL_addstring(&b, more);
+        /* chunk .. "\n" .. more (not a luaL_Buffer: 5.4's keeps a slot on the
+         * stack and 5.1's does not, so stack positions would differ) */
+        lua_pushliteral(L, "\n");
+        lua_pushstring(L, more);
         free(more);
-        luaL_pushresult(&b);
-        lua_remove(L, -2);
+        lua_concat(L, 3);
     }
     remember(s, lua_tostring(L, -2));
     lua_remove(L, -2);
@@ -247,6 +253,12 @@ static void eval_and_print(Session *s)
     int base = lua_gettop(L) - 1;
     double t0 = now();
     run_interrupted = 0;
+#if OL_LUAJIT
+    /* Ctrl-C works through a hook, which compiled code never checks: the
+     * chunk typed at the prompt runs interpreted, so `while true do end`
+     * stops. Functions it calls still compile (README, "Two VMs"). */
+    luaJIT_setmode(L, -1, LUAJIT_MODE_FUNC | LUAJIT_MODE_OFF);
+#endif
     int status = ol_docall(L, 0, LUA_MULTRET);
     double dt = now() - t0;
     if (status != LUA_OK) {
@@ -353,7 +365,7 @@ int ol_repl(lua_State *L)
     if (s.tty) {
         setup_editing(&s);
         completing = &s;
-        printf("optlab %s REPL (%s). help() lists the modules; Ctrl-D quits.\n", OPTLAB_VERSION, LUA_RELEASE);
+        printf("optlab %s REPL (%s). help() lists the modules; Ctrl-D quits.\n", OPTLAB_VERSION, OL_LUA_RELEASE);
     }
     for (;;) {
         int status = read_chunk(&s);

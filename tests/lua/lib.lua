@@ -37,7 +37,7 @@ function lib.identical(a, b, msg)
   if sa ~= sb then error((msg or "identical") .. ": shapes " .. sa .. " vs " .. sb, 2) end
   local x, y = a:contiguous():reshape(-1):totable(), b:contiguous():reshape(-1):totable()
   for i = 1, #x do
-    if string.pack("f", x[i]) ~= string.pack("f", y[i]) then
+    if not compat.same_bits(x[i], y[i]) then
       error(string.format("%s: element %d differs: %.9g vs %.9g", msg or "identical", i, x[i], y[i]), 2)
     end
   end
@@ -48,6 +48,10 @@ end
 local SKIP = {}
 function lib.skip(reason) error(setmetatable({ reason = reason }, SKIP), 0) end
 function lib.is_skip(e) return getmetatable(e) == SKIP end
+-- The stock interpreter of the VM optlab was built on, and its C module ABI directory.
+lib.stock_lua = compat.luajit and "luajit" or "lua5.4"
+lib.lua_abi = compat.luajit and "5.1" or "5.4"
+
 function lib.sanitized() return os.getenv("OPTLAB_SANITIZE") == "1" end
 
 return lib

@@ -9,7 +9,7 @@ local ref = {}
 
 -- The fixed gradient sequence and initial parameters of the tests (also used
 -- by tools/gen_optim_fixtures.lua). Rounded to float32, as the tensors hold them.
-function ref.f32(x) return (string.unpack("f", string.pack("f", x))) end
+ref.f32 = compat.f32
 function ref.grad(k, i) return ref.f32(math.sin(0.9 * k + 1.7 * i) * (1 + 0.5 * (k % 3)) + 0.05 * math.cos(0.3 * k * i)) end
 function ref.param0(i) return ref.f32(1 + 0.5 * math.sin(i)) end
 

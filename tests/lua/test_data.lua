@@ -13,7 +13,7 @@ os.execute("mkdir -p " .. tmp)
 local function write_idx(path, dims, bytes, magic)
   local f = assert(io.open(path, "wb"))
   f:write(magic or string.char(0, 0, 8, #dims))
-  for _, d in ipairs(dims) do f:write(string.pack(">I4", d)) end
+  for _, d in ipairs(dims) do f:write(compat.pack(">I4", d)) end
   f:write(bytes)
   f:close()
 end
@@ -27,7 +27,7 @@ end
 -- 5 images of 2x3 with pixel (i, j) = 40*i + j, labels i % 3.
 local function tiny_pair(dir)
   local ip, lp = dir .. "/img", dir .. "/lab"
-  write_idx(ip, { 5, 2, 3 }, bytes_of(30, function(k) return 40 * (k // 6) + k % 6 end))
+  write_idx(ip, { 5, 2, 3 }, bytes_of(30, function(k) return 40 * compat.idiv(k, 6) + k % 6 end))
   write_idx(lp, { 5 }, bytes_of(5, function(i) return i % 3 end))
   return ip, lp
 end

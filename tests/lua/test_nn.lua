@@ -16,7 +16,7 @@ local function rand_labels(n, c, seed)
   local t, s = {}, seed or 1
   for i = 1, n do
     s = (s * 1103515245 + 12345) % 2147483648
-    t[i] = (s >> 16) % c
+    t[i] = compat.idiv(s, 65536) % c
   end
   return tensor.from(t)
 end
@@ -44,8 +44,8 @@ local function naive_conv(x, w, b, stride, pads, dil)
   local k, _, r, s = table.unpack(w:shape())
   local sh, sw = stride[1], stride[2]
   local dh, dw = dil[1], dil[2]
-  local p = (h + pads[1] + pads[2] - dh * (r - 1) - 1) // sh + 1
-  local q = (wd + pads[3] + pads[4] - dw * (s - 1) - 1) // sw + 1
+  local p = compat.idiv(h + pads[1] + pads[2] - dh * (r - 1) - 1, sh) + 1
+  local q = compat.idiv(wd + pads[3] + pads[4] - dw * (s - 1) - 1, sw) + 1
   local out = {}
   for ni = 1, n do
     out[ni] = {}
@@ -77,8 +77,8 @@ end
 local function naive_pool(x, kind, k, stride, pad)
   local X = x:totable()
   local n, c, h, w = table.unpack(x:shape())
-  local p = (h + 2 * pad[1] - k[1]) // stride[1] + 1
-  local q = (w + 2 * pad[2] - k[2]) // stride[2] + 1
+  local p = compat.idiv(h + 2 * pad[1] - k[1], stride[1]) + 1
+  local q = compat.idiv(w + 2 * pad[2] - k[2], stride[2]) + 1
   local out = {}
   for ni = 1, n do
     out[ni] = {}
@@ -191,7 +191,7 @@ function T.conv2d_forward_vs_naive()
       c[5] .. ": shape " .. table.concat(got:shape(), ",") .. " vs " .. table.concat(want:shape(), ","))
     close(got, want, 1e-4, c[5], 1e-5)
     if o.padding == "same" then
-      check(got:size(3) == (c[2][3] + st[1] - 1) // st[1] and got:size(4) == (c[2][4] + st[2] - 1) // st[2],
+      check(got:size(3) == compat.idiv(c[2][3] + st[1] - 1, st[1]) and got:size(4) == compat.idiv(c[2][4] + st[2] - 1, st[2]),
         c[5] .. ": Keras 'same' gives ceil(in / stride)")
     end
     close(F.conv2d(x, w, nil, o), naive_conv(x, w, nil, st, c[4], dl), 1e-4, c[5] .. " no bias", 1e-5)
@@ -667,7 +667,7 @@ function T.seed_cnn_overfits_256_images()
   local lr, steps_taken, acc = 0.05, 0, 0
   local first_loss, last_loss
   for step = 1, 400 do
-    local b = (step - 1) % (n // bs)
+    local b = (step - 1) % compat.idiv(n, bs)
     local xb, yb = x:narrow(1, b * bs + 1, bs), labels:narrow(1, b * bs + 1, bs)
     local loss = F.cross_entropy(model(xb), yb)
     model:zero_grad()

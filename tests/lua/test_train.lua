@@ -81,7 +81,7 @@ local function same_history(a, b, upto)
   for _, k in ipairs(DETERMINISTIC) do
     for e = 1, upto do
       check(a[k][e] ~= nil, k .. " missing at epoch " .. e)
-      check(string.pack("d", a[k][e]) == string.pack("d", b[k][e]),
+      check(compat.same_bits(a[k][e], b[k][e]),
         string.format("%s at epoch %d: %.17g vs %.17g", k, e, a[k][e], tostring(b[k][e])))
     end
   end
