@@ -681,7 +681,7 @@ function T.verify_fails_on_missing_runs_epochs_rows_columns_and_unfinished_folde
     local f = clone(folder)
     edit(f .. "/" .. c[2], c[3])
     local vrc, out = run("verify " .. q(f))
-    check(vrc ~= 0 and not out:find("OK", 1, true), c[1] .. ": verify passed:\n" .. out)
+    check(vrc ~= 0 and not out:find("optlab verify: OK", 1, true), c[1] .. ": verify passed:\n" .. out)
     check(out:find(c[4], 1, true), c[1] .. ": verify does not say '" .. c[4] .. "':\n" .. out)
     -- pass or fail, verify leaves no temporary folder
     local tmp = out:match("against a rerun in (%S+), now removed")
