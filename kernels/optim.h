@@ -10,8 +10,9 @@
  *
  * Before the update every gradient element goes through
  *   g = clamp(g * grad_scale, -clip_value, clip_value) + weight_decay * p
- * (grad_scale carries a global clip_norm; clip_value = INFINITY disables it;
- * the L2 term is skipped for decoupled weight decay: AdamW and Lion).
+ * (grad_scale carries a clip_norm, global or per tensor; clip_value = INFINITY
+ * disables it). With h->decoupled (AdamW, Lion, every optimizer under Keras 3
+ * and tf.keras 2.11+) there is no L2 term: p <- p - lr wd p comes first.
  *
  * Element-wise loops only: results do not depend on the thread count, and the
  * vector body and scalar tail round alike (built with -ffp-contract=off).
@@ -27,8 +28,9 @@
 /* Update rules as frameworks write them (see README "Conventions"). */
 typedef enum {
     OL_CONV_TEXTBOOK = 0, /* the seed's formulas: lr inside the velocity       */
-    OL_CONV_KERAS    = 1, /* TensorFlow 2 + Keras 2 (tf.raw_ops.Apply*)        */
-    OL_CONV_KERAS3   = 2, /* Keras 3: eps inside sqrt for RMSprop and Adagrad  */
+    OL_CONV_KERAS    = 1, /* tf.keras <= 2.10 (optimizers.legacy, raw ops)    */
+    OL_CONV_KERAS3   = 2, /* Keras 3 and tf.keras 2.11+: eps inside sqrt for
+                             RMSprop and Adagrad                              */
     OL_CONV_TORCH    = 3  /* PyTorch: lr outside the momentum buffer          */
 } OLConvention;
 
@@ -64,7 +66,7 @@ int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
                       float *restrict r, float *restrict v, float *restrict mg,
                       const OLOptHyper *h);
 
-/* Adam / AdamW (h->decoupled: p -= lr wd p first). vmax needed when amsgrad. */
+/* Adam / AdamW. vmax needed when amsgrad. */
 int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
                    float *restrict m, float *restrict v, float *restrict vmax,
                    const OLOptHyper *h);
@@ -74,7 +76,9 @@ int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
 int ol_adamax_update(int64_t n, float *restrict p, const float *restrict g,
                      float *restrict m, float *restrict u, const OLOptHyper *h);
 
-/* Nadam (Dozat 2016 as Keras and PyTorch write it); h->mu_t, mu_next, mu_prod. */
+/* Nadam (Dozat 2016 as Keras and PyTorch write it); h->mu_t, mu_next, mu_prod
+ * (the caller's momentum schedule: 0.96^(0.004 t) for PyTorch and tf.keras
+ * <= 2.10, 0.96^t for Keras 3 and tf.keras 2.11+). */
 int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
                     float *restrict m, float *restrict v, const OLOptHyper *h);
 

@@ -1,7 +1,7 @@
 /* Lua bindings of the optimizer kernels (kernels/optim.h).
  *
  *   h = C.optim_hyper{lr = ..., t = ..., convention = "torch", ...}
- *   C.optim_update(kind, h, label, index, p, g, s1, s2, s3)
+ *   C.optim_update(kind, h, label, index, p, g, s1, s2, s3 [, grad_scale])
  *
  * One C call per parameter tensor per step. The binding checks what the
  * kernels cannot: tensor types, a missing gradient, shapes, contiguity, and
@@ -87,11 +87,18 @@ static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int
     return ol_data(s);
 }
 
-/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2, s3) */
+/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2, s3 [, grad_scale])
+ * grad_scale, when given, replaces hyper's for this tensor: Keras's clipnorm
+ * scales each tensor by its own norm. */
 static int l_optim_update(lua_State *L)
 {
     int kind = luaL_checkoption(L, 1, NULL, kinds);
-    OLOptHyper *h = luaL_checkudata(L, 2, OL_HYPER);
+    OLOptHyper hv = *(OLOptHyper *)luaL_checkudata(L, 2, OL_HYPER), *h = &hv;
+    if (!lua_isnoneornil(L, 10)) {
+        double s = luaL_checknumber(L, 10);
+        if (!(s >= 0 && s <= 1)) ol_error(L, "optim_update: grad_scale must be in [0, 1], got %g", s);
+        h->grad_scale = s;
+    }
     const char *label = luaL_checkstring(L, 3);
     int pi = (int)luaL_checkinteger(L, 4);
     char a[160], b[160];
