@@ -325,4 +325,50 @@ T.every_optimizer_matches_its_keras_convention = function()
   end
 end
 
+-- The README's optimizer x convention defaults table says what optim.get gives.
+T.readme_defaults_table_is_true = function()
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+  local f = assert(io.open(here .. "/../../README.md", "rb"))
+  local text = f:read("a")
+  f:close()
+  local at = text:find("<!-- defaults table:", 1, true)
+  check(at, "README: the defaults table's marker")
+  local convs, rows = nil, 0
+  for line in text:sub(at):gmatch("[^\n]*") do
+    if line:match("^| optimizer") then
+      convs = {}
+      for c in line:gmatch("|%s*([%w_]+)%s*") do convs[#convs + 1] = c end
+      table.remove(convs, 1)
+    elseif convs and line:match("^|%s*%a") then
+      local cells = {}
+      for c in line:gmatch("|%s*([^|]-)%s*%f[|]") do cells[#cells + 1] = c end
+      local name = table.remove(cells, 1)
+      for j, conv in ipairs(convs) do
+        local cell = cells[j]
+        if cell == "—" then
+          raises(function() optim.get(name, conv) end, "has no " .. name)
+        else
+          local v = optim.get(name, conv).values
+          for item in cell:gmatch("[^,]+") do
+            local key, val = item:match("^%s*([%w_]+)%s+(%S+)%s*$")
+            check(key, "README defaults table: cannot read '" .. item .. "'")
+            local want = {}
+            if key == "betas" then local a, b = val:match("^(.-)/(.-)$"); want.beta1, want.beta2 = tonumber(a), tonumber(b)
+            elseif key == "etas" then local a, b = val:match("^(.-)/(.-)$"); want.etaminus, want.etaplus = tonumber(a), tonumber(b)
+            elseif key == "steps" then local a, b = val:match("^(.-)/(.-)$"); want.step_min, want.step_max = tonumber(a), tonumber(b)
+            else want[key] = tonumber(val) end
+            for k, x in pairs(want) do
+              check(v[k] == x, string.format("README says %s under %s has %s %s; optim.get gives %s", name, conv, k, tostring(x), tostring(v[k])))
+            end
+          end
+        end
+      end
+      rows = rows + 1
+    elseif convs and rows > 0 then
+      break
+    end
+  end
+  check(rows == 10, "README defaults table: expected 10 optimizers, read " .. rows)
+end
+
 return T
