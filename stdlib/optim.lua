@@ -10,6 +10,7 @@ local tensor = require "tensor"
 local schedule = require "schedule"
 local serial = require "serial"
 local conventions = require "optim.conventions"
+local keras_base = require "optim.keras_base"
 
 local optim = {}
 
@@ -27,12 +28,20 @@ local NONNEG = range(0, math.huge, false, false)
 local UNIT_OPEN = range(0, 1, false, true)    -- [0, 1)
 local UNIT = range(0, 1, false, false)        -- [0, 1]
 local POS = range(0, math.huge, true, false)
+local function integer_from(lo)
+  return function(v)
+    if v ~= v or v < lo or v ~= math.floor(v) or v == math.huge then return string.format("must be an integer >= %d", lo) end
+  end
+end
 
 -- Field kinds: "num" (schedulable number), "bool", "conv", "opt" (optional positive number).
 -- decay: Keras 2's inverse-time decay of lr, lr / (1 + decay k) (PyTorch Adagrad's lr_decay).
+-- use_ema ... gradient_accumulation_steps: Keras's base optimizer options (optim/keras_base.lua).
 local COMMON = {
   { "lr", "num", NONNEG }, { "weight_decay", "num", NONNEG }, { "decay", "fixed", NONNEG },
   { "clip_norm", "opt", POS }, { "global_clip_norm", "opt", POS }, { "clip_value", "opt", POS },
+  { "use_ema", "bool" }, { "ema_momentum", "fixed", UNIT }, { "ema_overwrite_frequency", "opt", integer_from(1) },
+  { "gradient_accumulation_steps", "opt", integer_from(2) },
   { "convention", "conv" },
 }
 
@@ -70,7 +79,7 @@ local ALIASES = { learning_rate = "lr", epsilon = "eps", beta_1 = "beta1", beta_
 -- Build the per-optimizer field table once.
 for name, sp in pairs(specs) do
   sp.name = name
-  sp.defaults.decay = 0
+  sp.defaults.decay, sp.defaults.use_ema, sp.defaults.ema_momentum = 0, false, 0.99
   sp.field = {}
   sp.order = {}
   for _, list in ipairs { COMMON, sp.fields } do
@@ -210,6 +219,9 @@ local function new_optimizer(sp, hp)
            "' has no such optimizer (use convention = \"textbook\")")
     end
   end
+  if values.lookahead and values.gradient_accumulation_steps then
+    fail(sp.name .. ": lookahead = true takes the gradient at theta + alpha v every call: it cannot accumulate gradients")
+  end
   if values.lookahead and not (values.nesterov and values.momentum ~= 0) then
     fail(sp.name .. ": lookahead = true evaluates the gradient at theta + alpha v: it needs nesterov = true and momentum > 0")
   end
@@ -218,7 +230,7 @@ local function new_optimizer(sp, hp)
   end
   local self = setmetatable({
     spec = sp, name = sp.name, values = values, given = given, sched = sched,
-    t = 0, epoch = nil, mu_prod = 1.0, last = nil,
+    t = 0, calls = 0, epoch = nil, mu_prod = 1.0, last = nil,
     state = setmetatable({}, { __mode = "k" }), order = {}, pending = nil,
   }, Optimizer)
   self.label = self:describe()
@@ -313,6 +325,7 @@ local function state_of(self, p, i, hv)
   for j, name in ipairs(names) do
     if name then st[name] = tensor.zeros(p:shape()) end
   end
+  for _, name in ipairs(keras_base.buffers(self.values)) do st[name] = tensor.zeros(p:shape()) end
   if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Rprop" then st.step_size:fill_(hv.lr) end
   -- state loaded before this parameter was seen: by its index in the list
@@ -345,18 +358,18 @@ local function hyper_table(self, hv, t, grad_scale)
   return h
 end
 
--- Gradient clipping by norm: (grad_scale, per-tensor scales or nil).
+-- Gradient clipping by norm of the gradients grads: (grad_scale, per-tensor scales or nil).
 --   Keras's clipnorm: each tensor by its own norm, g c / max(|g|, c) (base_optimizer _clip_by_norm);
 --   Keras's global_clipnorm: all by the global norm, g c min(1/|G|, 1/c) (clip_by_global_norm);
 --   otherwise (textbook, torch) clip_norm is global, as torch.nn.utils.clip_grad_norm_:
 --   g min(1, c / (|G| + 1e-6)).
-clip_scales = function(self, params)
+clip_scales = function(self, grads)
   local v = self.values
   local keras = conventions.keras_family[v.convention]
   if v.clip_norm and keras then
     local scales, low = {}, 1
-    for i, p in ipairs(params) do
-      local norm = math.sqrt(C.optim_grad_sqnorm(p.grad))
+    for i, g in ipairs(grads) do
+      local norm = math.sqrt(C.optim_grad_sqnorm(g))
       scales[i] = norm > v.clip_norm and v.clip_norm / norm or 1
       low = math.min(low, scales[i])
     end
@@ -365,7 +378,7 @@ clip_scales = function(self, params)
   local c = v.global_clip_norm or v.clip_norm
   if not c then return 1, nil end
   local total = 0
-  for _, p in ipairs(params) do total = total + C.optim_grad_sqnorm(p.grad) end
+  for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
   local norm = math.sqrt(total)
   if keras then return norm > c and c / norm or 1, nil end
   if norm > c then return c / (norm + 1e-6), nil end
@@ -397,7 +410,15 @@ function Optimizer:step(params, closure)
     loss = closure()
   end
   C.optim_check(self.label, params)
-  local grad_scale, scales = clip_scales(self, params)
+  local calls = self.calls
+  self.calls = calls + 1
+  local function state(p, i) return state_of(self, p, i, hv) end
+  local grads = keras_base.gradients(v, params, calls, state)
+  if not grads then    -- accumulating: no update on this call
+    keras_base.average(v, params, calls, state)
+    return loss
+  end
+  local grad_scale, scales = clip_scales(self, grads)
   self.t = k + 1
   local kind = self.spec.kind
   if kind == "Nadam" then
@@ -416,12 +437,24 @@ function Optimizer:step(params, closure)
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
     local b1, b2, b3 = names[1], names[2], names[3]
-    C.optim_update(kind, h, self.label, i, p, p.grad, b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
+    C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
                    scales and scales[i])
   end
+  keras_base.average(v, params, calls, state)
   hv.grad_scale = grad_scale
   self.last = hv
   return loss
+end
+
+-- With use_ema: the parameters take their moving averages (Keras's
+-- finalize_variable_values; train.fit calls it at the end). Otherwise nothing.
+function Optimizer:finalize(params)
+  if not self.values.use_ema then return end
+  for i, p in ipairs(param_list(params)) do
+    local st = self.state[p]
+    if not st or not st.ema then fail(string.format("%s: finalize: parameter %d was never stepped", self.name, i)) end
+    p:copy_(st.ema)
+  end
 end
 
 function Optimizer:zero_grad(params)
@@ -435,7 +468,7 @@ end
 -- momentum product, schedule states, and every buffer (copied), by the
 -- parameters' order of first appearance.
 function Optimizer:state_dict()
-  local sd = { name = self.name, t = self.t, epoch = self.epoch, mu_prod = self.mu_prod, schedules = {}, state = {} }
+  local sd = { name = self.name, t = self.t, calls = self.calls, epoch = self.epoch, mu_prod = self.mu_prod, schedules = {}, state = {} }
   for key, s in pairs(self.sched) do sd.schedules[key] = s:state() end
   for i, p in ipairs(self.order) do
     local st = {}
@@ -459,6 +492,7 @@ function Optimizer:load_state_dict(sd, params)
     end
   end
   self.t, self.epoch, self.mu_prod = sd.t, sd.epoch, sd.mu_prod or 1.0
+  self.calls = sd.calls or sd.t
   for key, s in pairs(self.sched) do s:load_state(sd.schedules and sd.schedules[key]) end
   self.state = setmetatable({}, { __mode = "k" })
   self.order = {}
@@ -569,56 +603,6 @@ function optim.sweep(ctor, grid)
   return out
 end
 
--- help(optim.Adam) and friends: the seed's formula, our defaults, Keras's.
-local FORMULAS = {
-  SGD = [[theta <- theta - eps*g  (seed: SGD; eps from a schedule, e.g. schedule.linear)
-momentum:  v <- alpha*v - eps*g;  theta <- theta + v
-nesterov:  seed: g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
-           v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g   (lookahead = true: literal)]],
-  Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
-  RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
-nesterov = true (the seed's RMSProp with Nesterov momentum):
-           v <- alpha*v - eps/sqrt(r) * g;  theta <- theta + v]],
-  Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
-s_hat = s/(1-rho1^t);  r_hat = r/(1-rho2^t)
-theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (seed: sqrt(r_hat + delta): eps_inside_sqrt = true)]],
-  AdamW = [[theta <- theta - lr*weight_decay*theta, then the Adam update (decoupled weight decay)]],
-  Adamax = [[s as Adam;  u <- max(rho2*u, |g|);  theta <- theta - eps/(1-rho1^t) * s/(u + delta)]],
-  Nadam = [[Adam with Nesterov momentum (Dozat 2016), momentum schedule mu_t = beta1*(1 - 0.5*0.96^(0.004 t))]],
-  Lion = [[theta <- theta - lr*(sign(beta1*m + (1-beta1)*g) + weight_decay*theta);  m <- beta2*m + (1-beta2)*g]],
-  Rprop = [[per element: step *= etaplus if g*g_prev > 0, *= etaminus if < 0 (clamped); theta <- theta - sign(g)*step]],
-  Adadelta = [[r <- rho*r + (1-rho)*g*g;  d = sqrt(u + delta)/sqrt(r + delta) * g;  u <- rho*u + (1-rho)*d*d
-theta <- theta - lr*d]],
-}
-
-do
-  local help = require "help"
-  local function kv(t)
-    local keys = {}
-    for k in pairs(t) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local out = {}
-    for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
-    return table.concat(out, ", ")
-  end
-  for name, sp in pairs(specs) do
-    local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, clip_value, convention = "
-      .. "\"textbook\" | \"keras\" | \"tf_keras\" | \"keras3\" | \"torch\"; any value may be a schedule.", name, kv(sp.defaults),
-      FORMULAS[name] or "")
-    for _, c in ipairs(conventions.names) do
-      local d = conventions.defaults[c] and conventions.defaults[c][name]
-      if d then text = text .. string.format("\noptim.get(%q, %q): {%s}", name, c, kv(d)) end
-    end
-    help.register(optim[name], text)
-  end
-  help.register(optim, [[optim: optimizers updating tensors in place from their .grad
-optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, Lion, Rprop, Adadelta{...}
-opt:step(params [, closure]), opt:zero_grad(params), tostring(opt), opt:hyper(), opt:state_dict()
-optim.get(name [, convention] [, overrides]): a framework's forms and defaults; optim.sweep(ctor, grid): a list of optimizers]])
-  help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "
-    .. "(\"keras\" (default: tf.keras 2.10), \"tf_keras\", \"keras3\", \"torch\" or \"pytorch\", \"textbook\"), its forms and defaults")
-  help.register(optim.sweep, "optim.sweep(ctor, {lr = 0.01, momentum = {0, 0.5, 0.9}}): one optimizer per combination of the listed values")
-end
-
 optim.specs = specs
+require("optim.help")(optim, specs)     -- help(optim.Adam): formula and every convention's defaults
 return optim

@@ -213,6 +213,7 @@ local FORM = { keras = "keras", tf_keras = "keras3", keras3 = "keras3" }
 function K.new(conv, name, hp, r)
   local full = {}
   for k, v in pairs(K.DEFAULTS[conv][name]) do full[k] = v end
+  full.ema_momentum = 0.99     -- base_optimizer.py: use_ema=False, ema_momentum=0.99
   for k, v in pairs(hp or {}) do full[k] = v end
   local o = { conv = conv, name = name, hp = full, r = r or id, it = 0, state = {}, u_product = 1,
               update = assert(U[FORM[conv]][name], "no transcription of " .. name .. " for " .. conv) }
@@ -282,6 +283,52 @@ function K:step(vars, grads)
     end
   end
   self.it = t
+end
+
+-- Keras 3's apply(): gradient accumulation, the update, then the moving average
+-- (base_optimizer._backend_apply_gradients); o.calls is Keras's _iterations.
+function K:apply(vars, grads)
+  local r, h = self.r, self.hp
+  local calls = self.calls or 0
+  local n = h.gradient_accumulation_steps
+  if n then
+    self.acc = self.acc or {}
+    local update = (calls + 1) % n == 0
+    local eff = {}
+    for j, g in ipairs(grads) do
+      self.acc[j] = self.acc[j] or {}
+      eff[j] = {}
+      for i = 1, #g do
+        local a = self.acc[j][i] or 0
+        if update then eff[j][i] = r(r(g[i] + a) / n); self.acc[j][i] = 0
+        else self.acc[j][i] = r(g[i] + a) end
+      end
+    end
+    if update then self:step(vars, eff) end
+  else
+    self:step(vars, grads)
+  end
+  if h.use_ema then
+    -- _update_model_variables_moving_average: momentum = (iterations != 0) ema_momentum
+    local it = n and math.floor(calls / n) or calls
+    local m = it ~= 0 and r(h.ema_momentum) or 0
+    self.avg = self.avg or {}
+    for j, v in ipairs(vars) do
+      self.avg[j] = self.avg[j] or {}
+      for i = 1, #v do self.avg[j][i] = r(r(m * (self.avg[j][i] or 0)) + r(r(1 - m) * v[i])) end
+    end
+    local f = h.ema_overwrite_frequency
+    if f and (it + 1) % f == 0 then
+      for j, v in ipairs(vars) do for i = 1, #v do v[i] = self.avg[j][i] end end
+    end
+  end
+  self.calls = calls + 1
+end
+
+-- finalize_variable_values: the variables take their averages.
+function K:finalize(vars)
+  if not self.hp.use_ema then return end
+  for j, v in ipairs(vars) do for i = 1, #v do v[i] = self.avg[j][i] end end
 end
 
 return K

@@ -325,6 +325,61 @@ T.every_optimizer_matches_its_keras_convention = function()
   end
 end
 
+-- Keras's base-optimizer options: use_ema / ema_momentum / ema_overwrite_frequency and
+-- gradient_accumulation_steps (base_optimizer.py), and finalize at the end.
+T.keras_ema_and_gradient_accumulation = function()
+  local seq = span_sequence()
+  local cases = {
+    { "Adam", { lr = 0.01, use_ema = true, ema_momentum = 0.9 } },
+    { "SGD", { lr = 0.05, momentum = 0.9, use_ema = true, ema_overwrite_frequency = 7 } },
+    { "RMSprop", { lr = 0.01, gradient_accumulation_steps = 3 } },
+    { "Nadam", { lr = 0.01, gradient_accumulation_steps = 4, use_ema = true, ema_momentum = 0.95, ema_overwrite_frequency = 5 } },
+    { "AdamW", { lr = 0.01, gradient_accumulation_steps = 2, global_clip_norm = 0.5 } },
+  }
+  for _, case in ipairs(cases) do
+    local name, hp = case[1], case[2]
+    local o64, o32 = K.new("keras3", name, hp), K.new("keras3", name, hp, K.f32)
+    local v64, v32 = p0(), p0()
+    local opt = optim.get(name, "keras3", hp)
+    local init = p0()
+    local a, b = tensor.from(init[1]), tensor.from(init[2])
+    local function compare(k)
+      local ok, d, d32, allowed = lib.fair32(flat { a:totable(), b:totable() }, flat(v32), flat(v64))
+      if not ok then
+        error(string.format("%s call %s: distance from Keras float64 %.3g, float32's %.3g (allowed %.3g)",
+          tostring(opt), tostring(k), d, d32, allowed), 0)
+      end
+    end
+    for k = 1, STEPS do
+      o64:apply(v64, seq[k])
+      o32:apply(v32, seq[k])
+      a.grad, b.grad = tensor.from(seq[k][1]), tensor.from(seq[k][2])
+      opt:step { a, b }
+      compare(k)
+    end
+    local n = hp.gradient_accumulation_steps or 1
+    check(opt.t == math.floor(STEPS / n), string.format("%s: %d updates in %d calls", tostring(opt), opt.t, STEPS))
+    o64:finalize(v64); o32:finalize(v32); opt:finalize { a, b }
+    compare("finalize")
+  end
+  raises(function() optim.Adam { gradient_accumulation_steps = 1 } end, "gradient_accumulation_steps = 1 must be an integer >= 2")
+  raises(function() optim.Adam { use_ema = true, ema_overwrite_frequency = 0.5 } end, "must be an integer >= 1")
+  raises(function() optim.Adam { ema_momentum = 1.5 } end, "ema_momentum = 1.5 must be in [0, 1]")
+end
+
+-- Keras 2's decay = inverse-time decay: lr / (1 + decay k), k = updates done.
+T.keras2_decay_is_inverse_time = function()
+  local o = optim.get("SGD", { lr = 0.1, decay = 0.5 })
+  local x = tensor.from { 0 }
+  for k = 0, 3 do
+    x.grad = tensor.from { 1 }
+    o:step { x }
+    close(o:hyper().lr, 0.1 / (1 + 0.5 * k), 1e-12, "lr at update " .. k)
+  end
+  -- Keras 2's Nadam reads decay as its momentum schedule's decay (schedule_decay)
+  check(optim.get("Nadam", { decay = 0.01 }).values.momentum_decay == 0.01, "Nadam decay = schedule_decay")
+end
+
 -- The README's optimizer x convention defaults table says what optim.get gives.
 T.readme_defaults_table_is_true = function()
   local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
