@@ -201,11 +201,16 @@ local function new_optimizer(sp, hp)
       else fail(string.format("%s: %s must be a number, a schedule or a function of the step, got %s", sp.name, key, type(v))) end
     end
   end
+  -- Keras 3 raises when more than one clipping is set; tf.keras 2.11+ ignores clipvalue
+  -- beside a norm (refused here); tf.keras <= 2.10 clips by value, then by norm.
   local keras = conventions.keras_family[conv]
-  local nclip = (values.clip_norm and 1 or 0) + (values.global_clip_norm and 1 or 0) + (values.clip_value and 1 or 0)
-  if keras and nclip > 1 then
-    fail(sp.name .. ": only one of clipnorm, global_clipnorm and clipvalue can be set (as in Keras)")
-  elseif not keras and values.clip_norm and values.global_clip_norm then
+  local by_norm = values.clip_norm and values.global_clip_norm
+  if keras and values.clip_value and (values.clip_norm or values.global_clip_norm) and conv ~= "keras" then
+    fail(sp.name .. ": only one of clipnorm, global_clipnorm and clipvalue can be set under convention '" .. conv ..
+         "' (Keras 3 raises; tf.keras 2.11+ ignores clipvalue)")
+  elseif by_norm and keras then
+    fail(sp.name .. ": clipnorm and global_clipnorm cannot both be set (as in Keras)")
+  elseif by_norm then
     fail(sp.name .. ": clip_norm is already the global norm under convention '" .. conv .. "': give one of them")
   end
   if values.nesterov then
@@ -418,6 +423,14 @@ function Optimizer:step(params, closure)
     keras_base.average(v, params, calls, state)
     return loss
   end
+  local value_first = v.convention == "keras" and v.clip_value and (v.clip_norm or v.global_clip_norm)
+  if value_first then     -- tf.keras <= 2.10 (_transform_gradients): clipvalue, then the norm of the clipped
+    for i, g in ipairs(grads) do
+      local c = g:clone()
+      C.optim_clip_value(c, v.clip_value)
+      grads[i] = c
+    end
+  end
   local grad_scale, scales = clip_scales(self, grads)
   self.t = k + 1
   local kind = self.spec.kind
@@ -432,6 +445,7 @@ function Optimizer:step(params, closure)
   end
   local ht = hyper_table(self, hv, self.t, grad_scale)
   if literal then ht.nesterov = false end   -- gradient already taken at theta + alpha v
+  if value_first then ht.clip_value = nil end
   local h = C.optim_hyper(ht)
   local names = buffer_names(self)
   for i, p in ipairs(params) do

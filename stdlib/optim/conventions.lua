@@ -70,7 +70,8 @@ end
 -- no entry: the framework has no such optimizer.
 M.defaults = {
   keras = keras2,
-  tf_keras = keras2,
+  -- tf_keras/optimizers/rmsprop.py alone defaults ema_overwrite_frequency to 100 (used with use_ema)
+  tf_keras = with(keras2, { RMSprop = { ema_overwrite_frequency = 100 } }),
   keras3 = with(keras2, { Lion = { lr = 0.001 } }),
   torch = {
     SGD = { lr = 0.001, momentum = 0, dampening = 0, nesterov = false },

@@ -34,7 +34,11 @@ local k2 = {
 local k3 = {}
 for name, d in pairs(k2) do k3[name] = d end
 k3.Lion = { lr = 0.001, beta1 = 0.9, beta2 = 0.99 }     -- keras/src/optimizers/lion.py
-K.DEFAULTS = { keras = k2, tf_keras = k2, keras3 = k3 }
+local tk = {}
+for name, d in pairs(k2) do tk[name] = d end
+tk.RMSprop = { lr = 0.001, rho = 0.9, momentum = 0, eps = 1e-7, centered = false,
+               ema_overwrite_frequency = 100 }     -- tf_keras/optimizers/rmsprop.py
+K.DEFAULTS = { keras = k2, tf_keras = tk, keras3 = k3 }
 
 local sqrt, abs, max = math.sqrt, math.abs, math.max
 local function sign(x) return x > 0 and 1 or (x < 0 and -1 or 0) end

@@ -154,11 +154,21 @@ T.keras_clipnorm_clips_each_variable_global_clipnorm_all = function()
     close(a:totable(), { 1 - 3 * s, 1 - 4 * s }, 1e-6, conv .. " global_clipnorm")
     close(b:totable(), { 1 - 0.5 * s }, 1e-6, conv .. " global_clipnorm")
     raises(function() optim.SGD { convention = conv, clipnorm = 1, global_clipnorm = 1 } end,
-      "only one of clipnorm, global_clipnorm and clipvalue")
+      "clipnorm and global_clipnorm cannot both be set")
+    if conv ~= "keras" then
+      raises(function() optim.SGD { convention = conv, clipnorm = 1, clipvalue = 1 } end, "only one of clipnorm, global_clipnorm and clipvalue")
+    end
   end
+  -- tf.keras <= 2.10 clips by value first, then by norm: {3, 4} -> {2, 2} -> {0.7071, 0.7071}
+  local a = tensor.from { 1, 1 }
+  local opt = optim.SGD { convention = "keras", lr = 1, clipvalue = 2, clipnorm = 1 }
+  a.grad = tensor.from { 3, 4 }
+  opt:step { a }
+  close(a:totable(), { 1 - math.sqrt(0.5), 1 - math.sqrt(0.5) }, 1e-6, "keras clipvalue then clipnorm")
   -- PyTorch's clip_grad_norm_ is global: clip_norm stays global there
-  local a, b = tensor.from { 1, 1 }, tensor.from { 1 }
-  local opt = optim.SGD { convention = "torch", lr = 1, clip_norm = 1 }
+  local b
+  a, b = tensor.from { 1, 1 }, tensor.from { 1 }
+  opt = optim.SGD { convention = "torch", lr = 1, clip_norm = 1 }
   a.grad, b.grad = tensor.from { 3, 4 }, tensor.from { 0.5 }
   opt:step { a, b }
   local s = 1 / (math.sqrt(25.25) + 1e-6)
