@@ -15,6 +15,7 @@ enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, 
 typedef struct {
     int kind, conv, nesterov, centered, amsgrad, eps_in;
     double lr, momentum, dampening, wd, eps, clip, gscale;
+    int dec;   /* decoupled weight decay for any optimizer (Keras 3, tf.keras 2.11+) */
 } Cfg;
 
 static const int64_t SIZES[] = {1, 7, 8, 33, 10001};
@@ -43,7 +44,7 @@ static OLOptHyper hyper_at(const Cfg *c, int64_t t, double *mu_prod)
     h.centered = c->centered;
     h.amsgrad = c->amsgrad;
     h.eps_inside_sqrt = c->eps_in;
-    h.decoupled = c->kind == K_ADAMW;
+    h.decoupled = c->kind == K_ADAMW || c->dec;
     h.clip_value = c->clip > 0 ? c->clip : INFINITY;
     h.grad_scale = c->gscale > 0 ? c->gscale : 1.0;
     /* Nadam's momentum cache (Dozat; Keras and PyTorch: psi = 0.004, base 0.96) */
@@ -80,7 +81,9 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
     g = g * h->grad_scale;
     if (g > h->clip_value) g = h->clip_value;
     if (g < -h->clip_value) g = -h->clip_value;
-    if (c->kind != K_ADAMW && c->kind != K_LION) g += h->weight_decay * *p;
+    if (c->dec && c->kind != K_ADAMW && c->kind != K_LION)
+        *p -= lr * h->weight_decay * *p;       /* Keras 3: variable -= variable * wd * lr, first */
+    else if (c->kind != K_ADAMW && c->kind != K_LION) g += h->weight_decay * *p;
     switch (c->kind) {
     case K_SGD:
         if (a == 0 && !c->nesterov) { *p -= lr * g; break; }
@@ -385,6 +388,21 @@ Test(optim, adadelta)
     CHECK("Adadelta",
           {K_ADADELTA, T, .lr = 1.0, .eps = 1e-6},
           {K_ADADELTA, KE, .lr = 0.001, .eps = 1e-7, .wd = 0.01});
+}
+
+/* Keras 3 and tf.keras 2.11+ decay every optimizer's weights directly. */
+Test(optim, decoupled_weight_decay)
+{
+    CHECK("decoupled",
+          {K_SGD, K3, .lr = 0.1, .wd = 0.05, .dec = 1},
+          {K_SGD, K3, .lr = 0.1, .momentum = 0.9, .wd = 0.05, .dec = 1},
+          {K_ADAGRAD, K3, .lr = 0.1, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_RMSPROP, K3, .lr = 0.01, .eps = 1e-7, .momentum = 0.5, .centered = 1, .wd = 0.05, .dec = 1},
+          {K_ADAM, K3, .lr = 0.01, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_ADAMAX, K3, .lr = 0.01, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_NADAM, K3, .lr = 0.01, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_ADADELTA, K3, .lr = 1.0, .eps = 1e-6, .wd = 0.05, .dec = 1},
+          {K_RPROP, K3, .lr = 0.01, .wd = 0.05, .dec = 1});
 }
 
 Test(optim, missing_state_is_an_error)
