@@ -252,10 +252,11 @@ local function clip(o, grads)
   return out
 end
 
-function K:step(vars, grads)
+-- One update (lr_now: this step's learning rate under a schedule; default hp.lr).
+function K:step(vars, grads, lr_now)
   local r, h = self.r, self.hp
   local t = self.it + 1
-  local lr = h.lr
+  local lr = lr_now or h.lr
   -- legacy optimizer_v2._decayed_lr: lr / (1 + decay iterations)
   if h.decay and h.decay > 0 then lr = r(lr / r(1 + r(h.decay * self.it))) end
   grads = clip(self, grads)

@@ -113,8 +113,8 @@ T.seed_adam_eps_inside_sqrt = function()
     function(k, theta, st, g) ref.adam(theta, st.s, st.r, g, k, 0.01, 0.9, 0.999, 1e-8, false) end, same, "Adam seed eps")
 end
 
--- Keras: per-step fixtures from tools/gen_optim_fixtures.lua (transcriptions of Keras's
--- documented updates; Keras is not installed here).
+-- Keras: per-step fixtures from tools/gen_optim_fixtures.lua (ref_keras.lua's transcriptions
+-- of Keras's updates, checked against Keras 3's golden tests in test_conventions).
 T.keras_fixtures = function()
   local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") .. "/fixtures"
   local p = io.popen('ls "' .. dir .. '"/keras*.lua')
