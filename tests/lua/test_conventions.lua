@@ -390,6 +390,14 @@ T.keras2_decay_is_inverse_time = function()
   check(optim.get("Nadam", { decay = 0.01 }).values.momentum_decay == 0.01, "Nadam decay = schedule_decay")
 end
 
+-- Experiment tables drop only the Keras 2 convention from labels, not keras3's digit.
+T.experiment_labels_keep_other_conventions = function()
+  local es = require("experiment")._finalize {
+    { label = tostring(optim.get("Adam", "keras3")), name = "Adam" }, { label = tostring(optim.get("Adam")), name = "Adam" } }
+  check(es[1].display == "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-07, convention=keras3)", es[1].display)
+  check(es[2].display == "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-07)", es[2].display)
+end
+
 -- The README's optimizer x convention defaults table says what optim.get gives.
 T.readme_defaults_table_is_true = function()
   local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
