@@ -1002,8 +1002,9 @@ function T.installed_layout_finds_its_stdlib()
   local build = io.popen("readlink -f " .. exe):read("l"):match("^(.*)/[^/]*$")
   local pfx = os.tmpname()
   os.remove(pfx)
-  local sh = string.format([[set -e; p=%q; mkdir -p $p/bin $p/share/optlab/stdlib $p/lib/lua/5.4
-    cp %q/optlab $p/bin/; cp stdlib/*.lua $p/share/optlab/stdlib/; cp %q/optlab.so $p/lib/lua/5.4/
+  local sh = string.format([[set -e; p=%q; mkdir -p $p/bin $p/share/optlab/stdlib/optim $p/lib/lua/5.4
+    cp %q/optlab $p/bin/; cp stdlib/*.lua $p/share/optlab/stdlib/; cp stdlib/optim/*.lua $p/share/optlab/stdlib/optim/
+    cp %q/optlab.so $p/lib/lua/5.4/
     cd /; $p/bin/optlab -e 'io.write(tensor.ones(2, 3):sum():item())'; echo
     LUA_CPATH="$p/lib/lua/5.4/?.so" lua5.4 -e 'io.write(require("optlab").tensor.eye(3):sum():item())']], pfx, build, build)
   if lib.sanitized() then lib.skip("a stock lua5.4 cannot load a sanitizer build's module") end
