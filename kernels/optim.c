@@ -356,6 +356,45 @@ int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
     return 0;
 }
 
+/* ---------------------------------------------------------------- RAdam */
+
+INL void radam_span(int64_t len, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, Prep q, float b1, float b11,
+                    float b2, float b21, float a, float e, const int rect)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
+        float mi = b1 * m[i] + b11 * gi;
+        float vi = b2 * v[i] + b21 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = rect ? pi - a * mi / (sqrtf(vi) + e) : pi - a * mi;
+    }
+}
+
+int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (m == NULL || v == NULL))) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, h->decoupled);
+    const double t = (double)h->t, b2t = pow(h->beta2, t);
+    const double bc1 = 1.0 - pow(h->beta1, t), bc2 = 1.0 - b2t;
+    const double rho_inf = 2.0 / (1.0 - h->beta2) - 1.0;
+    const double rho_t = rho_inf - 2.0 * t * b2t / bc2;
+    const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1);
+    const float b2 = (float)h->beta2, b21 = (float)(1.0 - h->beta2), e = (float)h->eps;
+    if (rho_t > 5.0) {
+        const double r = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+        const float a = (float)(h->lr * r * sqrt(bc2) / bc1);
+        OL_SPANS(n, radam_span(len, p + lo, g + lo, m + lo, v + lo, q, b1, b11, b2, b21, a, e, 1));
+    } else {
+        const float a = (float)(h->lr / bc1);
+        OL_SPANS(n, radam_span(len, p + lo, g + lo, m + lo, v + lo, q, b1, b11, b2, b21, a, e, 0));
+    }
+    return 0;
+}
+
 /* ----------------------------------------------------------------- Lion */
 
 INL void lion_span(int64_t len, float *restrict p, const float *restrict g,

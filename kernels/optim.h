@@ -82,6 +82,13 @@ int ol_adamax_update(int64_t n, float *restrict p, const float *restrict g,
 int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
                     float *restrict m, float *restrict v, const OLOptHyper *h);
 
+/* RAdam (Liu et al. 2020, as torch.optim.RAdam): Adam's moments; while the
+ * variance's SMA length rho_t = rho_inf - 2 t beta2^t/(1-beta2^t) is <= 5,
+ * p -= lr/(1-beta1^t) m; after, p -= lr r_t sqrt(1-beta2^t)/(1-beta1^t) m/(sqrt(v) + eps),
+ * r_t the rectification. */
+int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, const OLOptHyper *h);
+
 /* Lion (Chen et al. 2023): p -= lr (sign(b1 m + (1-b1) g) + wd p); m = b2 m + (1-b2) g. */
 int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,
                    float *restrict m, const OLOptHyper *h);

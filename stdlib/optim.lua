@@ -61,6 +61,8 @@ local specs = {
     fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } } },
   Nadam = { kind = "Nadam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum_decay = 0.004, weight_decay = 0 },
     fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "momentum_decay", "fixed", NONNEG } } },
+  RAdam = { kind = "RAdam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
+    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } } },
   Lion = { kind = "Lion", show = { "lr", "beta1", "beta2" }, defaults = { lr = 1e-4, beta1 = 0.9, beta2 = 0.99, weight_decay = 0 },
     fields = { { "beta1", "num", UNIT }, { "beta2", "num", UNIT } } },
   Rprop = { kind = "Rprop", show = { "lr" }, defaults = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50, weight_decay = 0 },
@@ -316,7 +318,7 @@ local function buffer_names(self)
   if k == "RMSprop" then return { "square_avg", mom and "velocity" or false, v.centered and "grad_avg" or false } end
   if k == "Adam" then return { "m", "v", v.amsgrad and "vmax" or false } end
   if k == "Adamax" then return { "m", "u" } end
-  if k == "Nadam" then return { "m", "v" } end
+  if k == "Nadam" or k == "RAdam" then return { "m", "v" } end
   if k == "Lion" then return { "m" } end
   if k == "Rprop" then return { "prev", "step_size" } end
   return { "square_avg", "acc_delta" }

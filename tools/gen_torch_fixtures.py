@@ -1304,6 +1304,8 @@ OPTIM_DEFAULTS = [
     ("torch_defaults_nadam", "NAdam", {}, {}),
     ("torch_defaults_rprop", "Rprop", {}, {}),
     ("torch_defaults_adadelta", "Adadelta", {}, {}),
+    ("torch_defaults_radam", "RAdam", {}, {}),
+    ("torch_radam_weight_decay", "RAdam", {"lr": 0.01, "weight_decay": 0.01}, {"lr": 0.01, "weight_decay": 0.01}),
 ]
 
 

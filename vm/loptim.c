@@ -72,8 +72,8 @@ static int l_optim_hyper(lua_State *L)
 }
 
 static const char *const kinds[] = {"SGD", "Adagrad", "RMSprop", "Adam", "Adamax",
-                                    "Nadam", "Lion", "Rprop", "Adadelta", NULL};
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA };
+                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", NULL};
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM };
 
 /* A state buffer at stack index idx: nil (absent) or a contiguous tensor of n elements. */
 static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int pi, int si)
@@ -138,6 +138,7 @@ static int l_optim_update(lua_State *L)
     case K_NADAM: rc = ol_nadam_update(n, pd, gd, s1, s2, h); break;
     case K_LION: rc = ol_lion_update(n, pd, gd, s1, h); break;
     case K_RPROP: rc = ol_rprop_update(n, pd, gd, s1, s2, h); break;
+    case K_RADAM: rc = ol_radam_update(n, pd, gd, s1, s2, h); break;
     default: rc = ol_adadelta_update(n, pd, gd, s1, s2, h); break;
     }
     if (rc != 0)

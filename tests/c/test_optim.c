@@ -10,7 +10,7 @@
 
 #include "optim.h"
 
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA };
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM };
 
 typedef struct {
     int kind, conv, nesterov, centered, amsgrad, eps_in;
@@ -38,7 +38,7 @@ static OLOptHyper hyper_at(const Cfg *c, int64_t t, double *mu_prod)
     h.eps = c->eps;
     h.rho = c->kind == K_ADADELTA ? 0.95 : 0.9;
     h.beta1 = 0.9;
-    h.beta2 = c->kind == K_LION ? 0.99 : 0.999;
+    h.beta2 = c->kind == K_LION ? 0.99 : (c->kind == K_RADAM ? 0.9 : 0.999);
     h.convention = c->conv;
     h.nesterov = c->nesterov;
     h.centered = c->centered;
@@ -67,6 +67,7 @@ static int run_kernel(int kind, int64_t n, float *p, const float *g, float *s1,
     case K_NADAM: return ol_nadam_update(n, p, g, s1, s2, h);
     case K_LION: return ol_lion_update(n, p, g, s1, h);
     case K_RPROP: return ol_rprop_update(n, p, g, s1, s2, h);
+    case K_RADAM: return ol_radam_update(n, p, g, s1, s2, h);
     default: return ol_adadelta_update(n, p, g, s1, s2, h);
     }
 }
@@ -160,6 +161,20 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
         double u = sgn(h->beta1 * *s1 + (1 - h->beta1) * g);
         *p -= lr * (u + h->weight_decay * *p);
         *s1 = h->beta2 * *s1 + (1 - h->beta2) * g;
+        break;
+    }
+    case K_RADAM: {     /* torch/optim/radam.py, _single_tensor_radam */
+        *s1 = h->beta1 * *s1 + (1 - h->beta1) * g;
+        *s2 = h->beta2 * *s2 + (1 - h->beta2) * g * g;
+        double bc1 = 1 - pow(h->beta1, t), bc2 = 1 - pow(h->beta2, t);
+        double rho_inf = 2 / (1 - h->beta2) - 1;
+        double rho_t = rho_inf - 2 * t * pow(h->beta2, t) / bc2;
+        if (rho_t > 5) {
+            double rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+            *p -= *s1 / bc1 * lr * (sqrt(bc2) / (sqrt(*s2) + eps)) * rect;
+        } else {
+            *p -= *s1 / bc1 * lr;
+        }
         break;
     }
     case K_RPROP: {
@@ -388,6 +403,14 @@ Test(optim, adadelta)
     CHECK("Adadelta",
           {K_ADADELTA, T, .lr = 1.0, .eps = 1e-6},
           {K_ADADELTA, KE, .lr = 0.001, .eps = 1e-7, .wd = 0.01});
+}
+
+Test(optim, radam)
+{
+    /* beta2 = 0.9: rho_t passes 5 at t = 6, within the 12 steps: both branches */
+    CHECK("RAdam",
+          {K_RADAM, TO, .lr = 0.01, .eps = 1e-8},
+          {K_RADAM, TO, .lr = 0.01, .eps = 1e-8, .wd = 0.01, .clip = 0.5});
 }
 
 /* Keras 3 and tf.keras 2.11+ decay every optimizer's weights directly. */

@@ -203,6 +203,7 @@ local TORCH = {
   Nadam = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, momentum_decay = 0.004 },
   Rprop = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50 },
   Adadelta = { lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0 },
+  RAdam = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
 }
 
 T.torch_defaults_are_reachable = function()
@@ -441,7 +442,7 @@ T.readme_defaults_table_is_true = function()
       break
     end
   end
-  check(rows == 10, "README defaults table: expected 10 optimizers, read " .. rows)
+  check(rows == 11, "README defaults table: expected 11 optimizers, read " .. rows)
 end
 
 return T
