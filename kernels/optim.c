@@ -395,6 +395,44 @@ int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
     return 0;
 }
 
+/* ----------------------------------------------------------------- Ftrl */
+
+/* pow(x, -lr_power) with TensorFlow's special case: sqrt for lr_power = -0.5 */
+INL float ftrl_pow(float x, float np, const int half) { return half ? sqrtf(x) : powf(x, np); }
+
+INL void ftrl_span(int64_t len, float *restrict p, const float *restrict g,
+                   float *restrict acc, float *restrict lin, Prep q, float lr, float l1,
+                   float l2x2, float shr2, float np, const int half)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
+        float gs = gi + shr2 * pi;
+        float na = acc[i] + gi * gi;
+        float sn = ftrl_pow(na, np, half);
+        float li = lin[i] + (gs - (sn - ftrl_pow(acc[i], np, half)) / lr * pi);
+        lin[i] = li;
+        float quad = sn / lr + l2x2;
+        p[i] = fabsf(li) > l1 ? (signf_(li) * l1 - li) / quad : 0.0f;
+        acc[i] = na;
+    }
+}
+
+int ol_ftrl_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict acc, float *restrict lin, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (acc == NULL || lin == NULL)) || !(h->lr > 0)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, h->decoupled);
+    const float lr = (float)h->lr, l1 = (float)h->l1;
+    const float l2x2 = (float)(2.0 * (h->l2 + h->beta / (2.0 * h->lr)));
+    const float shr2 = (float)(2.0 * h->l2_shrinkage), np = (float)(-h->lr_power);
+    if (h->lr_power == -0.5)
+        OL_SPANS(n, ftrl_span(len, p + lo, g + lo, acc + lo, lin + lo, q, lr, l1, l2x2, shr2, np, 1));
+    else
+        OL_SPANS(n, ftrl_span(len, p + lo, g + lo, acc + lo, lin + lo, q, lr, l1, l2x2, shr2, np, 0));
+    return 0;
+}
+
 /* ----------------------------------------------------------------- Lion */
 
 INL void lion_span(int64_t len, float *restrict p, const float *restrict g,

@@ -39,6 +39,7 @@ typedef struct OLOptHyper {
     double beta1, beta2, eps, rho;
     double etaminus, etaplus, step_min, step_max; /* Rprop                    */
     double mu_t, mu_next, mu_prod;  /* Nadam momentum cache; mu_prod = prod of mu_1..mu_t */
+    double l1, l2, l2_shrinkage, beta, lr_power;   /* Ftrl                */
     double grad_scale, clip_value;  /* 1 and INFINITY when not clipping       */
     int64_t t;                      /* step number, >= 1                      */
     int convention;                 /* OLConvention                           */
@@ -88,6 +89,13 @@ int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
  * r_t the rectification. */
 int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
                     float *restrict m, float *restrict v, const OLOptHyper *h);
+
+/* Ftrl (McMahan et al. 2013, as TensorFlow's ApplyFtrlV2 and Keras 3 write it):
+ * gs = g + 2 l2_shrinkage p; na = acc + g^2;
+ * lin += gs - (na^-lr_power - acc^-lr_power)/lr p;  q = na^-lr_power/lr + 2 (l2 + beta/(2 lr));
+ * p = |lin| > l1 ? (sign(lin) l1 - lin)/q : 0;  acc = na. Needs lr > 0. */
+int ol_ftrl_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict acc, float *restrict lin, const OLOptHyper *h);
 
 /* Lion (Chen et al. 2023): p -= lr (sign(b1 m + (1-b1) g) + wd p); m = b2 m + (1-b2) g. */
 int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,

@@ -63,6 +63,11 @@ local specs = {
     fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "momentum_decay", "fixed", NONNEG } } },
   RAdam = { kind = "RAdam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
     fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } } },
+  Ftrl = { kind = "Ftrl", show = { "lr" }, defaults = { lr = 0.001, lr_power = -0.5, initial_accumulator = 0.1, l1 = 0, l2 = 0,
+                                                       l2_shrinkage = 0, beta = 0, weight_decay = 0 },
+    fields = { { "lr", "num", POS }, { "lr_power", "num", range(-math.huge, 0, false, false) },
+               { "initial_accumulator", "fixed", NONNEG }, { "l1", "num", NONNEG }, { "l2", "num", NONNEG },
+               { "l2_shrinkage", "num", NONNEG }, { "beta", "num", NONNEG } } },
   Lion = { kind = "Lion", show = { "lr", "beta1", "beta2" }, defaults = { lr = 1e-4, beta1 = 0.9, beta2 = 0.99, weight_decay = 0 },
     fields = { { "beta1", "num", UNIT }, { "beta2", "num", UNIT } } },
   Rprop = { kind = "Rprop", show = { "lr" }, defaults = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50, weight_decay = 0 },
@@ -76,7 +81,8 @@ local specs = {
 local ALIASES = { learning_rate = "lr", epsilon = "eps", beta_1 = "beta1", beta_2 = "beta2",
                   initial_accumulator_value = "initial_accumulator", alpha = "rho",
                   clipnorm = "clip_norm", global_clipnorm = "global_clip_norm", clipvalue = "clip_value",
-                  lr_decay = "decay" }
+                  lr_decay = "decay", learning_rate_power = "lr_power", l1_regularization_strength = "l1",
+                  l2_regularization_strength = "l2", l2_shrinkage_regularization_strength = "l2_shrinkage" }
 
 -- Build the per-optimizer field table once.
 for name, sp in pairs(specs) do
@@ -320,6 +326,7 @@ local function buffer_names(self)
   if k == "Adamax" then return { "m", "u" } end
   if k == "Nadam" or k == "RAdam" then return { "m", "v" } end
   if k == "Lion" then return { "m" } end
+  if k == "Ftrl" then return { "accum", "linear" } end
   if k == "Rprop" then return { "prev", "step_size" } end
   return { "square_avg", "acc_delta" }
 end
@@ -334,6 +341,7 @@ local function state_of(self, p, i, hv)
   end
   for _, name in ipairs(keras_base.buffers(self.values)) do st[name] = tensor.zeros(p:shape()) end
   if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
+  if self.spec.kind == "Ftrl" then st.accum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Rprop" then st.step_size:fill_(hv.lr) end
   -- state loaded before this parameter was seen: by its index in the list
   if self.pending and self.pending[i] then

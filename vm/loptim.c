@@ -55,6 +55,11 @@ static int l_optim_hyper(lua_State *L)
     h->mu_t = num_field(L, 1, "mu_t", 0);
     h->mu_next = num_field(L, 1, "mu_next", 0);
     h->mu_prod = num_field(L, 1, "mu_prod", 0);
+    h->l1 = num_field(L, 1, "l1", 0);
+    h->l2 = num_field(L, 1, "l2", 0);
+    h->l2_shrinkage = num_field(L, 1, "l2_shrinkage", 0);
+    h->beta = num_field(L, 1, "beta", 0);
+    h->lr_power = num_field(L, 1, "lr_power", -0.5);
     h->grad_scale = num_field(L, 1, "grad_scale", 1);
     h->clip_value = num_field(L, 1, "clip_value", INFINITY);
     h->t = (int64_t)num_field(L, 1, "t", 1);
@@ -72,8 +77,8 @@ static int l_optim_hyper(lua_State *L)
 }
 
 static const char *const kinds[] = {"SGD", "Adagrad", "RMSprop", "Adam", "Adamax",
-                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", NULL};
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM };
+                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", "Ftrl", NULL};
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL };
 
 /* A state buffer at stack index idx: nil (absent) or a contiguous tensor of n elements. */
 static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int pi, int si)
@@ -139,6 +144,7 @@ static int l_optim_update(lua_State *L)
     case K_LION: rc = ol_lion_update(n, pd, gd, s1, h); break;
     case K_RPROP: rc = ol_rprop_update(n, pd, gd, s1, s2, h); break;
     case K_RADAM: rc = ol_radam_update(n, pd, gd, s1, s2, h); break;
+    case K_FTRL: rc = ol_ftrl_update(n, pd, gd, s1, s2, h); break;
     default: rc = ol_adadelta_update(n, pd, gd, s1, s2, h); break;
     }
     if (rc != 0)

@@ -54,6 +54,7 @@ local keras2 = {
   Nadam = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7 },
   Lion = { lr = 1e-4, beta1 = 0.9, beta2 = 0.99 },
   Adadelta = { lr = 0.001, rho = 0.95, eps = 1e-7 },
+  Ftrl = { lr = 0.001, lr_power = -0.5, initial_accumulator = 0.1, l1 = 0, l2 = 0, l2_shrinkage = 0, beta = 0 },
 }
 
 local function with(t, changes)

@@ -21,6 +21,9 @@ theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (seed: sqrt(r_hat + delta):
   RAdam = [[Adam's s and r; rho_t = rho_inf - 2t rho2^t/(1-rho2^t), rho_inf = 2/(1-rho2) - 1
 rho_t <= 5: theta <- theta - eps s/(1-rho1^t);  else theta <- theta - eps r_t sqrt(1-rho2^t)/(1-rho1^t) s/(sqrt(r) + delta)
 (r_t = sqrt((rho_t-4)(rho_t-2)rho_inf / ((rho_inf-4)(rho_inf-2)rho_t)), Liu et al. 2020, torch.optim.RAdam)]],
+  Ftrl = [[FTRL-Proximal (McMahan et al. 2013) as TensorFlow/Keras: acc, linear per element;
+gs = g + 2 l2_shrinkage theta;  na = acc + g*g;  linear += gs - (na^-p - acc^-p)/lr * theta  (p = lr_power)
+theta = |linear| > l1 ? (sign(linear) l1 - linear) / (na^-p/lr + 2 (l2 + beta/(2 lr))) : 0;  acc = na]],
   Lion = [[theta <- theta - lr*(sign(beta1*m + (1-beta1)*g) + weight_decay*theta);  m <- beta2*m + (1-beta2)*g]],
   Rprop = [[per element: step *= etaplus if g*g_prev > 0, *= etaminus if < 0 (clamped); theta <- theta - sign(g)*step]],
   Adadelta = [[r <- rho*r + (1-rho)*g*g;  d = sqrt(u + delta)/sqrt(r + delta) * g;  u <- rho*u + (1-rho)*d*d
@@ -49,7 +52,7 @@ return function(optim, specs)
     help.register(optim[name], text)
   end
   help.register(optim, [[optim: optimizers updating tensors in place from their .grad
-optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Rprop, Adadelta{...}
+optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, Rprop, Adadelta{...}
 opt:step(params [, closure]), opt:zero_grad(params), tostring(opt), opt:hyper(), opt:state_dict()
 optim.get(name [, convention] [, overrides]): a framework's forms and defaults; optim.sweep(ctor, grid): a list of optimizers]])
   help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "

@@ -10,7 +10,7 @@
 
 #include "optim.h"
 
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM };
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL };
 
 typedef struct {
     int kind, conv, nesterov, centered, amsgrad, eps_in;
@@ -46,6 +46,8 @@ static OLOptHyper hyper_at(const Cfg *c, int64_t t, double *mu_prod)
     h.eps_inside_sqrt = c->eps_in;
     h.decoupled = c->kind == K_ADAMW || c->dec;
     h.clip_value = c->clip > 0 ? c->clip : INFINITY;
+    h.l1 = 0.001; h.l2 = 0.01; h.l2_shrinkage = 0.01; h.beta = 0.1;
+    h.lr_power = c->momentum != 0 ? -c->momentum : -0.5;   /* Ftrl: momentum carries -lr_power */
     h.grad_scale = c->gscale > 0 ? c->gscale : 1.0;
     /* Nadam's momentum cache (Dozat; Keras and PyTorch: psi = 0.004, base 0.96) */
     h.mu_t = h.beta1 * (1.0 - 0.5 * pow(0.96, (double)t * 0.004));
@@ -68,6 +70,7 @@ static int run_kernel(int kind, int64_t n, float *p, const float *g, float *s1,
     case K_LION: return ol_lion_update(n, p, g, s1, h);
     case K_RPROP: return ol_rprop_update(n, p, g, s1, s2, h);
     case K_RADAM: return ol_radam_update(n, p, g, s1, s2, h);
+    case K_FTRL: return ol_ftrl_update(n, p, g, s1, s2, h);
     default: return ol_adadelta_update(n, p, g, s1, s2, h);
     }
 }
@@ -163,6 +166,15 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
         *s1 = h->beta2 * *s1 + (1 - h->beta2) * g;
         break;
     }
+    case K_FTRL: {      /* TensorFlow training_ops.cc, ApplyFtrlV2 */
+        double np = -h->lr_power, l2 = h->l2 + h->beta / (2 * lr);
+        double na = *s1 + g * g;
+        *s2 += g + 2 * h->l2_shrinkage * *p - (pow(na, np) - pow(*s1, np)) / lr * *p;
+        double y = pow(na, np) / lr + 2 * l2;
+        *p = fabs(*s2) > h->l1 ? (sgn(*s2) * h->l1 - *s2) / y : 0;
+        *s1 = na;
+        break;
+    }
     case K_RADAM: {     /* torch/optim/radam.py, _single_tensor_radam */
         *s1 = h->beta1 * *s1 + (1 - h->beta1) * g;
         *s2 = h->beta2 * *s2 + (1 - h->beta2) * g * g;
@@ -205,6 +217,8 @@ static Bufs bufs_new(int64_t n, const Cfg *c, uint64_t seed)
         for (int64_t i = 0; i < n; i++) b.s1[i] = 0.1f;      /* Keras initial accumulator */
     if (c->kind == K_RPROP)
         for (int64_t i = 0; i < n; i++) b.s2[i] = (float)c->lr; /* step sizes start at lr */
+    if (c->kind == K_FTRL)
+        for (int64_t i = 0; i < n; i++) b.s1[i] = 0.1f;      /* initial_accumulator_value */
     return b;
 }
 
@@ -248,6 +262,8 @@ static void check_cfg(const Cfg *c, const char *name)
                     /* float rounding, relative to the terms' size (not only
                      * the result's: a momentum buffer may nearly cancel) */
                     double tol = 2e-6 * (fabs(want) + fabs(old[4 * i + k])) + 2e-7;
+                    /* Ftrl's linear adds O(1) terms that cancel to a small sum */
+                    if (c->kind == K_FTRL && k == 2) tol += 1e-6;
                     cr_assert(fabs(got[k] - want) <= tol,
                               "%s n=%ld t=%ld i=%ld field %d: kernel %.9g, reference %.9g",
                               name, (long)n, (long)t, (long)i, k, got[k], want);
@@ -411,6 +427,14 @@ Test(optim, radam)
     CHECK("RAdam",
           {K_RADAM, TO, .lr = 0.01, .eps = 1e-8},
           {K_RADAM, TO, .lr = 0.01, .eps = 1e-8, .wd = 0.01, .clip = 0.5});
+}
+
+Test(optim, ftrl)
+{
+    CHECK("Ftrl",
+          {K_FTRL, KE, .lr = 0.1},
+          {K_FTRL, K3, .lr = 0.1, .momentum = 0.3, .wd = 0.01, .dec = 1},
+          {K_FTRL, KE, .lr = 0.1, .wd = 0.01, .clip = 0.5});
 }
 
 /* Keras 3 and tf.keras 2.11+ decay every optimizer's weights directly. */

@@ -30,6 +30,7 @@ local k2 = {
   Nadam = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7 },
   Lion = { lr = 0.0001, beta1 = 0.9, beta2 = 0.99 },     -- tf_keras/optimizers/lion.py
   Adadelta = { lr = 0.001, rho = 0.95, eps = 1e-7 },
+  Ftrl = { lr = 0.001, lr_power = -0.5, initial_accumulator = 0.1, l1 = 0, l2 = 0, l2_shrinkage = 0, beta = 0 },
 }
 local k3 = {}
 for name, d in pairs(k2) do k3[name] = d end
@@ -208,6 +209,38 @@ U.keras3.Adadelta = function(o, s, p, g, lr)
   local d = -r(r(rms(s.u or 0) * g) / rms(s.a))
   s.u = r(r(h.rho * (s.u or 0)) + r(r(1 - h.rho) * r(d * d)))
   return r(p + r(lr * d))
+end
+
+-- ApplyFtrlV2 (training_ops.cc; ApplyFtrl without shrinkage is the same with l2_shrinkage 0),
+-- l2 = l2 + beta / (2 lr) (legacy/ftrl.py): grad_with_shrinkage = grad + 2 l2_shrinkage var;
+-- new_accum = accum + grad^2; linear += grad_with_shrinkage - (new_accum^-p - accum^-p) / lr var
+-- (p = lr_power; -0.5: sqrt); x = l1 sign(linear) - linear; y = new_accum^-p / lr + 2 l2;
+-- var = |linear| > l1 ? x / y : 0; accum += grad^2
+U.keras.Ftrl = function(o, s, p, g, lr)
+  local r, h = o.r, o.hp
+  local function pw(x) return h.lr_power == -0.5 and r(sqrt(x)) or r(x ^ -h.lr_power) end
+  local l2 = r(h.l2 + r(h.beta / r(2 * lr)))
+  local a = s.a or h.initial_accumulator
+  local gs = r(g + r(r(2 * h.l2_shrinkage) * p))
+  local na = r(a + r(g * g))
+  s.lin = r((s.lin or 0) + r(gs - r(r(r(pw(na) - pw(a)) / lr) * p)))
+  local y = r(r(pw(na) / lr) + r(2 * l2))
+  s.a = na
+  if abs(s.lin) > h.l1 then return r(r(h.l1 * sign(s.lin) - s.lin) / y) end
+  return 0
+end
+-- Keras 3 ftrl.py: the same, with linear_clipped = clip(linear, -l1, l1); var = (linear_clipped - linear) / quadratic
+U.keras3.Ftrl = function(o, s, p, g, lr)
+  local r, h = o.r, o.hp
+  local l2 = r(h.l2 + r(h.beta / r(2 * lr)))
+  local a = s.a or h.initial_accumulator
+  local gs = r(g + r(r(2 * h.l2_shrinkage) * p))
+  local na = r(a + r(g * g))
+  s.lin = r((s.lin or 0) + r(gs - r(r(r(r(na ^ -h.lr_power) - r(a ^ -h.lr_power)) / lr) * p)))
+  local quad = r(r(r(na ^ -h.lr_power) / lr) + r(2 * l2))
+  local clipped = math.min(math.max(s.lin, -h.l1), h.l1)
+  s.a = na
+  return r(r(clipped - s.lin) / quad)
 end
 
 local FORM = { keras = "keras", tf_keras = "keras3", keras3 = "keras3" }

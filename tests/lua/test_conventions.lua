@@ -43,6 +43,12 @@ local GOLDEN = {
     { -1.2335, -1.2322, -1.2313, -1.2309, -1.2306, -1.2304, -1.2302, -1.2301, -1.23, -1.2299 },
     { -1.7492, -1.7478, -1.7469, -1.7464, -1.7461, -1.7459, -1.7457, -1.7456, -1.7455, -1.7454 } } },
   { "RMSprop", { centered = true }, tile { 0.9967, 0.9933, 0.9908, 0.9885, 0.9864 } },
+  { "Ftrl", { lr = 0.05, lr_power = -0.2, initial_accumulator = 0.4, l1 = 0.05, l2 = 0.15, l2_shrinkage = 0.01, beta = 0.3 }, {
+    { 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0 },
+    { -0.0034, -0.0077, -0.0118, -0.0157, -0.0194, -0.023, -0.0263, -0.0294, -0.0325, -0.0354 },
+    { -0.0078, -0.0162, -0.0242, -0.0317, -0.0387, -0.0454, -0.0516, -0.0575, -0.0631, -0.0685 },
+    { -0.0121, -0.0246, -0.0363, -0.0472, -0.0573, -0.0668, -0.0757, -0.0842, -0.0922, -0.0999 },
+    { -0.0164, -0.0328, -0.0481, -0.0623, -0.0753, -0.0875, -0.099, -0.1098, -0.1201, -0.1299 } } },
   { "SGD", { nesterov = true }, {
     { 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999, 0.9999 },
     { 0.9989, 0.9979, 0.9969, 0.9959, 0.9949, 0.9939, 0.9929, 0.9919, 0.9909, 0.9899 },
@@ -288,12 +294,14 @@ local VARIANTS = {
   { "Nadam", {} }, { "Nadam", { lr = 0.01 } },
   { "Lion", {} }, { "Lion", { lr = 0.001, weight_decay = 0.1 } },
   { "Adadelta", {} }, { "Adadelta", { lr = 1.0 } },
+  { "Ftrl", {} }, { "Ftrl", { lr = 0.1, l1 = 0.001, l2 = 0.01, l2_shrinkage = 0.01, beta = 0.1 } },
+  { "Ftrl", { lr = 0.1, lr_power = -0.3, l1 = 0.001 } },
 }
 local DECAYED = {     -- decoupled weight decay on every optimizer (Keras 3, tf.keras 2.11+)
   { "SGD", { lr = 0.05, momentum = 0.9, weight_decay = 0.01 } }, { "Adagrad", { lr = 0.05, weight_decay = 0.01 } },
   { "RMSprop", { lr = 0.01, weight_decay = 0.01 } }, { "Adam", { lr = 0.01, weight_decay = 0.01 } },
   { "Adamax", { lr = 0.01, weight_decay = 0.01 } }, { "Nadam", { lr = 0.01, weight_decay = 0.01 } },
-  { "Adadelta", { lr = 1.0, weight_decay = 0.01 } },
+  { "Adadelta", { lr = 1.0, weight_decay = 0.01 } }, { "Ftrl", { lr = 0.1, weight_decay = 0.01 } },
 }
 local LEGACY = {      -- Keras 2's decay = inverse-time decay of lr
   { "SGD", { lr = 0.05, momentum = 0.9, decay = 0.01 } }, { "Adam", { lr = 0.01, decay = 0.01 } },
@@ -442,7 +450,7 @@ T.readme_defaults_table_is_true = function()
       break
     end
   end
-  check(rows == 11, "README defaults table: expected 11 optimizers, read " .. rows)
+  check(rows == 12, "README defaults table: expected 12 optimizers, read " .. rows)
 end
 
 return T
