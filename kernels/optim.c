@@ -433,6 +433,37 @@ int ol_ftrl_update(int64_t n, float *restrict p, const float *restrict g,
     return 0;
 }
 
+/* ----------------------------------------------------------------- ASGD */
+
+INL void asgd_span(int64_t len, float *restrict p, const float *restrict g,
+                   float *restrict ax, Prep q, float eta, float shrink, float mu, const int copy)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
+        pi = (pi - shrink * pi) - eta * gi;
+        p[i] = pi;
+        ax[i] = copy ? pi : ax[i] + (pi - ax[i]) * mu;
+    }
+}
+
+int ol_asgd_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict ax, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && ax == NULL)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, h->decoupled);
+    const double k = (double)(h->t - 1);    /* torch computes eta and mu after the previous step */
+    const double eta = h->t == 1 ? h->lr : h->lr / pow(1.0 + h->lambd * h->lr * k, h->alpha);
+    const double mu = h->t == 1 ? 1.0 : 1.0 / fmax(1.0, k - h->t0);
+    /* p - (lambd eta) p, not p (1 - lambd eta): see Prep */
+    const float e = (float)eta, shrink = (float)(h->lambd * eta), m = (float)mu;
+    if (mu == 1.0)
+        OL_SPANS(n, asgd_span(len, p + lo, g + lo, ax + lo, q, e, shrink, m, 1));
+    else
+        OL_SPANS(n, asgd_span(len, p + lo, g + lo, ax + lo, q, e, shrink, m, 0));
+    return 0;
+}
+
 /* ----------------------------------------------------------------- Lion */
 
 INL void lion_span(int64_t len, float *restrict p, const float *restrict g,

@@ -40,6 +40,7 @@ typedef struct OLOptHyper {
     double etaminus, etaplus, step_min, step_max; /* Rprop                    */
     double mu_t, mu_next, mu_prod;  /* Nadam momentum cache; mu_prod = prod of mu_1..mu_t */
     double l1, l2, l2_shrinkage, beta, lr_power;   /* Ftrl                */
+    double lambd, alpha, t0;                       /* ASGD                */
     double grad_scale, clip_value;  /* 1 and INFINITY when not clipping       */
     int64_t t;                      /* step number, >= 1                      */
     int convention;                 /* OLConvention                           */
@@ -96,6 +97,12 @@ int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
  * p = |lin| > l1 ? (sign(lin) l1 - lin)/q : 0;  acc = na. Needs lr > 0. */
 int ol_ftrl_update(int64_t n, float *restrict p, const float *restrict g,
                    float *restrict acc, float *restrict lin, const OLOptHyper *h);
+
+/* ASGD (torch.optim.ASGD; Polyak and Juditsky 1992): eta_t = lr / (1 + lambd lr (t-1))^alpha,
+ * mu_t = 1 / max(1, t - 1 - t0) (eta_1 = lr, mu_1 = 1); p <- p - lambd eta p - eta g;
+ * ax <- ax + mu (p - ax) (mu = 1: ax = p). ax is the average, kept as state. */
+int ol_asgd_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict ax, const OLOptHyper *h);
 
 /* Lion (Chen et al. 2023): p -= lr (sign(b1 m + (1-b1) g) + wd p); m = b2 m + (1-b2) g. */
 int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,

@@ -68,6 +68,8 @@ local specs = {
     fields = { { "lr", "num", POS }, { "lr_power", "num", range(-math.huge, 0, false, false) },
                { "initial_accumulator", "fixed", NONNEG }, { "l1", "num", NONNEG }, { "l2", "num", NONNEG },
                { "l2_shrinkage", "num", NONNEG }, { "beta", "num", NONNEG } } },
+  ASGD = { kind = "ASGD", show = { "lr" }, defaults = { lr = 0.01, lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0 },
+    fields = { { "lambd", "fixed", NONNEG }, { "alpha", "fixed", NONNEG }, { "t0", "fixed", NONNEG } } },
   Lion = { kind = "Lion", show = { "lr", "beta1", "beta2" }, defaults = { lr = 1e-4, beta1 = 0.9, beta2 = 0.99, weight_decay = 0 },
     fields = { { "beta1", "num", UNIT }, { "beta2", "num", UNIT } } },
   Rprop = { kind = "Rprop", show = { "lr" }, defaults = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50, weight_decay = 0 },
@@ -181,6 +183,7 @@ local function new_optimizer(sp, hp)
       local key = ALIASES[k] or k
       -- Keras 2's Nadam takes decay as its momentum schedule's decay (schedule_decay)
       if sp.name == "Nadam" and k == "decay" then key = "momentum_decay" end
+      if sp.name == "ASGD" and k == "alpha" then key = "alpha" end      -- ASGD's own alpha (eta's power)
       if not sp.field[key] then
         local s = suggest(sp, k)
         fail(string.format("%s: unknown hyperparameter '%s'%s", sp.name, k, s and (" (did you mean '" .. s .. "'?)") or ""))
@@ -327,6 +330,7 @@ local function buffer_names(self)
   if k == "Nadam" or k == "RAdam" then return { "m", "v" } end
   if k == "Lion" then return { "m" } end
   if k == "Ftrl" then return { "accum", "linear" } end
+  if k == "ASGD" then return { "ax" } end
   if k == "Rprop" then return { "prev", "step_size" } end
   return { "square_avg", "acc_delta" }
 end
@@ -369,6 +373,7 @@ local function hyper_table(self, hv, t, grad_scale)
   h.clip_value = v.clip_value
   h.nesterov, h.centered, h.amsgrad = nesterov_on(self), v.centered, v.amsgrad
   h.eps_inside_sqrt = v.eps_inside_sqrt
+  h.lambd, h.alpha, h.t0 = v.lambd, v.alpha, v.t0
   h.decoupled = self.spec.decoupled or (conventions.decoupled[v.convention] and true or false)
   return h
 end

@@ -1306,6 +1306,9 @@ OPTIM_DEFAULTS = [
     ("torch_defaults_adadelta", "Adadelta", {}, {}),
     ("torch_defaults_radam", "RAdam", {}, {}),
     ("torch_radam_weight_decay", "RAdam", {"lr": 0.01, "weight_decay": 0.01}, {"lr": 0.01, "weight_decay": 0.01}),
+    ("torch_defaults_asgd", "ASGD", {}, {}),
+    ("torch_asgd_averaging", "ASGD", {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.01},
+     {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.01}),
 ]
 
 

@@ -60,6 +60,9 @@ static int l_optim_hyper(lua_State *L)
     h->l2_shrinkage = num_field(L, 1, "l2_shrinkage", 0);
     h->beta = num_field(L, 1, "beta", 0);
     h->lr_power = num_field(L, 1, "lr_power", -0.5);
+    h->lambd = num_field(L, 1, "lambd", 0);
+    h->alpha = num_field(L, 1, "alpha", 0);
+    h->t0 = num_field(L, 1, "t0", 0);
     h->grad_scale = num_field(L, 1, "grad_scale", 1);
     h->clip_value = num_field(L, 1, "clip_value", INFINITY);
     h->t = (int64_t)num_field(L, 1, "t", 1);
@@ -77,8 +80,8 @@ static int l_optim_hyper(lua_State *L)
 }
 
 static const char *const kinds[] = {"SGD", "Adagrad", "RMSprop", "Adam", "Adamax",
-                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", "Ftrl", NULL};
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL };
+                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", "Ftrl", "ASGD", NULL};
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
 
 /* A state buffer at stack index idx: nil (absent) or a contiguous tensor of n elements. */
 static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int pi, int si)
@@ -145,6 +148,7 @@ static int l_optim_update(lua_State *L)
     case K_RPROP: rc = ol_rprop_update(n, pd, gd, s1, s2, h); break;
     case K_RADAM: rc = ol_radam_update(n, pd, gd, s1, s2, h); break;
     case K_FTRL: rc = ol_ftrl_update(n, pd, gd, s1, s2, h); break;
+    case K_ASGD: rc = ol_asgd_update(n, pd, gd, s1, h); break;
     default: rc = ol_adadelta_update(n, pd, gd, s1, s2, h); break;
     }
     if (rc != 0)

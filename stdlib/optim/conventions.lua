@@ -84,6 +84,7 @@ M.defaults = {
     Nadam = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum_decay = 0.004 },
     Rprop = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50 },
     RAdam = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 },
+    ASGD = { lr = 0.01, lambd = 1e-4, alpha = 0.75, t0 = 1e6 },
     Adadelta = { lr = 1.0, rho = 0.9, eps = 1e-6 },
   },
 }

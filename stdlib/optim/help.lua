@@ -24,6 +24,8 @@ rho_t <= 5: theta <- theta - eps s/(1-rho1^t);  else theta <- theta - eps r_t sq
   Ftrl = [[FTRL-Proximal (McMahan et al. 2013) as TensorFlow/Keras: acc, linear per element;
 gs = g + 2 l2_shrinkage theta;  na = acc + g*g;  linear += gs - (na^-p - acc^-p)/lr * theta  (p = lr_power)
 theta = |linear| > l1 ? (sign(linear) l1 - linear) / (na^-p/lr + 2 (l2 + beta/(2 lr))) : 0;  acc = na]],
+  ASGD = [[averaged SGD (torch.optim.ASGD): eta_t = lr/(1 + lambd lr (t-1))^alpha, mu_t = 1/max(1, t-1-t0)
+theta <- theta - lambd eta theta - eta g;  ax <- ax + mu (theta - ax)  (ax: the average, in the state)]],
   Lion = [[theta <- theta - lr*(sign(beta1*m + (1-beta1)*g) + weight_decay*theta);  m <- beta2*m + (1-beta2)*g]],
   Rprop = [[per element: step *= etaplus if g*g_prev > 0, *= etaminus if < 0 (clamped); theta <- theta - sign(g)*step]],
   Adadelta = [[r <- rho*r + (1-rho)*g*g;  d = sqrt(u + delta)/sqrt(r + delta) * g;  u <- rho*u + (1-rho)*d*d
@@ -52,7 +54,7 @@ return function(optim, specs)
     help.register(optim[name], text)
   end
   help.register(optim, [[optim: optimizers updating tensors in place from their .grad
-optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, Rprop, Adadelta{...}
+optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, ASGD, Rprop, Adadelta{...}
 opt:step(params [, closure]), opt:zero_grad(params), tostring(opt), opt:hyper(), opt:state_dict()
 optim.get(name [, convention] [, overrides]): a framework's forms and defaults; optim.sweep(ctor, grid): a list of optimizers]])
   help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "

@@ -10,7 +10,7 @@
 
 #include "optim.h"
 
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL };
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
 
 typedef struct {
     int kind, conv, nesterov, centered, amsgrad, eps_in;
@@ -48,6 +48,7 @@ static OLOptHyper hyper_at(const Cfg *c, int64_t t, double *mu_prod)
     h.clip_value = c->clip > 0 ? c->clip : INFINITY;
     h.l1 = 0.001; h.l2 = 0.01; h.l2_shrinkage = 0.01; h.beta = 0.1;
     h.lr_power = c->momentum != 0 ? -c->momentum : -0.5;   /* Ftrl: momentum carries -lr_power */
+    h.lambd = 0.01; h.alpha = 0.75; h.t0 = 4;               /* ASGD: averaging from t = 6 */
     h.grad_scale = c->gscale > 0 ? c->gscale : 1.0;
     /* Nadam's momentum cache (Dozat; Keras and PyTorch: psi = 0.004, base 0.96) */
     h.mu_t = h.beta1 * (1.0 - 0.5 * pow(0.96, (double)t * 0.004));
@@ -71,6 +72,7 @@ static int run_kernel(int kind, int64_t n, float *p, const float *g, float *s1,
     case K_RPROP: return ol_rprop_update(n, p, g, s1, s2, h);
     case K_RADAM: return ol_radam_update(n, p, g, s1, s2, h);
     case K_FTRL: return ol_ftrl_update(n, p, g, s1, s2, h);
+    case K_ASGD: return ol_asgd_update(n, p, g, s1, h);
     default: return ol_adadelta_update(n, p, g, s1, s2, h);
     }
 }
@@ -164,6 +166,13 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
         double u = sgn(h->beta1 * *s1 + (1 - h->beta1) * g);
         *p -= lr * (u + h->weight_decay * *p);
         *s1 = h->beta2 * *s1 + (1 - h->beta2) * g;
+        break;
+    }
+    case K_ASGD: {      /* torch/optim/asgd.py, _single_tensor_asgd (eta, mu of the previous step) */
+        double eta = t == 1 ? lr : lr / pow(1 + h->lambd * lr * (t - 1), h->alpha);
+        double mu = t == 1 ? 1 : 1 / fmax(1, t - 1 - h->t0);
+        *p = *p * (1 - h->lambd * eta) - eta * g;
+        *s1 = mu == 1 ? *p : *s1 + (*p - *s1) * mu;
         break;
     }
     case K_FTRL: {      /* TensorFlow training_ops.cc, ApplyFtrlV2 */
@@ -427,6 +436,11 @@ Test(optim, radam)
     CHECK("RAdam",
           {K_RADAM, TO, .lr = 0.01, .eps = 1e-8},
           {K_RADAM, TO, .lr = 0.01, .eps = 1e-8, .wd = 0.01, .clip = 0.5});
+}
+
+Test(optim, asgd)
+{
+    CHECK("ASGD", {K_ASGD, TO, .lr = 0.05}, {K_ASGD, TO, .lr = 0.05, .wd = 0.01, .clip = 0.5});
 }
 
 Test(optim, ftrl)

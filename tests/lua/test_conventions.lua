@@ -210,6 +210,7 @@ local TORCH = {
   Rprop = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50 },
   Adadelta = { lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0 },
   RAdam = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
+  ASGD = { lr = 0.01, lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0 },
 }
 
 T.torch_defaults_are_reachable = function()
@@ -344,6 +345,29 @@ T.every_optimizer_matches_its_keras_convention = function()
   end
 end
 
+-- torch.optim.ASGD's average ax (the parameters are checked by test_optim.torch_fixtures), from
+-- torch/optim/asgd.py _single_tensor_asgd: step += 1; grad += wd param; param *= 1 - lambd eta;
+-- param -= eta grad; ax = mu == 1 ? param : ax + (param - ax) mu;
+-- eta = lr / (1 + lambd lr step)^alpha; mu = 1 / max(1, step - t0)   (eta, mu start at lr, 1)
+T.torch_asgd_keeps_the_average = function()
+  local lr, lambd, alpha, t0 = 0.05, 0.01, 0.5, 3
+  local opt = optim.get("ASGD", "torch", { lr = lr, lambd = lambd, alpha = alpha, t0 = t0 })
+  local x = tensor.from { 1, -0.5 }
+  local p, ax, eta, mu = { 1, -0.5 }, { 0, 0 }, lr, 1
+  for step = 1, 12 do
+    local g = { K.f32(math.sin(step)), K.f32(0.1 * math.cos(step)) }
+    run_optlab(opt, x, g)
+    for i = 1, 2 do
+      p[i] = p[i] * (1 - lambd * eta) - eta * g[i]
+      ax[i] = mu == 1 and p[i] or ax[i] + (p[i] - ax[i]) * mu
+    end
+    eta = lr / (1 + lambd * lr * step) ^ alpha
+    mu = 1 / math.max(1, step - t0)
+  end
+  close(x:totable(), p, 1e-6, "ASGD parameters")
+  close(opt.state[x].ax:totable(), ax, 1e-6, "ASGD average ax")
+end
+
 -- Keras's base-optimizer options: use_ema / ema_momentum / ema_overwrite_frequency and
 -- gradient_accumulation_steps (base_optimizer.py), and finalize at the end.
 T.keras_ema_and_gradient_accumulation = function()
@@ -450,7 +474,7 @@ T.readme_defaults_table_is_true = function()
       break
     end
   end
-  check(rows == 12, "README defaults table: expected 12 optimizers, read " .. rows)
+  check(rows == 13, "README defaults table: expected 13 optimizers, read " .. rows)
 end
 
 return T

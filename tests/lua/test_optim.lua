@@ -181,7 +181,7 @@ T.torch_fixtures = function()
     end
     worst[#worst + 1] = string.format("%s %.2f", fx.name, ratio)
   end
-  check(#fixtures >= 30, "expected the torch.optim fixtures, found " .. #fixtures)
+  check(#fixtures >= 32, "expected the torch.optim fixtures, found " .. #fixtures)
   print("  optlab's distance from torch float64 / float32 torch's, worst step: " .. table.concat(worst, ", "))
 end
 
