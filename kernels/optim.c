@@ -41,15 +41,23 @@ OLOptHyper ol_optim_hyper_default(void)
 }
 
 /* The gradient as every update sees it: scaled (clip_norm), clamped
- * (clip_value), plus the L2 term. With scale 1, clip inf, wd 0 it is g. */
-typedef struct { float gs, cv, wd; } Prep;
+ * (clip_value), plus the L2 term. With scale 1, clip inf, wd 0 it is g.
+ * Decoupled weight decay (AdamW, Lion, and every optimizer of Keras 3 and
+ * tf.keras 2.11+) instead shrinks the parameter first, p - (lr wd) p, and
+ * adds no L2 term: dec = lr wd, wd = 0. Not p (1 - lr wd): float(1 - 1e-4)
+ * is off by 3e-8, a bias that adds up step after step; lr wd itself rounds
+ * harmlessly. With dec = 0, p - 0 p is p. */
+typedef struct { float gs, cv, wd, dec; } Prep;
 
 static Prep prep_of(const OLOptHyper *h, int decoupled)
 {
     Prep q = { (float)h->grad_scale, (float)h->clip_value,
-               decoupled ? 0.0f : (float)h->weight_decay };
+               decoupled ? 0.0f : (float)h->weight_decay,
+               decoupled ? (float)(h->lr * h->weight_decay) : 0.0f };
     return q;
 }
+
+INL float decay(float p, Prep q) { return p - q.dec * p; }
 
 INL float prep(float g, float p, Prep q)
 {
@@ -77,20 +85,21 @@ INL void sgd_span(int64_t len, float *restrict p, const float *restrict g,
                   float damp1, int first, const int mode)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         if (mode == SGD_PLAIN) {
-            p[i] = p[i] - lr * gi;
+            p[i] = pi - lr * gi;
         } else if (mode == SGD_VEL || mode == SGD_VEL_NESTEROV) {
             /* seed: v = alpha v - eps g; theta = theta + v. Nesterov in the
              * one-gradient form: p holds theta + alpha v (see README). */
             float vi = a * v[i] - lrd * gi;
             v[i] = vi;
-            p[i] = mode == SGD_VEL ? p[i] + vi : p[i] + (a * vi - lrd * gi);
+            p[i] = mode == SGD_VEL ? pi + vi : pi + (a * vi - lrd * gi);
         } else {
             /* torch: buffer starts as the first gradient, lr applied outside */
             float vi = first ? gi : a * v[i] + damp1 * gi;
             v[i] = vi;
-            p[i] = p[i] - lr * (mode == SGD_TORCH ? vi : gi + a * vi);
+            p[i] = pi - lr * (mode == SGD_TORCH ? vi : gi + a * vi);
         }
     }
 }
@@ -99,7 +108,7 @@ int ol_sgd_update(int64_t n, float *restrict p, const float *restrict g,
                   float *restrict v, const OLOptHyper *h)
 {
     if (bad(n, p, g)) return OL_OPTIM_EINVAL;
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     const float lr = (float)h->lr, a = (float)h->momentum;
     const float damp1 = (float)(1.0 - h->dampening);
     const float lrd = (float)(h->lr * (1.0 - h->dampening));
@@ -128,11 +137,12 @@ INL void adagrad_span(int64_t len, float *restrict p, const float *restrict g,
                       float *restrict r, Prep q, float lr, float eps, const int eps_in)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float ri = r[i] + gi * gi;
         r[i] = ri;
         float d = eps_in ? sqrtf(ri + eps) : sqrtf(ri) + eps;
-        p[i] = p[i] - lr * gi / d;
+        p[i] = pi - lr * gi / d;
     }
 }
 
@@ -140,7 +150,7 @@ int ol_adagrad_update(int64_t n, float *restrict p, const float *restrict g,
                       float *restrict r, const OLOptHyper *h)
 {
     if (bad(n, p, g) || (n > 0 && r == NULL)) return OL_OPTIM_EINVAL;
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     const float lr = (float)h->lr, eps = (float)h->eps;
     if (h->convention == OL_CONV_KERAS3 || h->eps_inside_sqrt)
         OL_SPANS(n, adagrad_span(len, p + lo, g + lo, r + lo, q, lr, eps, 1));
@@ -159,7 +169,8 @@ INL void rmsprop_span(int64_t len, float *restrict p, const float *restrict g,
                       const int centered, const int eps_in, const int mode)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float ri = rho * r[i] + rho1 * (gi * gi);
         r[i] = ri;
         if (centered) {
@@ -169,17 +180,17 @@ INL void rmsprop_span(int64_t len, float *restrict p, const float *restrict g,
         }
         float d = eps_in ? sqrtf(ri + eps) : sqrtf(ri) + eps;
         if (mode == RMS_PLAIN) {
-            p[i] = p[i] - lr * gi / d;
+            p[i] = pi - lr * gi / d;
         } else if (mode == RMS_TORCH) {
             float vi = a * v[i] + gi / d;
             v[i] = vi;
-            p[i] = p[i] - lr * vi;
+            p[i] = pi - lr * vi;
         } else {
             /* seed: v = alpha v - eps/sqrt(r) g; theta += v (Nesterov: one-gradient form) */
             float step = lr * gi / d;
             float vi = a * v[i] - step;
             v[i] = vi;
-            p[i] = mode == RMS_VEL ? p[i] + vi : p[i] + (a * vi - step);
+            p[i] = mode == RMS_VEL ? pi + vi : pi + (a * vi - step);
         }
     }
 }
@@ -214,7 +225,7 @@ int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
      * the sqrt; without momentum it adds eps after it. Keras 3: always inside. */
     const int eps_in = h->eps_inside_sqrt || conv == OL_CONV_KERAS3 ||
                        (conv == OL_CONV_KERAS && mom);
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     const float lr = (float)h->lr, rho = (float)h->rho, rho1 = (float)(1.0 - h->rho);
     const float a = (float)h->momentum, eps = (float)h->eps;
     if (h->centered) {
@@ -233,11 +244,11 @@ int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
  * keras (eps-hat form): a = lr sqrt(1-b2^t)/(1-b1^t), c = c2 = 1. */
 INL void adam_span(int64_t len, float *restrict p, const float *restrict g,
                    float *restrict m, float *restrict v, float *restrict vmax,
-                   Prep q, float b1, float b11, float b2, float b21, float decay,
+                   Prep q, float b1, float b11, float b2, float b21,
                    float a, float c, float c2, float e, const int eps_in, const int ams)
 {
     for (int64_t i = 0; i < len; i++) {
-        float pi = p[i] - decay * p[i];    /* decoupled decay: decay = lr wd */
+        float pi = decay(p[i], q);
         float gi = prep(g[i], pi, q);
         float mi = b1 * m[i] + b11 * gi;
         float vi = b2 * v[i] + b21 * (gi * gi);
@@ -264,15 +275,12 @@ int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
     const float a = (float)(keras ? h->lr * sqrt(bc2) / bc1 : h->lr / bc1);
     const float c = keras ? 1.0f : (float)(1.0 / sqrt(bc2));
     const float c2 = keras ? 1.0f : (float)(1.0 / bc2);
-    /* p - (lr wd) p, not p (1 - lr wd): float(1 - 1e-4) is off by 3e-8, a bias
-     * that adds up step after step; lr wd itself rounds harmlessly. */
-    const float decay = h->decoupled ? (float)(h->lr * h->weight_decay) : 0.0f;
     const Prep q = prep_of(h, h->decoupled);
     const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1);
     const float b2 = (float)h->beta2, b21 = (float)(1.0 - h->beta2), e = (float)h->eps;
 #define ADAM_CALL(E, A) \
     OL_SPANS(n, adam_span(len, p + lo, g + lo, m + lo, v + lo, vmax ? vmax + lo : NULL, \
-                          q, b1, b11, b2, b21, decay, a, c, c2, e, E, A))
+                          q, b1, b11, b2, b21, a, c, c2, e, E, A))
     if (h->eps_inside_sqrt) {
         if (h->amsgrad) ADAM_CALL(1, 1); else ADAM_CALL(1, 0);
     } else {
@@ -289,13 +297,14 @@ INL void adamax_span(int64_t len, float *restrict p, const float *restrict g,
                      float b11, float b2, float a, float e, const int torch)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float mi = b1 * m[i] + b11 * gi;
         m[i] = mi;
         float ag = fabsf(gi);
         float ui = torch ? maxf_(b2 * u[i], ag + e) : maxf_(b2 * u[i], ag);
         u[i] = ui;
-        p[i] = p[i] - a * mi / (torch ? ui : ui + e);
+        p[i] = pi - a * mi / (torch ? ui : ui + e);
     }
 }
 
@@ -303,7 +312,7 @@ int ol_adamax_update(int64_t n, float *restrict p, const float *restrict g,
                      float *restrict m, float *restrict u, const OLOptHyper *h)
 {
     if (bad(n, p, g) || (n > 0 && (m == NULL || u == NULL))) return OL_OPTIM_EINVAL;
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     const float a = (float)(h->lr / (1.0 - pow(h->beta1, (double)h->t)));
     const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1), b2 = (float)h->beta2;
     const float e = (float)h->eps;
@@ -321,13 +330,14 @@ INL void nadam_span(int64_t len, float *restrict p, const float *restrict g,
                     float b11, float b2, float b21, float c2, float e, float cg, float cm)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float mi = b1 * m[i] + b11 * gi;
         float vi = b2 * v[i] + b21 * (gi * gi);
         m[i] = mi;
         v[i] = vi;
         float d = sqrtf(vi * c2) + e;
-        p[i] = p[i] - (cg * gi + cm * mi) / d;
+        p[i] = pi - (cg * gi + cm * mi) / d;
     }
 }
 
@@ -335,7 +345,7 @@ int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
                     float *restrict m, float *restrict v, const OLOptHyper *h)
 {
     if (bad(n, p, g) || (n > 0 && (m == NULL || v == NULL))) return OL_OPTIM_EINVAL;
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     const double bc2 = 1.0 - pow(h->beta2, (double)h->t);
     /* Dozat: m_bar = (1-mu_t) g/(1-prod_t) + mu_{t+1} m/(1-prod_t mu_{t+1}) */
     const float cg = (float)(h->lr * (1.0 - h->mu_t) / (1.0 - h->mu_prod));
@@ -346,16 +356,125 @@ int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
     return 0;
 }
 
+/* ---------------------------------------------------------------- RAdam */
+
+INL void radam_span(int64_t len, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, Prep q, float b1, float b11,
+                    float b2, float b21, float a, float e, const int rect)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
+        float mi = b1 * m[i] + b11 * gi;
+        float vi = b2 * v[i] + b21 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = rect ? pi - a * mi / (sqrtf(vi) + e) : pi - a * mi;
+    }
+}
+
+int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (m == NULL || v == NULL))) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, h->decoupled);
+    const double t = (double)h->t, b2t = pow(h->beta2, t);
+    const double bc1 = 1.0 - pow(h->beta1, t), bc2 = 1.0 - b2t;
+    const double rho_inf = 2.0 / (1.0 - h->beta2) - 1.0;
+    const double rho_t = rho_inf - 2.0 * t * b2t / bc2;
+    const float b1 = (float)h->beta1, b11 = (float)(1.0 - h->beta1);
+    const float b2 = (float)h->beta2, b21 = (float)(1.0 - h->beta2), e = (float)h->eps;
+    if (rho_t > 5.0) {
+        const double r = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+        const float a = (float)(h->lr * r * sqrt(bc2) / bc1);
+        OL_SPANS(n, radam_span(len, p + lo, g + lo, m + lo, v + lo, q, b1, b11, b2, b21, a, e, 1));
+    } else {
+        const float a = (float)(h->lr / bc1);
+        OL_SPANS(n, radam_span(len, p + lo, g + lo, m + lo, v + lo, q, b1, b11, b2, b21, a, e, 0));
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------- Ftrl */
+
+/* pow(x, -lr_power) with TensorFlow's special case: sqrt for lr_power = -0.5 */
+INL float ftrl_pow(float x, float np, const int half) { return half ? sqrtf(x) : powf(x, np); }
+
+INL void ftrl_span(int64_t len, float *restrict p, const float *restrict g,
+                   float *restrict acc, float *restrict lin, Prep q, float lr, float l1,
+                   float l2x2, float shr2, float np, const int half)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
+        float gs = gi + shr2 * pi;
+        float na = acc[i] + gi * gi;
+        float sn = ftrl_pow(na, np, half);
+        float li = lin[i] + (gs - (sn - ftrl_pow(acc[i], np, half)) / lr * pi);
+        lin[i] = li;
+        float quad = sn / lr + l2x2;
+        p[i] = fabsf(li) > l1 ? (signf_(li) * l1 - li) / quad : 0.0f;
+        acc[i] = na;
+    }
+}
+
+int ol_ftrl_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict acc, float *restrict lin, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && (acc == NULL || lin == NULL)) || !(h->lr > 0)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, h->decoupled);
+    const float lr = (float)h->lr, l1 = (float)h->l1;
+    const float l2x2 = (float)(2.0 * (h->l2 + h->beta / (2.0 * h->lr)));
+    const float shr2 = (float)(2.0 * h->l2_shrinkage), np = (float)(-h->lr_power);
+    if (h->lr_power == -0.5)
+        OL_SPANS(n, ftrl_span(len, p + lo, g + lo, acc + lo, lin + lo, q, lr, l1, l2x2, shr2, np, 1));
+    else
+        OL_SPANS(n, ftrl_span(len, p + lo, g + lo, acc + lo, lin + lo, q, lr, l1, l2x2, shr2, np, 0));
+    return 0;
+}
+
+/* ----------------------------------------------------------------- ASGD */
+
+INL void asgd_span(int64_t len, float *restrict p, const float *restrict g,
+                   float *restrict ax, Prep q, float eta, float shrink, float mu, const int copy)
+{
+    for (int64_t i = 0; i < len; i++) {
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
+        pi = (pi - shrink * pi) - eta * gi;
+        p[i] = pi;
+        ax[i] = copy ? pi : ax[i] + (pi - ax[i]) * mu;
+    }
+}
+
+int ol_asgd_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict ax, const OLOptHyper *h)
+{
+    if (bad(n, p, g) || (n > 0 && ax == NULL)) return OL_OPTIM_EINVAL;
+    const Prep q = prep_of(h, h->decoupled);
+    const double k = (double)(h->t - 1);    /* torch computes eta and mu after the previous step */
+    const double eta = h->t == 1 ? h->lr : h->lr / pow(1.0 + h->lambd * h->lr * k, h->alpha);
+    const double mu = h->t == 1 ? 1.0 : 1.0 / fmax(1.0, k - h->t0);
+    /* p - (lambd eta) p, not p (1 - lambd eta): see Prep */
+    const float e = (float)eta, shrink = (float)(h->lambd * eta), m = (float)mu;
+    if (mu == 1.0)
+        OL_SPANS(n, asgd_span(len, p + lo, g + lo, ax + lo, q, e, shrink, m, 1));
+    else
+        OL_SPANS(n, asgd_span(len, p + lo, g + lo, ax + lo, q, e, shrink, m, 0));
+    return 0;
+}
+
 /* ----------------------------------------------------------------- Lion */
 
 INL void lion_span(int64_t len, float *restrict p, const float *restrict g,
                    float *restrict m, Prep q, float b1, float b11, float b2,
-                   float b21, float lr, float decay)
+                   float b21, float lr)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float c = b1 * m[i] + b11 * gi;
-        p[i] = (p[i] - decay * p[i]) - lr * signf_(c);
+        p[i] = pi - lr * signf_(c);
         m[i] = b2 * m[i] + b21 * gi;
     }
 }
@@ -365,10 +484,9 @@ int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,
 {
     if (bad(n, p, g) || (n > 0 && m == NULL)) return OL_OPTIM_EINVAL;
     const Prep q = prep_of(h, 1);   /* Lion's weight decay is decoupled */
-    const float decay = (float)(h->lr * h->weight_decay);   /* see ol_adam_update */
     OL_SPANS(n, lion_span(len, p + lo, g + lo, m + lo, q, (float)h->beta1,
                           (float)(1.0 - h->beta1), (float)h->beta2,
-                          (float)(1.0 - h->beta2), (float)h->lr, decay));
+                          (float)(1.0 - h->beta2), (float)h->lr));
     return 0;
 }
 
@@ -379,13 +497,14 @@ INL void rprop_span(int64_t len, float *restrict p, const float *restrict g,
                     float em, float ep, float smin, float smax)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float s = gi * prev[i];
         float f = s > 0.0f ? ep : (s < 0.0f ? em : 1.0f);
         float st = minf_(maxf_(step[i] * f, smin), smax);
         step[i] = st;
         gi = s < 0.0f ? 0.0f : gi;     /* sign flip: skip this step, forget g */
-        p[i] = p[i] - signf_(gi) * st;
+        p[i] = pi - signf_(gi) * st;
         prev[i] = gi;
     }
 }
@@ -394,7 +513,7 @@ int ol_rprop_update(int64_t n, float *restrict p, const float *restrict g,
                     float *restrict prev, float *restrict step, const OLOptHyper *h)
 {
     if (bad(n, p, g) || (n > 0 && (prev == NULL || step == NULL))) return OL_OPTIM_EINVAL;
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     OL_SPANS(n, rprop_span(len, p + lo, g + lo, prev + lo, step + lo, q, (float)h->etaminus,
                            (float)h->etaplus, (float)h->step_min, (float)h->step_max));
     return 0;
@@ -407,12 +526,13 @@ INL void adadelta_span(int64_t len, float *restrict p, const float *restrict g,
                        float rho, float rho1, float e, float lr)
 {
     for (int64_t i = 0; i < len; i++) {
-        float gi = prep(g[i], p[i], q);
+        float pi = decay(p[i], q);
+        float gi = prep(g[i], pi, q);
         float si = rho * sq[i] + rho1 * (gi * gi);
         sq[i] = si;
         float d = sqrtf(acc[i] + e) / sqrtf(si + e) * gi;
         acc[i] = rho * acc[i] + rho1 * (d * d);
-        p[i] = p[i] - lr * d;
+        p[i] = pi - lr * d;
     }
 }
 
@@ -420,7 +540,7 @@ int ol_adadelta_update(int64_t n, float *restrict p, const float *restrict g,
                        float *restrict sq, float *restrict acc, const OLOptHyper *h)
 {
     if (bad(n, p, g) || (n > 0 && (sq == NULL || acc == NULL))) return OL_OPTIM_EINVAL;
-    const Prep q = prep_of(h, 0);
+    const Prep q = prep_of(h, h->decoupled);
     OL_SPANS(n, adadelta_span(len, p + lo, g + lo, sq + lo, acc + lo, q, (float)h->rho,
                               (float)(1.0 - h->rho), (float)h->eps, (float)h->lr));
     return 0;

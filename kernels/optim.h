@@ -10,8 +10,9 @@
  *
  * Before the update every gradient element goes through
  *   g = clamp(g * grad_scale, -clip_value, clip_value) + weight_decay * p
- * (grad_scale carries a global clip_norm; clip_value = INFINITY disables it;
- * the L2 term is skipped for decoupled weight decay: AdamW and Lion).
+ * (grad_scale carries a clip_norm, global or per tensor; clip_value = INFINITY
+ * disables it). With h->decoupled (AdamW, Lion, every optimizer under Keras 3
+ * and tf.keras 2.11+) there is no L2 term: p <- p - lr wd p comes first.
  *
  * Element-wise loops only: results do not depend on the thread count, and the
  * vector body and scalar tail round alike (built with -ffp-contract=off).
@@ -27,8 +28,9 @@
 /* Update rules as frameworks write them (see README "Conventions"). */
 typedef enum {
     OL_CONV_TEXTBOOK = 0, /* the seed's formulas: lr inside the velocity       */
-    OL_CONV_KERAS    = 1, /* TensorFlow 2 + Keras 2 (tf.raw_ops.Apply*)        */
-    OL_CONV_KERAS3   = 2, /* Keras 3: eps inside sqrt for RMSprop and Adagrad  */
+    OL_CONV_KERAS    = 1, /* tf.keras <= 2.10 (optimizers.legacy, raw ops)    */
+    OL_CONV_KERAS3   = 2, /* Keras 3 and tf.keras 2.11+: eps inside sqrt for
+                             RMSprop and Adagrad                              */
     OL_CONV_TORCH    = 3  /* PyTorch: lr outside the momentum buffer          */
 } OLConvention;
 
@@ -37,6 +39,8 @@ typedef struct OLOptHyper {
     double beta1, beta2, eps, rho;
     double etaminus, etaplus, step_min, step_max; /* Rprop                    */
     double mu_t, mu_next, mu_prod;  /* Nadam momentum cache; mu_prod = prod of mu_1..mu_t */
+    double l1, l2, l2_shrinkage, beta, lr_power;   /* Ftrl                */
+    double lambd, alpha, t0;                       /* ASGD                */
     double grad_scale, clip_value;  /* 1 and INFINITY when not clipping       */
     int64_t t;                      /* step number, >= 1                      */
     int convention;                 /* OLConvention                           */
@@ -64,7 +68,7 @@ int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
                       float *restrict r, float *restrict v, float *restrict mg,
                       const OLOptHyper *h);
 
-/* Adam / AdamW (h->decoupled: p -= lr wd p first). vmax needed when amsgrad. */
+/* Adam / AdamW. vmax needed when amsgrad. */
 int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
                    float *restrict m, float *restrict v, float *restrict vmax,
                    const OLOptHyper *h);
@@ -74,9 +78,31 @@ int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
 int ol_adamax_update(int64_t n, float *restrict p, const float *restrict g,
                      float *restrict m, float *restrict u, const OLOptHyper *h);
 
-/* Nadam (Dozat 2016 as Keras and PyTorch write it); h->mu_t, mu_next, mu_prod. */
+/* Nadam (Dozat 2016 as Keras and PyTorch write it); h->mu_t, mu_next, mu_prod
+ * (the caller's momentum schedule: 0.96^(0.004 t) for PyTorch and tf.keras
+ * <= 2.10, 0.96^t for Keras 3 and tf.keras 2.11+). */
 int ol_nadam_update(int64_t n, float *restrict p, const float *restrict g,
                     float *restrict m, float *restrict v, const OLOptHyper *h);
+
+/* RAdam (Liu et al. 2020, as torch.optim.RAdam): Adam's moments; while the
+ * variance's SMA length rho_t = rho_inf - 2 t beta2^t/(1-beta2^t) is <= 5,
+ * p -= lr/(1-beta1^t) m; after, p -= lr r_t sqrt(1-beta2^t)/(1-beta1^t) m/(sqrt(v) + eps),
+ * r_t the rectification. */
+int ol_radam_update(int64_t n, float *restrict p, const float *restrict g,
+                    float *restrict m, float *restrict v, const OLOptHyper *h);
+
+/* Ftrl (McMahan et al. 2013, as TensorFlow's ApplyFtrlV2 and Keras 3 write it):
+ * gs = g + 2 l2_shrinkage p; na = acc + g^2;
+ * lin += gs - (na^-lr_power - acc^-lr_power)/lr p;  q = na^-lr_power/lr + 2 (l2 + beta/(2 lr));
+ * p = |lin| > l1 ? (sign(lin) l1 - lin)/q : 0;  acc = na. Needs lr > 0. */
+int ol_ftrl_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict acc, float *restrict lin, const OLOptHyper *h);
+
+/* ASGD (torch.optim.ASGD; Polyak and Juditsky 1992): eta_t = lr / (1 + lambd lr (t-1))^alpha,
+ * mu_t = 1 / max(1, t - 1 - t0) (eta_1 = lr, mu_1 = 1); p <- p - lambd eta p - eta g;
+ * ax <- ax + mu (p - ax) (mu = 1: ax = p). ax is the average, kept as state. */
+int ol_asgd_update(int64_t n, float *restrict p, const float *restrict g,
+                   float *restrict ax, const OLOptHyper *h);
 
 /* Lion (Chen et al. 2023): p -= lr (sign(b1 m + (1-b1) g) + wd p); m = b2 m + (1-b2) g. */
 int ol_lion_update(int64_t n, float *restrict p, const float *restrict g,

@@ -258,7 +258,7 @@ function experiment._finalize(entries)
   -- label without the convention optim.get adds to every Keras default
   local short, nshort = {}, {}
   for i, e in ipairs(entries) do
-    short[i] = e.label:gsub(", convention=keras", ""):gsub("%(convention=keras%)", "")
+    short[i] = e.label:gsub(", convention=keras%f[^%w_]", ""):gsub("%(convention=keras%)", "")
     nshort[short[i]] = (nshort[short[i]] or 0) + 1
   end
   for i, e in ipairs(entries) do

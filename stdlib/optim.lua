@@ -9,6 +9,8 @@ local C = require "optlab.core"
 local tensor = require "tensor"
 local schedule = require "schedule"
 local serial = require "serial"
+local conventions = require "optim.conventions"
+local keras_base = require "optim.keras_base"
 
 local optim = {}
 
@@ -26,58 +28,68 @@ local NONNEG = range(0, math.huge, false, false)
 local UNIT_OPEN = range(0, 1, false, true)    -- [0, 1)
 local UNIT = range(0, 1, false, false)        -- [0, 1]
 local POS = range(0, math.huge, true, false)
+local function integer_from(lo)
+  return function(v)
+    if v ~= v or v < lo or v ~= math.floor(v) or v == math.huge then return string.format("must be an integer >= %d", lo) end
+  end
+end
 
 -- Field kinds: "num" (schedulable number), "bool", "conv", "opt" (optional positive number).
+-- decay: Keras 2's inverse-time decay of lr, lr / (1 + decay k) (PyTorch Adagrad's lr_decay).
+-- use_ema ... gradient_accumulation_steps: Keras's base optimizer options (optim/keras_base.lua).
 local COMMON = {
-  { "lr", "num", NONNEG }, { "weight_decay", "num", NONNEG },
-  { "clip_norm", "opt", POS }, { "clip_value", "opt", POS },
+  { "lr", "num", NONNEG }, { "weight_decay", "num", NONNEG }, { "decay", "fixed", NONNEG },
+  { "clip_norm", "opt", POS }, { "global_clip_norm", "opt", POS }, { "clip_value", "opt", POS },
+  { "use_ema", "bool" }, { "ema_momentum", "fixed", UNIT }, { "ema_overwrite_frequency", "opt", integer_from(1) },
+  { "gradient_accumulation_steps", "opt", integer_from(2) },
   { "convention", "conv" },
 }
 
 local specs = {
   SGD = { kind = "SGD", show = { "lr" }, defaults = { lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false, lookahead = false },
-    fields = { { "momentum", "num", UNIT_OPEN }, { "dampening", "num", UNIT }, { "nesterov", "bool" }, { "lookahead", "bool" } },
-    keras = { lr = 0.01, momentum = 0, nesterov = false } },
+    fields = { { "momentum", "num", UNIT_OPEN }, { "dampening", "num", UNIT }, { "nesterov", "bool" }, { "lookahead", "bool" } } },
   Adagrad = { kind = "Adagrad", show = { "lr", "eps" }, defaults = { lr = 0.01, eps = 1e-7, initial_accumulator = 0, weight_decay = 0, eps_inside_sqrt = false },
-    fields = { { "eps", "num", NONNEG }, { "initial_accumulator", "fixed", NONNEG }, { "eps_inside_sqrt", "bool" } },
-    keras = { lr = 0.001, initial_accumulator = 0.1, eps = 1e-7 } },
+    fields = { { "eps", "num", NONNEG }, { "initial_accumulator", "fixed", NONNEG }, { "eps_inside_sqrt", "bool" } } },
   RMSprop = { kind = "RMSprop", show = { "lr", "rho", "eps" }, defaults = { lr = 0.001, rho = 0.9, eps = 1e-6, momentum = 0, weight_decay = 0, nesterov = false, centered = false, lookahead = false, eps_inside_sqrt = false },
     fields = { { "rho", "num", UNIT }, { "eps", "num", NONNEG }, { "momentum", "num", UNIT_OPEN }, { "nesterov", "bool" },
-               { "centered", "bool" }, { "lookahead", "bool" }, { "eps_inside_sqrt", "bool" } },
-    keras = { lr = 0.001, rho = 0.9, eps = 1e-7, momentum = 0, centered = false } },
+               { "centered", "bool" }, { "lookahead", "bool" }, { "eps_inside_sqrt", "bool" } } },
   Adam = { kind = "Adam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, amsgrad = false, eps_inside_sqrt = false },
-    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } },
-    keras = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, amsgrad = false } },
+    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } } },
   AdamW = { kind = "Adam", decoupled = true, show = { "lr", "beta1", "beta2", "eps", "weight_decay" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01, amsgrad = false, eps_inside_sqrt = false },
-    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } },
-    keras = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, weight_decay = 0.004 } },
+    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } } },
   Adamax = { kind = "Adamax", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
-    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } },
-    keras = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7 } },
+    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } } },
   Nadam = { kind = "Nadam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum_decay = 0.004, weight_decay = 0 },
-    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "momentum_decay", "fixed", NONNEG } },
-    keras = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7 } },
+    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "momentum_decay", "fixed", NONNEG } } },
+  RAdam = { kind = "RAdam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
+    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } } },
+  Ftrl = { kind = "Ftrl", show = { "lr" }, defaults = { lr = 0.001, lr_power = -0.5, initial_accumulator = 0.1, l1 = 0, l2 = 0,
+                                                       l2_shrinkage = 0, beta = 0, weight_decay = 0 },
+    fields = { { "lr", "num", POS }, { "lr_power", "num", range(-math.huge, 0, false, false) },
+               { "initial_accumulator", "fixed", NONNEG }, { "l1", "num", NONNEG }, { "l2", "num", NONNEG },
+               { "l2_shrinkage", "num", NONNEG }, { "beta", "num", NONNEG } } },
+  ASGD = { kind = "ASGD", show = { "lr" }, defaults = { lr = 0.01, lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0 },
+    fields = { { "lambd", "fixed", NONNEG }, { "alpha", "fixed", NONNEG }, { "t0", "fixed", NONNEG } } },
   Lion = { kind = "Lion", show = { "lr", "beta1", "beta2" }, defaults = { lr = 1e-4, beta1 = 0.9, beta2 = 0.99, weight_decay = 0 },
-    fields = { { "beta1", "num", UNIT }, { "beta2", "num", UNIT } },
-    keras = { lr = 0.001, beta1 = 0.9, beta2 = 0.99 } },
+    fields = { { "beta1", "num", UNIT }, { "beta2", "num", UNIT } } },
   Rprop = { kind = "Rprop", show = { "lr" }, defaults = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50, weight_decay = 0 },
     fields = { { "etaminus", "num", range(0, 1, true, true) }, { "etaplus", "num", range(1, math.huge, true, false) },
                { "step_min", "num", NONNEG }, { "step_max", "num", NONNEG } } },
   Adadelta = { kind = "Adadelta", show = { "lr", "rho", "eps" }, defaults = { lr = 1.0, rho = 0.95, eps = 1e-6, weight_decay = 0 },
-    fields = { { "rho", "num", UNIT }, { "eps", "num", NONNEG } },
-    keras = { lr = 0.001, rho = 0.95, eps = 1e-7 } },
+    fields = { { "rho", "num", UNIT }, { "eps", "num", NONNEG } } },
 }
 
 -- Keras and PyTorch spellings accepted for ours.
 local ALIASES = { learning_rate = "lr", epsilon = "eps", beta_1 = "beta1", beta_2 = "beta2",
                   initial_accumulator_value = "initial_accumulator", alpha = "rho",
-                  clipnorm = "clip_norm", global_clipnorm = "clip_norm", clipvalue = "clip_value" }
-
-local CONVENTIONS = { textbook = true, keras = true, keras3 = true, torch = true }
+                  clipnorm = "clip_norm", global_clipnorm = "global_clip_norm", clipvalue = "clip_value",
+                  lr_decay = "decay", learning_rate_power = "lr_power", l1_regularization_strength = "l1",
+                  l2_regularization_strength = "l2", l2_shrinkage_regularization_strength = "l2_shrinkage" }
 
 -- Build the per-optimizer field table once.
 for name, sp in pairs(specs) do
   sp.name = name
+  sp.defaults.decay, sp.defaults.use_ema, sp.defaults.ema_momentum = 0, false, 0.99
   sp.field = {}
   sp.order = {}
   for _, list in ipairs { COMMON, sp.fields } do
@@ -128,6 +140,7 @@ end
 
 local Optimizer = {}
 Optimizer.__index = Optimizer
+local clip_scales
 
 -- Check one resolved numeric value; `at` says where it came from.
 local function check_value(sp, key, v, at)
@@ -139,13 +152,28 @@ local function check_value(sp, key, v, at)
   if err then fail(string.format("%s: %s = %g%s %s", sp.name, key, v, at, err)) end
 end
 
-local function new_optimizer(sp, hp, base)
+-- The canonical convention, or an error naming the known ones (and the closest).
+local function convention_of(c, who)
+  local canon = conventions.normalize(c)
+  if canon then return canon end
+  local best, bd = nil, 4
+  if type(c) == "string" then
+    for _, n in ipairs(conventions.names) do
+      local d = edit_distance(c:lower(), n)
+      if d < bd then best, bd = n, d end
+    end
+  end
+  fail(string.format("%s: convention = %s is unknown%s (known: %s; \"pytorch\" = \"torch\")", who,
+    type(c) == "string" and string.format("%q", c) or tostring(c),
+    best and (" (did you mean '" .. best .. "'?)") or "", table.concat(conventions.names, ", ")))
+end
+
+local function new_optimizer(sp, hp)
   if hp ~= nil and type(hp) ~= "table" then
     fail(string.format("optim.%s: expected a table of hyperparameters, got %s", sp.name, type(hp)))
   end
   hp = hp or {}
   local given, values = {}, {}
-  for k, v in pairs(base or {}) do values[k] = v end
   for k, v in pairs(hp) do
     if type(k) ~= "string" then fail(string.format("%s: hyperparameters are named (lr = ...), got a positional value", sp.name)) end
     if k == "betas" and sp.field.beta1 then
@@ -153,6 +181,9 @@ local function new_optimizer(sp, hp, base)
       values.beta1, values.beta2, given.beta1, given.beta2 = v[1], v[2], true, true
     else
       local key = ALIASES[k] or k
+      -- Keras 2's Nadam takes decay as its momentum schedule's decay (schedule_decay)
+      if sp.name == "Nadam" and k == "decay" then key = "momentum_decay" end
+      if sp.name == "ASGD" and k == "alpha" then key = "alpha" end      -- ASGD's own alpha (eta's power)
       if not sp.field[key] then
         local s = suggest(sp, k)
         fail(string.format("%s: unknown hyperparameter '%s'%s", sp.name, k, s and (" (did you mean '" .. s .. "'?)") or ""))
@@ -160,16 +191,12 @@ local function new_optimizer(sp, hp, base)
       values[key], given[key] = v, true
     end
   end
-  for k, v in pairs(sp.defaults) do if values[k] == nil then values[k] = v end end
-  local conv = values.convention or "textbook"
-  if not CONVENTIONS[conv] then
-    fail(string.format("%s: convention = %s is unknown (textbook, keras, keras3, torch)", sp.name, tostring(conv)))
-  end
+  local conv = convention_of(values.convention or "textbook", sp.name)
   values.convention = conv
-  -- Keras 2 starts Adagrad's accumulator at 0.1
-  if sp.name == "Adagrad" and conv == "keras" and not given.initial_accumulator and not (base and base.initial_accumulator) then
-    values.initial_accumulator = 0.1
-  end
+  -- the convention's defaults where its framework has this optimizer, then ours
+  local cd = conventions.defaults[conv] and conventions.defaults[conv][sp.name] or {}
+  for k, v in pairs(cd) do if values[k] == nil then values[k] = v end end
+  for k, v in pairs(sp.defaults) do if values[k] == nil then values[k] = v end end
   local sched = {}
   for key, f in pairs(sp.field) do
     local v = values[key]
@@ -185,21 +212,41 @@ local function new_optimizer(sp, hp, base)
       else fail(string.format("%s: %s must be a number, a schedule or a function of the step, got %s", sp.name, key, type(v))) end
     end
   end
+  -- Keras 3 raises when more than one clipping is set; tf.keras 2.11+ ignores clipvalue
+  -- beside a norm (refused here); tf.keras <= 2.10 clips by value, then by norm.
+  local keras = conventions.keras_family[conv]
+  local by_norm = values.clip_norm and values.global_clip_norm
+  if keras and values.clip_value and (values.clip_norm or values.global_clip_norm) and conv ~= "keras" then
+    fail(sp.name .. ": only one of clipnorm, global_clipnorm and clipvalue can be set under convention '" .. conv ..
+         "' (Keras 3 raises; tf.keras 2.11+ ignores clipvalue)")
+  elseif by_norm and keras then
+    fail(sp.name .. ": clipnorm and global_clipnorm cannot both be set (as in Keras)")
+  elseif by_norm then
+    fail(sp.name .. ": clip_norm is already the global norm under convention '" .. conv .. "': give one of them")
+  end
   if values.nesterov then
-    if values.momentum == 0 then fail(sp.name .. ": nesterov = true needs momentum > 0") end
+    -- Keras and the textbook take nesterov with momentum 0 as plain SGD; torch.optim.SGD raises
+    if values.momentum == 0 and conv == "torch" then
+      fail(sp.name .. ": nesterov = true needs momentum > 0 under convention 'torch' (torch.optim.SGD raises)")
+    end
     if type(values.dampening) == "number" and values.dampening ~= 0 then fail(sp.name .. ": nesterov = true needs dampening = 0") end
     if sp.name == "RMSprop" and conv ~= "textbook" then
       fail("RMSprop: nesterov = true is the seed's RMSProp with Nesterov momentum; convention '" .. conv ..
            "' has no such optimizer (use convention = \"textbook\")")
     end
   end
-  if values.lookahead and not values.nesterov then fail(sp.name .. ": lookahead = true evaluates the gradient at theta + alpha v: it needs nesterov = true") end
+  if values.lookahead and values.gradient_accumulation_steps then
+    fail(sp.name .. ": lookahead = true takes the gradient at theta + alpha v every call: it cannot accumulate gradients")
+  end
+  if values.lookahead and not (values.nesterov and values.momentum ~= 0) then
+    fail(sp.name .. ": lookahead = true evaluates the gradient at theta + alpha v: it needs nesterov = true and momentum > 0")
+  end
   if type(values.step_min) == "number" and type(values.step_max) == "number" and values.step_min > values.step_max then
     fail(sp.name .. ": step_min must be <= step_max")
   end
   local self = setmetatable({
     spec = sp, name = sp.name, values = values, given = given, sched = sched,
-    t = 0, epoch = nil, mu_prod = 1.0, last = nil,
+    t = 0, calls = 0, epoch = nil, mu_prod = 1.0, last = nil,
     state = setmetatable({}, { __mode = "k" }), order = {}, pending = nil,
   }, Optimizer)
   self.label = self:describe()
@@ -238,6 +285,8 @@ function Optimizer:resolve(k)
       end
     end
   end
+  -- Keras 2's decay (PyTorch Adagrad's lr_decay): lr / (1 + decay k), k = updates done
+  if self.values.decay > 0 then hv.lr = hv.lr / (1 + self.values.decay * k) end
   return hv
 end
 
@@ -263,17 +312,25 @@ local function param_list(params)
   return params
 end
 
+-- Nesterov momentum in effect: with momentum 0, Keras (and the textbook) run plain SGD.
+local function nesterov_on(self)
+  local v = self.values
+  return v.nesterov and (self.sched.momentum ~= nil or v.momentum ~= 0)
+end
+
 -- Which state buffers an optimizer keeps, in kernel argument order.
 local function buffer_names(self)
   local v, k = self.values, self.spec.kind
-  local mom = self.sched.momentum ~= nil or (type(v.momentum) == "number" and v.momentum ~= 0) or v.nesterov
+  local mom = self.sched.momentum ~= nil or (type(v.momentum) == "number" and v.momentum ~= 0) or nesterov_on(self)
   if k == "SGD" then return mom and { "velocity" } or {} end
   if k == "Adagrad" then return { "sum" } end
   if k == "RMSprop" then return { "square_avg", mom and "velocity" or false, v.centered and "grad_avg" or false } end
   if k == "Adam" then return { "m", "v", v.amsgrad and "vmax" or false } end
   if k == "Adamax" then return { "m", "u" } end
-  if k == "Nadam" then return { "m", "v" } end
+  if k == "Nadam" or k == "RAdam" then return { "m", "v" } end
   if k == "Lion" then return { "m" } end
+  if k == "Ftrl" then return { "accum", "linear" } end
+  if k == "ASGD" then return { "ax" } end
   if k == "Rprop" then return { "prev", "step_size" } end
   return { "square_avg", "acc_delta" }
 end
@@ -286,7 +343,9 @@ local function state_of(self, p, i, hv)
   for j, name in ipairs(names) do
     if name then st[name] = tensor.zeros(p:shape()) end
   end
+  for _, name in ipairs(keras_base.buffers(self.values)) do st[name] = tensor.zeros(p:shape()) end
   if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
+  if self.spec.kind == "Ftrl" then st.accum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Rprop" then st.step_size:fill_(hv.lr) end
   -- state loaded before this parameter was seen: by its index in the list
   if self.pending and self.pending[i] then
@@ -316,11 +375,40 @@ local function hyper_table(self, hv, t, grad_scale)
   local v = self.values
   local h = {}
   for k, x in pairs(hv) do h[k] = x end
-  h.t, h.convention, h.grad_scale = t, v.convention, grad_scale
+  h.t, h.convention, h.grad_scale = t, conventions.form[v.convention], grad_scale
   h.clip_value = v.clip_value
-  h.nesterov, h.centered, h.amsgrad = v.nesterov, v.centered, v.amsgrad
-  h.eps_inside_sqrt, h.decoupled = v.eps_inside_sqrt, self.spec.decoupled
+  h.nesterov, h.centered, h.amsgrad = nesterov_on(self), v.centered, v.amsgrad
+  h.eps_inside_sqrt = v.eps_inside_sqrt
+  h.lambd, h.alpha, h.t0 = v.lambd, v.alpha, v.t0
+  h.decoupled = self.spec.decoupled or (conventions.decoupled[v.convention] and true or false)
   return h
+end
+
+-- Gradient clipping by norm of the gradients grads: (grad_scale, per-tensor scales or nil).
+--   Keras's clipnorm: each tensor by its own norm, g c / max(|g|, c) (base_optimizer _clip_by_norm);
+--   Keras's global_clipnorm: all by the global norm, g c min(1/|G|, 1/c) (clip_by_global_norm);
+--   otherwise (textbook, torch) clip_norm is global, as torch.nn.utils.clip_grad_norm_:
+--   g min(1, c / (|G| + 1e-6)).
+clip_scales = function(self, grads)
+  local v = self.values
+  local keras = conventions.keras_family[v.convention]
+  if v.clip_norm and keras then
+    local scales, low = {}, 1
+    for i, g in ipairs(grads) do
+      local norm = math.sqrt(C.optim_grad_sqnorm(g))
+      scales[i] = norm > v.clip_norm and v.clip_norm / norm or 1
+      low = math.min(low, scales[i])
+    end
+    return low, scales
+  end
+  local c = v.global_clip_norm or v.clip_norm
+  if not c then return 1, nil end
+  local total = 0
+  for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
+  local norm = math.sqrt(total)
+  if keras then return norm > c and c / norm or 1, nil end
+  if norm > c then return c / (norm + 1e-6), nil end
+  return 1, nil
 end
 
 -- One update of every tensor in params from its .grad. With a closure, the
@@ -348,18 +436,29 @@ function Optimizer:step(params, closure)
     loss = closure()
   end
   C.optim_check(self.label, params)
-  local grad_scale = 1
-  if v.clip_norm then
-    local total = 0
-    for _, p in ipairs(params) do total = total + C.optim_grad_sqnorm(p.grad) end
-    local norm = math.sqrt(total)
-    -- PyTorch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when above
-    if norm > v.clip_norm then grad_scale = v.clip_norm / (norm + 1e-6) end
+  local calls = self.calls
+  self.calls = calls + 1
+  local function state(p, i) return state_of(self, p, i, hv) end
+  local grads = keras_base.gradients(v, params, calls, state)
+  if not grads then    -- accumulating: no update on this call
+    keras_base.average(v, params, calls, state)
+    return loss
   end
+  local value_first = v.convention == "keras" and v.clip_value and (v.clip_norm or v.global_clip_norm)
+  if value_first then     -- tf.keras <= 2.10 (_transform_gradients): clipvalue, then the norm of the clipped
+    for i, g in ipairs(grads) do
+      local c = g:clone()
+      C.optim_clip_value(c, v.clip_value)
+      grads[i] = c
+    end
+  end
+  local grad_scale, scales = clip_scales(self, grads)
   self.t = k + 1
   local kind = self.spec.kind
   if kind == "Nadam" then
-    local psi = v.momentum_decay
+    -- mu_t = beta1 (1 - 0.5 0.96^(psi t)): psi = 0.004 in PyTorch and tf.keras <= 2.10;
+    -- Keras 3 and tf.keras 2.11+ use 0.96^t (keras/src/optimizers/nadam.py)
+    local psi = conventions.form[v.convention] == "keras3" and 1 or v.momentum_decay
     hv.mu_t = hv.beta1 * (1 - 0.5 * 0.96 ^ (self.t * psi))
     hv.mu_next = hv.beta1 * (1 - 0.5 * 0.96 ^ ((self.t + 1) * psi))
     self.mu_prod = self.mu_prod * hv.mu_t
@@ -367,16 +466,30 @@ function Optimizer:step(params, closure)
   end
   local ht = hyper_table(self, hv, self.t, grad_scale)
   if literal then ht.nesterov = false end   -- gradient already taken at theta + alpha v
+  if value_first then ht.clip_value = nil end
   local h = C.optim_hyper(ht)
   local names = buffer_names(self)
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
     local b1, b2, b3 = names[1], names[2], names[3]
-    C.optim_update(kind, h, self.label, i, p, p.grad, b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil)
+    C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
+                   scales and scales[i])
   end
+  keras_base.average(v, params, calls, state)
   hv.grad_scale = grad_scale
   self.last = hv
   return loss
+end
+
+-- With use_ema: the parameters take their moving averages (Keras's
+-- finalize_variable_values; train.fit calls it at the end). Otherwise nothing.
+function Optimizer:finalize(params)
+  if not self.values.use_ema then return end
+  for i, p in ipairs(param_list(params)) do
+    local st = self.state[p]
+    if not st or not st.ema then fail(string.format("%s: finalize: parameter %d was never stepped", self.name, i)) end
+    p:copy_(st.ema)
+  end
 end
 
 function Optimizer:zero_grad(params)
@@ -390,7 +503,7 @@ end
 -- momentum product, schedule states, and every buffer (copied), by the
 -- parameters' order of first appearance.
 function Optimizer:state_dict()
-  local sd = { name = self.name, t = self.t, epoch = self.epoch, mu_prod = self.mu_prod, schedules = {}, state = {} }
+  local sd = { name = self.name, t = self.t, calls = self.calls, epoch = self.epoch, mu_prod = self.mu_prod, schedules = {}, state = {} }
   for key, s in pairs(self.sched) do sd.schedules[key] = s:state() end
   for i, p in ipairs(self.order) do
     local st = {}
@@ -416,6 +529,7 @@ function Optimizer:load_state_dict(sd, params)
     end
   end
   self.t, self.epoch, self.mu_prod = sd.t, sd.epoch, sd.mu_prod or 1.0
+  self.calls = sd.calls or sd.t
   for key, s in pairs(self.sched) do s:load_state(sd.schedules and sd.schedules[key]) end
   self.state = setmetatable({}, { __mode = "k" })
   self.order = {}
@@ -456,22 +570,45 @@ for name, sp in pairs(specs) do
 end
 optim.NAdam = optim.Nadam
 
--- Keras names with Keras 2 defaults and the keras convention, as the seed's
--- model.compile(optimizer = 'Adam') got them. Overrides may follow.
-function optim.get(name, overrides)
+-- optim.get(name [, convention] [, overrides]): the optimizer `name` as the
+-- convention's framework builds it, its forms and its defaults; without a
+-- convention, Keras 2's (convention "keras"), as the Keras example's
+-- model.compile(optimizer = 'Adam') got them. Names and conventions are
+-- case-insensitive; "pytorch" = "torch"; "NAdam" = "Nadam".
+function optim.get(name, convention, overrides)
   if type(name) ~= "string" then fail("optim.get: expected an optimizer name, got " .. type(name)) end
+  if type(convention) == "table" and overrides == nil then convention, overrides = nil, convention end
+  if overrides ~= nil and type(overrides) ~= "table" then
+    fail("optim.get: overrides must be a table of hyperparameters, got " .. type(overrides))
+  end
+  local conv = convention_of(convention or (overrides and overrides.convention) or "keras", "optim.get")
+  local has = conventions.defaults[conv]
   local sp
   for n, s in pairs(specs) do if n:lower() == name:lower() then sp = s end end
-  if not sp or not sp.keras then
-    local names = {}
-    for n, s in pairs(specs) do if s.keras then names[#names + 1] = n end end
+  if not sp then
+    local names, best, bd = {}, nil, 4
+    for n in pairs(specs) do names[#names + 1] = n end
     table.sort(names)
-    fail(string.format("optim.get: unknown optimizer '%s' (known: %s)", name, table.concat(names, ", ")))
+    for _, n in ipairs(names) do
+      local d = edit_distance(name:lower(), n:lower())
+      if d < bd then best, bd = n, d end
+    end
+    fail(string.format("optim.get: unknown optimizer '%s'%s (known: %s)", name,
+      best and (" (did you mean '" .. best .. "'?)") or "", table.concat(names, ", ")))
   end
-  local base = { convention = "keras" }
-  for k, v in pairs(sp.keras) do base[k] = v end
-  local opt = new_optimizer(sp, overrides, base)
-  for k in pairs(sp.keras) do opt.given[k] = opt.given[k] or (k == "lr") end
+  if has and not has[sp.name] then
+    local names = {}
+    for n in pairs(has) do names[#names + 1] = n end
+    table.sort(names)
+    fail(string.format("optim.get: %s has no %s (convention '%s' has: %s)", conventions.framework[conv], sp.name,
+      conv, table.concat(names, ", ")))
+  end
+  local hp = {}
+  for k, v in pairs(overrides or {}) do hp[k] = v end
+  hp.convention = conv
+  local opt = new_optimizer(sp, hp)
+  opt.given.lr = true
+  opt.given.convention = nil
   opt.label = opt:describe()
   return opt
 end
@@ -509,54 +646,6 @@ function optim.sweep(ctor, grid)
   return out
 end
 
--- help(optim.Adam) and friends: the seed's formula, our defaults, Keras's.
-local FORMULAS = {
-  SGD = [[theta <- theta - eps*g  (seed: SGD; eps from a schedule, e.g. schedule.linear)
-momentum:  v <- alpha*v - eps*g;  theta <- theta + v
-nesterov:  seed: g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
-           v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g   (lookahead = true: literal)]],
-  Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
-  RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
-nesterov = true (the seed's RMSProp with Nesterov momentum):
-           v <- alpha*v - eps/sqrt(r) * g;  theta <- theta + v]],
-  Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
-s_hat = s/(1-rho1^t);  r_hat = r/(1-rho2^t)
-theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (seed: sqrt(r_hat + delta): eps_inside_sqrt = true)]],
-  AdamW = [[theta <- theta - lr*weight_decay*theta, then the Adam update (decoupled weight decay)]],
-  Adamax = [[s as Adam;  u <- max(rho2*u, |g|);  theta <- theta - eps/(1-rho1^t) * s/(u + delta)]],
-  Nadam = [[Adam with Nesterov momentum (Dozat 2016), momentum schedule mu_t = beta1*(1 - 0.5*0.96^(0.004 t))]],
-  Lion = [[theta <- theta - lr*(sign(beta1*m + (1-beta1)*g) + weight_decay*theta);  m <- beta2*m + (1-beta2)*g]],
-  Rprop = [[per element: step *= etaplus if g*g_prev > 0, *= etaminus if < 0 (clamped); theta <- theta - sign(g)*step]],
-  Adadelta = [[r <- rho*r + (1-rho)*g*g;  d = sqrt(u + delta)/sqrt(r + delta) * g;  u <- rho*u + (1-rho)*d*d
-theta <- theta - lr*d]],
-}
-
-do
-  local help = require "help"
-  local function kv(t)
-    local keys = {}
-    for k in pairs(t) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local out = {}
-    for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
-    return table.concat(out, ", ")
-  end
-  for name, sp in pairs(specs) do
-    local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, clip_value, convention = "
-      .. "\"textbook\" | \"keras\" | \"keras3\" | \"torch\"; any value may be a schedule.", name, kv(sp.defaults),
-      FORMULAS[name] or "")
-    if sp.keras then
-      text = text .. string.format("\noptim.get(%q): Keras 2 defaults {%s}, convention \"keras\".", name, kv(sp.keras))
-    end
-    help.register(optim[name], text)
-  end
-  help.register(optim, [[optim: optimizers updating tensors in place from their .grad
-optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, Lion, Rprop, Adadelta{...}
-opt:step(params [, closure]), opt:zero_grad(params), tostring(opt), opt:hyper(), opt:state_dict()
-optim.get(name [, overrides]): Keras names and defaults; optim.sweep(ctor, grid): a list of optimizers]])
-  help.register(optim.get, "optim.get(name [, overrides]): the optimizer Keras builds for optimizer = name (Keras 2 defaults, convention \"keras\")")
-  help.register(optim.sweep, "optim.sweep(ctor, {lr = 0.01, momentum = {0, 0.5, 0.9}}): one optimizer per combination of the listed values")
-end
-
 optim.specs = specs
+require("optim.help")(optim, specs)     -- help(optim.Adam): formula and every convention's defaults
 return optim

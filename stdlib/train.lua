@@ -677,6 +677,8 @@ function train.fit(model, opt, train_ds, o)
   end
   local ok, err = pcall(run)
   sys.catch_interrupts(prev_catch)
+  -- Keras's fit ends with finalize_variable_values: with use_ema the weights take their averages
+  if ok and type(opt.finalize) == "function" then opt:finalize(params) end
   for _, cb in ipairs(callbacks) do call(cb, "on_train_end", ctx) end
   if not ok then error(err, 0) end
   return history

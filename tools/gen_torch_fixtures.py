@@ -1286,6 +1286,37 @@ OPTIM = [
 ]
 OPTLAB_NAME = {"NAdam": "Nadam"}
 
+# Issue 15: torch.optim's defaults as optim.get(name, "torch") gives them, on gradients whose
+# elements span magnitudes 1 to 1e-6 (ref.span_grad), 120 steps. file, torch class, torch kwargs
+# (torch's defaults, plus the variant's), optlab's overrides of optim.get(name, "torch").
+# SGD's lr is PyTorch 2.2's default (torch 1.13 has none).
+OPTIM_DEFAULTS = [
+    ("torch_defaults_sgd", "SGD", {"lr": 1e-3}, {}),
+    ("torch_defaults_sgd_nesterov", "SGD", {"lr": 1e-3, "momentum": 0.9, "nesterov": True}, {"momentum": 0.9, "nesterov": True}),
+    ("torch_defaults_adagrad", "Adagrad", {}, {}),
+    ("torch_defaults_adagrad_lr_decay", "Adagrad", {"lr_decay": 0.01}, {"lr_decay": 0.01}),
+    ("torch_defaults_rmsprop", "RMSprop", {}, {}),
+    ("torch_defaults_rmsprop_momentum_centered", "RMSprop", {"momentum": 0.9, "centered": True}, {"momentum": 0.9, "centered": True}),
+    ("torch_defaults_adam", "Adam", {}, {}),
+    ("torch_defaults_adam_amsgrad", "Adam", {"amsgrad": True}, {"amsgrad": True}),
+    ("torch_defaults_adamw", "AdamW", {}, {}),
+    ("torch_defaults_adamax", "Adamax", {}, {}),
+    ("torch_defaults_nadam", "NAdam", {}, {}),
+    ("torch_defaults_rprop", "Rprop", {}, {}),
+    ("torch_defaults_adadelta", "Adadelta", {}, {}),
+    ("torch_defaults_radam", "RAdam", {}, {}),
+    ("torch_radam_weight_decay", "RAdam", {"lr": 0.01, "weight_decay": 0.01}, {"lr": 0.01, "weight_decay": 0.01}),
+    ("torch_defaults_asgd", "ASGD", {}, {}),
+    ("torch_asgd_averaging", "ASGD", {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.01},
+     {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.01}),
+]
+
+
+def span_grad(k, i, n):
+    """tests/lua/ref_optim.lua's ref.span_grad: ref_grad's shape scaled by 10^(-6 (i-1)/(n-1))"""
+    g = math.sin(0.9 * k + 1.7 * i) * (1 + 0.5 * (k % 3)) + 0.05 * math.cos(0.3 * k * i)
+    return f32(g * 10 ** (-6 * (i - 1) / (n - 1)))
+
 
 class NAdamFixed(torch.optim.Optimizer):
     """torch 1.13's NAdam step (torch/optim/nadam.py, _single_tensor_nadam) with the fix of
@@ -1326,7 +1357,8 @@ def optim_class(cls):
     return getattr(torch.optim, cls)
 
 
-def optim_run(cls, kw, linear, dtype, n=8, steps=100):
+def optim_run(cls, kw, linear, dtype, n=8, steps=100, grad=None):
+    grad = grad or ref_grad
     p = torch.tensor([ref_param0(i) for i in range(1, n + 1)], dtype=dtype, requires_grad=True)
     o = optim_class(cls)([p], **kw)
     rows = []
@@ -1335,7 +1367,7 @@ def optim_run(cls, kw, linear, dtype, n=8, steps=100):
             a = min((k - 1) / linear["steps"], 1.0)
             for gr in o.param_groups:
                 gr["lr"] = (1 - a) * linear["from"] + a * linear["to"]
-        p.grad = torch.tensor([ref_grad(k, i) for i in range(1, n + 1)], dtype=dtype)
+        p.grad = torch.tensor([grad(k, i) for i in range(1, n + 1)], dtype=dtype)
         o.step()
         rows.append([float(x) for x in p.detach().tolist()])
     return rows
@@ -1354,6 +1386,15 @@ def gen_optim():
                     "hp": hp, "linear": linear,
                     "f32": optim_run(cls, kw, linear, torch.float32),
                     "f64": [[x for x in r] for r in optim_run(cls, kw, linear, torch.float64)]})
+    span = lambda k, i: span_grad(k, i, 8)
+    for name, cls, kw, hp in OPTIM_DEFAULTS:
+        what = "torch.optim.%s(%s)" % (cls, ", ".join("%s=%r" % kv for kv in sorted(kw.items())))
+        if optim_class(cls) is NAdamFixed:
+            what += " of torch %s with the fix of pytorch#92699" % torch.__version__
+        out.append({"name": name, "opt": OPTLAB_NAME.get(cls, cls), "torch": what, "get": "torch",
+                    "grads": "span", "hp": hp, "linear": None,
+                    "f32": optim_run(cls, kw, None, torch.float32, steps=120, grad=span),
+                    "f64": [[x for x in r] for r in optim_run(cls, kw, None, torch.float64, steps=120, grad=span)]})
     return out
 
 

@@ -1,7 +1,7 @@
 /* Lua bindings of the optimizer kernels (kernels/optim.h).
  *
  *   h = C.optim_hyper{lr = ..., t = ..., convention = "torch", ...}
- *   C.optim_update(kind, h, label, index, p, g, s1, s2, s3)
+ *   C.optim_update(kind, h, label, index, p, g, s1, s2, s3 [, grad_scale])
  *
  * One C call per parameter tensor per step. The binding checks what the
  * kernels cannot: tensor types, a missing gradient, shapes, contiguity, and
@@ -55,6 +55,14 @@ static int l_optim_hyper(lua_State *L)
     h->mu_t = num_field(L, 1, "mu_t", 0);
     h->mu_next = num_field(L, 1, "mu_next", 0);
     h->mu_prod = num_field(L, 1, "mu_prod", 0);
+    h->l1 = num_field(L, 1, "l1", 0);
+    h->l2 = num_field(L, 1, "l2", 0);
+    h->l2_shrinkage = num_field(L, 1, "l2_shrinkage", 0);
+    h->beta = num_field(L, 1, "beta", 0);
+    h->lr_power = num_field(L, 1, "lr_power", -0.5);
+    h->lambd = num_field(L, 1, "lambd", 0);
+    h->alpha = num_field(L, 1, "alpha", 0);
+    h->t0 = num_field(L, 1, "t0", 0);
     h->grad_scale = num_field(L, 1, "grad_scale", 1);
     h->clip_value = num_field(L, 1, "clip_value", INFINITY);
     h->t = (int64_t)num_field(L, 1, "t", 1);
@@ -72,8 +80,8 @@ static int l_optim_hyper(lua_State *L)
 }
 
 static const char *const kinds[] = {"SGD", "Adagrad", "RMSprop", "Adam", "Adamax",
-                                    "Nadam", "Lion", "Rprop", "Adadelta", NULL};
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA };
+                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", "Ftrl", "ASGD", NULL};
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
 
 /* A state buffer at stack index idx: nil (absent) or a contiguous tensor of n elements. */
 static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int pi, int si)
@@ -88,11 +96,18 @@ static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int
     return ol_data(s);
 }
 
-/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2, s3) */
+/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2, s3 [, grad_scale])
+ * grad_scale, when given, replaces hyper's for this tensor: Keras's clipnorm
+ * scales each tensor by its own norm. */
 static int l_optim_update(lua_State *L)
 {
     int kind = luaL_checkoption(L, 1, NULL, kinds);
-    OLOptHyper *h = luaL_checkudata(L, 2, OL_HYPER);
+    OLOptHyper hv = *(OLOptHyper *)luaL_checkudata(L, 2, OL_HYPER), *h = &hv;
+    if (!lua_isnoneornil(L, 10)) {
+        double s = luaL_checknumber(L, 10);
+        if (!(s >= 0 && s <= 1)) ol_error(L, "optim_update: grad_scale must be in [0, 1], got %g", s);
+        h->grad_scale = s;
+    }
     const char *label = luaL_checkstring(L, 3);
     int pi = (int)luaL_checkinteger(L, 4);
     char a[160], b[160];
@@ -133,6 +148,9 @@ static int l_optim_update(lua_State *L)
     case K_NADAM: rc = ol_nadam_update(n, pd, gd, s1, s2, h); break;
     case K_LION: rc = ol_lion_update(n, pd, gd, s1, h); break;
     case K_RPROP: rc = ol_rprop_update(n, pd, gd, s1, s2, h); break;
+    case K_RADAM: rc = ol_radam_update(n, pd, gd, s1, s2, h); break;
+    case K_FTRL: rc = ol_ftrl_update(n, pd, gd, s1, s2, h); break;
+    case K_ASGD: rc = ol_asgd_update(n, pd, gd, s1, h); break;
     default: rc = ol_adadelta_update(n, pd, gd, s1, s2, h); break;
     }
     if (rc != 0)

@@ -10,11 +10,12 @@
 
 #include "optim.h"
 
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA };
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
 
 typedef struct {
     int kind, conv, nesterov, centered, amsgrad, eps_in;
     double lr, momentum, dampening, wd, eps, clip, gscale;
+    int dec;   /* decoupled weight decay for any optimizer (Keras 3, tf.keras 2.11+) */
 } Cfg;
 
 static const int64_t SIZES[] = {1, 7, 8, 33, 10001};
@@ -37,14 +38,17 @@ static OLOptHyper hyper_at(const Cfg *c, int64_t t, double *mu_prod)
     h.eps = c->eps;
     h.rho = c->kind == K_ADADELTA ? 0.95 : 0.9;
     h.beta1 = 0.9;
-    h.beta2 = c->kind == K_LION ? 0.99 : 0.999;
+    h.beta2 = c->kind == K_LION ? 0.99 : (c->kind == K_RADAM ? 0.9 : 0.999);
     h.convention = c->conv;
     h.nesterov = c->nesterov;
     h.centered = c->centered;
     h.amsgrad = c->amsgrad;
     h.eps_inside_sqrt = c->eps_in;
-    h.decoupled = c->kind == K_ADAMW;
+    h.decoupled = c->kind == K_ADAMW || c->dec;
     h.clip_value = c->clip > 0 ? c->clip : INFINITY;
+    h.l1 = 0.001; h.l2 = 0.01; h.l2_shrinkage = 0.01; h.beta = 0.1;
+    h.lr_power = c->momentum != 0 ? -c->momentum : -0.5;   /* Ftrl: momentum carries -lr_power */
+    h.lambd = 0.01; h.alpha = 0.75; h.t0 = 4;               /* ASGD: averaging from t = 6 */
     h.grad_scale = c->gscale > 0 ? c->gscale : 1.0;
     /* Nadam's momentum cache (Dozat; Keras and PyTorch: psi = 0.004, base 0.96) */
     h.mu_t = h.beta1 * (1.0 - 0.5 * pow(0.96, (double)t * 0.004));
@@ -66,6 +70,9 @@ static int run_kernel(int kind, int64_t n, float *p, const float *g, float *s1,
     case K_NADAM: return ol_nadam_update(n, p, g, s1, s2, h);
     case K_LION: return ol_lion_update(n, p, g, s1, h);
     case K_RPROP: return ol_rprop_update(n, p, g, s1, s2, h);
+    case K_RADAM: return ol_radam_update(n, p, g, s1, s2, h);
+    case K_FTRL: return ol_ftrl_update(n, p, g, s1, s2, h);
+    case K_ASGD: return ol_asgd_update(n, p, g, s1, h);
     default: return ol_adadelta_update(n, p, g, s1, s2, h);
     }
 }
@@ -80,7 +87,9 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
     g = g * h->grad_scale;
     if (g > h->clip_value) g = h->clip_value;
     if (g < -h->clip_value) g = -h->clip_value;
-    if (c->kind != K_ADAMW && c->kind != K_LION) g += h->weight_decay * *p;
+    if (c->dec && c->kind != K_ADAMW && c->kind != K_LION)
+        *p -= lr * h->weight_decay * *p;       /* Keras 3: variable -= variable * wd * lr, first */
+    else if (c->kind != K_ADAMW && c->kind != K_LION) g += h->weight_decay * *p;
     switch (c->kind) {
     case K_SGD:
         if (a == 0 && !c->nesterov) { *p -= lr * g; break; }
@@ -159,6 +168,36 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
         *s1 = h->beta2 * *s1 + (1 - h->beta2) * g;
         break;
     }
+    case K_ASGD: {      /* torch/optim/asgd.py, _single_tensor_asgd (eta, mu of the previous step) */
+        double eta = t == 1 ? lr : lr / pow(1 + h->lambd * lr * (t - 1), h->alpha);
+        double mu = t == 1 ? 1 : 1 / fmax(1, t - 1 - h->t0);
+        *p = *p * (1 - h->lambd * eta) - eta * g;
+        *s1 = mu == 1 ? *p : *s1 + (*p - *s1) * mu;
+        break;
+    }
+    case K_FTRL: {      /* TensorFlow training_ops.cc, ApplyFtrlV2 */
+        double np = -h->lr_power, l2 = h->l2 + h->beta / (2 * lr);
+        double na = *s1 + g * g;
+        *s2 += g + 2 * h->l2_shrinkage * *p - (pow(na, np) - pow(*s1, np)) / lr * *p;
+        double y = pow(na, np) / lr + 2 * l2;
+        *p = fabs(*s2) > h->l1 ? (sgn(*s2) * h->l1 - *s2) / y : 0;
+        *s1 = na;
+        break;
+    }
+    case K_RADAM: {     /* torch/optim/radam.py, _single_tensor_radam */
+        *s1 = h->beta1 * *s1 + (1 - h->beta1) * g;
+        *s2 = h->beta2 * *s2 + (1 - h->beta2) * g * g;
+        double bc1 = 1 - pow(h->beta1, t), bc2 = 1 - pow(h->beta2, t);
+        double rho_inf = 2 / (1 - h->beta2) - 1;
+        double rho_t = rho_inf - 2 * t * pow(h->beta2, t) / bc2;
+        if (rho_t > 5) {
+            double rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+            *p -= *s1 / bc1 * lr * (sqrt(bc2) / (sqrt(*s2) + eps)) * rect;
+        } else {
+            *p -= *s1 / bc1 * lr;
+        }
+        break;
+    }
     case K_RPROP: {
         double s = g * *s1;
         double f = s > 0 ? h->etaplus : (s < 0 ? h->etaminus : 1.0);
@@ -187,6 +226,8 @@ static Bufs bufs_new(int64_t n, const Cfg *c, uint64_t seed)
         for (int64_t i = 0; i < n; i++) b.s1[i] = 0.1f;      /* Keras initial accumulator */
     if (c->kind == K_RPROP)
         for (int64_t i = 0; i < n; i++) b.s2[i] = (float)c->lr; /* step sizes start at lr */
+    if (c->kind == K_FTRL)
+        for (int64_t i = 0; i < n; i++) b.s1[i] = 0.1f;      /* initial_accumulator_value */
     return b;
 }
 
@@ -230,6 +271,8 @@ static void check_cfg(const Cfg *c, const char *name)
                     /* float rounding, relative to the terms' size (not only
                      * the result's: a momentum buffer may nearly cancel) */
                     double tol = 2e-6 * (fabs(want) + fabs(old[4 * i + k])) + 2e-7;
+                    /* Ftrl's linear adds O(1) terms that cancel to a small sum */
+                    if (c->kind == K_FTRL && k == 2) tol += 1e-6;
                     cr_assert(fabs(got[k] - want) <= tol,
                               "%s n=%ld t=%ld i=%ld field %d: kernel %.9g, reference %.9g",
                               name, (long)n, (long)t, (long)i, k, got[k], want);
@@ -385,6 +428,42 @@ Test(optim, adadelta)
     CHECK("Adadelta",
           {K_ADADELTA, T, .lr = 1.0, .eps = 1e-6},
           {K_ADADELTA, KE, .lr = 0.001, .eps = 1e-7, .wd = 0.01});
+}
+
+Test(optim, radam)
+{
+    /* beta2 = 0.9: rho_t passes 5 at t = 6, within the 12 steps: both branches */
+    CHECK("RAdam",
+          {K_RADAM, TO, .lr = 0.01, .eps = 1e-8},
+          {K_RADAM, TO, .lr = 0.01, .eps = 1e-8, .wd = 0.01, .clip = 0.5});
+}
+
+Test(optim, asgd)
+{
+    CHECK("ASGD", {K_ASGD, TO, .lr = 0.05}, {K_ASGD, TO, .lr = 0.05, .wd = 0.01, .clip = 0.5});
+}
+
+Test(optim, ftrl)
+{
+    CHECK("Ftrl",
+          {K_FTRL, KE, .lr = 0.1},
+          {K_FTRL, K3, .lr = 0.1, .momentum = 0.3, .wd = 0.01, .dec = 1},
+          {K_FTRL, KE, .lr = 0.1, .wd = 0.01, .clip = 0.5});
+}
+
+/* Keras 3 and tf.keras 2.11+ decay every optimizer's weights directly. */
+Test(optim, decoupled_weight_decay)
+{
+    CHECK("decoupled",
+          {K_SGD, K3, .lr = 0.1, .wd = 0.05, .dec = 1},
+          {K_SGD, K3, .lr = 0.1, .momentum = 0.9, .wd = 0.05, .dec = 1},
+          {K_ADAGRAD, K3, .lr = 0.1, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_RMSPROP, K3, .lr = 0.01, .eps = 1e-7, .momentum = 0.5, .centered = 1, .wd = 0.05, .dec = 1},
+          {K_ADAM, K3, .lr = 0.01, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_ADAMAX, K3, .lr = 0.01, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_NADAM, K3, .lr = 0.01, .eps = 1e-7, .wd = 0.05, .dec = 1},
+          {K_ADADELTA, K3, .lr = 1.0, .eps = 1e-6, .wd = 0.05, .dec = 1},
+          {K_RPROP, K3, .lr = 0.01, .wd = 0.05, .dec = 1});
 }
 
 Test(optim, missing_state_is_an_error)

@@ -20,6 +20,23 @@ function lib.close(a, b, rtol, msg, atol)
   end
 end
 
+-- Float32 judged fairly against a framework: got (optlab, float32) must be no
+-- further from the framework's float64 run (f64) than twice the framework's own
+-- float32 run (f32) is, in L2 over the values, plus a floor of 4 float32
+-- half-ulps of the norm for steps where float32 lands on the float64 value.
+-- Returns ok, optlab's distance, float32's distance, the allowed distance.
+function lib.fair32(got, f32, f64)
+  local d_ours, d_ref, norm = 0, 0, 0
+  for i = 1, #f64 do
+    d_ours = d_ours + (got[i] - f64[i]) ^ 2
+    d_ref = d_ref + (f32[i] - f64[i]) ^ 2
+    norm = norm + f64[i] ^ 2
+  end
+  d_ours, d_ref = math.sqrt(d_ours), math.sqrt(d_ref)
+  local allowed = 2 * d_ref + 4 * 2 ^ -24 * math.sqrt(norm)
+  return d_ours <= allowed, d_ours, d_ref, allowed
+end
+
 -- fn() must raise an error whose message matches pattern (plain find).
 function lib.raises(fn, pattern, msg)
   local ok, err = pcall(fn)

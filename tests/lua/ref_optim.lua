@@ -13,6 +13,32 @@ ref.f32 = compat.f32
 function ref.grad(k, i) return ref.f32(math.sin(0.9 * k + 1.7 * i) * (1 + 0.5 * (k % 3)) + 0.05 * math.cos(0.3 * k * i)) end
 function ref.param0(i) return ref.f32(1 + 0.5 * math.sin(i)) end
 
+-- Round a double to the nearest float32 (ties to even) in plain arithmetic,
+-- without string.pack, so that it also runs on LuaJIT.
+function ref.round32(x)
+  if x ~= x or x == 0 or x == math.huge or x == -math.huge then return x end
+  local a = math.abs(x)
+  local e = math.floor(math.log(a) / math.log(2))
+  if 2 ^ e > a then e = e - 1 elseif 2 ^ (e + 1) <= a then e = e + 1 end
+  if e < -126 then e = -126 end
+  local q = 2 ^ (e - 23)
+  local m = a / q
+  local fm = math.floor(m)
+  local frac = m - fm
+  if frac > 0.5 or (frac == 0.5 and fm % 2 == 1) then fm = fm + 1 end
+  local y = fm * q
+  if y > 3.4028234663852886e38 then y = math.huge end
+  return x < 0 and -y or y
+end
+
+-- The conventions' gradient sequence: ref.grad's shape, element i of n scaled by
+-- 10^(-6 (i-1)/(n-1)), so the elements span magnitudes 1 to 1e-6 and where epsilon
+-- sits matters (tools/gen_torch_fixtures.py computes the same floats).
+function ref.span_grad(k, i, n)
+  local g = math.sin(0.9 * k + 1.7 * i) * (1 + 0.5 * (k % 3)) + 0.05 * math.cos(0.3 * k * i)
+  return ref.round32(g * 10 ^ (-6 * (i - 1) / (n - 1)))
+end
+
 -- Algorithm: SGD.  theta <- theta - epsilon_k g_hat
 function ref.sgd(theta, g, epsilon_k)
   for i = 1, #theta do theta[i] = theta[i] - epsilon_k * g[i] end

@@ -1003,8 +1003,9 @@ function T.installed_layout_finds_its_stdlib()
   local build = io.popen("readlink -f " .. exe):read("l"):match("^(.*)/[^/]*$")
   local pfx = os.tmpname()
   os.remove(pfx)
-  local sh = string.format([[set -e; p=%q; abi=%s; mkdir -p $p/bin $p/share/optlab/stdlib $p/lib/lua/$abi
-    cp %q/optlab $p/bin/; cp stdlib/*.lua $p/share/optlab/stdlib/; cp %q/optlab.so $p/lib/lua/$abi/
+  local sh = string.format([[set -e; p=%q; abi=%s; mkdir -p $p/bin $p/share/optlab/stdlib/optim $p/lib/lua/$abi
+    cp %q/optlab $p/bin/; cp stdlib/*.lua $p/share/optlab/stdlib/; cp stdlib/optim/*.lua $p/share/optlab/stdlib/optim/
+    cp %q/optlab.so $p/lib/lua/$abi/
     cd /; $p/bin/optlab -e 'io.write(tensor.ones(2, 3):sum():item())'; echo
     LUA_CPATH="$p/lib/lua/$abi/?.so" %s -e 'io.write(require("optlab").tensor.eye(3):sum():item())']],
     pfx, lib.lua_abi, build, build, lib.stock_lua)

@@ -305,6 +305,22 @@ function T.bad_arguments_are_clear_errors()
   if not have_nn then raises(function() fit { epochs = 1, loss = "cross_entropy" } end, "needs nn") end
 end
 
+-- Keras's fit ends with finalize_variable_values: with use_ema the model keeps the averages.
+function T.fit_with_use_ema_ends_with_the_averaged_weights()
+  if not (have_nn and have_optim) then lib.skip("needs nn and optim") end
+  local opt = optim.Adam { lr = 0.01, use_ema = true, ema_momentum = 0.9 }
+  local _, model = fit({ epochs = 2 }, nil, opt)
+  for _, p in ipairs(model:parameters()) do
+    lib.identical(p, opt.state[p].ema, "parameter = its moving average")
+  end
+  -- without use_ema, finalize leaves the weights alone
+  local plain = optim.Adam { lr = 0.01 }
+  local _, m2 = fit({ epochs = 1 }, nil, plain)
+  local before = m2:parameters()[1]:clone()
+  plain:finalize(m2:parameters())
+  lib.identical(m2:parameters()[1], before, "no EMA: unchanged")
+end
+
 function T.unknown_fit_option_is_an_error()
   local ds = data.blobs { n = 64, centers = 2, dim = 2, seed = 1 }
   local model = nn.Sequential { input = { 2 }, nn.Dense { 2 } }

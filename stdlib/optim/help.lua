@@ -1,0 +1,64 @@
+-- help(optim.Adam) and friends: the seed's formula, our defaults and each
+-- convention's (optim/conventions.lua). Called once by stdlib/optim.lua.
+local conventions = require "optim.conventions"
+
+local FORMULAS = {
+  SGD = [[theta <- theta - eps*g  (seed: SGD; eps from a schedule, e.g. schedule.linear)
+momentum:  v <- alpha*v - eps*g;  theta <- theta + v
+nesterov:  seed: g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
+           v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g   (lookahead = true: literal)]],
+  Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
+  RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
+nesterov = true (the seed's RMSProp with Nesterov momentum):
+           v <- alpha*v - eps/sqrt(r) * g;  theta <- theta + v]],
+  Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
+s_hat = s/(1-rho1^t);  r_hat = r/(1-rho2^t)
+theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (seed: sqrt(r_hat + delta): eps_inside_sqrt = true)]],
+  AdamW = [[theta <- theta - lr*weight_decay*theta, then the Adam update (decoupled weight decay)]],
+  Adamax = [[s as Adam;  u <- max(rho2*u, |g|);  theta <- theta - eps/(1-rho1^t) * s/(u + delta)]],
+  Nadam = [[Adam with Nesterov momentum (Dozat 2016), momentum schedule mu_t = beta1*(1 - 0.5*0.96^(0.004 t))
+(Keras 3 and tf.keras 2.11+, conventions keras3 and tf_keras: 0.96^t)]],
+  RAdam = [[Adam's s and r; rho_t = rho_inf - 2t rho2^t/(1-rho2^t), rho_inf = 2/(1-rho2) - 1
+rho_t <= 5: theta <- theta - eps s/(1-rho1^t);  else theta <- theta - eps r_t sqrt(1-rho2^t)/(1-rho1^t) s/(sqrt(r) + delta)
+(r_t = sqrt((rho_t-4)(rho_t-2)rho_inf / ((rho_inf-4)(rho_inf-2)rho_t)), Liu et al. 2020, torch.optim.RAdam)]],
+  Ftrl = [[FTRL-Proximal (McMahan et al. 2013) as TensorFlow/Keras: acc, linear per element;
+gs = g + 2 l2_shrinkage theta;  na = acc + g*g;  linear += gs - (na^-p - acc^-p)/lr * theta  (p = lr_power)
+theta = |linear| > l1 ? (sign(linear) l1 - linear) / (na^-p/lr + 2 (l2 + beta/(2 lr))) : 0;  acc = na]],
+  ASGD = [[averaged SGD (torch.optim.ASGD): eta_t = lr/(1 + lambd lr (t-1))^alpha, mu_t = 1/max(1, t-1-t0)
+theta <- theta - lambd eta theta - eta g;  ax <- ax + mu (theta - ax)  (ax: the average, in the state)]],
+  Lion = [[theta <- theta - lr*(sign(beta1*m + (1-beta1)*g) + weight_decay*theta);  m <- beta2*m + (1-beta2)*g]],
+  Rprop = [[per element: step *= etaplus if g*g_prev > 0, *= etaminus if < 0 (clamped); theta <- theta - sign(g)*step]],
+  Adadelta = [[r <- rho*r + (1-rho)*g*g;  d = sqrt(u + delta)/sqrt(r + delta) * g;  u <- rho*u + (1-rho)*d*d
+theta <- theta - lr*d]],
+}
+
+return function(optim, specs)
+  local help = require "help"
+  local function kv(t)
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local out = {}
+    for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
+    return table.concat(out, ", ")
+  end
+  for name, sp in pairs(specs) do
+    local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, global_clip_norm, clip_value, decay, use_ema, ema_momentum, "
+      .. "ema_overwrite_frequency, gradient_accumulation_steps, convention = "
+      .. "\"textbook\" | \"keras\" | \"tf_keras\" | \"keras3\" | \"torch\"; any value may be a schedule.", name, kv(sp.defaults),
+      FORMULAS[name] or "")
+    for _, c in ipairs(conventions.names) do
+      local d = conventions.defaults[c] and conventions.defaults[c][name]
+      if d then text = text .. string.format("\noptim.get(%q, %q): {%s}", name, c, kv(d)) end
+    end
+    help.register(optim[name], text)
+  end
+  help.register(optim, [[optim: optimizers updating tensors in place from their .grad
+optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, ASGD, Rprop, Adadelta{...}
+opt:step(params [, closure]), opt:zero_grad(params), tostring(opt), opt:hyper(), opt:state_dict()
+optim.get(name [, convention] [, overrides]): a framework's forms and defaults; optim.sweep(ctor, grid): a list of optimizers]])
+  help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "
+    .. "(\"keras\" (default: tf.keras 2.10), \"tf_keras\", \"keras3\", \"torch\" or \"pytorch\", \"textbook\"), its forms and defaults")
+  help.register(optim.sweep, "optim.sweep(ctor, {lr = 0.01, momentum = {0, 0.5, 0.9}}): one optimizer per combination of the listed values")
+end
+
