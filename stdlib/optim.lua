@@ -435,6 +435,14 @@ function Optimizer:step(params, closure)
   elseif closure then
     loss = closure()
   end
+  -- The update itself writes parameters and state in place: like torch.optim's
+  -- @torch.no_grad() step, nothing here is recorded, and leaves may be written.
+  tensor.no_grad(self._update, self, params, hv, k, literal)
+  return loss
+end
+
+function Optimizer:_update(params, hv, k, literal)
+  local v = self.values
   C.optim_check(self.label, params)
   local calls = self.calls
   self.calls = calls + 1
@@ -442,7 +450,7 @@ function Optimizer:step(params, closure)
   local grads = keras_base.gradients(v, params, calls, state)
   if not grads then    -- accumulating: no update on this call
     keras_base.average(v, params, calls, state)
-    return loss
+    return
   end
   local value_first = v.convention == "keras" and v.clip_value and (v.clip_norm or v.global_clip_norm)
   if value_first then     -- tf.keras <= 2.10 (_transform_gradients): clipvalue, then the norm of the clipped
@@ -478,7 +486,6 @@ function Optimizer:step(params, closure)
   keras_base.average(v, params, calls, state)
   hv.grad_scale = grad_scale
   self.last = hv
-  return loss
 end
 
 -- With use_ema: the parameters take their moving averages (Keras's
@@ -488,7 +495,7 @@ function Optimizer:finalize(params)
   for i, p in ipairs(param_list(params)) do
     local st = self.state[p]
     if not st or not st.ema then fail(string.format("%s: finalize: parameter %d was never stepped", self.name, i)) end
-    p:copy_(st.ema)
+    tensor.raw.copy_(p, st.ema)
   end
 end
 

@@ -312,6 +312,8 @@ function T.fit_with_use_ema_ends_with_the_averaged_weights()
   local _, model = fit({ epochs = 2 }, nil, opt)
   for _, p in ipairs(model:parameters()) do
     lib.identical(p, opt.state[p].ema, "parameter = its moving average")
+    -- the average is optimizer state, kept outside the graph (a step runs under no_grad)
+    check(not opt.state[p].ema.requires_grad, "the moving average is not part of a graph")
   end
   -- without use_ema, finalize leaves the weights alone
   local plain = optim.Adam { lr = 0.01 }
