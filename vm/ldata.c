@@ -64,6 +64,16 @@ static int64_t prod(int nd, const int64_t *sh)
     return p;
 }
 
+/* Images and labels that do not belong together: a message in err. */
+static int idx_pair_error(const ol_idx *im, const ol_idx *lb, const char *ip, const char *lp, char *err, size_t n)
+{
+    if (lb->ndim != 1) snprintf(err, n, "%s: labels must be 1-dimensional, got %d dimensions", lp, lb->ndim);
+    else if (im->dims[0] != lb->dims[0])
+        snprintf(err, n, "%s: %lld labels but %s has %lld images", lp, (long long)lb->dims[0], ip, (long long)im->dims[0]);
+    else return 0;
+    return 1;
+}
+
 /* C.data_idx(images_path, labels_path, add_channel) -> dataset of uint8
  * images and class ids. add_channel: [N, H, W] images get the per-example
  * shape {1, H, W} (PyTorch's layout, what Conv2D expects). */
@@ -72,12 +82,14 @@ static int data_idx(lua_State *L)
     const char *ip = luaL_checkstring(L, 1), *lp = luaL_checkstring(L, 2);
     char err[512];
     ol_idx im = {0}, lb = {0};
+    /* Both headers, and their agreement, before either file's data: a bad
+     * labels file must not cost inflating up to 1 GiB of images first. */
+    if (ol_idx_read_header(ip, &im, err, sizeof err)) ol_error(L, "%s", err);
+    if (ol_idx_read_header(lp, &lb, err, sizeof err)) ol_error(L, "%s", err);
+    if (idx_pair_error(&im, &lb, ip, lp, err, sizeof err)) ol_error(L, "%s", err);
     if (ol_idx_read(ip, &im, err, sizeof err)) ol_error(L, "%s", err);
     if (ol_idx_read(lp, &lb, err, sizeof err)) { ol_idx_free(&im); return ol_error(L, "%s", err); }
-    if (lb.ndim != 1 || im.dims[0] != lb.dims[0]) {
-        if (lb.ndim != 1) snprintf(err, sizeof err, "%s: labels must be 1-dimensional, got %d dimensions", lp, lb.ndim);
-        else snprintf(err, sizeof err, "%s: %lld labels but %s has %lld images", lp,
-                      (long long)lb.dims[0], ip, (long long)im.dims[0]);
+    if (idx_pair_error(&im, &lb, ip, lp, err, sizeof err)) {   /* a file replaced meanwhile */
         ol_idx_free(&im); ol_idx_free(&lb);
         return ol_error(L, "%s", err);
     }
@@ -170,9 +182,10 @@ static int ds_range(lua_State *L)
 {
     Dataset *d = check_ds(L, 1);
     lua_Integer st = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
-    if (st < 0 || n < 0 || st + n > d->n)
-        ol_error(L, "dataset range %lld..%lld is outside a dataset of %lld examples",
-                 (long long)st, (long long)(st + n), (long long)d->n);
+    int64_t end;
+    if (st < 0 || n < 0 || !ol_add64(st, n, &end) || end > d->n)
+        ol_error(L, "dataset range of %lld examples from %lld is outside a dataset of %lld examples",
+                 (long long)n, (long long)st, (long long)d->n);
     push_dataset(L, d->s, d->start + st, n);
     return 1;
 }
@@ -227,9 +240,10 @@ static const int64_t *gather_index(lua_State *L, int i, int64_t *count, int64_t 
     }
     Indices *ind = check_ind(L, i);
     lua_Integer pos = luaL_checkinteger(L, i + 1), cnt = luaL_checkinteger(L, i + 2);
-    if (pos < 0 || cnt < 0 || pos + cnt > ind->n)
-        ol_error(L, "gather: positions %lld..%lld are outside an index list of %lld",
-                 (long long)pos, (long long)(pos + cnt), (long long)ind->n);
+    int64_t end;
+    if (pos < 0 || cnt < 0 || !ol_add64(pos, cnt, &end) || end > ind->n)
+        ol_error(L, "gather: %lld positions from %lld are outside an index list of %lld",
+                 (long long)cnt, (long long)pos, (long long)ind->n);
     *count = cnt;
     return ind->v + pos;
 }

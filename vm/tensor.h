@@ -38,6 +38,22 @@ OLTensor *ol_pushcontiguous(lua_State *L, int idx);
 
 static inline float *ol_data(const OLTensor *t) { return t->st->data + t->offset; }
 int64_t ol_numel(const OLTensor *t);
+
+/* Checked int64 arithmetic. Every shape, stride, element count and index
+ * computation on sizes that come from users or files goes through these, so
+ * a hostile size is a clear error instead of a product that wraps and then
+ * lets an index through the bounds check. Each returns 1 if *r is exact. */
+static inline int ol_mul64(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+static inline int ol_add64(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
+/* The element count of a shape, or -1 if a dimension is negative or the
+ * shape is too large: the product of its non-zero dimensions (which bounds
+ * every contiguous stride, even when another dimension is 0) must not
+ * exceed OL_MAXNUMEL. */
+#define OL_MAXNUMEL ((int64_t)1 << 48)
+int64_t ol_shape_numel(int ndim, const int64_t *shape);
+/* x as an int64 if it is a number in [-2^63, 2^63) (not NaN), else 0: a
+ * cast of an out-of-range double is undefined behaviour in C. */
+int ol_double_to_int64(double x, int64_t *r);
 int ol_iscontiguous(const OLTensor *t);
 int ol_sameshape(const OLTensor *a, const OLTensor *b);
 const char *ol_shapestr(const OLTensor *t, char *buf, size_t len);

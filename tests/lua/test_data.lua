@@ -100,6 +100,28 @@ local function source_counts(which)
   return t
 end
 
+function T.idx_labels_header_is_checked_before_the_images_are_inflated()
+  -- A gzip bomb: 256 MiB of zeros (a valid header claiming them) in 256 KiB.
+  -- With a bad labels file, data.idx must fail on the labels' header without
+  -- inflating the images first. Peak RSS of a fresh process tells.
+  if lib.sanitized() then lib.skip("RSS under AddressSanitizer's quarantine") end
+  local ip, lp = tmp .. "/bomb-images.gz", tmp .. "/bad-labels"
+  check(os.execute(string.format([[{ printf '\000\000\010\003\000\004\000\000\000\000\000\040\000\000\000\040'; ]]
+    .. [[head -c 268435456 /dev/zero; } | gzip -1 > %s]], ip)), "made the bomb")
+  write_idx(lp, { 262144 }, "", string.char(1, 8, 0, 0))
+  local optlab = os.getenv("OPTLAB") or "./optlab"
+  local p = io.popen(string.format([[%s -e 'local ok, e = pcall(data.idx, {images = "%s", labels = "%s"}); ]]
+    .. [[print(e); print(sys.peak_rss())' 2>&1]], optlab, ip, lp))
+  local out = p:read("a")
+  p:close()
+  check(out:find("bad magic number", 1, true) and out:find(lp, 1, true), "the labels file's error: " .. out)
+  local peak = tonumber(out:match("\n(%d+)\n?$"))
+  check(peak, "peak RSS printed: " .. out)
+  print(string.format("    peak RSS %.1f MiB (the images inflate to 256 MiB)", peak / 1048576))
+  check(peak < 128 * 1048576, "the images were inflated before the labels' header was read: peak RSS " .. peak)
+  os.remove(ip)
+end
+
 function T.mnist_counts_after_make_data()
   local tr, te = data.mnist()
   check(#tr == 8000 and #te == 2000, string.format("8000/2000, got %d/%d", #tr, #te))
