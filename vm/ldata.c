@@ -33,6 +33,7 @@ typedef struct {
     int64_t yshape[OL_MAXDIM];
     int64_t yrow;
     int classes;                       /* y8: number of classes */
+    size_t bytes;                      /* of the buffers above, told to the GC (ol_gc_add) */
 } DataStore;
 
 typedef struct { DataStore *s; int64_t start, n; } Dataset;
@@ -41,8 +42,17 @@ typedef struct { int64_t n; int64_t *v; } Indices;
 static void store_release(DataStore *s)
 {
     if (!s || --s->refs > 0) return;
+    ol_gc_sub(s->bytes);
     free(s->x8); free(s->xf); free(s->y8); free(s->yf);
     free(s);
+}
+
+/* A new store's buffers, counted once in the GC's pressure; released in store_release. */
+static void store_account(lua_State *L, DataStore *s)
+{
+    s->bytes = (size_t)(s->n * s->xrow) * (s->x8 ? 1 : sizeof(float))
+             + (size_t)(s->n * s->yrow) * (s->y8 ? 1 : sizeof(float));
+    ol_gc_add(L, s->bytes);
 }
 
 static Dataset *push_dataset(lua_State *L, DataStore *s, int64_t start, int64_t n)
@@ -109,6 +119,7 @@ static int data_idx(lua_State *L)
     for (int64_t i = 0; i < s->n; i++) if (s->y8[i] > mx) mx = s->y8[i];
     s->classes = mx + 1;
     push_dataset(L, s, 0, s->n);   /* refs: 0 -> 1, owned by the userdata */
+    store_account(L, s);
     return 1;
 }
 
@@ -164,6 +175,7 @@ static int data_from_tensors(lua_State *L)
     if (is_cls) for (int64_t i = 0; i < n; i++) s->y8[i] = (uint8_t)yd[i];
     else memcpy(s->yf, yd, (size_t)(n * s->yrow) * sizeof(float));
     push_dataset(L, s, 0, n);
+    store_account(L, s);
     return 1;
 }
 

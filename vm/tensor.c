@@ -14,19 +14,32 @@
 #define CACHE_MIN_BYTES (64u << 10)
 #define CACHE_MAX_BYTES ((size_t)128 << 20)
 static struct { float *p; size_t n; } cache[CACHE_SLOTS];
-static size_t cache_bytes, live_bytes, gc_threshold = (size_t)64 << 20;
+static size_t cache_bytes, live_bytes, other_bytes, gc_threshold = (size_t)64 << 20;
+
+/* Lua sees only the small userdata, so it must be told when the C memory
+ * behind them grows; a full collection is cheap next to that memory. */
+static void gc_pressure(lua_State *L)
+{
+    if (live_bytes + other_bytes <= gc_threshold) return;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    size_t twice = (live_bytes + other_bytes) * 2;
+    gc_threshold = twice > ((size_t)64 << 20) ? twice : ((size_t)64 << 20);
+}
+
+void ol_gc_add(lua_State *L, size_t bytes)
+{
+    other_bytes += bytes;
+    gc_pressure(L);
+}
+
+void ol_gc_sub(size_t bytes) { other_bytes -= bytes; }
 
 float *ol_alloc_floats(lua_State *L, size_t n)
 {
     size_t bytes = (n ? n : 1) * sizeof(float);
     if (n > ((size_t)1 << 40)) ol_error(L, "out of memory: cannot allocate %zu floats", n);
     live_bytes += bytes;
-    if (live_bytes > gc_threshold) {
-        /* Lua sees only the small userdata, so it must be told when the
-         * tensors behind them grow; a full collection is cheap next to them. */
-        lua_gc(L, LUA_GCCOLLECT, 0);
-        gc_threshold = live_bytes * 2 > ((size_t)64 << 20) ? live_bytes * 2 : ((size_t)64 << 20);
-    }
+    gc_pressure(L);
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].p && cache[i].n == n) {
             float *p = cache[i].p;

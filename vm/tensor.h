@@ -70,4 +70,8 @@ void ol_set_stdlib_dir(const char *dir);
 float *ol_alloc_floats(lua_State *L, size_t n);
 void ol_free_floats(float *p, size_t n);
 size_t ol_live_bytes(void);
+/* Other C memory owned by Lua objects (data sets' buffers): counted in the
+ * same GC pressure as tensors, so a loop that drops data sets collects them. */
+void ol_gc_add(lua_State *L, size_t bytes);
+void ol_gc_sub(size_t bytes);
 #endif
