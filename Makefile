@@ -16,7 +16,7 @@ BLIS_DIR = /usr/lib/x86_64-linux-gnu/blis-openmp
 # -isystem: blis.h is not warning-clean, and -Werror applies to our code only.
 CPPFLAGS_DEPS = $(shell pkg-config --cflags lua5.4 zlib libedit) \
                 -isystem /usr/include/x86_64-linux-gnu/blis-openmp
-LIBS_DEPS = $(shell pkg-config --libs lua5.4 zlib libedit) \
+LIBS_DEPS = $(shell pkg-config --libs lua5.4 zlib libedit) -lcsv \
             -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lm
 CFLAGS_ALL = $(CFLAGS_OURS) $(CPPFLAGS_DEPS) -Ikernels -Ivm \
              -DOPTLAB_STDLIB='"$(PREFIX)/share/optlab/stdlib"'

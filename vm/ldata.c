@@ -5,7 +5,6 @@
  * (uint8) or float targets. Batches are gathered by an index list and
  * converted to float in C (kernels/batch.h), so a training step never walks
  * elements in Lua. take/split make range views that share the storage. */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include "tensor.h"
 #include "batch.h"
+#include "csvread.h"
 #include "idx.h"
 #include "synth.h"
 
@@ -352,15 +352,6 @@ static int ind_totable(lua_State *L)
 
 /* ---- CSV ------------------------------------------------------------- */
 
-static char *trim(char *p)
-{
-    while (isspace((unsigned char)*p)) p++;
-    char *e = p + strlen(p);
-    while (e > p && isspace((unsigned char)e[-1])) *--e = '\0';
-    if (e - p >= 2 && *p == '"' && e[-1] == '"') { e[-1] = '\0'; p++; }
-    return p;
-}
-
 static int parse_num(const char *s, double *v)
 {
     if (!*s) return 0;
@@ -370,79 +361,41 @@ static int parse_num(const char *s, double *v)
     return *end == '\0' && errno != ERANGE;
 }
 
-/* Splits line (in place) on commas into fields; returns the count. */
-static int split_fields(char *line, char **f, int max)
-{
-    int n = 0;
-    for (char *p = line;;) {
-        char *c = strchr(p, ',');
-        if (c) *c = '\0';
-        if (n < max) f[n] = trim(p);
-        n++;
-        if (!c) break;
-        p = c + 1;
-    }
-    return n;
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 #define CSV_MAXCOLS 4096
 
-typedef struct { char *text; char **f; char **labels; double *y; char **lines; int64_t *lineno; } CsvWork;
+typedef struct { ol_csv c; char **labels; double *y; } CsvWork;
 
-static void csv_free(CsvWork *w)
+static void csv_work_free(CsvWork *w)
 {
-    free(w->text); free(w->f); free(w->labels); free(w->y); free(w->lines); free(w->lineno);
+    ol_csv_free(&w->c); free(w->labels); free(w->y);
 }
 
 /* C.data_csv(path, label) -> x [N, F-1], y [N], feature names, class names
  * (sorted, or nil when the label column is numeric), labels_are_ids.
  * label: column name, 1-based column number, or nil for the last column.
- * The first line is a header when any of its fields is not a number. */
+ * The first row is a header when any of its fields is not a number.
+ * kernels/csv.c splits the file (RFC 4180, by libcsv). */
 static int data_csv(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     CsvWork w = {0};
-    FILE *fp = fopen(path, "rb");
-    if (!fp) ol_error(L, "%s: cannot open: %s", path, strerror(errno));
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    w.text = malloc((size_t)(sz > 0 ? sz : 0) + 2);
-    w.f = malloc(CSV_MAXCOLS * sizeof *w.f);
-    if (!w.text || !w.f) { fclose(fp); csv_free(&w); ol_error(L, "out of memory"); }
-    size_t got = fread(w.text, 1, (size_t)(sz > 0 ? sz : 0), fp);
-    fclose(fp);
-    w.text[got] = '\0';
-    /* Lines: newlines become NULs; remember where the non-empty ones start. */
-    int64_t nlines = 0, cap = 0;
-    for (char *q = w.text; *q; q++) cap += *q == '\n';
-    w.lines = malloc((size_t)(cap + 1) * sizeof *w.lines);
-    w.lineno = malloc((size_t)(cap + 1) * sizeof *w.lineno);
-    if (!w.lines || !w.lineno) { csv_free(&w); ol_error(L, "out of memory"); }
-    int64_t ln = 0;
-    for (char *q = w.text; ; ) {
-        char *nl = strchr(q, '\n');
-        ln++;
-        if (nl) *nl = '\0';
-        char *t = trim(q);
-        if (*t) { w.lines[nlines] = t; w.lineno[nlines++] = ln; }
-        if (!nl) break;
-        q = nl + 1;
-    }
     char errbuf[512] = "";
+    if (ol_csv_read(path, &w.c, errbuf, sizeof errbuf)) ol_error(L, "%s", errbuf);
 #define CSV_FAIL(...) do { snprintf(errbuf, sizeof errbuf, __VA_ARGS__); goto fail; } while (0)
-    if (nlines == 0) CSV_FAIL("%s: empty file", path);
-    int ncol = split_fields(w.lines[0], w.f, CSV_MAXCOLS);
-    if (ncol > CSV_MAXCOLS) CSV_FAIL("%s: %d columns, at most %d supported", path, ncol, CSV_MAXCOLS);
+    if (w.c.nrow == 0) CSV_FAIL("%s: empty file", path);
+    char **hdr = w.c.field + w.c.row[0];
+    int64_t ncol64 = w.c.row[1] - w.c.row[0];
+    if (ncol64 > CSV_MAXCOLS) CSV_FAIL("%s: %lld columns, at most %d supported", path, (long long)ncol64, CSV_MAXCOLS);
+    int ncol = (int)ncol64;
     if (ncol < 2) CSV_FAIL("%s: need at least 2 columns (features and a label), got %d", path, ncol);
     int header = 0;
-    for (int j = 0; j < ncol; j++) { double v; if (!parse_num(w.f[j], &v)) header = 1; }
+    for (int j = 0; j < ncol; j++) { double v; if (!parse_num(hdr[j], &v)) header = 1; }
     lua_createtable(L, ncol, 0);
     int names_idx = lua_gettop(L);
     for (int j = 0; j < ncol; j++) {
-        if (header) lua_pushstring(L, w.f[j]);
+        if (header) lua_pushstring(L, hdr[j]);
         else lua_pushfstring(L, "%d", j + 1);
         lua_rawseti(L, names_idx, j + 1);
     }
@@ -461,7 +414,7 @@ static int data_csv(lua_State *L)
         if (c < 1 || c > ncol) CSV_FAIL("%s: label column %lld is outside 1..%d", path, (long long)c, ncol);
         lab = (int)c - 1;
     }
-    int64_t n = nlines - header;
+    int64_t n = w.c.nrow - header;
     if (n < 1) CSV_FAIL("%s: no data rows", path);
     int64_t sh[2] = {n, ncol - 1};
     OLTensor *x = ol_pushtensor_empty(L, 2, sh);
@@ -471,23 +424,23 @@ static int data_csv(lua_State *L)
     if (!w.labels || !w.y) CSV_FAIL("out of memory");
     int numeric = 1;
     for (int64_t row = 0; row < n; row++) {
-        int64_t li = row + header;
-        /* the first line was split already */
-        int nf = li == 0 ? ncol : split_fields(w.lines[li], w.f, CSV_MAXCOLS);
-        long long lineno = (long long)w.lineno[li];
-        if (nf != ncol) CSV_FAIL("%s:%lld: %d fields, expected %d", path, lineno, nf, ncol);
+        int64_t r = row + header;
+        char **f = w.c.field + w.c.row[r];
+        int64_t nf = w.c.row[r + 1] - w.c.row[r];
+        long long lineno = (long long)w.c.line[r];
+        if (nf != ncol) CSV_FAIL("%s:%lld: %lld fields, expected %d", path, lineno, (long long)nf, ncol);
         int k = 0;
         for (int j = 0; j < ncol; j++) {
             double v = 0;
             if (j == lab) {
-                w.labels[row] = w.f[j];
-                if (numeric && !parse_num(w.f[j], &v)) numeric = 0;
+                w.labels[row] = f[j];
+                if (numeric && !parse_num(f[j], &v)) numeric = 0;
                 w.y[row] = v;
                 continue;
             }
-            if (!parse_num(w.f[j], &v)) {
+            if (!parse_num(f[j], &v)) {
                 lua_rawgeti(L, names_idx, j + 1);
-                CSV_FAIL("%s:%lld: column '%s': not a number: '%s'", path, lineno, lua_tostring(L, -1), w.f[j]);
+                CSV_FAIL("%s:%lld: column '%s': not a number: '%s'", path, lineno, lua_tostring(L, -1), f[j]);
             }
             xd[row * (ncol - 1) + k++] = (float)v;
         }
@@ -520,7 +473,7 @@ static int data_csv(lua_State *L)
         free(u);
     }
     lua_pushboolean(L, ids);
-    csv_free(&w);
+    csv_work_free(&w);
     /* stack: names, x, y, classes, ids -> x, y, names (features only), classes, ids, label name */
     lua_createtable(L, ncol - 1, 0);
     for (int j = 0, k = 0; j < ncol; j++) {
@@ -538,7 +491,7 @@ static int data_csv(lua_State *L)
     lua_pushvalue(L, names_idx + 6);
     return 6;
 fail:
-    csv_free(&w);
+    csv_work_free(&w);
     return ol_error(L, "%s", errbuf);
 #undef CSV_FAIL
 }

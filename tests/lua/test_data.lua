@@ -295,6 +295,44 @@ function T.csv_with_header_names_and_errors()
     raises(function() data.csv(tmp .. "/missing.csv") end, "cannot open")
 end
 
+-- RFC 4180 through libcsv (kernels/csvread.c): each case below was mishandled by
+-- the hand-written splitter.
+function T.csv_follows_rfc_4180()
+  local q = tmp .. "/rfc.csv"
+  local function put(text)
+    local f = assert(io.open(q, "wb"))
+    f:write(text)
+    f:close()
+  end
+  local function load(text, opts)
+    put(text)
+    local ds, meta = data.csv(q, opts)
+    local x, y = ds:batch({ 0 })
+    return ds, meta, x, y
+  end
+  -- a quoted comma is one field
+  local ds, meta, x = load('a,b,species\n1,2,"setosa, var. 1"\n3,4,virginica\n', { label = "species" })
+  check(#ds == 2 and meta.class_names[1] == "setosa, var. 1", "quoted comma: " .. tostring(meta.class_names[1]))
+  close(x:reshape(-1), { 1, 2 }, 0, "features beside a quoted comma")
+  -- doubled quotes are one quote; a quoted field may span lines
+  ds, meta = load('a,b,name\n1,2,"say ""hi"""\n3,4,"two\nlines"\n', { label = "name" })
+  check(meta.class_names[1] == 'say "hi"' and meta.class_names[2] == "two\nlines",
+        "doubled quotes and a line break kept inside quotes: " .. table.concat(meta.class_names, "|"))
+  -- a UTF-8 byte order mark is not part of the first name
+  ds, meta = load("\239\187\191x,y,label\n1,2,3\n")
+  check(meta.features[1] == "x", "BOM dropped: " .. meta.features[1]:byte(1))
+  -- a trailing comma makes an empty last column: an error, not the label
+  local e = raises(function() load("a,b,c,\n1,2,3,\n") end, q .. ":1: field 4 is empty (a trailing comma?)")
+  raises(function() load("a,b,c\n1,,3\n") end, q .. ":2: field 2 is empty")
+  -- an unterminated quote, and a quote inside an unquoted field
+  raises(function() load('a,b,c\n1,2,3\n4,5,"six\n7,8,9\n') end, q .. ":3: a quoted field is not closed")
+  raises(function() load('a,b,c\n1,2,3\n4,5 "x",6\n') end, q .. ":3: malformed quoting")
+  -- a NUL byte, a directory, a missing file
+  raises(function() load("a,b,c\n1,2,3\n4,\0,6\n") end, q .. ":3: a NUL byte")
+  raises(function() data.csv(tmp) end, tmp .. ": is a directory, not a CSV file")
+  check(e:find("test_data.lua:", 1, true), "errors at the user's line: " .. e)
+end
+
 function T.synthetic_sets_are_seeded()
   local a = data.blobs { n = 300, centers = 3, features = 5, seed = 11 }
   local b = data.blobs { n = 300, centers = 3, features = 5, seed = 11 }
