@@ -195,6 +195,37 @@ function T.relu_keeps_nan_in_every_path()
   check(isnan(loss:item()), "the loss is NaN, got " .. loss:item())
 end
 
+-- Integer arguments of layers: stride = 0 was "attempt to divide by zero" inside nn.lua,
+-- padding = 4294967297 was truncated to 1 by a cast to int, dilation = 0, stride = 1.5
+-- and a 0 kernel were accepted. Each is an error at the user's line.
+function T.layer_integer_arguments_are_checked()
+  local x = tensor.zeros(1, 1, 8, 8)
+  local w = tensor.zeros(2, 1, 3, 3)
+  local cases = {
+    { function() return nn.Conv2D { 4, 3, stride = 0 } end, "Conv2D: stride must be a whole number in 1..2147483647, got 0" },
+    { function() return nn.Conv2D { 4, 3, padding = 4294967297 } end, "Conv2D: padding must be a whole number in 0..2147483647, got 4294967297" },
+    { function() return nn.Conv2D { 4, 3, padding = { 1, -1 } } end, "Conv2D: padding must be a whole number in 0..2147483647, got -1" },
+    { function() return nn.Conv2D { 4, 3, dilation = 0 } end, "Conv2D: dilation must be a whole number" },
+    { function() return nn.Conv2D { 4, 3, strides = 1.5 } end, "Conv2D: stride must be a whole number in 1..2147483647, got 1.5" },
+    { function() return nn.Conv2D { 4, { 3, 0 } } end, "Conv2D: kernel_size must be a whole number" },
+    { function() return nn.MaxPool2D { 0 } end, "MaxPooling2D: kernel size must be a whole number" },
+    { function() return nn.MaxPool2D { 2, stride = 0 } end, "MaxPooling2D: stride must be a whole number" },
+    { function() return nn.AvgPool2D { 2, padding = 4294967297 } end, "AveragePooling2D: padding must be a whole number" },
+    { function() return F.conv2d(x, w, nil, { stride = 0 }) end, "conv2d: stride must be a whole number" },
+    { function() return F.conv2d(x, w, nil, { padding = 4294967297 }) end, "conv2d: padding must be a whole number" },
+    { function() return F.max_pool2d(x, 2, 0) end, "stride must be a whole number" },
+  }
+  for i, c in ipairs(cases) do
+    local e = raises(function() local r = c[1](); return r end, c[2], "case " .. i)
+    check(e:find("test_nn.lua:", 1, true), "case " .. i .. " not at the user's line: " .. e)
+  end
+  -- the C binding, reached without nn.lua's check, refuses the truncation too
+  local NN = require("optlab.core").nn
+  raises(function() return NN.conv2d_forward(x, w, nil, 1, 1, 4294967297, 1, 1, false) end, "padding out of range")
+  local ok = nn.Conv2D { 4, 3, stride = 2.0, padding = { 1, 0 } }
+  check(ok.sh == 2 and ok.sw == 2, "a whole float stride is fine")
+end
+
 function T.linear_gradcheck()
   local x, w, b = rn({ 4, 5 }, 1), rn({ 3, 5 }, 2), rn({ 3 }, 3)
   gradcheck(F.linear, { x, w, b }, { name = "linear" })
