@@ -89,7 +89,7 @@ void ol_blis_choose_arch(void)
         !__builtin_cpu_supports("avx512vl"))
         return;
     unsigned int r[12] = { 0 };
-    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) return;
+    if ((unsigned int)__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) return;
     for (unsigned int i = 0; i < 3; i++) __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
     const char *brand = (const char *)r;
     for (size_t i = 0; i < sizeof r; i++)
