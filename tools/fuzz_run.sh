@@ -10,7 +10,9 @@ work="$dir/corpus-${name#fuzz_}"
 log="$dir/$name.log"
 mkdir -p "$work"
 status=0
-OMP_NUM_THREADS=1 "$bin" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=20 \
+dict=()
+[ -f "tests/fuzz/${name#fuzz_}.dict" ] && dict=(-dict="tests/fuzz/${name#fuzz_}.dict")
+OMP_NUM_THREADS=1 "$bin" "${dict[@]}" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$dir/$name-" "$work" "$seeds" >"$log" 2>&1 || status=$?
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
 cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1 || true)
