@@ -30,7 +30,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare install clean
+.PHONY: all deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install clean
 
 all: optlab
 
@@ -131,6 +131,15 @@ bench: optlab data
 bench-compare: optlab
 	@tools/deps_bench.sh
 	@bench/compare.sh
+
+# The reference fixtures the tests replay (`make test` never needs Python): PyTorch's
+# forward values, gradients and errors for the differential tests and torch.optim's
+# trajectories (tools/gen_torch_fixtures.py, Debian's python3-torch, /usr/bin/python3 so a
+# pyenv python3 on PATH cannot shadow it), and the Keras transcriptions (no Keras here).
+fixtures: optlab
+	@tools/deps_bench.sh python3-torch
+	/usr/bin/python3 tools/gen_torch_fixtures.py
+	$(OPTLAB) tools/gen_optim_fixtures.lua
 
 install: optlab
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib \

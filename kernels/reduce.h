@@ -5,7 +5,13 @@
 #define OL_REDUCE_H
 #include <stdint.h>
 
-typedef enum { OL_RSUM, OL_RMAX, OL_RMIN, OL_RARGMAX, OL_RARGMIN, OL_RSUMSQ } ol_redop;
+typedef enum {
+    OL_RSUM, OL_RMAX, OL_RMIN, OL_RARGMAX, OL_RARGMIN, OL_RSUMSQ,
+    OL_RPROD,      /* product, in double */
+    OL_RLOGSUMEXP, /* log(sum(exp(x))), shifted by the row's max so no exp overflows */
+    OL_RVAR,       /* variance, two passes in double, divided by max(0, len - p) */
+    OL_RNORM       /* p-norm: p = 1, 2, inf, -inf (min |x|), 0 (count of nonzeros), any other p */
+} ol_redop;
 
 /* Sum (in double) of a contiguous buffer. */
 double ol_sum(int64_t n, const float *a);
@@ -18,4 +24,14 @@ double ol_sumsq(int64_t n, const float *a);
  * (first occurrence). out is contiguous with one element per row. */
 void ol_reduce(ol_redop op, int ndim, const int64_t *shape, const int64_t *strides,
                int64_t len, int64_t step, const float *a, float *out);
+/* The same with the op's parameter p (the correction of OL_RVAR, the p of OL_RNORM). */
+void ol_reduce_p(ol_redop op, double p, int ndim, const int64_t *shape, const int64_t *strides,
+                 int64_t len, int64_t step, const float *a, float *out);
+
+/* Running sums along the middle axis of a contiguous [outer, len, inner]
+ * buffer, accumulated in double (as PyTorch does on the CPU). */
+void ol_cumsum(int64_t outer, int64_t len, int64_t inner, const float *a, float *out);
+
+/* sum of a[i*sa] * b[i*sb], in double over fixed 4096-element blocks. */
+double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb);
 #endif

@@ -22,6 +22,11 @@ local serial = require "serial"
 
 local experiment = {}
 
+-- Modules loaded before any script ran (optlab's own): the run folder keeps
+-- copies of the others, which the script required.
+local PRELOADED = {}
+for k in pairs(package.loaded) do PRELOADED[k] = true end
+
 -- Errors name the user's file:line: the first frame outside stdlib/, or the
 -- experiment script (`return experiment.compare{...}` is a tail call, so its
 -- frame is gone).
@@ -89,9 +94,10 @@ local function name_list(s)
   end
   return out
 end
+-- A folder name under runs_dir: no '/', and no '.' or '..' that would climb out.
 local function word(s)
-  if s:match("^[%w_.%-]+$") then return s end
-  return nil, "a name of letters, digits, '_', '.', '-'"
+  if s:match("^[%w_.%-]+$") and not s:find("..", 1, true) and s ~= "." then return s end
+  return nil, "a name of letters, digits, '_', '.', '-' (not '.' or '..')"
 end
 local function path(s)
   if s ~= "" then return s end
@@ -234,6 +240,10 @@ end
 function experiment._finalize(entries)
   local count, names = {}, {}
   for _, e in ipairs(entries) do
+    -- labels become columns of tab-separated plot data and lines of tables
+    if e.label:find("%c") then
+      fail(string.format("experiment: optimizer label %q contains a control character (tab, newline, ...)", e.label))
+    end
     count[e.label] = (count[e.label] or 0) + 1
     if e.name then names[e.name] = (names[e.name] or 0) + 1 end
   end
@@ -288,10 +298,10 @@ end
 
 ---------------------------------------------------------------- data
 
+-- From getcwd(), not $PWD: a launcher may change directory without updating PWD.
 local function abspath(p)
   if p:sub(1, 1) == "/" then return p end
-  local cwd = os.getenv("PWD") or report.shell_line("pwd") or "."
-  return cwd .. "/" .. p
+  return sys.getcwd() .. "/" .. p:gsub("^%./", "")
 end
 
 local function ds_len(ds) return ds and #ds or 0 end
@@ -490,6 +500,17 @@ local function execute(ctx, run)
 end
 
 ---------------------------------------------------------------- the run folder
+--
+-- runs/<name>/<UTC stamp>/ holds
+--   records/run-0001.lua ...  every finished run, written atomically by the
+--                             process that ran it (the parent or a worker),
+--                             so nothing that finished depends on the parent
+--   code/<script>.lua, code/<module>.lua
+--                             copies of the code that ran: `optlab verify`
+--                             and `optlab resume` run these, never the paths
+--                             the manifest names
+--   manifest.json, metrics.csv, summary.md, report.html, plots
+--                             views of the records, rewritten as runs finish
 
 local function run_dir(root, name)
   local base = root .. "/" .. name
@@ -498,9 +519,95 @@ local function run_dir(root, name)
   for k = 1, 1000 do
     local dir = base .. "/" .. stamp .. (k > 1 and ("-" .. k) or "")
     -- mkdir without -p fails if it exists: two runs never share a folder
-    if os.execute("mkdir " .. report.shell_quote(dir) .. " 2>/dev/null") then return dir end
+    if os.execute("mkdir " .. report.shell_quote(dir) .. " 2>/dev/null") then
+      report.mkdir_p(dir .. "/records")
+      return dir
+    end
   end
   fail("experiment: cannot create a run folder under " .. base)
+end
+
+-- Statuses a rerun reproduces: resume keeps such records, verify compares them.
+-- (stopped: a NaN loss, early stopping; a result, not a fault)
+local FINISHED = { complete = true, stopped = true }
+
+local function record_path(dir, id) return string.format("%s/records/run-%04d.lua", dir, id) end
+
+local function write_record(ctx, rec)
+  report.write_file(record_path(ctx.dir, rec.id), serial.encode(rec))
+end
+
+-- The record of run id in the folder, or nil (absent, unreadable, or not this run's).
+local function read_record(ctx, id)
+  local path = record_path(ctx.dir, id)
+  local text = report.read_file(path)
+  if not text then return nil end
+  local run = ctx.runs[id]
+  local ok, rec = pcall(serial.decode, text, path)
+  if not ok or type(rec) ~= "table" or rec.id ~= id or rec.label ~= run.label or rec.seed ~= run.seed then
+    io.stderr:write("experiment: ignoring " .. path .. ": " ..
+                    (ok and "it is not the record of " .. run.label .. " seed " .. run.seed or tostring(rec)) .. "\n")
+    return nil
+  end
+  return rec
+end
+
+-- Modules the script required from outside optlab's stdlib, with their files.
+local function required_modules()
+  local std = abspath(stdlib_dir()) .. "/"
+  local list = {}
+  for name in pairs(package.loaded) do
+    if type(name) == "string" and not PRELOADED[name] then
+      local p = package.searchpath(name, package.path)
+      if p then
+        p = abspath(p)
+        if p:sub(1, #std) ~= std then list[#list + 1] = { name = name, path = p } end
+      end
+    end
+  end
+  table.sort(list, function(a, b) return a.name < b.name end)
+  return list
+end
+
+-- Copies a file into the folder unless a copy is there; returns its SHA-256.
+local function keep_copy(ctx, from, copy)
+  local to = ctx.dir .. "/" .. copy
+  if not report.exists(to) then
+    local text = report.read_file(from)
+    if not text then fail("experiment: cannot read " .. from .. " to keep a copy in the run folder") end
+    report.mkdir_p(to:match("^(.*)/"))
+    report.write_file(to, text)
+  end
+  -- once more if a Ctrl-C at start-up killed sha256sum: resume needs the hash
+  return report.sha256(to) or report.sha256(to)
+end
+
+-- Copies every module required so far into code/ (once each); ctx.code
+-- holds their manifest entries by name.
+local function sync_code(ctx)
+  ctx.code = ctx.code or {}
+  if ctx.keep_code then return end
+  for _, m in ipairs(required_modules()) do
+    if not ctx.code[m.name] then
+      if not m.name:match("^[%w_][%w_.%-]*$") or m.name:find("..", 1, true) then
+        fail("experiment: cannot keep a copy of module '" .. m.name .. "' (" .. m.path .. "): not a plain module name")
+      end
+      local copy = "code/" .. m.name:gsub("%.", "/") .. ".lua"
+      ctx.code[m.name] = { name = m.name, path = m.path, copy = copy, sha256 = keep_copy(ctx, m.path, copy) }
+    end
+  end
+end
+
+local function modules_of(ctx, records)
+  local by = {}
+  for k, v in pairs(ctx.code or {}) do by[k] = v end
+  for _, r in pairs(records) do
+    for _, m in ipairs(r.modules or {}) do by[m.name] = by[m.name] or m end
+  end
+  local list = report.array()
+  for _, m in pairs(by) do list[#list + 1] = m end
+  table.sort(list, function(a, b) return a.name < b.name end)
+  return list
 end
 
 local function missing_list(ctx, records)
@@ -538,8 +645,12 @@ local function manifest_of(ctx, records, finished)
     }
   end
   m.runs = runs
+  m.modules = modules_of(ctx, records)
   m.missing = report.array(missing_list(ctx, records))
-  m.status = finished and (#m.missing == 0 and "complete" or "incomplete") or "running"
+  m.interrupted = ctx.interrupted and ("Ctrl-C " .. ctx.interrupted) or nil
+  m.write_error = ctx.write_error
+  m.status = finished and ((#m.missing == 0 and not m.interrupted and not m.write_error) and "complete" or "incomplete")
+             or "running"
   m.end_time = finished and utc(os.time()) or nil
   return m
 end
@@ -551,14 +662,44 @@ local function save_progress(ctx, records)
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, false)) .. "\n")
 end
 
+-- The exit status and the sentence that explains it: 130 after Ctrl-C (as
+-- a shell reports SIGINT), 1 when a run failed, was not run or the folder
+-- could not be written, 0 when every run finished (a NaN stop is a result).
+local function outcome(ctx, records)
+  local failed, interrupted, notrun = {}, {}, {}
+  for _, run in ipairs(ctx.runs) do
+    local r = records[run.id]
+    local name = run.label .. " seed " .. run.seed
+    if r == nil then notrun[#notrun + 1] = name
+    elseif r.status == "failed" then failed[#failed + 1] = name
+    elseif r.status == "interrupted" then interrupted[#interrupted + 1] = name end
+  end
+  local parts = {}
+  if #failed > 0 then parts[#parts + 1] = "failed: " .. table.concat(failed, ", ") end
+  if #interrupted > 0 then parts[#parts + 1] = "interrupted: " .. table.concat(interrupted, ", ") end
+  if #notrun > 0 then parts[#parts + 1] = "not run: " .. table.concat(notrun, ", ") end
+  local code = 0
+  if ctx.interrupted or #interrupted > 0 then code = 130
+  elseif #failed > 0 or #notrun > 0 or ctx.write_error then code = 1 end
+  if code == 0 then return 0, nil end
+  local why = ctx.interrupted and ("stopped by Ctrl-C " .. ctx.interrupted) or
+              (ctx.write_error and "stopped: the run folder could not be written") or "not every run finished"
+  local text = string.format("experiment: %s; %s (exit status %d)%s", why,
+                             #parts > 0 and table.concat(parts, "; ") or "every run finished", code,
+                             code ~= 0 and (#failed + #interrupted + #notrun) > 0 and
+                               ("; `optlab resume " .. ctx.dir .. "` runs the rest") or "")
+  return code, text
+end
+
 local function finish(ctx, records)
   local list = ordered(ctx, records)
   local nseeds = #ctx.cfg.seeds
   local summary = report.summarize(ctx.opts, list)
   local tables = report.tables_text(summary, nseeds)
-  local manifest = manifest_of(ctx, records, true)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot)
+  if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
+  local manifest = manifest_of(ctx, records, true)
   manifest.plots = { rendered = plots.rendered, message = plots.message }
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest) .. "\n")
   local md = { "# " .. ctx.cfg.name, "", "Script: `" .. ctx.manifest.script.path .. "`" ..
@@ -579,11 +720,13 @@ local function finish(ctx, records)
     for _, s in ipairs(manifest.missing) do md[#md + 1] = "- " .. s end
     md[#md + 1] = ""
   end
+  if manifest.interrupted then md[#md + 1] = "Stopped by " .. manifest.interrupted .. "." ; md[#md + 1] = "" end
   md[#md + 1] = "Plots: accuracy.svg, loss.svg, time.svg (PNG beside them; `.gp` and `.dat` to restyle)." ..
                 (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
   report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
   report.write_file(ctx.dir .. "/report.html",
                     report.html(ctx.dir, ctx.cfg.name, summary, nseeds, manifest, manifest.missing, plots))
+  local code, why = outcome(ctx, records)
   if not ctx.quiet then
     print()
     print(tables)
@@ -592,81 +735,91 @@ local function finish(ctx, records)
       for _, s in ipairs(manifest.missing) do print("  " .. s) end
     end
     if not plots.rendered then print("\nPlots not rendered: " .. tostring(plots.message)) end
+    if why then print("\n" .. why) end
     print("\nRun folder: " .. ctx.dir)
   end
   return { dir = ctx.dir, records = list, summary = summary, missing = manifest.missing, tables = tables,
-           manifest = manifest }
+           manifest = manifest, exit_status = code }
 end
 
 ---------------------------------------------------------------- workers (--jobs)
 
-local function run_file(dir, id) return string.format("%s/run-%04d.lua", dir, id) end
-
--- Worker side: run the runs the job file names, write each result atomically.
-local function work(ctx, jobfile)
-  local job = serial.decode(report.read_file(jobfile) or fail("experiment: no job file " .. jobfile), jobfile)
+-- Worker side: run the runs the job names; each result goes straight into
+-- the folder's records/, atomically, whatever becomes of the parent.
+local function work(ctx, job)
+  if type(job) == "string" then job = serial.decode(job, "the worker's job") end
   if job.fingerprint ~= ctx.fingerprint then
     fail("experiment worker: the script resolves other runs than its parent (" .. ctx.fingerprint .. " vs " ..
          job.fingerprint .. ")")
   end
+  ctx.dir, ctx.keep_code = job.dir, job.keep_code
   for _, id in ipairs(job.runs) do
+    if sys.interrupted() then break end
     local rec = execute(ctx, ctx.runs[id])
-    report.write_file(run_file(job.out, id), serial.encode(rec))
+    sync_code(ctx)
+    local mods = {}
+    for _, m in pairs(ctx.code) do mods[#mods + 1] = m end
+    rec.modules = mods
+    write_record(ctx, rec)
     if rec.status == "interrupted" then break end
   end
   return { worker = true }
 end
 
--- Parent side: N processes of optlab on the same script and overrides, each
--- with its share of the runs (round robin) and of the threads.
-local function run_parallel(ctx, jobs, records)
+-- Parent side: N optlab processes on the same script and overrides, each
+-- with its share of the pending runs (round robin) and of the threads,
+-- started and waited for directly: Ctrl-C reaches the workers, which stop
+-- at the end of a step and write what finished, while the parent keeps
+-- waiting; a worker killed by a signal is reported as such.
+local function run_parallel(ctx, jobs, records, pending)
   if not ctx.script_path or not report.exists(ctx.script_path) then
     fail("experiment: --jobs needs the experiment to be a script file (optlab script.lua --jobs N)")
   end
-  local tmp = os.tmpname()
-  os.remove(tmp)
-  report.mkdir_p(tmp)
-  local threads = math.max(1, sys.threads() // jobs)
+  local threads = math.max(1, math.floor(sys.threads() / jobs))
   local exe = optlab_exe()
-  local cmds = {}
+  local workers = {}
   for w = 1, jobs do
     local mine = {}
-    for k = w, #ctx.runs, jobs do mine[#mine + 1] = ctx.runs[k].id end
+    for k = w, #pending, jobs do mine[#mine + 1] = pending[k].id end
     if #mine > 0 then
-      local jobfile = string.format("%s/job-%d.lua", tmp, w)
-      report.write_file(jobfile, serial.encode({ runs = mine, out = tmp, fingerprint = ctx.fingerprint }))
-      local argv = { report.shell_quote(exe), "--threads", tostring(threads), "-e",
-                     report.shell_quote("experiment._worker = " .. string.format("%q", jobfile)),
-                     report.shell_quote(ctx.script_path) }
-      for _, g in ipairs(ctx.given) do argv[#argv + 1] = report.shell_quote(g) end
-      cmds[#cmds + 1] = "( " .. table.concat(argv, " ") .. " )"
+      local job = serial.encode({ runs = mine, dir = ctx.dir, fingerprint = ctx.fingerprint, keep_code = ctx.keep_code })
+      local argv = { exe, "--threads", tostring(threads), "-e",
+                     string.format("package.path = %q; experiment._worker = %q", package.path, job), ctx.script_path }
+      for _, g in ipairs(ctx.given) do argv[#argv + 1] = g end
+      workers[#workers + 1] = { runs = mine, pid = sys.spawn(argv) }
     end
   end
   if not ctx.quiet then
-    print(string.format("experiment: %d runs in %d processes of %d threads", #ctx.runs, #cmds, threads))
+    print(string.format("experiment: %d runs in %d processes of %d threads", #pending, #workers, threads))
   end
-  -- system() waits for all; the workers print their progress lines themselves
-  os.execute(table.concat(cmds, " & ") .. " & wait")
-  for _, run in ipairs(ctx.runs) do
-    local text = report.read_file(run_file(tmp, run.id))
-    if text then
-      local rec = serial.decode(text, run_file(tmp, run.id))
-      records[run.id] = rec
-      os.remove(run_file(tmp, run.id))
+  for _, wk in ipairs(workers) do wk.how, wk.code, wk.signame = sys.wait(wk.pid) end
+  for _, wk in ipairs(workers) do
+    for _, id in ipairs(wk.runs) do
+      local rec = read_record(ctx, id)
+      local run = ctx.runs[id]
+      if not rec and (wk.how == "signal" or wk.code ~= 0) then
+        rec = { id = id, opt = run.opt, label = run.label, seed = run.seed, status = "failed",
+                error = wk.how == "signal" and
+                  string.format("its worker process (pid %d) died of signal %d (%s)", wk.pid, wk.code, tostring(wk.signame)) or
+                  string.format("its worker process (pid %d) exited with status %d", wk.pid, wk.code) }
+        io.stderr:write(string.format("experiment: %s seed %d: %s\n", run.label, run.seed, rec.error))
+      end
+      records[id] = rec
     end
   end
-  os.execute("rm -rf " .. report.shell_quote(tmp))
   return records
 end
 
 ---------------------------------------------------------------- compare
 
--- For `optlab verify`: where reruns write and whether to print.
+-- For `optlab verify` and `optlab resume`: where reruns write and whether to print.
 experiment._redirect = nil
+experiment._resume = nil
 experiment._worker = nil
+-- The folder of the comparison in progress (callbacks may save files there).
+experiment.folder = nil
 
-function experiment.compare(spec)
-  if type(spec) ~= "table" then fail("experiment.compare: expected a table, got " .. type(spec)) end
+local function compare(spec)
   for k in pairs(spec) do
     if type(k) ~= "string" or not SPEC_KEYS[k] then
       local ks = {}
@@ -679,7 +832,7 @@ function experiment.compare(spec)
   io.stdout:setvbuf("line")   -- progress lines show up even through a pipe or in a log
   local a0 = type(spec.arg or rawget(_G, "arg")) == "table" and (spec.arg or rawget(_G, "arg"))[0] or nil
   current_script = type(a0) == "string" and report.exists(a0) and a0 or nil
-  local redirect = experiment._redirect
+  local redirect, resume = experiment._redirect, experiment._resume
   local args = spec.arg or rawget(_G, "arg")
   local ov, given, jobs = experiment.parse_overrides(args)
   -- resolved configuration: script values, then command-line values
@@ -693,7 +846,9 @@ function experiment.compare(spec)
   cfg.batch_size = cfg.batch_size or 32
   cfg.loss = spec.loss or "cross_entropy"
   cfg.metrics = spec.metrics or { "accuracy" }
-  if type(cfg.name) ~= "string" or not word(cfg.name) then fail(where .. ": name must be a simple word (letters, digits, _ . -)") end
+  if type(cfg.name) ~= "string" or not word(cfg.name) then
+    fail(where .. ": name must be a simple word (letters, digits, _ . -; not '.' or '..')")
+  end
   for _, k in ipairs { "epochs", "batch_size" } do
     if math.type(cfg[k]) ~= "integer" or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
   end
@@ -731,22 +886,35 @@ function experiment.compare(spec)
     return work(ctx, experiment._worker)
   end
 
-  jobs = (redirect and redirect.jobs) or jobs or spec.jobs or 1
+  jobs = (redirect and redirect.jobs) or (resume and resume.jobs) or jobs or spec.jobs or 1
   ctx.quiet = redirect and redirect.quiet
-  local root = (redirect and redirect.runs_dir) or cfg.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
-  ctx.dir = run_dir(root, cfg.name)
+  local records = {}
+  if resume then
+    local old = resume.manifest
+    local same = type(old.runs) == "table" and #old.runs == #runs
+    for i, run in ipairs(runs) do
+      local r = same and old.runs[i]
+      same = same and type(r) == "table" and r.optimizer == run.label and r.seed == run.seed
+    end
+    if not same then fail("optlab resume: the folder's script now resolves other runs than its manifest lists (" ..
+                          ctx.fingerprint .. ")") end
+    ctx.dir, ctx.keep_code = resume.dir, true
+    for _, run in ipairs(runs) do
+      local rec = read_record(ctx, run.id)
+      if rec and FINISHED[rec.status] then records[run.id] = rec end
+    end
+  end
 
   -- the manifest: everything needed to rerun and to judge the rerun
   local exe = optlab_exe()
   local commit, dirty = git_info()
-  local script = ctx.script_path and abspath(ctx.script_path) or nil
   local optlist = report.array()
   for _, o in ipairs(opts) do
     optlist[#optlist + 1] = { label = o.label, name = o.name, display = o.display, hyperparameters = o.hyper }
   end
+  local threads_per_job = jobs > 1 and math.max(1, math.floor(sys.threads() / jobs)) or nil
   ctx.manifest = {
     name = cfg.name, description = spec.description,
-    script = { path = script or "(not a file)", sha256 = script and report.sha256(script) or nil },
     command = { overrides = report.array(given), jobs = jobs },
     config = {
       epochs = cfg.epochs, batch_size = cfg.batch_size, seeds = report.array(seeds), loss = tostring(cfg.loss),
@@ -756,172 +924,136 @@ function experiment.compare(spec)
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
-    threads_per_job = jobs > 1 and math.max(1, sys.threads() // jobs) or nil,
+    threads_per_job = threads_per_job,
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
   }
+  if resume then
+    -- what ran first stays on record; the copies are the code that runs now
+    local old = resume.manifest
+    ctx.manifest.script, ctx.manifest.command, ctx.manifest.start_time = old.script, old.command, old.start_time
+    ctx.code = {}
+    for _, m in ipairs(type(old.modules) == "table" and old.modules or {}) do ctx.code[m.name] = m end
+    local resumed = report.array()
+    for _, r in ipairs(type(old.resumed) == "table" and old.resumed or {}) do resumed[#resumed + 1] = r end
+    local n = 0
+    for _, run in ipairs(runs) do if not records[run.id] then n = n + 1 end end
+    resumed[#resumed + 1] = { time = utc(os.time()), runs = n, threads = sys.threads(), jobs = jobs,
+                              blis_kernels = sys.blis_arch() }
+    ctx.manifest.resumed = resumed
+  else
+    -- made only now, and its manifest written right after: a kill leaves
+    -- no folder, or one that resume can complete
+    local root = (redirect and redirect.runs_dir) or cfg.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
+    ctx.dir = run_dir(root, cfg.name)
+    local script = ctx.script_path and abspath(ctx.script_path) or nil
+    ctx.manifest.script = { path = script or "(not a file)" }
+    if script then
+      local base = script:match("([^/]*)$")
+      if not base:match("^[%w_][%w_.%-]*$") then base = "script.lua" end
+      ctx.manifest.script.copy = "code/" .. base
+      ctx.manifest.script.sha256 = keep_copy(ctx, script, "code/" .. base)
+    end
+    sync_code(ctx)
+  end
+  experiment.folder = ctx.dir
   if not ctx.quiet then
     print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d; run folder %s",
                         cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, ctx.dir))
   end
-  local records = {}
-  save_progress(ctx, records)
-  if jobs > 1 and #runs > 1 then
-    run_parallel(ctx, math.min(jobs, #runs), records)
+
+  -- A failure to write the folder (disk full, read-only) stops the runs with
+  -- a clear message; what finished stays in records/.
+  local function guarded(fn, ...)
+    local ok, err = pcall(fn, ...)
+    if not ok then ctx.write_error = ctx.write_error or tostring(err) end
+    return ok
+  end
+  guarded(save_progress, ctx, records)
+  if sys.interrupted() then ctx.interrupted = "during start-up" end
+  local pending = {}
+  for _, run in ipairs(runs) do if not records[run.id] then pending[#pending + 1] = run end end
+  if resume and not ctx.quiet then
+    print(string.format("optlab resume: %d of %d runs finished before; running %d", #runs - #pending, #runs, #pending))
+  end
+  if ctx.interrupted or ctx.write_error then
+    -- nothing runs
+  elseif jobs > 1 and #pending > 1 then
+    run_parallel(ctx, math.min(jobs, #pending), records, pending)
+    if sys.interrupted() then ctx.interrupted = "during the runs" end
+    guarded(save_progress, ctx, records)
   else
-    for _, run in ipairs(runs) do
+    for _, run in ipairs(pending) do
+      if sys.interrupted() then ctx.interrupted = "between runs" break end
       local rec = execute(ctx, run)
       records[run.id] = rec
-      save_progress(ctx, records)
+      if not guarded(write_record, ctx, rec) then
+        ctx.unsaved = run.label .. " seed " .. run.seed
+        break
+      end
+      if not (guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then break end
       if rec.status == "interrupted" then
+        ctx.interrupted = "during a run"
         if not ctx.quiet then print("experiment: interrupted; writing what finished") end
         break
       end
     end
   end
-  local result = finish(ctx, records)
+  local ok, result = pcall(finish, ctx, records)
+  if not ok then
+    ctx.write_error = ctx.write_error or tostring(result)
+    -- the folder took nothing: the results go to the terminal at least
+    if not ctx.quiet then
+      pcall(function() print("\n" .. report.tables_text(report.summarize(ctx.opts, ordered(ctx, records)), #ctx.cfg.seeds)) end)
+    end
+  end
+  if ctx.write_error then
+    -- say it, and keep the manifest from saying "running" when it can be written at all
+    local mok = pcall(function()
+      report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, true)) .. "\n")
+    end)
+    local code, why = outcome(ctx, records)
+    io.stderr:write(string.format("experiment: cannot write the run folder %s: %s\n%s%s\n%s\n", ctx.dir, ctx.write_error,
+      ctx.unsaved and ("experiment: the results of " .. ctx.unsaved .. " could not be saved (the table above shows them); ") or "experiment: ",
+      mok and "the manifest records the failure; the runs that finished before are in records/"
+          or "the manifest could not be updated either (it still says \"running\"); the runs that finished before are in records/",
+      why or ""))
+    result = { dir = ctx.dir, records = ordered(ctx, records), missing = missing_list(ctx, records),
+               manifest = ctx.manifest, exit_status = code }
+  end
   experiment._last = result
+  -- the worst of the comparisons this process ran
+  if not redirect then
+    experiment._exit_status = math.max(experiment._exit_status or 0, result.exit_status)
+    sys.set_exit_status(experiment._exit_status)
+  end
   return result
 end
 
----------------------------------------------------------------- verify
-
-local function metric_columns(header)
-  local cols = {}
-  for _, k in ipairs(header) do
-    if k ~= "run" and k ~= "optimizer" and k ~= "seed" and k ~= "epoch" and not report.TIMING[k] then
-      cols[#cols + 1] = k
-    end
-  end
-  return cols
+function experiment.compare(spec)
+  if type(spec) ~= "table" then fail("experiment.compare: expected a table, got " .. type(spec)) end
+  -- Ctrl-C anywhere in a comparison (start-up, between runs, a step,
+  -- plotting) sets a flag and the comparison stops at the next safe point,
+  -- with the same folder and status as when it comes during a step.
+  local prev = sys.catch_interrupts(true)
+  local ok, result = pcall(compare, spec)
+  sys.catch_interrupts(prev)
+  experiment.folder = nil
+  if not ok then error(result, 0) end
+  return result
 end
 
--- Compares two metrics.csv texts; returns ok, lines of the per-run report,
--- and the first difference (text) if any.
-function experiment.compare_metrics(recorded, rerun)
-  local a, b = report.parse_csv(recorded), report.parse_csv(rerun)
-  local cols = metric_columns(a.header)
-  local index = {}
-  for _, r in ipairs(b.rows) do index[r.optimizer .. "\0" .. r.seed .. "\0" .. r.epoch] = r end
-  local lines, first, per = {}, nil, {}
-  local order = {}
-  for _, r in ipairs(a.rows) do
-    local key = r.optimizer .. " seed " .. r.seed
-    if not per[key] then per[key] = { epochs = 0, bad = {} }; order[#order + 1] = key end
-    local p = per[key]
-    p.epochs = p.epochs + 1
-    local other = index[r.optimizer .. "\0" .. r.seed .. "\0" .. r.epoch]
-    local diff = nil
-    if not other then
-      diff = "the rerun has no such row"
-    else
-      for _, k in ipairs(cols) do
-        local x, y = report.parse_num(r[k]), report.parse_num(other[k])
-        if not report.same_bits(x, y) then
-          diff = string.format("%s: recorded %s, rerun %s", k, r[k] == "" and "(empty)" or r[k],
-                               (other[k] == nil or other[k] == "") and "(empty)" or other[k])
-          break
-        end
-      end
-    end
-    if diff then
-      p.bad[#p.bad + 1] = "epoch " .. r.epoch .. " " .. diff
-      first = first or string.format("%s, epoch %s, %s (metrics.csv line %d)", key, r.epoch, diff, r._line)
-    end
-  end
-  for _, key in ipairs(order) do
-    local p = per[key]
-    if #p.bad == 0 then
-      lines[#lines + 1] = string.format("  %-40s epochs 1-%d: all %d metrics match bit for bit", key, p.epochs, #cols)
-    else
-      lines[#lines + 1] = string.format("  %-40s MISMATCH in %d of %d epochs; first: %s", key, #p.bad, p.epochs, p.bad[1])
-    end
-  end
-  return first == nil and #a.rows > 0, lines, first, cols
-end
+---------------------------------------------------------------- verify and resume
 
--- `optlab verify DIR [--jobs N]`: rerun from the manifest, compare metrics.csv.
-function experiment.verify_main(argv)
-  local dir = argv and argv[1]
-  if not dir then
-    io.stderr:write("usage: optlab verify runs/<name>/<timestamp> [--jobs N]\n")
-    return false
-  end
-  dir = dir:gsub("/+$", "")
-  local jobs = nil
-  local i = 2
-  while argv[i] do
-    local a = argv[i]
-    if (a == "--jobs" or a == "-j") and argv[i + 1] then jobs = pos_int(argv[i + 1]); i = i + 1
-    elseif a:match("^%-%-jobs=") then jobs = pos_int(a:sub(8))
-    else io.stderr:write("optlab verify: unknown argument '" .. a .. "'\n"); return false end
-    if not jobs then io.stderr:write("optlab verify: --jobs needs a positive integer\n"); return false end
-    i = i + 1
-  end
-  local mtext = report.read_file(dir .. "/manifest.json")
-  if not mtext then io.stderr:write("optlab verify: no manifest.json in " .. dir .. "\n"); return false end
-  local recorded = report.read_file(dir .. "/metrics.csv")
-  if not recorded then io.stderr:write("optlab verify: no metrics.csv in " .. dir .. "\n"); return false end
-  local m = report.json_decode(mtext, dir .. "/manifest.json")
-  local script = m.script and m.script.path
-  if not script or not report.exists(script) then
-    io.stderr:write("optlab verify: the experiment script '" .. tostring(script) .. "' is not there\n")
-    return false
-  end
-  local sha = report.sha256(script)
-  if m.script.sha256 and sha ~= m.script.sha256 then
-    print("optlab verify: warning: " .. script .. " changed since the run (SHA-256 " .. tostring(sha) ..
-          ", recorded " .. m.script.sha256 .. ")")
-  end
-  -- GEMM results depend on BLIS's kernel set (and the CPU behind it): say so up front
-  if m.blis_kernels and m.blis_kernels ~= sys.blis_arch() then
-    print("optlab verify: warning: the run used BLIS's " .. m.blis_kernels .. " kernels, this machine uses " ..
-          sys.blis_arch() .. " (set BLIS_ARCH_TYPE to choose); their sums round differently")
-  end
-  -- overrides as given, then the resolved values (the script's defaults may have moved)
-  local args = { [0] = script }
-  for _, g in ipairs(m.command and m.command.overrides or {}) do
-    if not g:match("^runs_dir=") then args[#args + 1] = g end
-  end
-  local cfg = m.config or {}
-  local has = {}
-  for _, g in ipairs(args) do has[g:match("^([%w_]+)=")] = true end
-  for _, k in ipairs { "epochs", "batch_size", "train_limit", "val_limit" } do
-    local v = math.tointeger(cfg[k])    -- cjson reads numbers as floats
-    if not has[k] and v then args[#args + 1] = k .. "=" .. v end
-  end
-  if not has.seeds and not has.seed and type(cfg.seeds) == "table" then
-    local s = {}
-    for _, x in ipairs(cfg.seeds) do s[#s + 1] = tostring(math.tointeger(x)) end
-    args[#args + 1] = "seeds=" .. table.concat(s, ",")
-  end
-  local tmp = os.tmpname()
-  os.remove(tmp)
-  report.mkdir_p(tmp)
-  print(string.format("optlab verify: rerunning %s %s", script, table.concat(args, " ")))
-  local saved_arg = rawget(_G, "arg")
-  _G.arg = args
-  experiment._redirect = { runs_dir = tmp, quiet = true, jobs = jobs }
-  experiment._last = nil
-  local ok, err = pcall(dofile, script)
-  experiment._redirect = nil
-  _G.arg = saved_arg
-  local last = experiment._last
-  if not ok or not last then
-    io.stderr:write("optlab verify: the rerun failed: " .. tostring(err or "the script did not call experiment.compare") .. "\n")
-    return false
-  end
-  local rerun = report.read_file(last.dir .. "/metrics.csv") or ""
-  local same, lines, first, cols = experiment.compare_metrics(recorded, rerun)
-  print(string.format("optlab verify: %s against a rerun in %s (%d metrics per epoch: %s; timing excluded)",
-                      dir, last.dir, #cols, table.concat(cols, ", ")))
-  for _, l in ipairs(lines) do print(l) end
-  if same then
-    print("optlab verify: OK, every metric matches bit for bit")
-    os.execute("rm -rf " .. report.shell_quote(tmp))
-  else
-    print("optlab verify: MISMATCH; first difference: " .. tostring(first or "no rows recorded"))
-  end
-  return same
-end
+-- Relative tolerance per metric when the kernels differ: about 840 float32
+-- roundings (2^-23 each); BLIS's kernel sets round sums differently, and a
+-- short comparison drifts by about 1e-8 relative between them.
+experiment.TOLERANCE = 1e-4
+
+-- The code is in stdlib/rerun.lua; these names stay for main.c and scripts.
+experiment.FINISHED = FINISHED
+experiment._abspath, experiment._stdlib_dir, experiment._pos_int = abspath, stdlib_dir, pos_int
+function experiment.compare_metrics(...) return require("rerun").compare_metrics(...) end
+function experiment.verify_main(argv) return require("rerun").verify_main(argv) end
+function experiment.resume_main(argv) return require("rerun").resume_main(argv) end
 
 return experiment

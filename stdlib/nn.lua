@@ -70,11 +70,12 @@ local function elementwise(name, from_y)
     check_tensor(x, name)
     local y = fwd(x, param)
     if not any(x) then return y end
-    return record(y, name, { x }, function(g) return bwd(from_y and y or x, g, param) end)
+    local saved = from_y and y or x
+    return record(y, name, { x }, function(g) return bwd(saved, g, param) end, { saved })
   end
 end
 
-F.relu = elementwise("relu")
+F.relu = elementwise("relu", true) -- y > 0 exactly where x > 0; saving y, as PyTorch, leaves x free to change
 local leaky, elu, gelu = elementwise("leaky_relu"), elementwise("elu"), elementwise("gelu")
 function F.leaky_relu(x, negative_slope) return leaky(x, negative_slope or 0.01) end
 function F.elu(x, alpha) return elu(x, alpha or 1.0) end
@@ -88,33 +89,36 @@ end
 F.tanh = elementwise("tanh", true)
 F.sigmoid = elementwise("sigmoid", true)
 
--- Row-wise ops over dimension `dim` (default: the last); other dims go through a transpose.
+-- Row-wise ops over dimension `dim` (default: the last); other dims go through
+-- a transpose, and the result is made contiguous again (as PyTorch's is, so
+-- that view() works on it).
 local function rowwise(name)
   local fwd, bwd = NN[name .. "_forward"], NN[name .. "_backward"]
   local function last(x)
     local y = fwd(x)
     if not any(x) then return y end
-    return record(y, name, { x }, function(g) return bwd(y, g) end)
+    return record(y, name, { x }, function(g) return bwd(y, g) end, { y })
   end
   return function(x, dim)
     check_tensor(x, name)
     local nd = x:dim()
-    if dim == nil or dim == -1 or dim == nd then return last(x), x end
+    if dim == nil or dim == -1 or dim == nd then return last(x) end
     if dim < 0 then dim = dim + nd + 1 end
     if dim < 1 or dim > nd then raise(name .. ": dim " .. tostring(dim) .. " out of range for shape " .. fmt_shape(x:shape())) end
-    return last(x:transpose(dim, nd)):transpose(dim, nd), x
+    return last(x:transpose(dim, nd)):transpose(dim, nd):contiguous()
   end
 end
 local softmax = rowwise("softmax")
-F.log_softmax = rowwise("log_softmax")
+local log_softmax = rowwise("log_softmax")
+function F.log_softmax(x, dim) return (log_softmax(x, dim)) end
 
 -- softmax remembers its input in y._logits (as Keras's `_keras_logits`):
 -- cross_entropy(y, labels) then works on the logits, stably and with the
 -- gradient skipping the softmax. So a last Dense with activation = "softmax"
 -- trains exactly like logits + cross_entropy.
 function F.softmax(x, dim)
-  local y, logits = softmax(x, dim)
-  if dim == nil or dim == -1 or dim == x:dim() then y._logits = logits end
+  local y = softmax(x, dim)
+  if dim == nil or dim == -1 or dim == x:dim() then y._logits = x end
   return y
 end
 
@@ -155,17 +159,19 @@ function F.linear(x, w, b, opts)
     if #xs < 1 then raise("linear: input must have at least one dimension") end
     x2 = x:reshape(-1, xs[#xs])
   end
-  local y = NN.linear_forward(x2, w, b, relu)
+  local y2 = NN.linear_forward(x2, w, b, relu)
   if any(x2, w, b) then
-    y = record(y, relu and "linear+relu" or "linear", { x2, w, b }, function(g)
-      return NN.linear_backward(x2, w, g, relu and y or nil, needs(x2), b ~= nil and needs(b))
-    end)
+    -- the fused ReLU's backward reads the 2-D output y2 (its own local: y below is reshaped)
+    record(y2, relu and "linear+relu" or "linear", { x2, w, b }, function(g)
+      return NN.linear_backward(x2, w, g, relu and y2 or nil, needs(x2), b ~= nil and needs(b))
+    end, relu and { x2, w, y2 } or { x2, w }, 3)
   end
+  local y = y2
   if #xs ~= 2 then
     local os = {}
     for i = 1, #xs - 1 do os[i] = xs[i] end
     os[#xs] = w:size(1)
-    y = y:reshape(os)
+    y = y2:reshape(os)
   end
   return apply_activation(y, act)
 end
@@ -195,7 +201,7 @@ function F.conv2d(x, w, b, opts)
   if any(x, w, b) then
     y = record(y, relu and "conv2d+relu" or "conv2d", { x, w, b }, function(g)
       return NN.conv2d_backward(x, w, g, relu and y or nil, sh, sw, pad, dh, dw, needs(x), b ~= nil and needs(b))
-    end)
+    end, relu and { x, w, y } or { x, w }, 3)
   end
   return apply_activation(y, act)
 end
@@ -213,7 +219,7 @@ function F.conv2d_max_pool2d(x, w, b, opts, pool)
   if not any(x, w, b) then return y end
   return record(y, relu and "conv2d+relu+max_pool2d" or "conv2d+max_pool2d", { x, w, b }, function(g)
     return NN.conv2d_maxpool_backward(x, w, g, y, arg, sh, sw, pad, dh, dw, relu, pool, needs(x), b ~= nil and needs(b))
-  end)
+  end, { x, w, y }, 3)
 end
 
 local function pool_args(k, stride, padding, op)
@@ -233,7 +239,7 @@ function F.max_pool2d(x, k, stride, padding)
   if not any(x) then return y end
   return record(y, "max_pool2d", { x }, function(g)
     return NN.max_pool2d_backward(x, g, idx, kh, kw, sh, sw, ph, pw)
-  end)
+  end, { x })
 end
 
 -- avg_pool2d(x, kernel, stride = kernel, padding = 0): padded zeros count (PyTorch's default).
@@ -283,7 +289,7 @@ function F.cross_entropy(input, labels)
   if not any(logits) then return loss end
   return record(loss, "cross_entropy", { logits, labels }, function(g)
     return NN.cross_entropy_backward(logits, labels, g)
-  end)
+  end, { logits, labels })
 end
 
 -- mse(pred, target): mean((pred - target)^2), same shapes.
@@ -294,7 +300,7 @@ function F.mse(pred, target)
   return record(loss, "mse", { pred, target }, function(g)
     local d = NN.mse_backward(pred, target, g)
     return d, needs(target) and raw.neg(d) or nil
-  end)
+  end, { pred, target })
 end
 F.mse_loss = F.mse
 
@@ -308,7 +314,7 @@ function F.binary_cross_entropy(logits, targets)
     -- d/dt of max(x,0) - x t + log1p(exp(-|x|)) is -x
     local dt = needs(targets) and raw.mul(logits, -g:item() / logits:numel()) or nil
     return dx, dt
-  end)
+  end, { logits, targets })
 end
 F.binary_cross_entropy_with_logits = F.binary_cross_entropy
 
@@ -332,7 +338,7 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
     return record(y, "batch_norm", { x, weight, bias }, function(g)
       local dx, dg, db = NN.batch_norm_train_backward(x, g, weight, mean, invstd)
       return dx, dg, db
-    end)
+    end, { x, weight }, 3)
   end
   if not running_mean or not running_var then
     raise("batch_norm: evaluation mode needs running_mean and running_var")
@@ -342,8 +348,13 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
   return record(y, "batch_norm (eval)", { x, weight, bias }, function(g)
     local dx, dg, db = NN.batch_norm_eval_backward(x, g, weight, running_mean, running_var, eps)
     return dx, dg, db
-  end)
+  end, { x, weight, running_mean, running_var }, 3)
 end
+
+-- the C backward kernels above return new tensors (see autograd.backward)
+autograd.fresh("linear", "linear+relu", "conv2d", "conv2d+relu", "conv2d+max_pool2d", "conv2d+relu+max_pool2d",
+  "max_pool2d", "avg_pool2d", "dropout", "cross_entropy", "mse", "binary_cross_entropy", "batch_norm",
+  "batch_norm (eval)", "relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax")
 
 local F_docs = {
   linear = "F.linear(x, w, b, {activation = nil})  x W^T + b; w is [out, in]; activation 'relu' is fused",
@@ -1026,7 +1037,7 @@ function Sequential:load(path)
   if #extra > 0 then
     raise("model:load: '" .. path .. "' holds '" .. table.concat(extra, "', '") .. "', which this model does not have (names: " .. table.concat(names, ", ") .. ")")
   end
-  for _, k in ipairs(names) do want[k]:copy_(got[k]) end
+  for _, k in ipairs(names) do raw.copy_(want[k], got[k]) end -- parameters are leaves: no tape
   return self
 end
 

@@ -299,6 +299,12 @@ local function state_of(self, p, i, hv)
       end
       st[name]:copy_(t)
     end
+    -- a buffer the update reads that the loaded state lacks would silently restart from zero
+    for _, name in ipairs(names) do
+      if name and not self.pending[i][name] then
+        fail(string.format("%s: loaded state of parameter %d lacks buffer '%s'", self.name, i, name))
+      end
+    end
     self.pending[i] = nil
   end
   self.state[p] = st
@@ -337,7 +343,7 @@ function Optimizer:step(params, closure)
       C.optim_lookahead(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
     end
     loss = closure()
-    for _, p in ipairs(params) do p:copy_(self.state[p].theta) end
+    for _, p in ipairs(params) do tensor.raw.copy_(p, self.state[p].theta) end
   elseif closure then
     loss = closure()
   end
@@ -399,7 +405,9 @@ end
 function Optimizer:load_state_dict(sd, params)
   if type(sd) ~= "table" or sd.name == nil then fail(self.name .. ": load_state_dict expects a table from state_dict()") end
   if sd.name ~= self.name then fail(string.format("%s: cannot load the state of a %s optimizer", self.name, tostring(sd.name))) end
-  if type(sd.t) ~= "number" then fail(self.name .. ": state_dict has no step count t") end
+  if type(sd.t) ~= "number" or sd.t ~= math.floor(sd.t) or sd.t < 0 or sd.t >= 2 ^ 53 then
+    fail(self.name .. ": state_dict's step count t must be an integer >= 0, got " .. tostring(sd.t))
+  end
   if sd.state ~= nil and type(sd.state) ~= "table" then fail(self.name .. ": state_dict.state is not a list") end
   for i, st in ipairs(sd.state or {}) do
     if type(st) ~= "table" then fail(string.format("%s: state of parameter %d is not a table", self.name, i)) end
@@ -418,8 +426,14 @@ function Optimizer:load_state_dict(sd, params)
     self.pending[i] = copy
   end
   if params then
+    local list = param_list(params)
+    -- after a step every parameter has its state (empty for plain SGD)
+    if self.t > 0 and #(sd.state or {}) ~= #list then
+      fail(string.format("%s: state_dict is at step %d with the state of %d parameters; there are %d", self.name,
+                         self.t, #(sd.state or {}), #list))
+    end
     local hv = self:resolve(self.t)
-    for i, p in ipairs(param_list(params)) do
+    for i, p in ipairs(list) do
       if self.pending[i] then state_of(self, p, i, hv) end
     end
   end

@@ -558,6 +558,16 @@ local function time_gp(nseeds)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- os.execute's result as ("exit", status) or ("signal", number) on Lua 5.4
+-- and on LuaJIT, whose os.execute returns the raw wait status.
+function report.exec_result(a, b, c)
+  if type(a) == "number" then
+    if a % 256 == 0 then return "exit", math.floor(a / 256) end
+    return "signal", a % 128
+  end
+  return b, c
+end
+
 -- The gnuplot command to use, or nil when it is not installed.
 function report.gnuplot_command(cmd)
   cmd = cmd or "gnuplot"
@@ -606,14 +616,17 @@ function report.plots(dir, summary, nseeds, gnuplot)
     if n == 0 then how = "no finished runs: nothing to plot" end
     return { rendered = false, files = files, message = how }
   end
-  local errors = {}
+  local errors, interrupted = {}, false
   for _, name in ipairs(todo) do
     local tmp = ".part-" .. name
     -- the command runs inside dir: every path in it is relative to dir
     local logname = ".gnuplot-" .. name .. ".log"
     local log = dir .. "/" .. logname
-    local ok = os.execute("cd " .. q(dir) .. " && " .. q(gp) .. " -e " .. q("out='" .. tmp .. "'") .. " " ..
-                          q(name .. ".gp") .. " > " .. q(logname) .. " 2>&1")
+    local how, code = report.exec_result(os.execute("cd " .. q(dir) .. " && " .. q(gp) .. " -e " ..
+                                         q("out='" .. tmp .. "'") .. " " .. q(name .. ".gp") .. " > " .. q(logname) .. " 2>&1"))
+    local ok = how == "exit" and code == 0
+    -- Ctrl-C reaches gnuplot (system() makes optlab itself ignore it meanwhile)
+    if (how == "signal" and code == 2) or (how == "exit" and code == 130) then interrupted = true end
     for _, ext in ipairs { "svg", "png" } do
       local from, to = dir .. "/" .. tmp .. "." .. ext, dir .. "/" .. name .. "." .. ext
       if ok and report.exists(from) then
@@ -628,6 +641,11 @@ function report.plots(dir, summary, nseeds, gnuplot)
       errors[#errors + 1] = name .. ".gp: " .. last
     end
     os.remove(log)
+    if interrupted then break end
+  end
+  if interrupted then
+    return { rendered = false, files = files, interrupted = true, message = "interrupted (Ctrl-C) while rendering; " ..
+             "render them with: cd " .. q(dir) .. " && for f in *.gp; do gnuplot \"$f\"; done" }
   end
   if #errors > 0 then
     return { rendered = false, files = files, message = "gnuplot failed: " .. table.concat(errors, "; ") }

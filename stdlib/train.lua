@@ -222,14 +222,52 @@ local function tensors_in(v, what, path)
   end
 end
 
+-- A checkpoint is data from a file: every field is checked for what resume
+-- relies on (CRC-32 finds accidents, not edits), each with its own message.
+local function count(x) return type(x) == "number" and x == math.floor(x) and x >= 0 and x < 2 ^ 53 end
+local function shown(v) return type(v) == "string" and string.format("%q", v) or tostring(v) end
+
 function train.load_state(path)
   local st = serial.load(path)
   if type(st) ~= "table" or st.version ~= 1 then fail("train: " .. path .. " is not a version 1 training checkpoint") end
+  local function bad(field, v, want)
+    fail(string.format("train: %s: checkpoint field %s is %s; expected %s", path, field, shown(v), want))
+  end
+  local function length(field, n)
+    fail(string.format("train: %s: checkpoint field %s has %d values; expected one per finished epoch (%d)", path, field, n, st.epoch))
+  end
   for _, f in ipairs { "epoch", "step" } do
-    if math.type(st[f]) ~= "integer" then fail("train: " .. path .. ": checkpoint field " .. f .. " is not an integer") end
+    if not count(st[f]) then bad(f, st[f], "an integer >= 0") end
   end
   for _, f in ipairs { "history", "callbacks", "rng" } do
-    if type(st[f]) ~= "table" then fail("train: " .. path .. ": checkpoint field " .. f .. " is not a table") end
+    if type(st[f]) ~= "table" then bad(f, st[f], "a table") end
+  end
+  for _, f in ipairs { "seed", "batch_size", "n" } do
+    if st[f] ~= nil and not count(st[f]) then bad(f, st[f], "an integer >= 0") end
+  end
+  if not (type(st.rng.seed) == "number" and st.rng.seed == math.floor(st.rng.seed)) or not count(st.rng.stream) then
+    bad("rng", st.rng.seed, "{seed = integer, stream = integer >= 0} from tensor.get_rng_state()")
+  end
+  -- the history holds exactly the finished epochs
+  for k, col in pairs(st.history) do
+    if type(k) ~= "string" then bad("history", k, "columns by name") end
+    if type(col) == "table" then
+      local n = 0
+      for i, v in pairs(col) do
+        n = n + 1
+        if not count(i) or i < 1 or type(v) ~= "number" then bad("history." .. k .. "[" .. shown(i) .. "]", v, "a number per epoch") end
+      end
+      if n ~= #col or #col > st.epoch then length("history." .. k, n) end
+    elseif type(col) ~= "string" then bad("history." .. k, col, "a column of numbers") end
+  end
+  for _, k in ipairs { "epoch", "loss" } do
+    local n = type(st.history[k]) == "table" and #st.history[k] or 0
+    if n ~= st.epoch then length("history." .. k, n) end
+  end
+  if st.opt ~= nil then
+    if type(st.opt) ~= "table" then bad("opt", st.opt, "an optimizer's state_dict()") end
+    if not count(st.opt.t) then bad("opt.t", st.opt.t, "the optimizer's step count, an integer >= 0") end
+    if st.opt.state ~= nil and type(st.opt.state) ~= "table" then bad("opt.state", st.opt.state, "a list of buffers per parameter") end
   end
   tensors_in(st.params, "params", path)
   tensors_in(st.model_state, "model_state", path)
@@ -258,6 +296,9 @@ end
 
 local function restore(ctx, st, path)
   local model, opt = ctx.model, ctx.opt
+  if st.epoch > ctx.epochs then
+    fail(string.format("train: resume from %s: it is at epoch %d, beyond this fit's epochs = %d", path, st.epoch, ctx.epochs))
+  end
   if st.seed ~= ctx.loader.seed or st.batch_size ~= ctx.loader.batch_size or st.n ~= ctx.loader.n then
     fail(string.format("train: resume from %s: it was written with seed=%s, batch_size=%s, %s examples; this run has seed=%s, batch_size=%s, %s examples",
       path, tostring(st.seed), tostring(st.batch_size), tostring(st.n), tostring(ctx.loader.seed), tostring(ctx.loader.batch_size), tostring(ctx.loader.n)))
@@ -290,10 +331,19 @@ local function restore(ctx, st, path)
     end
   end
   if st.model_rng and model.set_rng_state then model:set_rng_state(st.model_rng) end
-  if st.opt and opt.load_state_dict then opt:load_state_dict(st.opt) end
+  if st.opt and opt.load_state_dict then
+    -- with the parameters, so the optimizer checks every buffer against them now
+    local ok, err = pcall(opt.load_state_dict, opt, st.opt, ctx.params)
+    if not ok then fail("train: resume from " .. path .. ": " .. tostring(err):gsub("^[^:\n]*:%d+: ", "")) end
+  end
   tensor.set_rng_state(st.rng)
   for i, cb in ipairs(ctx.callbacks) do
-    if cb.load_state_dict and st.callbacks[i] then cb:load_state_dict(st.callbacks[i]) end
+    if cb.load_state_dict and st.callbacks[i] ~= nil then
+      local ok, err = pcall(cb.load_state_dict, cb, st.callbacks[i])
+      if not ok then
+        fail("train: resume from " .. path .. ": callback " .. i .. ": " .. tostring(err):gsub("^[^:\n]*:%d+: ", ""))
+      end
+    end
   end
   for k, v in pairs(st.history) do ctx.history[k] = v end
   return st.epoch
@@ -347,6 +397,14 @@ function train.early_stopping(o)
     return { best = self.best, wait = self.wait, best_epoch = self.best_epoch, best_weights = self.best_weights }
   end
   function cb:load_state_dict(s)
+    if type(s) ~= "table" or not count(s.wait) or (s.best ~= nil and type(s.best) ~= "number") or
+       (s.best_epoch ~= nil and not count(s.best_epoch)) or (s.best_weights ~= nil and type(s.best_weights) ~= "table") then
+      fail("early_stopping: the saved state needs wait (an integer >= 0), best (a number), best_epoch (an integer) " ..
+           "and best_weights (a list of tensors)")
+    end
+    for i, t in pairs(s.best_weights or {}) do
+      if not C.is_tensor(t) then fail("early_stopping: saved best_weights[" .. tostring(i) .. "] is not a tensor") end
+    end
     self.best, self.wait, self.best_epoch, self.best_weights = s.best, s.wait, s.best_epoch, s.best_weights
   end
   return cb
@@ -520,6 +578,18 @@ function train.fit(model, opt, train_ds, o)
         last_finite.value, last_finite.epoch, last_finite.step = lv, e, step
         loss:backward()
         local gn = C.grad_norm(params)
+        if not is_finite(gn) then
+          -- a NaN or Inf gradient under a finite loss: stop before the step
+          -- applies it, so the weights stay those of the last good step
+          history.stopped = "nan"
+          history.message = string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
+            "stopping before the step is applied (history kept for %d epochs)", tostring(gn), e, step, steps, lv, e - 1)
+          if verbose > 0 then
+            if tty then out:write("\n") end
+            out:write(history.message, "\n")
+          end
+          return
+        end
         opt:step(params)
         lsum, seen, gsum = lsum + lv * b, seen + b, gsum + gn
         for i, m in ipairs(metrics) do msums[i] = msums[i] + value_of(untaped(m.fn, output, y)) * b end

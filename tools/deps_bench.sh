@@ -3,7 +3,8 @@
 # stays lean): Debian's PyTorch and NumPy, both BLAS builds that PyTorch is measured
 # with (picked per process through LD_LIBRARY_PATH; the system's libblas.so.3
 # alternative is left as it is), and the Fashion-MNIST files both sides train on.
-# A no-op when all are present.
+# A no-op when all are present. Given package names, installs only those
+# (`make fixtures` needs python3-torch alone).
 set -euo pipefail
 pkgs=(
   python3-torch python3-numpy   # the reference implementation
@@ -11,6 +12,7 @@ pkgs=(
   libopenblas0-pthread          # openblas-pthread/libblas.so.3
   dataset-fashion-mnist         # /usr/share/datasets/fashion-mnist
 )
+[ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")

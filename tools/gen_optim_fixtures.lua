@@ -1,6 +1,8 @@
--- Generates tests/lua/fixtures/*.lua: per-step parameter values of each
--- framework convention, from independent double-precision transcriptions of
--- each framework's documented update (no framework is installed here).
+-- Generates tests/lua/fixtures/keras*.lua: per-step parameter values of each
+-- Keras convention, from independent double-precision transcriptions of
+-- Keras's documented updates (Keras is not installed here). The PyTorch
+-- fixtures come from torch.optim itself (tools/gen_torch_fixtures.py writes
+-- tests/lua/fixtures/torch_optim.txt).
 -- Run from the repository root:  lua5.4 tools/gen_optim_fixtures.lua
 -- Sources (the formula of each transcription is cited beside it):
 --  [tf]  TensorFlow raw ops docs, tf.raw_ops.ResourceApplyKerasMomentum,
@@ -11,8 +13,6 @@
 --        non-raw-op paths (RMSprop without momentum, Nadam), and
 --        keras/optimizers/adamw.py (Keras 2.11+) for AdamW.
 --  [k3]  keras/src/optimizers/{adagrad,rmsprop,adam,lion}.py (Keras 3).
---  [pt]  torch.optim docs, the "Algorithm" box of SGD, Adagrad, RMSprop, Adam,
---        AdamW, Adamax, NAdam, Rprop, Adadelta (PyTorch 2.x).
 package.path = "tests/lua/?.lua;" .. package.path
 local ref = require "ref_optim"
 
@@ -37,14 +37,6 @@ U.keras_sgd = function(c, s, p, g, lr)
   if c.hp.nesterov then return p + s.a * mu - lr * g end
   return p + s.a
 end
--- [pt] SGD: b_t = g (t = 1) else mu b + (1 - tau) g; nesterov g + mu b; p -= lr * that
-U.torch_sgd = function(c, s, p, g, lr, t)
-  local mu, tau, wd = c.hp.momentum or 0, c.hp.dampening or 0, c.hp.weight_decay or 0
-  g = g + wd * p
-  s.b = t == 1 and g or mu * s.b + (1 - tau) * g
-  local d = c.hp.nesterov and g + mu * s.b or s.b
-  return p - lr * d
-end
 -- [tf] ResourceApplyAdagradV2: accum += grad^2; var -= lr*grad/(sqrt(accum)+epsilon); Keras 2 initial 0.1
 U.keras_adagrad = function(c, s, p, g, lr)
   s.a = (s.a or c.hp.initial_accumulator or 0.1) + g * g
@@ -54,11 +46,6 @@ end
 U.keras3_adagrad = function(c, s, p, g, lr)
   s.a = (s.a or c.hp.initial_accumulator or 0.1) + g * g
   return p - lr * g / sqrt(s.a + c.hp.eps)
-end
--- [pt] Adagrad: state_sum += g^2; p -= lr * g / (sqrt(state_sum) + eps)
-U.torch_adagrad = function(c, s, p, g, lr)
-  s.a = (s.a or c.hp.initial_accumulator or 0) + g * g
-  return p - lr * g / (sqrt(s.a) + c.hp.eps)
 end
 -- [k2] RMSprop without momentum: rms = rho rms + (1-rho) g^2 (centered: minus mg^2);
 --      var -= lr g / (sqrt(denom) + eps)
@@ -85,16 +72,6 @@ U.keras3_rmsprop = function(c, s, p, g, lr)
   if mu > 0 then s.m = mu * (s.m or 0) + inc; return p - s.m end
   return p - inc
 end
--- [pt] RMSprop: v = alpha v + (1-alpha) g^2; centered: v~ = v - g_ave^2;
---      momentum: b = mu b + g/(sqrt(v~)+eps); p -= lr b; else p -= lr g/(sqrt(v~)+eps)
-U.torch_rmsprop = function(c, s, p, g, lr)
-  local rho, eps, mu = c.hp.rho, c.hp.eps, c.hp.momentum or 0
-  s.v = rho * (s.v or 0) + (1 - rho) * g * g
-  local d = s.v
-  if c.hp.centered then s.ga = rho * (s.ga or 0) + (1 - rho) * g; d = d - s.ga * s.ga end
-  if mu > 0 then s.b = mu * (s.b or 0) + g / (sqrt(d) + eps); return p - lr * s.b end
-  return p - lr * g / (sqrt(d) + eps)
-end
 -- [tf] ResourceApplyAdam: lr_t = lr sqrt(1-beta2^t)/(1-beta1^t); m = b1 m + (1-b1) g;
 --      v = b2 v + (1-b2) g^2; var -= lr_t m / (sqrt(v) + epsilon)
 --      (WithAmsgrad: vhat = max(vhat, v); var -= lr_t m / (sqrt(vhat) + epsilon))
@@ -109,18 +86,6 @@ U.keras_adam = function(c, s, p, g, lr, t)
   if c.hp.amsgrad then s.vh = max(s.vh or 0, s.v); v = s.vh end
   return p - lrt * s.m / (sqrt(v) + eps)
 end
--- [pt] Adam/AdamW: (AdamW: p *= 1 - lr wd) m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
---      m^ = m/(1-b1^t); v^ = v/(1-b2^t) (amsgrad: vmax = max(vmax, v), v^ = vmax/(1-b2^t));
---      p -= lr m^ / (sqrt(v^) + eps)
-U.torch_adam = function(c, s, p, g, lr, t)
-  local b1, b2, eps = c.hp.beta1, c.hp.beta2, c.hp.eps
-  if c.decoupled then p = p * (1 - lr * c.hp.weight_decay) else g = g + (c.hp.weight_decay or 0) * p end
-  s.m = b1 * (s.m or 0) + (1 - b1) * g
-  s.v = b2 * (s.v or 0) + (1 - b2) * g * g
-  local v = s.v
-  if c.hp.amsgrad then s.vm = max(s.vm or 0, s.v); v = s.vm end
-  return p - lr * (s.m / (1 - b1 ^ t)) / (sqrt(v / (1 - b2 ^ t)) + eps)
-end
 -- [tf] ResourceApplyAdaMax: m = b1 m + (1-b1) g; v = max(b2 v, |g|); var -= lr/(1-b1^t) m/(v+eps)
 U.keras_adamax = function(c, s, p, g, lr, t)
   local b1, b2, eps = c.hp.beta1, c.hp.beta2, c.hp.eps
@@ -128,17 +93,9 @@ U.keras_adamax = function(c, s, p, g, lr, t)
   s.u = max(b2 * (s.u or 0), abs(g))
   return p - lr / (1 - b1 ^ t) * s.m / (s.u + eps)
 end
--- [pt] Adamax: m = b1 m + (1-b1) g; u = max(b2 u, |g| + eps); p -= lr m / ((1-b1^t) u)
-U.torch_adamax = function(c, s, p, g, lr, t)
-  local b1, b2, eps = c.hp.beta1, c.hp.beta2, c.hp.eps
-  s.m = b1 * (s.m or 0) + (1 - b1) * g
-  s.u = max(b2 * (s.u or 0), abs(g) + eps)
-  return p - lr * s.m / ((1 - b1 ^ t) * s.u)
-end
 -- [k2] Nadam: mu_t = b1 (1 - 0.5 * 0.96^(0.004 t)); m_schedule_new = m_schedule mu_t;
 --      g' = g/(1 - m_schedule_new); m' = m/(1 - m_schedule_new mu_{t+1}); v' = v/(1-b2^t);
 --      m_bar = (1-mu_t) g' + mu_{t+1} m'; var -= lr m_bar / (sqrt(v') + eps)
--- [pt] NAdam (psi = 0.004): the same update.
 U.nadam = function(c, s, p, g, lr, t, shared)
   local b1, b2, eps = c.hp.beta1, c.hp.beta2, c.hp.eps
   local mu = b1 * (1 - 0.5 * 0.96 ^ (0.004 * t))
@@ -157,17 +114,7 @@ U.lion = function(c, s, p, g, lr)
   s.m = m * b2 + g * (1 - b2)
   return p
 end
--- [pt] Rprop: if g prev > 0: eta = min(eta etaplus, step_max); < 0: eta = max(eta etaminus, step_min), g = 0;
---      p -= eta sign(g); prev = g   (eta starts at lr)
-U.rprop = function(c, s, p, g, lr)
-  s.eta = s.eta or lr
-  local prod = g * (s.prev or 0)
-  if prod > 0 then s.eta = min(s.eta * c.hp.etaplus, c.hp.step_max)
-  elseif prod < 0 then s.eta = max(s.eta * c.hp.etaminus, c.hp.step_min); g = 0 end
-  s.prev = g
-  return p - s.eta * sign(g)
-end
--- [tf] ResourceApplyAdadelta / [pt] Adadelta: accum = rho accum + (1-rho) g^2;
+-- [tf] ResourceApplyAdadelta: accum = rho accum + (1-rho) g^2;
 --      update = sqrt(accum_update + eps)/sqrt(accum + eps) g;
 --      accum_update = rho accum_update + (1-rho) update^2; var -= lr update
 U.adadelta = function(c, s, p, g, lr)
@@ -182,30 +129,19 @@ local LIN = { from = 0.05, to = 0.005, steps = 60 }
 local configs = {
   { file = "keras_sgd_momentum", u = "keras_sgd", opt = "SGD", hp = { lr = 0.05, momentum = 0.9, convention = "keras" } },
   { file = "keras_sgd_nesterov_linear", u = "keras_sgd", opt = "SGD", linear = LIN, hp = { momentum = 0.9, nesterov = true, convention = "keras" } },
-  { file = "torch_sgd_momentum_linear", u = "torch_sgd", opt = "SGD", linear = LIN, hp = { momentum = 0.9, convention = "torch" } },
-  { file = "torch_sgd_dampening", u = "torch_sgd", opt = "SGD", hp = { lr = 0.05, momentum = 0.8, dampening = 0.3, weight_decay = 0.01, convention = "torch" } },
-  { file = "torch_sgd_nesterov", u = "torch_sgd", opt = "SGD", hp = { lr = 0.05, momentum = 0.9, nesterov = true, convention = "torch" } },
   { file = "keras_adagrad", u = "keras_adagrad", opt = "Adagrad", hp = { lr = 0.1, eps = 1e-7, convention = "keras" } },
   { file = "keras3_adagrad", u = "keras3_adagrad", opt = "Adagrad", hp = { lr = 0.1, eps = 1e-7, initial_accumulator = 0.1, convention = "keras3" } },
-  { file = "torch_adagrad", u = "torch_adagrad", opt = "Adagrad", hp = { lr = 0.1, eps = 1e-10, convention = "torch" } },
   { file = "keras_rmsprop", u = "keras_rmsprop", opt = "RMSprop", hp = { lr = 0.01, rho = 0.9, eps = 1e-7, convention = "keras" } },
   { file = "keras_rmsprop_momentum_centered", u = "keras_rmsprop", opt = "RMSprop", hp = { lr = 0.01, rho = 0.9, eps = 1e-7, momentum = 0.5, centered = true, convention = "keras" } },
   { file = "keras3_rmsprop_momentum", u = "keras3_rmsprop", opt = "RMSprop", hp = { lr = 0.01, rho = 0.9, eps = 1e-7, momentum = 0.5, convention = "keras3" } },
-  { file = "torch_rmsprop_momentum_centered", u = "torch_rmsprop", opt = "RMSprop", hp = { lr = 0.01, rho = 0.99, eps = 1e-8, momentum = 0.5, centered = true, convention = "torch" } },
   { file = "keras_adam", u = "keras_adam", opt = "Adam", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, convention = "keras" } },
   { file = "keras_adam_amsgrad_linear", u = "keras_adam", opt = "Adam", linear = LIN, hp = { beta1 = 0.9, beta2 = 0.999, eps = 1e-7, amsgrad = true, convention = "keras" } },
   { file = "keras3_adam", u = "keras_adam", opt = "Adam", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, convention = "keras3" } },
-  { file = "torch_adam_amsgrad", u = "torch_adam", opt = "Adam", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, amsgrad = true, weight_decay = 0.01, convention = "torch" } },
   { file = "keras_adamw", u = "keras_adam", decoupled = true, opt = "AdamW", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, weight_decay = 0.004, convention = "keras" } },
-  { file = "torch_adamw", u = "torch_adam", decoupled = true, opt = "AdamW", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01, convention = "torch" } },
   { file = "keras_adamax", u = "keras_adamax", opt = "Adamax", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, convention = "keras" } },
-  { file = "torch_adamax", u = "torch_adamax", opt = "Adamax", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, convention = "torch" } },
   { file = "keras_nadam", u = "nadam", opt = "Nadam", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-7, convention = "keras" } },
-  { file = "torch_nadam", u = "nadam", opt = "Nadam", hp = { lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, convention = "torch" } },
   { file = "keras3_lion", u = "lion", opt = "Lion", hp = { lr = 0.001, beta1 = 0.9, beta2 = 0.99, convention = "keras3" } },
-  { file = "torch_rprop", u = "rprop", opt = "Rprop", hp = { lr = 0.01, etaminus = 0.5, etaplus = 1.2, step_min = 1e-6, step_max = 50, convention = "torch" } },
   { file = "keras_adadelta", u = "adadelta", opt = "Adadelta", hp = { lr = 0.001, rho = 0.95, eps = 1e-7, convention = "keras" } },
-  { file = "torch_adadelta", u = "adadelta", opt = "Adadelta", hp = { lr = 1.0, rho = 0.9, eps = 1e-6, convention = "torch" } },
 }
 
 local function ser(v)

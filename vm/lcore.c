@@ -13,6 +13,7 @@ void ol_open_serialize(lua_State *L);
 void ol_open_data(lua_State *L);
 void ol_open_train(lua_State *L);
 void ol_open_signal(lua_State *L);
+void ol_open_proc(lua_State *L);
 void ol_open_optim(lua_State *L);
 void ol_open_nn(lua_State *L);
 
@@ -23,6 +24,7 @@ static void (*const openers[])(lua_State *L) = {
     ol_open_data,
     ol_open_train,
     ol_open_signal,
+    ol_open_proc,
     ol_open_optim,
     ol_open_nn,
 };

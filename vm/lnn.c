@@ -326,6 +326,7 @@ static int batch_norm_train(lua_State *L)
     bn_vec(L, op, g, "weight", C, x); bn_vec(L, op, b, "bias", C, x);
     bn_vec(L, op, rm, "running_mean", C, x); bn_vec(L, op, rv, "running_var", C, x);
     if ((rm == NULL) != (rv == NULL)) ol_error(L, "%s: give both running_mean and running_var or neither", op);
+    if (rm) { ol_written(rm); ol_written(rv); }
     int64_t c64 = C;
     OLTensor *y = ol_pushtensor_empty(L, x->ndim, x->shape);
     OLTensor *sm = ol_pushtensor_empty(L, 1, &c64);

@@ -87,6 +87,7 @@ static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int
     if (!ol_iscontiguous(s) || ol_numel(s) != n)
         ol_error(L, "%s: state buffer %d of parameter %d has %lld elements (contiguous: %s), expected %lld",
                  label, si, pi, (long long)ol_numel(s), ol_iscontiguous(s) ? "yes" : "no", (long long)n);
+    ol_written(s); /* the update writes every state buffer it is given */
     return ol_data(s);
 }
 
@@ -124,6 +125,7 @@ static int l_optim_update(lua_State *L)
     if ((s1 && (s1 == pd || s1 == gd)) || (s2 && (s2 == pd || s2 == gd || s2 == s1)) ||
         (s3 && (s3 == pd || s3 == gd || s3 == s1 || s3 == s2)) || pd == gd)
         ol_error(L, "%s: parameter %d shares memory with its gradient or state", label, pi);
+    ol_written(p);
     int rc;
     switch (kind) {
     case K_SGD: rc = ol_sgd_update(n, pd, gd, s1, h); break;
@@ -166,6 +168,7 @@ static int l_clip_value(lua_State *L)
     float *g = contig_data(L, 1, "optim_clip_value");
     double c = luaL_checknumber(L, 2);
     if (!(c >= 0)) ol_error(L, "clip_value must be >= 0, got %g", c);
+    ol_written(ol_checktensor(L, 1));
     ol_clip_value(numel_at(L, 1), g, (float)c);
     return 0;
 }
@@ -178,7 +181,10 @@ static int l_lookahead(lua_State *L)
     float *p = contig_data(L, 1, "optim_lookahead");
     float *v = contig_data(L, 2, "optim_lookahead");
     float *s = contig_data(L, 3, "optim_lookahead");
-    ol_lookahead(n, p, v, s, (float)luaL_checknumber(L, 4));
+    float alpha = (float)luaL_checknumber(L, 4);
+    ol_written(ol_checktensor(L, 1));
+    ol_written(ol_checktensor(L, 3));
+    ol_lookahead(n, p, v, s, alpha);
     return 0;
 }
 
@@ -187,6 +193,7 @@ static int l_bench_copy(lua_State *L)
 {
     int64_t n = numel_at(L, 1);
     if (numel_at(L, 2) != n) ol_error(L, "bench_copy: sizes differ");
+    ol_written(ol_checktensor(L, 1));
     ol_bench_copy(n, contig_data(L, 1, "bench_copy"), contig_data(L, 2, "bench_copy"));
     return 0;
 }
@@ -195,6 +202,7 @@ static int l_bench_triad(lua_State *L)
 {
     int64_t n = numel_at(L, 1);
     if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "bench_triad: sizes differ");
+    ol_written(ol_checktensor(L, 1));
     ol_bench_triad(n, contig_data(L, 1, "bench_triad"), contig_data(L, 2, "bench_triad"),
                    contig_data(L, 3, "bench_triad"), (float)luaL_checknumber(L, 4));
     return 0;

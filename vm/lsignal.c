@@ -21,11 +21,14 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-/* sys.catch_interrupts(on) -> whether it was on. Turning it on or off clears the flag. */
+/* sys.catch_interrupts(on) -> whether it was on. Switching it on or off
+ * clears the flag; asking for what is already so keeps it, so a Ctrl-C that
+ * came while an experiment was catching (between runs, during start-up)
+ * survives the train.fit calls that catch on their own. */
 static int sys_catch_interrupts(lua_State *L)
 {
     int on = lua_toboolean(L, 1), was = catching;
-    interrupted = 0;
+    if (on != was) interrupted = 0;
     if (on && !catching) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tensor.h"
+#include "ltensor.h"
 #include "elementwise.h"
 #include "reduce.h"
 #include "gemm.h"
@@ -15,7 +16,7 @@
 
 /* luaL_check* would raise at the immediate caller, which for most methods is
  * a stdlib wrapper (autograd): these raise at the user's line, like ol_error. */
-static void arg_error(lua_State *L, int idx, const char *expected)
+void arg_error(lua_State *L, int idx, const char *expected)
 {
     lua_Debug ar;
     const char *fn = "?";
@@ -24,7 +25,7 @@ static void arg_error(lua_State *L, int idx, const char *expected)
              lua_isnumber(L, idx) ? "a non-integer number" : luaL_typename(L, idx));
 }
 
-static lua_Integer check_integer(lua_State *L, int idx)
+lua_Integer check_integer(lua_State *L, int idx)
 {
     int ok;
     lua_Integer v = lua_tointegerx(L, idx, &ok);
@@ -32,7 +33,7 @@ static lua_Integer check_integer(lua_State *L, int idx)
     return v;
 }
 
-static lua_Number check_number(lua_State *L, int idx)
+lua_Number check_number(lua_State *L, int idx)
 {
     int ok;
     lua_Number v = lua_tonumberx(L, idx, &ok);
@@ -40,12 +41,12 @@ static lua_Number check_number(lua_State *L, int idx)
     return v;
 }
 
-static lua_Integer opt_integer(lua_State *L, int idx, lua_Integer def)
+lua_Integer opt_integer(lua_State *L, int idx, lua_Integer def)
 {
     return lua_isnoneornil(L, idx) ? def : check_integer(L, idx);
 }
 
-static lua_Number opt_number(lua_State *L, int idx, lua_Number def)
+lua_Number opt_number(lua_State *L, int idx, lua_Number def)
 {
     return lua_isnoneornil(L, idx) ? def : check_number(L, idx);
 }
@@ -77,7 +78,7 @@ static int get_shape(lua_State *L, int idx, int64_t *shape)
 }
 
 /* A dimension argument: 1-based, negative counts from the end. Returns 0-based. */
-static int get_dim(lua_State *L, int idx, int ndim)
+int get_dim(lua_State *L, int idx, int ndim)
 {
     lua_Integer d = check_integer(L, idx);
     int n = ndim > 0 ? ndim : 1;
@@ -86,7 +87,7 @@ static int get_dim(lua_State *L, int idx, int ndim)
     return (int)d - 1;
 }
 
-static OLTensor *self(lua_State *L) { return ol_checktensor(L, 1); }
+OLTensor *self(lua_State *L) { return ol_checktensor(L, 1); }
 
 /* ---- creation --------------------------------------------------------- */
 
@@ -409,7 +410,7 @@ static int t_squeeze(lua_State *L)
 
 /* Broadcast strides of t against an output shape (right-aligned); 0 on
  * broadcast dims. Returns 0 when the shapes are incompatible. */
-static int broadcast_strides(const OLTensor *t, int nd, const int64_t *shape, int64_t *st)
+int broadcast_strides(const OLTensor *t, int nd, const int64_t *shape, int64_t *st)
 {
     for (int d = 0; d < nd; d++) {
         int k = d - (nd - t->ndim);
@@ -436,14 +437,14 @@ static int t_expand(lua_State *L)
 /* ---- element-wise ---------------------------------------------------- */
 
 /* A number operand becomes a 0-d tensor; the value lives in *tmp. */
-static OLTensor *operand(lua_State *L, int idx, OLTensor *tmp, OLStorage *tst, float *val)
+OLTensor *operand(lua_State *L, int idx, OLTensor *tmp, OLStorage *tst, float *val)
 {
     OLTensor *t = ol_totensor(L, idx);
     if (t) return t;
     if (!lua_isnumber(L, idx))
         ol_error(L, "arithmetic on a tensor and a %s", luaL_typename(L, idx));
     *val = (float)lua_tonumber(L, idx);
-    tst->data = val; tst->size = 1; tst->refs = 1;
+    tst->data = val; tst->size = 1; tst->refs = 1; tst->version = 0;
     memset(tmp, 0, sizeof *tmp);
     tmp->st = tst;
     return tmp;
@@ -451,7 +452,7 @@ static OLTensor *operand(lua_State *L, int idx, OLTensor *tmp, OLStorage *tst, f
 
 static const char *const binop_names[] = {
     "add", "sub", "mul", "div", "pow", "maximum", "minimum",
-    "eq", "ne", "lt", "le", "gt", "ge", NULL
+    "eq", "ne", "lt", "le", "gt", "ge", "remainder", NULL
 };
 
 static int binary(lua_State *L, ol_binop op, int inplace)
@@ -467,8 +468,8 @@ static int binary(lua_State *L, ol_binop op, int inplace)
         int ka = d - (nd - a->ndim), kb = d - (nd - b->ndim);
         int64_t x = ka >= 0 ? a->shape[ka] : 1, y = kb >= 0 ? b->shape[kb] : 1;
         if (x != y && x != 1 && y != 1)
-            ol_error(L, "%s: shapes %s and %s cannot be broadcast together", binop_names[op],
-                     ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
+            ol_error(L, "%s%s: shapes %s and %s cannot be broadcast together", binop_names[op],
+                     inplace ? "_" : "", ol_shapestr(a, s1, sizeof s1), ol_shapestr(b, s2, sizeof s2));
         shape[d] = x == 1 ? y : x; /* [1] with [0] is [0], not [1] */
     }
     broadcast_strides(a, nd, shape, stra);
@@ -479,7 +480,19 @@ static int binary(lua_State *L, ol_binop op, int inplace)
         for (int d = 0; same && d < nd; d++) same = shape[d] == a->shape[d];
         if (!same) ol_error(L, "%s_: result of shape %s does not fit the target of shape %s",
                             binop_names[op], ol_dimsstr(nd, shape, s1, sizeof s1), ol_shapestr(a, s2, sizeof s2));
-        ol_binary(op, nd, shape, ol_data(a), a->stride, ol_data(a), a->stride, ol_data(b), strb);
+        char name[32];
+        snprintf(name, sizeof name, "%s_", binop_names[op]);
+        ol_check_inplace(L, name, a, b == &tb ? NULL : b);
+        /* add_(u, alpha) and sub_(u, alpha): t + alpha*u in one pass */
+        float alpha = (op == OL_ADD || op == OL_SUB) ? (float)opt_number(L, 3, 1) : 1;
+        ol_written(a);
+        if (op == OL_ADD || op == OL_SUB) {
+            if (op == OL_SUB) alpha = -alpha;
+            if (b == &tb) {
+                vb = alpha * vb; /* the same product every element would compute */
+                ol_binary(OL_ADD, nd, shape, ol_data(a), a->stride, ol_data(a), a->stride, &vb, strb);
+            } else ol_update(OL_UAXPY, nd, shape, ol_data(a), a->stride, ol_data(b), strb, NULL, NULL, alpha, 0);
+        } else ol_binary(op, nd, shape, ol_data(a), a->stride, ol_data(a), a->stride, ol_data(b), strb);
         lua_settop(L, 1);
         return 1;
     }
@@ -504,11 +517,19 @@ BINARY(lt, OL_LT)
 BINARY(le, OL_LE)
 BINARY(gt, OL_GT)
 BINARY(ge, OL_GE)
+BINARY(remainder, OL_REMAINDER)
+
+static const char *const unop_names[] = {
+    "neg_", "abs_", "exp_", "log_", "sqrt_", "sign_", "square_", "reciprocal_",
+    "tanh_", "sigmoid_", "relu_", "sin_", "cos_", "floor_", "round_", NULL
+};
 
 static int unary(lua_State *L, ol_unop op, int inplace)
 {
     OLTensor *t = self(L);
     if (inplace) {
+        ol_check_inplace(L, unop_names[op], t, NULL);
+        ol_written(t);
         ol_unary(op, t->ndim, t->shape, ol_data(t), t->stride, ol_data(t), t->stride);
         lua_settop(L, 1);
         return 1;
@@ -532,6 +553,10 @@ UNARY(reciprocal, OL_RECIPROCAL)
 UNARY(tanh, OL_TANH)
 UNARY(sigmoid, OL_SIGMOID)
 UNARY(relu, OL_RELU)
+UNARY(sin, OL_SIN)
+UNARY(cos, OL_COS)
+UNARY(floor, OL_FLOOR)
+UNARY(round, OL_ROUND)
 
 static int t_clamp(lua_State *L)
 {
@@ -549,7 +574,9 @@ static int t_clamp(lua_State *L)
 static int t_fill_(lua_State *L)
 {
     OLTensor *t = self(L);
-    ol_fill(t->ndim, t->shape, ol_data(t), t->stride, (float)check_number(L, 2));
+    float v = (float)check_number(L, 2);
+    ol_written(t);
+    ol_fill(t->ndim, t->shape, ol_data(t), t->stride, v);
     lua_settop(L, 1);
     return 1;
 }
@@ -570,6 +597,8 @@ static int t_copy_(lua_State *L)
     if (s->ndim > t->ndim || !broadcast_strides(s, t->ndim, t->shape, st))
         ol_error(L, "copy_: source of shape %s does not fit the target of shape %s",
                  ol_shapestr(s, a, sizeof a), ol_shapestr(t, b, sizeof b));
+    ol_check_inplace(L, "copy_", t, s);
+    ol_written(t);
     ol_copy(t->ndim, t->shape, ol_data(t), t->stride, ol_data(s), st);
     lua_settop(L, 1);
     return 1;
@@ -577,14 +606,18 @@ static int t_copy_(lua_State *L)
 
 /* ---- reductions ------------------------------------------------------- */
 
-/* reduce(op, [dim [, keepdim]]): over everything gives a 0-d tensor. */
-static int reduce(lua_State *L, ol_redop op, double scale_by_len, int with_index)
+/* reduce(op, [dim [, keepdim]]) with dim at argument `at` and the op's
+ * parameter p (ol_reduce_p): over everything gives a 0-d tensor. */
+int reduce_at(lua_State *L, ol_redop op, double p, int at, double scale_by_len, int with_index)
 {
     OLTensor *t = self(L);
-    static const char *const names[] = {"sum", "max", "min", "argmax", "argmin", "sumsq"};
+    static const char *const names[] = {"sum", "max", "min", "argmax", "argmin", "sumsq",
+                                        "prod", "logsumexp", "var", "norm"};
+    /* the ops with a value for no elements: 0, 1, -inf, NaN (as PyTorch) */
+    int empty_ok = op == OL_RSUM || op == OL_RSUMSQ || op >= OL_RPROD;
     int64_t n = ol_numel(t);
-    if (lua_isnoneornil(L, 2)) {
-        if (n == 0 && op != OL_RSUM && op != OL_RSUMSQ)
+    if (lua_isnoneornil(L, at)) {
+        if (n == 0 && !empty_ok)
             ol_error(L, "%s of an empty tensor", names[op]);
         OLTensor *c = ol_pushcontiguous(L, 1);
         float v;
@@ -592,15 +625,15 @@ static int reduce(lua_State *L, ol_redop op, double scale_by_len, int with_index
         else if (op == OL_RSUMSQ) v = (float)ol_sumsq(n, ol_data(c));
         else {
             int64_t one = 1;
-            ol_reduce(op, 0, &one, &one, n, 1, ol_data(c), &v);
+            ol_reduce_p(op, p, 0, &one, &one, n, 1, ol_data(c), &v);
         }
         OLTensor *o = ol_pushtensor_empty(L, 0, NULL);
         ol_data(o)[0] = v;
         return 1;
     }
-    int d = get_dim(L, 2, t->ndim), keep = lua_toboolean(L, 3);
+    int d = get_dim(L, at, t->ndim), keep = lua_toboolean(L, at + 1);
     if (t->ndim == 0) ol_error(L, "%s along a dimension of a 0-dimensional tensor", names[op]);
-    if (t->shape[d] == 0 && op != OL_RSUM) ol_error(L, "%s along an empty dimension", names[op]);
+    if (t->shape[d] == 0 && !empty_ok) ol_error(L, "%s along an empty dimension", names[op]);
     int64_t rshape[OL_MAXDIM], rstride[OL_MAXDIM], oshape[OL_MAXDIM];
     int rn = 0, on = 0;
     for (int k = 0; k < t->ndim; k++) {
@@ -609,7 +642,7 @@ static int reduce(lua_State *L, ol_redop op, double scale_by_len, int with_index
         else if (keep) oshape[on++] = 1;
     }
     OLTensor *o = ol_pushtensor_empty(L, on, oshape);
-    ol_reduce(op, rn, rshape, rstride, t->shape[d], t->stride[d], ol_data(t), ol_data(o));
+    ol_reduce_p(op, p, rn, rshape, rstride, t->shape[d], t->stride[d], ol_data(t), ol_data(o));
     if (scale_by_len) {
         int64_t m = ol_numel(o);
         for (int64_t i = 0; i < m; i++) ol_data(o)[i] /= (float)t->shape[d];
@@ -627,6 +660,11 @@ static int reduce(lua_State *L, ol_redop op, double scale_by_len, int with_index
         for (int64_t i = 0; i < m; i++) ol_data(o)[i] += 1;
     }
     return 1;
+}
+
+static int reduce(lua_State *L, ol_redop op, double scale_by_len, int with_index)
+{
+    return reduce_at(L, op, 0, 2, scale_by_len, with_index);
 }
 
 static int t_sum(lua_State *L) { return reduce(L, OL_RSUM, 0, 0); }
@@ -766,6 +804,7 @@ static int t_set(lua_State *L)
     int top = lua_gettop(L);
     float v = (float)check_number(L, top);
     t->st->data[element_offset(L, t, 2, top - 2)] = v;
+    ol_written(t);
     lua_settop(L, 1);
     return 1;
 }
@@ -828,31 +867,58 @@ static int t_index(lua_State *L)
             lua_pushnumber(L, t->st->data[element_offset(L, t, 2, 1)]);
             return 1;
         }
-        push_select(L, t, 0, lua_tointeger(L, 2));
+        /* t[i] is t:select(1, i) through the methods table, so that the
+           autograd wrapper (stdlib/tensor.lua) records it like any view */
+        lua_getfield(L, lua_upvalueindex(1), "select");
+        lua_pushvalue(L, 1);
+        lua_pushinteger(L, 1);
+        lua_pushvalue(L, 2);
+        lua_call(L, 3, 1);
         return 1;
     }
     ol_error(L, "bad tensor index of type %s", luaL_typename(L, 2));
     return 0;
 }
 
+/* Does the tensor at idx take part in autograd (t.requires_grad == true)? */
+static int requires_grad(lua_State *L, int idx)
+{
+    int r = 0;
+    if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE) {
+        lua_pushliteral(L, "requires_grad");
+        r = lua_rawget(L, -2) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
 static int t_newindex(lua_State *L)
 {
     OLTensor *t = ol_checktensor(L, 1);
     if (lua_isinteger(L, 2)) {
-        if (t->ndim == 1) {
+        if (t->ndim == 0) ol_error(L, "cannot index a 0-dimensional tensor");
+        if (t->ndim == 1 && !requires_grad(L, 1)) {
             t->st->data[element_offset(L, t, 2, 1)] = (float)check_number(L, 3);
+            ol_written(t);
             return 0;
         }
-        if (t->ndim == 0) ol_error(L, "cannot index a 0-dimensional tensor");
-        push_select(L, t, 0, lua_tointeger(L, 2));
-        OLTensor *v = ol_checktensor(L, -1);
-        if (lua_isnumber(L, 3)) ol_fill(v->ndim, v->shape, ol_data(v), v->stride, (float)lua_tonumber(L, 3));
-        else {
-            lua_pushcfunction(L, t_copy_);
-            lua_insert(L, -2);
+        /* t[i] = v is t:select(1, i):fill_(v) or :copy_(v), done by the method
+           _setindex of stdlib/tensor.lua, so that autograd records the write (or
+           refuses it on a leaf that requires grad) like any in-place op */
+        if (lua_getfield(L, lua_upvalueindex(1), "_setindex") == LUA_TFUNCTION) {
+            lua_pushvalue(L, 1);
+            lua_pushvalue(L, 2);
             lua_pushvalue(L, 3);
-            lua_call(L, 2, 0);
+            lua_call(L, 3, 0);
+            return 0;
         }
+        lua_pop(L, 1);
+        push_select(L, t, 0, lua_tointeger(L, 2));
+        lua_getfield(L, lua_upvalueindex(1), lua_isnumber(L, 3) ? "fill_" : "copy_");
+        lua_insert(L, -2);
+        lua_pushvalue(L, 3);
+        lua_call(L, 2, 0);
         return 0;
     }
     if (lua_type(L, 2) != LUA_TSTRING) ol_error(L, "bad tensor index of type %s", luaL_typename(L, 2));
@@ -956,6 +1022,9 @@ static int t_tostring(lua_State *L)
     return 1;
 }
 
+/* t:_version(): in-place writes to t's storage so far (shared by its views). */
+static int t_version(lua_State *L) { lua_pushinteger(L, (lua_Integer)self(L)->st->version); return 1; }
+
 static int is_tensor(lua_State *L) { lua_pushboolean(L, ol_totensor(L, 1) != NULL); return 1; }
 
 /* C.raise(msg): raise an error at the user's file:line from stdlib code. */
@@ -981,9 +1050,16 @@ static const luaL_Reg methods[] = {
     {"neg_", t_neg_}, {"abs_", t_abs_}, {"exp_", t_exp_}, {"log_", t_log_}, {"sqrt_", t_sqrt_},
     {"sign_", t_sign_}, {"square_", t_square_}, {"reciprocal_", t_reciprocal_},
     {"tanh_", t_tanh_}, {"sigmoid_", t_sigmoid_}, {"relu_", t_relu_},
+    {"sin", t_sin}, {"cos", t_cos}, {"floor", t_floor}, {"round", t_round},
+    {"sin_", t_sin_}, {"cos_", t_cos_}, {"floor_", t_floor_}, {"round_", t_round_},
+    {"remainder", t_remainder}, {"remainder_", t_remainder_},
     {"clamp", t_clamp}, {"fill_", t_fill_}, {"zero_", t_zero_}, {"copy_", t_copy_},
+    {"clamp_", t_clamp_}, {"addcmul_", t_addcmul_}, {"addcdiv_", t_addcdiv_}, {"lerp_", t_lerp_},
+    {"gather", t_gather}, {"scatter_add_", t_scatter_add_},
     {"sum", t_sum}, {"mean", t_mean}, {"max", t_max}, {"min", t_min},
     {"argmax", t_argmax}, {"argmin", t_argmin}, {"sumsq", t_sumsq},
+    {"prod", t_prod}, {"logsumexp", t_logsumexp}, {"var", t_var}, {"std", t_std}, {"norm", t_norm},
+    {"cumsum", t_cumsum}, {"dot", t_dot}, {"_version", t_version},
     {"matmul", t_matmul}, {"get", t_get}, {"set", t_set}, {"item", t_item}, {"totable", t_totable},
     {NULL, NULL}
 };
@@ -991,7 +1067,7 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg metamethods[] = {
     {"__gc", t_gc}, {"__len", t_len}, {"__tostring", t_tostring},
     {"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul}, {"__div", t_div},
-    {"__pow", t_pow}, {"__unm", t_neg},
+    {"__pow", t_pow}, {"__unm", t_neg}, {"__mod", t_remainder},
     {NULL, NULL}
 };
 
@@ -999,6 +1075,8 @@ static const luaL_Reg functions[] = {
     {"empty", t_empty}, {"zeros", t_zeros}, {"full", t_full}, {"eye", t_eye},
     {"arange", t_arange}, {"linspace", t_linspace}, {"from", t_from}, {"random", t_random},
     {"matmul", t_matmul}, {"is_tensor", is_tensor}, {"raise", raise}, {"live_bytes", live_bytes},
+    {"where", t_where}, {"cat", t_cat}, {"stack", t_stack}, {"dot", t_dot},
+    {"maximum", t_maximum}, {"minimum", t_minimum},
     {NULL, NULL}
 };
 

@@ -20,7 +20,8 @@ static void usage(FILE *f)
         "  --threads N    threads for BLIS and optlab's kernels (default: all cores; or OPTLAB_THREADS)\n"
         "  --version      print versions of optlab, Lua and BLIS and the thread count\n"
         "  -h, --help     this text\n"
-        "  verify DIR     re-run a finished experiment from its manifest and compare bit for bit\n"
+        "  verify DIR     re-run the copy of the code kept in a run folder and compare bit for bit\n"
+        "  resume DIR     finish an interrupted experiment in its run folder (the runs not finished)\n"
         "With no script, optlab opens the REPL (reads statements from stdin when it is not a terminal).\n");
 }
 
@@ -118,6 +119,11 @@ static int run(lua_State *L, int argc, char **argv, int script, int interactive,
         create_arg(L, argv, argc, script);
         return run_chunk(L, "local e = require 'experiment'; os.exit(e.verify_main(arg) and 0 or 1, true)") == LUA_OK ? 0 : 1;
     }
+    /* `optlab resume DIR`: complete an interrupted comparison in its folder */
+    if (script && strcmp(argv[script], "resume") == 0 && access("resume", F_OK) != 0) {
+        create_arg(L, argv, argc, script);
+        return run_chunk(L, "local e = require 'experiment'; os.exit(e.resume_main(arg), true)") == LUA_OK ? 0 : 1;
+    }
 
     create_arg(L, argv, argc, script); /* no script: arg[0] is the interpreter, like lua */
     for (int k = 1; k < (script ? script : argc); k++)
@@ -126,7 +132,7 @@ static int run(lua_State *L, int argc, char **argv, int script, int interactive,
     for (int k = 1; k < (script ? script : argc); k++) if (strcmp(argv[k], "-e") == 0) ran_e = 1;
     if (script && run_script(L, argv, argc, script) != LUA_OK) return 1;
     if (interactive || (!script && !ran_e && !version)) return ol_repl(L);
-    return 0;
+    return ol_exit_status();
 }
 
 int main(int argc, char **argv)

@@ -221,6 +221,7 @@ OLTensor *ol_pushtensor_empty(lua_State *L, int ndim, const int64_t *shape)
     st->data = data;
     st->size = (size_t)n;
     st->refs = 1;
+    st->version = 0;
     t->st = st;
     t->ndim = ndim;
     int64_t s = 1;
@@ -276,4 +277,73 @@ OLTensor *ol_pushcontiguous(lua_State *L, int idx)
     OLTensor *c = ol_pushtensor_empty(L, t->ndim, t->shape);
     ol_copy(t->ndim, t->shape, ol_data(c), c->stride, ol_data(t), t->stride);
     return c;
+}
+
+/* ---- in-place overlap ------------------------------------------------- */
+
+/* The lowest and highest storage positions t touches. */
+static void extent(const OLTensor *t, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = t->offset;
+    for (int d = 0; d < t->ndim; d++) {
+        int64_t span = (t->shape[d] - 1) * t->stride[d];
+        if (span < 0) *lo += span; else *hi += span;
+    }
+}
+
+/* Every storage position of t inside [lo, hi]: marked in bits (mark), or
+ * tested against them (returns 1 at the first marked one). */
+static int walk(const OLTensor *t, int64_t lo, int64_t hi, unsigned char *bits, int mark)
+{
+    int64_t idx[OL_MAXDIM] = {0}, n = ol_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t pos = t->offset;
+        for (int d = 0; d < t->ndim; d++) pos += idx[d] * t->stride[d];
+        if (pos >= lo && pos <= hi) {
+            int64_t b = pos - lo;
+            if (mark) bits[b >> 3] |= (unsigned char)(1u << (b & 7));
+            else if (bits[b >> 3] & (1u << (b & 7))) return 1;
+        }
+        for (int d = t->ndim - 1; d >= 0 && ++idx[d] == t->shape[d]; d--) idx[d] = 0;
+    }
+    return 0;
+}
+
+int ol_shares_memory(lua_State *L, const OLTensor *a, const OLTensor *b)
+{
+    if (a->st != b->st || ol_numel(a) == 0 || ol_numel(b) == 0) return 0;
+    int64_t alo, ahi, blo, bhi;
+    extent(a, &alo, &ahi);
+    extent(b, &blo, &bhi);
+    int64_t lo = alo > blo ? alo : blo, hi = ahi < bhi ? ahi : bhi;
+    if (lo > hi) return 0;
+    /* extents meet; views such as two columns of a matrix interleave without
+     * sharing an element, so look at the elements themselves (rare: only
+     * views of one storage get here) */
+    unsigned char *bits = calloc((size_t)((hi - lo) / 8 + 1), 1);
+    if (!bits) ol_error(L, "out of memory");
+    walk(a, lo, hi, bits, 1);
+    int hit = walk(b, lo, hi, bits, 0);
+    free(bits);
+    return hit;
+}
+
+void ol_check_inplace(lua_State *L, const char *op, const OLTensor *dst, const OLTensor *src)
+{
+    char s[160];
+    for (int d = 0; d < dst->ndim; d++)
+        if (dst->shape[d] > 1 && dst->stride[d] == 0)
+            ol_error(L, "%s: more than one element of the target (shape %s) refers to a single memory "
+                        "location (an expanded view?): clone() it first", op, ol_shapestr(dst, s, sizeof s));
+    if (!src || src->st != dst->st) return;
+    /* exactly dst, read as it is written: legal (x:add_(x)) */
+    int same = src->offset == dst->offset;
+    for (int d = 0; same && d < dst->ndim; d++) {
+        int k = d - (dst->ndim - src->ndim);
+        int64_t bs = (k < 0 || src->shape[k] == 1) ? 0 : src->stride[k];
+        same = dst->shape[d] == 1 || bs == dst->stride[d];
+    }
+    if (!same && ol_shares_memory(L, dst, src))
+        ol_error(L, "%s: some elements of the source and of the target (shape %s) refer to a single "
+                    "memory location: clone() the source first", op, ol_shapestr(dst, s, sizeof s));
 }

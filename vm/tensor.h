@@ -15,6 +15,7 @@ typedef struct OLStorage {
     float *data;
     size_t size; /* elements */
     int refs;
+    int64_t version; /* in-place writes so far, for autograd's saved-tensor check */
 } OLStorage;
 
 typedef struct OLTensor {
@@ -58,6 +59,19 @@ int ol_iscontiguous(const OLTensor *t);
 int ol_sameshape(const OLTensor *a, const OLTensor *b);
 const char *ol_shapestr(const OLTensor *t, char *buf, size_t len);
 const char *ol_dimsstr(int ndim, const int64_t *shape, char *buf, size_t len);
+
+/* Every binding that writes a tensor's elements in place calls this once, so
+ * that t:_version() tells autograd a tensor it saved has changed since. */
+static inline void ol_written(OLTensor *t) { t->st->version++; }
+
+/* Raise (naming op) unless dst may be written in place while src (NULL: no
+ * source) is read, src broadcast to dst's shape: dst must not have elements
+ * sharing one memory location (a stride 0 over a dimension of size > 1, as
+ * expand makes), and src must not share memory with dst unless it is exactly
+ * dst (same offset and strides), as PyTorch's in-place ops require. */
+void ol_check_inplace(lua_State *L, const char *op, const OLTensor *dst, const OLTensor *src);
+/* Whether a and b have at least one element at the same storage position. */
+int ol_shares_memory(lua_State *L, const OLTensor *a, const OLTensor *b);
 
 /* Raise a Lua error prefixed with the user's script file:line: the nearest
  * Lua frame that is not in the standard library. Never returns. */

@@ -187,6 +187,7 @@ static float ref_binop(ol_binop op, float x, float y)
     case OL_LE: return x <= y;
     case OL_GT: return x > y;
     case OL_GE: return x >= y;
+    case OL_REMAINDER: { float r = fmodf(x, y); return (r != 0 && (r < 0) != (y < 0)) ? r + y : r; }
     }
     return NAN;
 }
@@ -220,7 +221,7 @@ static void check_binary_strided(ol_binop op, int64_t I, int64_t J, int64_t K)
 
 Test(core, binary_broadcast_strided)
 {
-    for (int op = OL_ADD; op <= OL_GE; op++) {
+    for (int op = OL_ADD; op <= OL_REMAINDER; op++) {
         check_binary_strided(op, 3, 5, 7);
         check_binary_strided(op, 1, 1, 1);
         check_binary_strided(op, 33, 40, 31); /* > the parallel threshold */
@@ -235,7 +236,7 @@ Test(core, binary_contiguous_and_scalar)
     float *a = alloc_rand((size_t)n, -3, 3), *b = alloc_rand((size_t)n, 0.5f, 3);
     float *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2);
     float s = 1.75f;
-    for (int op = OL_ADD; op <= OL_GE; op++) {
+    for (int op = OL_ADD; op <= OL_REMAINDER; op++) {
         for (int mode = 0; mode < 3; mode++) {
             const float *x = mode == 2 ? &s : a, *y = mode == 0 ? b : mode == 1 ? &s : b;
             const int64_t *sx = mode == 2 ? zero : one, *sy = mode == 1 ? zero : one;
@@ -277,6 +278,10 @@ static double ref_unop(ol_unop op, double x)
     case OL_TANH: return tanh(x);
     case OL_SIGMOID: return 1.0 / (1.0 + exp(-x));
     case OL_RELU: return x > 0 ? x : 0;
+    case OL_SIN: return sin(x);
+    case OL_COS: return cos(x);
+    case OL_FLOOR: return floor(x);
+    case OL_ROUND: return nearbyint(x);
     }
     return NAN;
 }
@@ -284,7 +289,7 @@ static double ref_unop(ol_unop op, double x)
 Test(core, unary_strided_and_contiguous)
 {
     int64_t R = 37, Cn = 29; /* a: transpose of a contiguous [C, R] */
-    for (int op = OL_NEG; op <= OL_RELU; op++) {
+    for (int op = OL_NEG; op <= OL_ROUND; op++) {
         int positive = op == OL_LOG || op == OL_SQRT;
         float *a = alloc_rand((size_t)(R * Cn), positive ? 0.01f : -4.0f, 4.0f);
         a[0] = 0.0f;

@@ -60,6 +60,16 @@ function T.tensor_file_with_zero_and_huge_dimensions()
   os.remove(path)
 end
 
+function T.cat_whose_joined_dimension_wraps()
+  -- 65536 views of 2^48 elements (expand makes them without memory): the joined
+  -- dimension is 2^64, which wrapped to 0 and then cat copied into an empty tensor
+  local v = tensor.ones(1):expand(281474976710656)
+  local list = {}
+  for i = 1, 65536 do list[i] = v end
+  raises_here(function() local r = tensor.cat(list, 1); return r end, "cat: the joined dimension 1 is too large")
+  check(tensor.cat({ tensor.ones(2), tensor.zeros(3) }, 1):numel() == 5, "an ordinary cat still works")
+end
+
 function T.arange_count_out_of_int64_range()
   raises_here(function() local t = tensor.arange(0, 1e30); return t end, "too many elements")
   raises_here(function() local t = tensor.arange(0, 1, 1e-300); return t end, "too many elements")

@@ -113,10 +113,11 @@ T.seed_adam_eps_inside_sqrt = function()
     function(k, theta, st, g) ref.adam(theta, st.s, st.r, g, k, 0.01, 0.9, 0.999, 1e-8, false) end, same, "Adam seed eps")
 end
 
--- Frameworks: per-step fixtures from tools/gen_optim_fixtures.lua.
-T.framework_fixtures = function()
+-- Keras: per-step fixtures from tools/gen_optim_fixtures.lua (transcriptions of Keras's
+-- documented updates; Keras is not installed here).
+T.keras_fixtures = function()
   local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") .. "/fixtures"
-  local p = io.popen('ls "' .. dir .. '"/*.lua')
+  local p = io.popen('ls "' .. dir .. '"/keras*.lua')
   local count = 0
   for file in p:lines() do
     local fx = dofile(file)
@@ -135,7 +136,51 @@ T.framework_fixtures = function()
     count = count + 1
   end
   p:close()
-  check(count >= 20, "expected the fixture files, found " .. count)
+  check(count >= 15, "expected the keras fixture files, found " .. count)
+end
+
+-- PyTorch: torch.optim's own trajectories (tools/gen_torch_fixtures.py), run by torch in
+-- float32 and in float64. float32 rounding is judged fairly: at every step optlab must be no
+-- further from torch-float64 than twice float32 torch's own distance from it (L2 over the
+-- parameters), plus a floor of a few float32 half-ulps for steps where float32 torch lands
+-- exactly on the float64 value.
+T.torch_fixtures = function()
+  local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") .. "/fixtures"
+  local f = assert(io.open(dir .. "/torch_optim.txt", "rb"))
+  local fixtures = serial.decode(f:read("a"), "torch_optim.txt")
+  f:close()
+  local worst = {}
+  for _, fx in ipairs(fixtures) do
+    local hp = {}
+    for k, v in pairs(fx.hp) do hp[k] = v end
+    if fx.linear then hp.lr = schedule.linear(fx.linear) end
+    local opt = optim[fx.opt](hp)
+    local n = #fx.f64[1]
+    local s = sequence(n)
+    local x = tensor.from(s.p0)
+    local ratio = 0
+    for k = 1, #fx.f64 do
+      x.grad = s.gt[k]
+      opt:step { x }
+      local got, t32, t64 = x:totable(), fx.f32[k], fx.f64[k]
+      local d_ours, d_torch, norm = 0, 0, 0
+      for i = 1, n do
+        d_ours = d_ours + (got[i] - t64[i]) ^ 2
+        d_torch = d_torch + (t32[i] - t64[i]) ^ 2
+        norm = norm + t64[i] ^ 2
+      end
+      d_ours, d_torch = math.sqrt(d_ours), math.sqrt(d_torch)
+      local floor = 4 * 2 ^ -24 * math.sqrt(norm)
+      if not (d_ours <= 2 * d_torch + floor) then
+        error(string.format("%s (%s, vs %s) step %d: distance from torch float64 %.3g, float32 torch's %.3g (allowed %.3g)",
+          fx.name, tostring(opt), fx.torch, k, d_ours, d_torch, 2 * d_torch + floor), 0)
+      end
+      ratio = math.max(ratio, d_ours / (d_torch + floor))
+    end
+    worst[#worst + 1] = string.format("%s %.2f", fx.name, ratio)
+  end
+  check(#fixtures >= 15, "expected the torch.optim fixtures, found " .. #fixtures)
+  print("  optlab's distance from torch float64 / float32 torch's, worst step: " .. table.concat(worst, ", "))
 end
 
 -- Under a schedule the conventions' momentum forms differ (README); at a constant lr they agree.

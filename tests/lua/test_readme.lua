@@ -118,6 +118,32 @@ function T.checker_catches_wrong_output()
   run_block { line = 0, code = 'print("x 3s 61ms/step")\n', output = "x 1s 17ms/step" }
 end
 
+-- The table of promises under faults names real tests: each name in its
+-- last column is a test somewhere under tests/.
+function T.every_promise_names_a_test_that_exists()
+  local fh = assert(io.open(README, "rb"))
+  local text = fh:read("a")
+  fh:close()
+  local section = text:match("\n### What optlab promises under faults and bad input\n(.-)\n#")
+  check(section, "README: no section 'What optlab promises under faults and bad input'")
+  local rows = 0
+  for line in section:gmatch("[^\n]+") do
+    local last = line:match("^|.*|%s*([^|]-)%s*|%s*$")
+    if last and not line:match("^| :%-%-") and last ~= "test" then
+      rows = rows + 1
+      local names = 0
+      for name in last:gmatch("`([%w_]+)`") do
+        names = names + 1
+        local r = os.execute("grep -rqw " .. sh_quote(name) .. " " .. sh_quote(ROOT .. "/tests") .. " 2>/dev/null")
+        -- true on Lua 5.4, 0 on LuaJIT
+        check(r == true or r == 0, "README's table of promises names a test '" .. name .. "' that is not under tests/")
+      end
+      check(names > 0, "README's table of promises: a row names no test: " .. line)
+    end
+  end
+  check(rows >= 10, "README's table of promises has only " .. rows .. " rows")
+end
+
 for _, b in ipairs(BLOCKS) do
   local name = string.format("%s_line_%03d", b.kind, b.line)
   if b.kind == "run" then

@@ -315,4 +315,74 @@ function T.unknown_fit_option_is_an_error()
   lib.raises(function() train.evaluate(model, ds, { metric = "accuracy" }) end, "unknown option 'metric'")
 end
 
+-- Issue 13, finding 10: a NaN or Inf gradient under a finite loss is caught
+-- by the NaN guard before the optimizer applies it (PyTorch applies it;
+-- Keras's TerminateOnNaN only sees the loss, after the update).
+function T.nan_gradient_under_a_finite_loss_stops_before_the_step()
+  local calls = 0
+  local function poisoned(z, y)
+    calls = calls + 1
+    local l = have_nn and nn.functional.cross_entropy(z, y) or standin_ce(z, y)
+    -- epoch 2, step 3: sqrt at 0 has an infinite slope, times 0: a NaN gradient, a finite loss
+    if calls == 30 + 3 then return l + (z * 0):sum():sqrt() end
+    return l
+  end
+  local snap
+  local cb = { on_batch_end = function(step, logs, ctx)
+    if ctx.epoch == 2 and step == 2 then
+      snap = {}
+      for i, p in ipairs(ctx.params) do snap[i] = p:clone() end
+    end
+  end }
+  local out = {}
+  local sink = { write = function(self, ...) for _, x in ipairs { ... } do out[#out + 1] = x end end, flush = function() end }
+  local h, model = fit { epochs = 5, loss = poisoned, validation = false, callbacks = { cb }, verbose = 2, output = sink }
+  check(h.stopped == "nan", "stopped = " .. tostring(h.stopped))
+  check(#h.loss == 1, "history of epoch 1 kept, got " .. #h.loss)
+  check(h.message and h.message:find("Gradient norm is %-?nan at epoch 2, step 3/30"), "message: " .. tostring(h.message))
+  check(table.concat(out):find("stopping before the step is applied", 1, true), "not printed")
+  for i, p in ipairs(model:parameters()) do identical(p, snap[i], "parameter " .. i .. " changed by the NaN step") end
+end
+
+-- Issue 13, finding 9: each field of a checkpoint is checked before resume uses it.
+function T.tampered_checkpoints_are_refused_field_by_field()
+  if not have_optim or not have_nn then lib.skip("needs nn and optim") end
+  local tmp, path = os.tmpname(), os.tmpname()
+  local function adam() return optim.Adam { lr = 0.01 } end
+  local function es() return train.early_stopping { patience = 10 } end
+  fit({ epochs = 2, seed = 9, callbacks = { es(), train.checkpoint { path = tmp } } }, make_model(6, 4), adam())
+  local function resume(edit, epochs)
+    local st = serial.load(tmp)
+    edit(st)
+    serial.save(path, st)
+    return fit({ epochs = epochs or 4, seed = 9, resume = path, callbacks = { es() } }, make_model(6, 4), adam())
+  end
+  -- untouched, it resumes
+  local h = resume(function() end)
+  check(#h.loss == 4 and not h.stopped, "an untouched checkpoint resumes")
+  local cases = {
+    { "epoch = 100", function(st) st.epoch = 100 end, "history.epoch has 2 values; expected one per finished epoch (100)" },
+    { "epoch = -5", function(st) st.epoch = -5 end, "field epoch is -5; expected an integer >= 0" },
+    { "epoch = 2.5", function(st) st.epoch = 2.5 end, "field epoch is 2.5" },
+    { "epoch beyond the fit", function() end, "it is at epoch 2, beyond this fit's epochs = 1", 1 },
+    { "short history", function(st) st.history.loss[2] = nil end, "history.loss has 1 values" },
+    { "a history value that is not a number", function(st) st.history.loss[2] = "x" end, "a number per epoch" },
+    { "opt.t = 0.5", function(st) st.opt.t = 0.5 end, "field opt.t is 0.5" },
+    { "opt.t = 1e300", function(st) st.opt.t = 1e300 end, "field opt.t is 1e+300" },
+    { "Adam without v", function(st) for _, b in ipairs(st.opt.state) do b.v = nil end end, "lacks buffer 'v'" },
+    { "opt.state = {}", function(st) st.opt.state = {} end, "with the state of 0 parameters; there are 4" },
+    { "a buffer of the wrong shape", function(st) st.opt.state[1].m = tensor.zeros(3) end, "has shape 3" },
+    { "rng", function(st) st.rng = { seed = 1.5 } end, "field rng" },
+    { "step", function(st) st.step = "0" end, 'field step is "0"' },
+    { "early stopping's state", function(st) st.callbacks[1].wait = "x" end,
+      "callback 1: early_stopping: the saved state needs wait (an integer >= 0)" },
+  }
+  for _, c in ipairs(cases) do
+    local err = raises(function() resume(c[2], c[4]) end, c[3], c[1])
+    check(err:find(path, 1, true), c[1] .. ": the error does not name the file: " .. err)
+  end
+  os.remove(tmp)
+  os.remove(path)
+end
+
 return T

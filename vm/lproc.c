@@ -1,0 +1,102 @@
+/* Processes, for experiment.lua: the working directory as the kernel knows
+ * it, worker processes for --jobs (started and waited for here, not through
+ * a shell, so the parent sees each worker's fate and Ctrl-C cannot kill a
+ * shell between them), and the exit status a script asks for. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "host.h"
+#include "tensor.h"
+
+extern char **environ;
+
+/* $PWD is whatever the launcher left there; getcwd() is where we are. */
+static int sys_getcwd(lua_State *L)
+{
+    char buf[PATH_MAX];
+    if (!getcwd(buf, sizeof buf)) ol_error(L, "getcwd: %s", strerror(errno));
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+/* sys.spawn{exe, arg1, ...} -> pid. The child inherits stdout, stderr,
+ * the environment and the process group (so Ctrl-C reaches it too). */
+static int sys_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    if (n < 1 || n > 4096) ol_error(L, "spawn: expected a list of 1 to 4096 strings (program, arguments)");
+    const char **argv = lua_newuserdata(L, (size_t)(n + 1) * sizeof *argv);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (lua_type(L, -1) != LUA_TSTRING) ol_error(L, "spawn: argument %d is not a string", (int)i);
+        argv[i - 1] = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the table keeps the string alive */
+    }
+    argv[n] = NULL;
+    pid_t pid;
+    int err = posix_spawn(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
+    if (err) ol_error(L, "spawn: cannot start %s: %s", argv[0], strerror(err));
+    lua_pushinteger(L, pid);
+    return 1;
+}
+
+/* sys.wait(pid) -> "exit", status | "signal", number, name. Waits through
+ * the EINTR of a caught Ctrl-C: the child decides when it is done. */
+static int sys_wait(lua_State *L)
+{
+    lua_Integer id = luaL_checkinteger(L, 1);
+    /* waitpid reads 0 and negative ids as process groups: only one child here */
+    if (id < 1 || id > INT_MAX) ol_error(L, "wait: expected a process id from sys.spawn, got %d", (int)id);
+    pid_t pid = (pid_t)id;
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) ol_error(L, "wait: process %d: %s", (int)pid, strerror(errno));
+    }
+    if (WIFSIGNALED(st)) {
+        lua_pushliteral(L, "signal");
+        lua_pushinteger(L, WTERMSIG(st));
+        lua_pushstring(L, strsignal(WTERMSIG(st)));
+        return 3;
+    }
+    lua_pushliteral(L, "exit");
+    lua_pushinteger(L, WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+    return 2;
+}
+
+/* The exit status of optlab when the script returns normally: a comparison
+ * with failed or interrupted runs sets it, so shells and CI see it. */
+static int exit_status;
+
+int ol_exit_status(void) { return exit_status; }
+
+static int sys_set_exit_status(lua_State *L)
+{
+    lua_Integer s = luaL_checkinteger(L, 1);
+    if (s < 0 || s > 255) ol_error(L, "set_exit_status: expected 0..255, got %d", (int)s);
+    exit_status = (int)s;
+    return 0;
+}
+
+static const luaL_Reg proc_funcs[] = {
+    {"getcwd", sys_getcwd}, {"spawn", sys_spawn}, {"wait", sys_wait}, {"set_exit_status", sys_set_exit_status},
+    {NULL, NULL}
+};
+
+/* Adds to the sys table made by ol_open_sys (registered before this). */
+void ol_open_proc(lua_State *L)
+{
+    if (lua_getfield(L, -1, "sys") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "sys");
+    }
+    luaL_setfuncs(L, proc_funcs, 0);
+    lua_pop(L, 1);
+}
