@@ -29,7 +29,7 @@ BLIS_DIR = /usr/lib/x86_64-linux-gnu/blis-openmp
 # -isystem: blis.h is not warning-clean, and -Werror applies to our code only.
 CPPFLAGS_DEPS = $(shell pkg-config --cflags $(LUA_PC) zlib libedit) \
                 -isystem /usr/include/x86_64-linux-gnu/blis-openmp
-LIBS_DEPS = $(shell pkg-config --libs $(LUA_PC) zlib libedit) \
+LIBS_DEPS = $(shell pkg-config --libs $(LUA_PC) zlib libedit) -lcsv \
             -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lm
 CFLAGS_ALL = $(CFLAGS_OURS) $(CPPFLAGS_DEPS) -Ikernels -Ivm \
              -DOPTLAB_STDLIB='"$(PREFIX)/share/optlab/stdlib"'
@@ -43,7 +43,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all deps data run test test-c test-lua test-data sanitize bench bench-compare fixtures install clean
+.PHONY: all deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install clean
 
 all: optlab
 
@@ -115,12 +115,33 @@ test: optlab data $(BUILD)/ctests
 	tools/test_summary.sh $(BUILD)/ctests.log $(BUILD)/luatests.log; \
 	exit $$status
 
-# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite. OPT drops -march=native,
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite (with float-cast-overflow,
+# which GCC's -fsanitize=undefined leaves out: an out-of-range double to int64 is undefined). OPT drops -march=native,
 # so this pass also runs the kernels' portable paths (no AVX2 / AVX-512 intrinsics).
 sanitize: | deps
 	OPTLAB_SANITIZE=1 $(MAKE) BUILD=build/san OPT=-O1 \
-	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer" \
 	  test
+
+# libFuzzer harnesses (tests/fuzz/) for the readers of outside bytes: IDX, tensor files, the
+# serializer's parser, CSV. Built with clang (Debian's, from tools/deps_fuzz.sh) under
+# AddressSanitizer + UndefinedBehaviorSanitizer; each runs FUZZ_SECONDS from its seed corpus
+# (tests/fuzz/corpus/NAME) and any crash, leak or sanitizer report fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   = idx tensorfile serial csv
+FUZZ_SAN     = -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
+               -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer -Wno-pass-failed
+
+fuzz: | deps
+	@tools/deps_fuzz.sh
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="-O1 -g" SANFLAGS="$(FUZZ_SAN)" fuzz-run
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(CORE_OBJ)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -DOL_FUZZ_ROOT='"$(CURDIR)"' -o $@ $< $(CORE_OBJ) $(LIBS_DEPS) -lz
+
+fuzz-run: $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES))
+	@for f in $(FUZZ_NAMES); do tools/fuzz_run.sh $(BUILD)/fuzz_$$f tests/fuzz/corpus/$$f $(FUZZ_SECONDS) || exit 1; done
 
 # bench/bench_vm.lua puts Lua 5.4 and LuaJIT side by side, so both builds are made
 # (build/optlab, build/luajit/optlab; ./optlab is left as it was).

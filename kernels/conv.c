@@ -456,12 +456,13 @@ static void reduce_groups(const ol_conv2d_shape *sh, const float *dw_part, const
 
 /* ---- epilogues: bias, ReLU, max-pool ----------------------------------------------------- */
 
-/* dst = act(src + bk); src == dst is allowed (GEMM output in place). */
+/* dst = act(src + bk); src == dst is allowed (GEMM output in place). The ReLU is
+ * v < 0 ? 0 : v, PyTorch's, so a NaN reaches the loss (v > 0 ? v : 0 made it 0). */
 static void bias_act_row(const float *src, float *dst, int n, float bk, int relu)
 {
     if (relu) {
 #pragma omp simd
-        for (int q = 0; q < n; q++) { float v = src[q] + bk; dst[q] = v > 0.0f ? v : 0.0f; }
+        for (int q = 0; q < n; q++) { float v = src[q] + bk; dst[q] = v < 0.0f ? 0.0f : v; }
     } else {
 #pragma omp simd
         for (int q = 0; q < n; q++) dst[q] = src[q] + bk;
@@ -473,7 +474,8 @@ static void bias_act_row(const float *src, float *dst, int n, float bk, int relu
 static inline int takes_max(float v, float m) { return v > m || (isnan(v) && !isnan(m)); }
 
 #ifdef OL_CONV_AVX2
-/* takes_max on 8 lanes (all ones where v replaces m). After a ReLU there is no NaN to test. */
+/* takes_max on 8 lanes (all ones where v replaces m). With the ReLU there is no NaN to
+ * test: pool_row sends a row holding a NaN to the scalar loop instead. */
 static inline __m256 takes_max8(__m256 v, __m256 m, int relu)
 {
     __m256 t = _mm256_cmp_ps(v, m, _CMP_GT_OQ);
@@ -483,45 +485,61 @@ static inline __m256 takes_max8(__m256 v, __m256 m, int relu)
 }
 #endif
 
+#ifdef OL_CONV_AVX2
+/* pool_row's 2x2 windows, 8 at a time (a last, overlapping block covers the tail: its windows
+ * are recomputed identically): each row's candidates split into even and odd columns; the
+ * two columns of a row are merged first, then the rows, so that the left operand of every
+ * merge is the earlier candidate (first maximum wins, exactly). Returns the first window
+ * left to the scalar loop. Always inlined with a constant relu, so that each variant
+ * compiles to its own loop. */
+static inline __attribute__((always_inline)) int pool2_row8(const float *zk, size_t ld, int q2, float bk,
+                                                             const int relu, float *restrict yi,
+                                                             uint8_t *restrict ai)
+{
+    if (q2 < 8) return 0;
+    const __m256 b = _mm256_set1_ps(bk), zero = _mm256_setzero_ps();
+    /* the shuffles leave windows in lane order 0 1 4 5 2 3 6 7; one permute per output fixes it */
+    const __m256i fix = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    __m256 nan = zero;   /* ReLU: lanes that met a NaN, which max_ps(v, 0) would turn into 0 */
+    for (int j0 = 0; j0 < q2; j0 += 8) {
+        const int j = j0 + 8 <= q2 ? j0 : q2 - 8;
+        __m256 m[2], col[2];
+        for (int a = 0; a < 2; a++) {
+            const float *r = zk + a * ld + 2 * j;
+            __m256 lo = _mm256_add_ps(_mm256_loadu_ps(r), b);
+            __m256 hi = _mm256_add_ps(_mm256_loadu_ps(r + 8), b);
+            if (relu) {
+                nan = _mm256_or_ps(nan, _mm256_cmp_ps(lo, hi, _CMP_UNORD_Q));
+                lo = _mm256_max_ps(lo, zero); hi = _mm256_max_ps(hi, zero);
+            }
+            __m256 ev = _mm256_shuffle_ps(lo, hi, 0x88), od = _mm256_shuffle_ps(lo, hi, 0xDD);
+            col[a] = takes_max8(od, ev, relu);
+            m[a] = _mm256_blendv_ps(ev, od, col[a]);
+        }
+        const __m256 take = takes_max8(m[1], m[0], relu);
+        _mm256_storeu_ps(yi + j, _mm256_permutevar8x32_ps(_mm256_blendv_ps(m[0], m[1], take), fix));
+        /* arg = 2 * (row taken) + (column taken in that row), packed to bytes */
+        __m256i av = _mm256_or_si256(
+            _mm256_and_si256(_mm256_castps_si256(take), _mm256_set1_epi32(2)),
+            _mm256_and_si256(_mm256_castps_si256(_mm256_blendv_ps(col[0], col[1], take)),
+                             _mm256_set1_epi32(1)));
+        av = _mm256_permutevar8x32_epi32(av, fix);
+        const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(av), _mm256_extracti128_si256(av, 1));
+        _mm_storel_epi64((__m128i *)(ai + j), _mm_packus_epi16(w16, w16));
+    }
+    /* A NaN: the scalar loop redoes the row, keeping it as PyTorch's ReLU does. Rare, so
+     * the vector loop stays as fast as when the ReLU dropped NaN. */
+    return relu && _mm256_movemask_ps(nan) ? 0 : q2;
+}
+#endif
+
 /* Rows i*pool.. of channel plane zk (row stride ld) -> pooled row yi, ai (q2 outputs). */
 static void pool_row(const float *zk, size_t ld, int pool, int q2, float bk, int relu,
                      float *restrict yi, uint8_t *restrict ai)
 {
     int j = 0;
 #ifdef OL_CONV_AVX2
-    if (pool == 2) {
-        /* 8 windows at a time (a last, overlapping block covers the tail: its windows are
-         * recomputed identically): each row's candidates split into even and odd columns; the
-         * two columns of a row are merged first, then the rows, so that the left operand
-         * of every merge is the earlier candidate (first maximum wins, exactly). */
-        const __m256 b = _mm256_set1_ps(bk), zero = _mm256_setzero_ps();
-        /* the shuffles leave windows in lane order 0 1 4 5 2 3 6 7; one permute per output fixes it */
-        const __m256i fix = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
-        for (int j0 = 0; q2 >= 8 && j0 < q2; j0 += 8) {
-            j = j0 + 8 <= q2 ? j0 : q2 - 8;
-            __m256 m[2], col[2];
-            for (int a = 0; a < 2; a++) {
-                const float *r = zk + a * ld + 2 * j;
-                __m256 lo = _mm256_add_ps(_mm256_loadu_ps(r), b);
-                __m256 hi = _mm256_add_ps(_mm256_loadu_ps(r + 8), b);
-                if (relu) { lo = _mm256_max_ps(lo, zero); hi = _mm256_max_ps(hi, zero); }
-                __m256 ev = _mm256_shuffle_ps(lo, hi, 0x88), od = _mm256_shuffle_ps(lo, hi, 0xDD);
-                col[a] = takes_max8(od, ev, relu);
-                m[a] = _mm256_blendv_ps(ev, od, col[a]);
-            }
-            const __m256 take = takes_max8(m[1], m[0], relu);
-            _mm256_storeu_ps(yi + j, _mm256_permutevar8x32_ps(_mm256_blendv_ps(m[0], m[1], take), fix));
-            /* arg = 2 * (row taken) + (column taken in that row), packed to bytes */
-            __m256i av = _mm256_or_si256(
-                _mm256_and_si256(_mm256_castps_si256(take), _mm256_set1_epi32(2)),
-                _mm256_and_si256(_mm256_castps_si256(_mm256_blendv_ps(col[0], col[1], take)),
-                                 _mm256_set1_epi32(1)));
-            av = _mm256_permutevar8x32_epi32(av, fix);
-            const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(av), _mm256_extracti128_si256(av, 1));
-            _mm_storel_epi64((__m128i *)(ai + j), _mm_packus_epi16(w16, w16));
-        }
-        if (q2 >= 8) j = q2;
-    }
+    if (pool == 2) j = relu ? pool2_row8(zk, ld, q2, bk, 1, yi, ai) : pool2_row8(zk, ld, q2, bk, 0, yi, ai);
 #endif
     for (; j < q2; j++) {
         const float *win = zk + (size_t)j * pool;
@@ -530,7 +548,7 @@ static void pool_row(const float *zk, size_t ld, int pool, int q2, float bk, int
         for (int a = 0, t = 0; a < pool; a++)
             for (int c = 0; c < pool; c++, t++) {
                 float v = win[a * ld + c] + bk;
-                if (relu) v = v > 0.0f ? v : 0.0f;
+                if (relu) v = v < 0.0f ? 0.0f : v;
                 if (t == 0 || takes_max(v, m)) { m = v; best = t; }
             }
         yi[j] = m;

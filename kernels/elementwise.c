@@ -41,7 +41,7 @@ static inline float unop(ol_unop op, float x)
     case OL_RECIPROCAL: return 1.0f / x;
     case OL_TANH: return tanhf(x);
     case OL_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case OL_RELU: return x > 0 ? x : 0.0f;
+    case OL_RELU: return x < 0 ? 0.0f : x;   /* NaN passes, as in PyTorch */
     case OL_SIN: return sinf(x);
     case OL_COS: return cosf(x);
     case OL_FLOOR: return floorf(x);

@@ -1,6 +1,8 @@
 #include "gemm.h"
 #include <blis.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #if defined(__x86_64__)
@@ -30,8 +32,55 @@ const char *ol_blis_arch(void) { return bli_arch_string(bli_arch_query_id()); }
  * So on an Intel CPU with the AVX-512 subsets skx uses and a brand string without a model
  * number (nothing for BLIS to look up), optlab asks for skx. A user's BLIS_ARCH_TYPE wins.
  * The choice depends on the CPU only: every run on a machine uses the same kernels. */
+#if defined(__x86_64__)
+/* Whether this CPU runs the kernels of BLIS arch id `id` (the features BLIS's
+ * own cpuid checks ask for); 0 for ids this BLIS has no kernels for. */
+static int arch_runs_here(long id)
+{
+    __builtin_cpu_init();
+#define HAS(f) __builtin_cpu_supports(f)
+    int avx2 = HAS("avx") && HAS("fma") && HAS("avx2");
+    switch (id) {
+    case BLIS_ARCH_SKX:
+        return avx2 && HAS("avx512f") && HAS("avx512dq") && HAS("avx512bw") && HAS("avx512vl");
+    case BLIS_ARCH_KNL: return HAS("avx512f") && HAS("avx512pf") && HAS("avx512er") && HAS("avx512cd");
+    case BLIS_ARCH_HASWELL: case BLIS_ARCH_ZEN3: case BLIS_ARCH_ZEN2: case BLIS_ARCH_ZEN: return avx2;
+    case BLIS_ARCH_SANDYBRIDGE: return HAS("avx");
+    case BLIS_ARCH_PENRYN: return HAS("sse3") && HAS("ssse3");
+    case BLIS_ARCH_EXCAVATOR: case BLIS_ARCH_STEAMROLLER: case BLIS_ARCH_PILEDRIVER:
+        return HAS("avx") && HAS("fma") && HAS("fma4");
+    case BLIS_ARCH_BULLDOZER: return HAS("avx") && HAS("fma4");
+    case BLIS_ARCH_GENERIC: return 1;
+    default: return 0;   /* knc, other CPU families: not in this BLIS (it aborts) */
+    }
+#undef HAS
+}
+#endif
+
+/* A user's BLIS_ARCH_TYPE is a kernel set chosen by number (BLIS's enum arch_t; -1: let BLIS
+ * choose). BLIS reads it with atoi, so "" or "x" mean 0 (skx), and kernels the CPU lacks die
+ * with SIGILL at the first product. Anything but a number naming kernels this CPU runs is
+ * dropped with a warning, and BLIS chooses as if it were unset. */
+static void check_user_arch(void)
+{
+#if defined(__x86_64__)
+    const char *v = getenv("BLIS_ARCH_TYPE");
+    if (!v) return;
+    char *end;
+    errno = 0;
+    long id = strtol(v, &end, 10);
+    const char *why = NULL;
+    if (end == v || *end || errno) why = "is not a number";
+    else if (id != -1 && !arch_runs_here(id)) why = "names kernels this CPU cannot run (or this BLIS lacks)";
+    if (!why) return;
+    fprintf(stderr, "optlab: warning: BLIS_ARCH_TYPE='%s' %s; BLIS chooses its kernels itself\n", v, why);
+    unsetenv("BLIS_ARCH_TYPE");
+#endif
+}
+
 void ol_blis_choose_arch(void)
 {
+    check_user_arch();
 #if defined(__x86_64__)
     if (getenv("BLIS_ARCH_TYPE")) return;
     __builtin_cpu_init();
@@ -40,7 +89,7 @@ void ol_blis_choose_arch(void)
         !__builtin_cpu_supports("avx512vl"))
         return;
     unsigned int r[12] = { 0 };
-    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) return;
+    if ((unsigned int)__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) return;
     for (unsigned int i = 0; i < 3; i++) __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
     const char *brand = (const char *)r;
     for (size_t i = 0; i < sizeof r; i++)

@@ -30,6 +30,10 @@ typedef struct {
  * On failure *out is left zeroed (nothing to free). */
 int ol_idx_read(const char *path, ol_idx *out, char *err, size_t errlen);
 
+/* Reads and checks only the header (ndim, dims, size; data stays NULL), so a
+ * caller reading two files can check that they agree before inflating either. */
+int ol_idx_read_header(const char *path, ol_idx *out, char *err, size_t errlen);
+
 /* Frees out->data and zeroes *out; safe on a zeroed struct. */
 void ol_idx_free(ol_idx *x);
 

@@ -16,15 +16,16 @@ void ol_linear_forward(int n, int in, int out, const float *restrict x,
     /* W^T [in, out] is w read with swapped strides: no copy */
     ol_gemm(n, out, in, 1.0f, x, in, 1, w, 1, in, 0.0f, y, out, 1);
     if (!b && !relu) return;
+    /* ReLU as v < 0 ? 0 : v, PyTorch's: NaN passes through (one maxps either way). */
 #pragma omp parallel for schedule(static) if ((size_t)n * out > OMP_MIN)
     for (int i = 0; i < n; i++) {
         float *restrict yi = y + (size_t)i * out;
         if (b && relu)
-            for (int j = 0; j < out; j++) { float v = yi[j] + b[j]; yi[j] = v > 0.0f ? v : 0.0f; }
+            for (int j = 0; j < out; j++) { float v = yi[j] + b[j]; yi[j] = v < 0.0f ? 0.0f : v; }
         else if (b)
             for (int j = 0; j < out; j++) yi[j] += b[j];
         else
-            for (int j = 0; j < out; j++) yi[j] = yi[j] > 0.0f ? yi[j] : 0.0f;
+            for (int j = 0; j < out; j++) yi[j] = yi[j] < 0.0f ? 0.0f : yi[j];
     }
 }
 

@@ -38,10 +38,23 @@ local function fmt_shape(s)
   return "[" .. table.concat(parts, ", ") .. "]"
 end
 
-local function pair(v, what, op)
-  if type(v) == "number" then return v, v end
-  if type(v) == "table" and #v == 2 then return v[1], v[2] end
-  raise(op .. ": " .. what .. " must be a number or {h, w}, got " .. tostring(v))
+-- A number or {h, w}, each a whole number in lo..2^31-1 (the kernels take C ints): kernel
+-- sizes, strides and dilations from 1 (lo = nil), paddings from 0. Checked here, where the
+-- user's values arrive, so that stride = 0 is not a division by zero in a shape computation
+-- and padding = 4294967297 is not truncated to 1.
+local INT_MAX = 2147483647
+local function pair(v, what, op, lo)
+  lo = lo or 1
+  local a, b
+  if type(v) == "number" then a, b = v, v
+  elseif type(v) == "table" and #v == 2 then a, b = v[1], v[2]
+  else raise(op .. ": " .. what .. " must be a number or {h, w}, got " .. tostring(v)) end
+  for _, x in ipairs { a, b } do
+    if type(x) ~= "number" or x ~= math.floor(x) or x < lo or x > INT_MAX then
+      raise(string.format("%s: %s must be a whole number in %d..%d, got %s", op, what, lo, INT_MAX, tostring(x)))
+    end
+  end
+  return math.floor(a), math.floor(b)
 end
 
 local function check_tensor(x, op, what)
@@ -170,7 +183,7 @@ local function conv_args(opts, op)
   local pad = opts.padding or 0
   if pad == "valid" then pad = 0 end
   if pad ~= "same" then
-    local ph, pw = pair(pad, "padding", op)
+    local ph, pw = pair(pad, "padding", op, 0)
     pad = { ph, pw }
   end
   return sh, sw, pad, dh, dw
@@ -214,7 +227,7 @@ local function pool_args(k, stride, padding, op)
   local sh, sw = pair(stride or { kh, kw }, "stride", op)
   if padding == "valid" or padding == nil then padding = 0 end
   if padding == "same" then raise(op .. ": padding 'same' is not supported for pooling; give a number (at most half the kernel)") end
-  local ph, pw = pair(padding, "padding", op)
+  local ph, pw = pair(padding, "padding", op, 0)
   return kh, kw, sh, sw, ph, pw
 end
 
@@ -564,7 +577,7 @@ function Conv2D:init(o)
   self.kh, self.kw = pair(self.kernel_size, "kernel_size", "Conv2D")
   self.sh, self.sw = pair(self.stride, "stride", "Conv2D")
   self.dh, self.dw = pair(self.dilation, "dilation", "Conv2D")
-  if self.padding ~= "same" and self.padding ~= "valid" then pair(self.padding, "padding", "Conv2D") end
+  if self.padding ~= "same" and self.padding ~= "valid" then pair(self.padding, "padding", "Conv2D", 0) end
 end
 local function conv_out(n, k, s, p, d)
   if p == "same" then return compat.idiv(n + s - 1, s) end

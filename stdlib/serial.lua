@@ -186,6 +186,7 @@ local function decode(text, where, tensors, used)
   end
 
   local function num()
+    local start = pos
     local _, e = text:find("^-?%d+", pos)
     if not e then err("expected a value") end
     local f = select(2, text:find("^%.%d+", e + 1)) or e
@@ -195,6 +196,8 @@ local function decode(text, where, tensors, used)
       err(compat.luajit and "an integer of 2^53 or more (LuaJIT's exact range)" or "an integer out of the 64-bit range")
     end
     pos = f + 1
+    -- digits that round to infinity (1e999): the grammar writes infinity as (1/0)
+    if n == math.huge or n == -math.huge then err("a number beyond the float range (infinity is written (1/0))", start) end
     return n
   end
 

@@ -715,13 +715,17 @@ tensor.no_grad = autograd.no_grad
 tensor.autograd = autograd
 
 -- Creation functions take an options table last: {requires_grad = true}.
+-- The C functions see the arguments without it (they reject anything that is
+-- not a shape or a value); rand/randn read their own options (seed, stream).
+local unpack = table.unpack or unpack
+local own_options = { rand = true, randn = true }
 for _, name in ipairs { "zeros", "ones", "empty", "rand", "randn", "from", "full", "eye", "arange", "linspace" } do
   local make = tensor[name]
   tensor[name] = function(...)
     local n = select("#", ...)
     local last = n > 0 and select(n, ...) or nil
     if type(last) == "table" and not C.is_tensor(last) and last[1] == nil and last.requires_grad ~= nil then
-      local t = make(...)
+      local t = own_options[name] and make(...) or make(unpack({ ... }, 1, n - 1))
       t.requires_grad = last.requires_grad and true or nil
       return t
     end

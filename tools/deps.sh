@@ -8,6 +8,7 @@ pkgs=(
   libblis-openmp-dev            # GEMM; OpenMP variant so BLIS and our kernels share one thread pool
   libcriterion-dev              # C unit tests
   zlib1g-dev                    # gzip'd IDX files
+  libcsv-dev                    # data.csv: RFC 4180 parsing (quotes, doubled quotes, line breaks in fields)
   libedit-dev                   # REPL line editing and history (BSD licence)
   gnuplot-nox                   # plots of comparison runs
   lua-cjson                     # JSON for manifests

@@ -70,7 +70,15 @@ int ol_host_setup(lua_State *L, const char *exe_dir)
     lua_pop(L, 2);
     /* Threads: OPTLAB_THREADS, else all cores; --threads overrides later. */
     const char *env = getenv("OPTLAB_THREADS");
-    int threads = env ? atoi(env) : 0;
-    ol_threads_set(threads > 0 ? threads : omp_get_num_procs());
+    long threads = 0;
+    if (env) {   /* the bounds of --threads (vm/main.c); atoi took "x" for 0 and "1e9" for 1 */
+        char *end;
+        threads = strtol(env, &end, 10);
+        if (end == env || *end || threads < 1 || threads > 1024) {
+            lua_pushfstring(L, "optlab: OPTLAB_THREADS needs a number from 1 to 1024, got '%s'", env);
+            return 1;
+        }
+    }
+    ol_threads_set(threads > 0 ? (int)threads : omp_get_num_procs());
     return 0;
 }

@@ -5,7 +5,6 @@
  * (uint8) or float targets. Batches are gathered by an index list and
  * converted to float in C (kernels/batch.h), so a training step never walks
  * elements in Lua. take/split make range views that share the storage. */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include "tensor.h"
 #include "batch.h"
+#include "csvread.h"
 #include "idx.h"
 #include "synth.h"
 
@@ -33,6 +33,7 @@ typedef struct {
     int64_t yshape[OL_MAXDIM];
     int64_t yrow;
     int classes;                       /* y8: number of classes */
+    size_t bytes;                      /* of the buffers above, told to the GC (ol_gc_add) */
 } DataStore;
 
 typedef struct { DataStore *s; int64_t start, n; } Dataset;
@@ -41,8 +42,17 @@ typedef struct { int64_t n; int64_t *v; } Indices;
 static void store_release(DataStore *s)
 {
     if (!s || --s->refs > 0) return;
+    ol_gc_sub(s->bytes);
     free(s->x8); free(s->xf); free(s->y8); free(s->yf);
     free(s);
+}
+
+/* A new store's buffers, counted once in the GC's pressure; released in store_release. */
+static void store_account(lua_State *L, DataStore *s)
+{
+    s->bytes = (size_t)(s->n * s->xrow) * (s->x8 ? 1 : sizeof(float))
+             + (size_t)(s->n * s->yrow) * (s->y8 ? 1 : sizeof(float));
+    ol_gc_add(L, s->bytes);
 }
 
 static Dataset *push_dataset(lua_State *L, DataStore *s, int64_t start, int64_t n)
@@ -64,6 +74,16 @@ static int64_t prod(int nd, const int64_t *sh)
     return p;
 }
 
+/* Images and labels that do not belong together: a message in err. */
+static int idx_pair_error(const ol_idx *im, const ol_idx *lb, const char *ip, const char *lp, char *err, size_t n)
+{
+    if (lb->ndim != 1) snprintf(err, n, "%s: labels must be 1-dimensional, got %d dimensions", lp, lb->ndim);
+    else if (im->dims[0] != lb->dims[0])
+        snprintf(err, n, "%s: %lld labels but %s has %lld images", lp, (long long)lb->dims[0], ip, (long long)im->dims[0]);
+    else return 0;
+    return 1;
+}
+
 /* C.data_idx(images_path, labels_path, add_channel) -> dataset of uint8
  * images and class ids. add_channel: [N, H, W] images get the per-example
  * shape {1, H, W} (PyTorch's layout, what Conv2D expects). */
@@ -72,12 +92,14 @@ static int data_idx(lua_State *L)
     const char *ip = luaL_checkstring(L, 1), *lp = luaL_checkstring(L, 2);
     char err[512];
     ol_idx im = {0}, lb = {0};
+    /* Both headers, and their agreement, before either file's data: a bad
+     * labels file must not cost inflating up to 1 GiB of images first. */
+    if (ol_idx_read_header(ip, &im, err, sizeof err)) ol_error(L, "%s", err);
+    if (ol_idx_read_header(lp, &lb, err, sizeof err)) ol_error(L, "%s", err);
+    if (idx_pair_error(&im, &lb, ip, lp, err, sizeof err)) ol_error(L, "%s", err);
     if (ol_idx_read(ip, &im, err, sizeof err)) ol_error(L, "%s", err);
     if (ol_idx_read(lp, &lb, err, sizeof err)) { ol_idx_free(&im); return ol_error(L, "%s", err); }
-    if (lb.ndim != 1 || im.dims[0] != lb.dims[0]) {
-        if (lb.ndim != 1) snprintf(err, sizeof err, "%s: labels must be 1-dimensional, got %d dimensions", lp, lb.ndim);
-        else snprintf(err, sizeof err, "%s: %lld labels but %s has %lld images", lp,
-                      (long long)lb.dims[0], ip, (long long)im.dims[0]);
+    if (idx_pair_error(&im, &lb, ip, lp, err, sizeof err)) {   /* a file replaced meanwhile */
         ol_idx_free(&im); ol_idx_free(&lb);
         return ol_error(L, "%s", err);
     }
@@ -97,6 +119,7 @@ static int data_idx(lua_State *L)
     for (int64_t i = 0; i < s->n; i++) if (s->y8[i] > mx) mx = s->y8[i];
     s->classes = mx + 1;
     push_dataset(L, s, 0, s->n);   /* refs: 0 -> 1, owned by the userdata */
+    store_account(L, s);
     return 1;
 }
 
@@ -152,6 +175,7 @@ static int data_from_tensors(lua_State *L)
     if (is_cls) for (int64_t i = 0; i < n; i++) s->y8[i] = (uint8_t)yd[i];
     else memcpy(s->yf, yd, (size_t)(n * s->yrow) * sizeof(float));
     push_dataset(L, s, 0, n);
+    store_account(L, s);
     return 1;
 }
 
@@ -170,9 +194,10 @@ static int ds_range(lua_State *L)
 {
     Dataset *d = check_ds(L, 1);
     lua_Integer st = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
-    if (st < 0 || n < 0 || st + n > d->n)
-        ol_error(L, "dataset range %lld..%lld is outside a dataset of %lld examples",
-                 (long long)st, (long long)(st + n), (long long)d->n);
+    int64_t end;
+    if (st < 0 || n < 0 || !ol_add64(st, n, &end) || end > d->n)
+        ol_error(L, "dataset range of %lld examples from %lld is outside a dataset of %lld examples",
+                 (long long)n, (long long)st, (long long)d->n);
     push_dataset(L, d->s, d->start + st, n);
     return 1;
 }
@@ -227,9 +252,10 @@ static const int64_t *gather_index(lua_State *L, int i, int64_t *count, int64_t 
     }
     Indices *ind = check_ind(L, i);
     lua_Integer pos = luaL_checkinteger(L, i + 1), cnt = luaL_checkinteger(L, i + 2);
-    if (pos < 0 || cnt < 0 || pos + cnt > ind->n)
-        ol_error(L, "gather: positions %lld..%lld are outside an index list of %lld",
-                 (long long)pos, (long long)(pos + cnt), (long long)ind->n);
+    int64_t end;
+    if (pos < 0 || cnt < 0 || !ol_add64(pos, cnt, &end) || end > ind->n)
+        ol_error(L, "gather: %lld positions from %lld are outside an index list of %lld",
+                 (long long)cnt, (long long)pos, (long long)ind->n);
     *count = cnt;
     return ind->v + pos;
 }
@@ -326,15 +352,6 @@ static int ind_totable(lua_State *L)
 
 /* ---- CSV ------------------------------------------------------------- */
 
-static char *trim(char *p)
-{
-    while (isspace((unsigned char)*p)) p++;
-    char *e = p + strlen(p);
-    while (e > p && isspace((unsigned char)e[-1])) *--e = '\0';
-    if (e - p >= 2 && *p == '"' && e[-1] == '"') { e[-1] = '\0'; p++; }
-    return p;
-}
-
 static int parse_num(const char *s, double *v)
 {
     if (!*s) return 0;
@@ -344,79 +361,41 @@ static int parse_num(const char *s, double *v)
     return *end == '\0' && errno != ERANGE;
 }
 
-/* Splits line (in place) on commas into fields; returns the count. */
-static int split_fields(char *line, char **f, int max)
-{
-    int n = 0;
-    for (char *p = line;;) {
-        char *c = strchr(p, ',');
-        if (c) *c = '\0';
-        if (n < max) f[n] = trim(p);
-        n++;
-        if (!c) break;
-        p = c + 1;
-    }
-    return n;
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 #define CSV_MAXCOLS 4096
 
-typedef struct { char *text; char **f; char **labels; double *y; char **lines; int64_t *lineno; } CsvWork;
+typedef struct { ol_csv c; char **labels; double *y; } CsvWork;
 
-static void csv_free(CsvWork *w)
+static void csv_work_free(CsvWork *w)
 {
-    free(w->text); free(w->f); free(w->labels); free(w->y); free(w->lines); free(w->lineno);
+    ol_csv_free(&w->c); free(w->labels); free(w->y);
 }
 
 /* C.data_csv(path, label) -> x [N, F-1], y [N], feature names, class names
  * (sorted, or nil when the label column is numeric), labels_are_ids.
  * label: column name, 1-based column number, or nil for the last column.
- * The first line is a header when any of its fields is not a number. */
+ * The first row is a header when any of its fields is not a number.
+ * kernels/csv.c splits the file (RFC 4180, by libcsv). */
 static int data_csv(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     CsvWork w = {0};
-    FILE *fp = fopen(path, "rb");
-    if (!fp) ol_error(L, "%s: cannot open: %s", path, strerror(errno));
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    w.text = malloc((size_t)(sz > 0 ? sz : 0) + 2);
-    w.f = malloc(CSV_MAXCOLS * sizeof *w.f);
-    if (!w.text || !w.f) { fclose(fp); csv_free(&w); ol_error(L, "out of memory"); }
-    size_t got = fread(w.text, 1, (size_t)(sz > 0 ? sz : 0), fp);
-    fclose(fp);
-    w.text[got] = '\0';
-    /* Lines: newlines become NULs; remember where the non-empty ones start. */
-    int64_t nlines = 0, cap = 0;
-    for (char *q = w.text; *q; q++) cap += *q == '\n';
-    w.lines = malloc((size_t)(cap + 1) * sizeof *w.lines);
-    w.lineno = malloc((size_t)(cap + 1) * sizeof *w.lineno);
-    if (!w.lines || !w.lineno) { csv_free(&w); ol_error(L, "out of memory"); }
-    int64_t ln = 0;
-    for (char *q = w.text; ; ) {
-        char *nl = strchr(q, '\n');
-        ln++;
-        if (nl) *nl = '\0';
-        char *t = trim(q);
-        if (*t) { w.lines[nlines] = t; w.lineno[nlines++] = ln; }
-        if (!nl) break;
-        q = nl + 1;
-    }
     char errbuf[512] = "";
+    if (ol_csv_read(path, &w.c, errbuf, sizeof errbuf)) ol_error(L, "%s", errbuf);
 #define CSV_FAIL(...) do { snprintf(errbuf, sizeof errbuf, __VA_ARGS__); goto fail; } while (0)
-    if (nlines == 0) CSV_FAIL("%s: empty file", path);
-    int ncol = split_fields(w.lines[0], w.f, CSV_MAXCOLS);
-    if (ncol > CSV_MAXCOLS) CSV_FAIL("%s: %d columns, at most %d supported", path, ncol, CSV_MAXCOLS);
+    if (w.c.nrow == 0) CSV_FAIL("%s: empty file", path);
+    char **hdr = w.c.field + w.c.row[0];
+    int64_t ncol64 = w.c.row[1] - w.c.row[0];
+    if (ncol64 > CSV_MAXCOLS) CSV_FAIL("%s: %lld columns, at most %d supported", path, (long long)ncol64, CSV_MAXCOLS);
+    int ncol = (int)ncol64;
     if (ncol < 2) CSV_FAIL("%s: need at least 2 columns (features and a label), got %d", path, ncol);
     int header = 0;
-    for (int j = 0; j < ncol; j++) { double v; if (!parse_num(w.f[j], &v)) header = 1; }
+    for (int j = 0; j < ncol; j++) { double v; if (!parse_num(hdr[j], &v)) header = 1; }
     lua_createtable(L, ncol, 0);
     int names_idx = lua_gettop(L);
     for (int j = 0; j < ncol; j++) {
-        if (header) lua_pushstring(L, w.f[j]);
+        if (header) lua_pushstring(L, hdr[j]);
         else lua_pushfstring(L, "%d", j + 1);
         lua_rawseti(L, names_idx, j + 1);
     }
@@ -435,7 +414,7 @@ static int data_csv(lua_State *L)
         if (c < 1 || c > ncol) CSV_FAIL("%s: label column %lld is outside 1..%d", path, (long long)c, ncol);
         lab = (int)c - 1;
     }
-    int64_t n = nlines - header;
+    int64_t n = w.c.nrow - header;
     if (n < 1) CSV_FAIL("%s: no data rows", path);
     int64_t sh[2] = {n, ncol - 1};
     OLTensor *x = ol_pushtensor_empty(L, 2, sh);
@@ -445,23 +424,23 @@ static int data_csv(lua_State *L)
     if (!w.labels || !w.y) CSV_FAIL("out of memory");
     int numeric = 1;
     for (int64_t row = 0; row < n; row++) {
-        int64_t li = row + header;
-        /* the first line was split already */
-        int nf = li == 0 ? ncol : split_fields(w.lines[li], w.f, CSV_MAXCOLS);
-        long long lineno = (long long)w.lineno[li];
-        if (nf != ncol) CSV_FAIL("%s:%lld: %d fields, expected %d", path, lineno, nf, ncol);
+        int64_t r = row + header;
+        char **f = w.c.field + w.c.row[r];
+        int64_t nf = w.c.row[r + 1] - w.c.row[r];
+        long long lineno = (long long)w.c.line[r];
+        if (nf != ncol) CSV_FAIL("%s:%lld: %lld fields, expected %d", path, lineno, (long long)nf, ncol);
         int k = 0;
         for (int j = 0; j < ncol; j++) {
             double v = 0;
             if (j == lab) {
-                w.labels[row] = w.f[j];
-                if (numeric && !parse_num(w.f[j], &v)) numeric = 0;
+                w.labels[row] = f[j];
+                if (numeric && !parse_num(f[j], &v)) numeric = 0;
                 w.y[row] = v;
                 continue;
             }
-            if (!parse_num(w.f[j], &v)) {
+            if (!parse_num(f[j], &v)) {
                 lua_rawgeti(L, names_idx, j + 1);
-                CSV_FAIL("%s:%lld: column '%s': not a number: '%s'", path, lineno, lua_tostring(L, -1), w.f[j]);
+                CSV_FAIL("%s:%lld: column '%s': not a number: '%s'", path, lineno, lua_tostring(L, -1), f[j]);
             }
             xd[row * (ncol - 1) + k++] = (float)v;
         }
@@ -494,7 +473,7 @@ static int data_csv(lua_State *L)
         free(u);
     }
     lua_pushboolean(L, ids);
-    csv_free(&w);
+    csv_work_free(&w);
     /* stack: names, x, y, classes, ids -> x, y, names (features only), classes, ids, label name */
     lua_createtable(L, ncol - 1, 0);
     for (int j = 0, k = 0; j < ncol; j++) {
@@ -512,7 +491,7 @@ static int data_csv(lua_State *L)
     lua_pushvalue(L, names_idx + 6);
     return 6;
 fail:
-    csv_free(&w);
+    csv_work_free(&w);
     return ol_error(L, "%s", errbuf);
 #undef CSV_FAIL
 }

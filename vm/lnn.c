@@ -539,6 +539,8 @@ static int linear_backward(lua_State *L)
 
 typedef struct { int top, bottom, left, right; } pads;
 
+static int int_arg(lua_State *L, int idx, const char *op, const char *what);
+
 /* Padding argument: "valid", "same" (Keras: output = ceil(in / stride); an odd
  * total puts the extra row/column at the bottom/right), a number, or {ph, pw}. */
 static pads resolve_pads(lua_State *L, int idx, int h, int w, int r, int s, int sh, int sw, int dh, int dw)
@@ -556,12 +558,12 @@ static pads resolve_pads(lua_State *L, int idx, int h, int w, int r, int s, int 
         return p;
     }
     if (lua_isinteger(L, idx)) {
-        p.top = p.bottom = p.left = p.right = (int)lua_tointeger(L, idx);
+        p.top = p.bottom = p.left = p.right = int_arg(L, idx, "conv2d", "padding");
     } else if (lua_istable(L, idx) && lua_rawlen(L, idx) == 2) {
         lua_rawgeti(L, idx, 1); lua_rawgeti(L, idx, 2);
         if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1)) ol_error(L, "conv2d: padding {ph, pw} must hold integers");
-        p.top = p.bottom = (int)lua_tointeger(L, -2);
-        p.left = p.right = (int)lua_tointeger(L, -1);
+        p.top = p.bottom = int_arg(L, -2, "conv2d", "padding");   /* no silent truncation to int */
+        p.left = p.right = int_arg(L, -1, "conv2d", "padding");
         lua_pop(L, 2);
     } else ol_error(L, "conv2d: padding must be 'valid', 'same', a number or {ph, pw}, got %s", luaL_typename(L, idx));
     if (p.top < 0 || p.left < 0) ol_error(L, "conv2d: padding must be >= 0, got %d, %d", p.top, p.left);

@@ -65,8 +65,11 @@ static int l_optim_hyper(lua_State *L)
     h->t0 = num_field(L, 1, "t0", 0);
     h->grad_scale = num_field(L, 1, "grad_scale", 1);
     h->clip_value = num_field(L, 1, "clip_value", INFINITY);
-    h->t = (int64_t)num_field(L, 1, "t", 1);
-    if (h->t < 1) ol_error(L, "optim_hyper: step count t must be >= 1, got %lld", (long long)h->t);
+    double t = num_field(L, 1, "t", 1);
+    /* t comes from optimizer state, which a checkpoint may carry: a cast of
+     * 1e300 to int64 would be undefined, and 2.5 is no step count. */
+    if (!ol_double_to_int64(t, &h->t) || h->t < 1 || (double)h->t != t || t > 9007199254740992.0)
+        ol_error(L, "optim_hyper: step count t must be a whole number in 1..2^53, got %.17g", t);
     lua_getfield(L, 1, "convention");
     h->convention = lua_isnil(L, -1) ? OL_CONV_TEXTBOOK : luaL_checkoption(L, -1, NULL, conv_names);
     lua_pop(L, 1);

@@ -230,6 +230,11 @@ static int t_load(lua_State *L)
                          path, (long long)shape[d], i + 1);
             n *= (size_t)shape[d];
         }
+        if (ol_shape_numel((int)ndim, shape) < 0) {   /* a 0 dimension beside huge ones */
+            char b[160];
+            ol_error(L, "tensor.load: '%s' is corrupt: tensor %u has shape %s", path, i + 1,
+                     ol_dimsstr((int)ndim, shape, b, sizeof b));
+        }
         const unsigned char *data = take(&r, n * sizeof(float), "tensor data");
         lua_pushlstring(L, name, nlen);
         OLTensor *t = ol_pushtensor_empty(L, (int)ndim, shape);

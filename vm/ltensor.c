@@ -51,8 +51,8 @@ lua_Number opt_number(lua_State *L, int idx, lua_Number def)
     return lua_isnoneornil(L, idx) ? def : check_number(L, idx);
 }
 
-/* A shape given as a table {2, 3} or as integers 2, 3 from index idx on.
- * Returns ndim; stops at the first non-number argument. */
+/* A shape given as a table {2, 3} or as integers 2, 3 from index idx to the
+ * last argument. Returns ndim. */
 static int get_shape(lua_State *L, int idx, int64_t *shape)
 {
     int ndim = 0;
@@ -72,6 +72,8 @@ static int get_shape(lua_State *L, int idx, int64_t *shape)
         if (!lua_isinteger(L, i)) ol_error(L, "dimension %d is not an integer", ndim + 1);
         shape[ndim++] = lua_tointeger(L, i);
     }
+    if (!lua_isnone(L, idx + ndim))   /* zeros("3") must not be a 0-d tensor */
+        ol_error(L, "dimension %d is not an integer (got %s)", ndim + 1, luaL_typename(L, idx + ndim));
     return ndim;
 }
 
@@ -112,7 +114,7 @@ static int t_full(lua_State *L)
     int nd, vidx;
     if (lua_istable(L, 1)) { nd = get_shape(L, 1, shape); vidx = 2; }
     else {
-        for (vidx = 1; lua_type(L, vidx + 1) == LUA_TNUMBER; vidx++) {}
+        vidx = lua_gettop(L) > 0 ? lua_gettop(L) : 1;   /* the value is the last argument */
         nd = vidx - 1;
         if (nd > OL_MAXDIM) ol_error(L, "a tensor has at most %d dimensions, got %d", OL_MAXDIM, nd);
         for (int d = 0; d < nd; d++) {
@@ -120,7 +122,9 @@ static int t_full(lua_State *L)
             shape[d] = lua_tointeger(L, d + 1);
         }
     }
-    float v = (float)check_number(L, vidx);
+    if (lua_type(L, vidx) != LUA_TNUMBER)
+        ol_error(L, "tensor.full: the fill value must be a number, got %s", luaL_typename(L, vidx));
+    float v = (float)lua_tonumber(L, vidx);
     OLTensor *t = ol_pushtensor_empty(L, nd, shape);
     ol_fill(nd, t->shape, ol_data(t), t->stride, v);
     return 1;
@@ -139,8 +143,10 @@ static int t_arange(lua_State *L)
 {
     double a = check_number(L, 1), b, step = opt_number(L, 3, 1);
     if (lua_isnoneornil(L, 2)) { b = a; a = 0; } else b = check_number(L, 2);
-    if (step == 0 || (b - a) / step < 0) ol_error(L, "arange(%g, %g, %g): empty or endless range", a, b, step);
-    int64_t n = (int64_t)ceil((b - a) / step);
+    int64_t n;
+    if (step == 0 || !((b - a) / step >= 0)) ol_error(L, "arange(%g, %g, %g): empty or endless range", a, b, step);
+    if (!ol_double_to_int64(ceil((b - a) / step), &n) || n > OL_MAXNUMEL)
+        ol_error(L, "arange(%g, %g, %g): too many elements", a, b, step);
     OLTensor *t = ol_pushtensor_empty(L, 1, &n);
     for (int64_t i = 0; i < n; i++) ol_data(t)[i] = (float)(a + i * step);
     return 1;
@@ -280,7 +286,10 @@ static int reshape_impl(lua_State *L, int copy_ok)
     int nd = get_shape(L, 2, shape), infer = -1;
     for (int d = 0; d < nd; d++) {
         if (shape[d] == -1 && infer < 0) infer = d;
-        else known *= shape[d];
+        else if (!ol_mul64(known, shape[d], &known)) {
+            char b[160];
+            ol_error(L, "cannot reshape to %s: too many elements", ol_dimsstr(nd, shape, b, sizeof b));
+        }
     }
     if (infer >= 0 && known > 0 && n % known == 0) shape[infer] = n / known;
     char a[160], b[160];
@@ -339,7 +348,8 @@ static int t_narrow(lua_State *L)
     int d = get_dim(L, 2, t->ndim);
     int64_t start = check_integer(L, 3), len = check_integer(L, 4);
     if (start < 0) start += t->shape[d] + 1;
-    if (start < 1 || len < 0 || start - 1 + len > t->shape[d])
+    int64_t end;
+    if (start < 1 || len < 0 || !ol_add64(start - 1, len, &end) || end > t->shape[d])
         ol_error(L, "narrow(%d, %lld, %lld) out of range for dimension of size %lld",
                  d + 1, (long long)start, (long long)len, (long long)t->shape[d]);
     int64_t shape[OL_MAXDIM];

@@ -154,7 +154,8 @@ int t_cat(lua_State *L)
             ol_error(L, "cat: tensor %d has shape %s, tensor 1 has %s: they may differ only in dimension %d",
                      (int)i + 1, ol_shapestr(t, a, sizeof a), ol_shapestr(t0, b, sizeof b), d + 1);
         }
-        shape[d] += t->shape[d];
+        if (!ol_add64(shape[d], t->shape[d], &shape[d]))   /* views from expand can be huge */
+            ol_error(L, "cat: the joined dimension %d is too large", d + 1);
     }
     OLTensor *o = ol_pushtensor_empty(L, t0->ndim, shape);
     int64_t at = 0;

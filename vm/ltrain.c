@@ -59,8 +59,15 @@ static int accuracy_count(lua_State *L)
     int64_t count = 0;
     for (int64_t i = 0; i < o->shape[0]; i++) {
         int64_t p = argmax_row(od + i * o->stride[0], o->shape[1], o->stride[1]);
-        int64_t want = y->ndim == 1 ? (int64_t)yd[i * y->stride[0]]
-                                    : argmax_row(yd + i * y->stride[0], y->shape[1], y->stride[1]);
+        int64_t want;
+        if (y->ndim == 1) {
+            /* a class id: checked before the cast (1e30 or NaN to int64 is undefined) */
+            float f = yd[i * y->stride[0]];
+            if (!(f == floorf(f) && f >= 0 && f < (float)o->shape[1]))
+                ol_error(L, "accuracy: label %g at row %lld is not a class id in [0, %lld)", (double)f,
+                         (long long)i + 1, (long long)o->shape[1]);
+            want = (int64_t)f;
+        } else want = argmax_row(yd + i * y->stride[0], y->shape[1], y->stride[1]);
         count += p == want;
     }
     lua_pushinteger(L, count);

@@ -14,19 +14,32 @@
 #define CACHE_MIN_BYTES (64u << 10)
 #define CACHE_MAX_BYTES ((size_t)128 << 20)
 static struct { float *p; size_t n; } cache[CACHE_SLOTS];
-static size_t cache_bytes, live_bytes, gc_threshold = (size_t)64 << 20;
+static size_t cache_bytes, live_bytes, other_bytes, gc_threshold = (size_t)64 << 20;
+
+/* Lua sees only the small userdata, so it must be told when the C memory
+ * behind them grows; a full collection is cheap next to that memory. */
+static void gc_pressure(lua_State *L)
+{
+    if (live_bytes + other_bytes <= gc_threshold) return;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    size_t twice = (live_bytes + other_bytes) * 2;
+    gc_threshold = twice > ((size_t)64 << 20) ? twice : ((size_t)64 << 20);
+}
+
+void ol_gc_add(lua_State *L, size_t bytes)
+{
+    other_bytes += bytes;
+    gc_pressure(L);
+}
+
+void ol_gc_sub(size_t bytes) { other_bytes -= bytes; }
 
 float *ol_alloc_floats(lua_State *L, size_t n)
 {
     size_t bytes = (n ? n : 1) * sizeof(float);
     if (n > ((size_t)1 << 40)) ol_error(L, "out of memory: cannot allocate %zu floats", n);
     live_bytes += bytes;
-    if (live_bytes > gc_threshold) {
-        /* Lua sees only the small userdata, so it must be told when the
-         * tensors behind them grow; a full collection is cheap next to them. */
-        lua_gc(L, LUA_GCCOLLECT, 0);
-        gc_threshold = live_bytes * 2 > ((size_t)64 << 20) ? live_bytes * 2 : ((size_t)64 << 20);
-    }
+    gc_pressure(L);
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].p && cache[i].n == n) {
             float *p = cache[i].p;
@@ -108,6 +121,25 @@ int64_t ol_numel(const OLTensor *t)
     return n;
 }
 
+int64_t ol_shape_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1, nonzero = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0) return -1;
+        if (shape[d] && (!ol_mul64(nonzero, shape[d], &nonzero) || nonzero > OL_MAXNUMEL)) return -1;
+        n *= shape[d]; /* <= nonzero */
+    }
+    return n;
+}
+
+int ol_double_to_int64(double x, int64_t *r)
+{
+    /* -2^63 is exact as a double; 2^63 is the first value out of range. */
+    if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) return 0;
+    *r = (int64_t)x;
+    return 1;
+}
+
 int ol_iscontiguous(const OLTensor *t)
 {
     int64_t expect = 1;
@@ -161,28 +193,22 @@ static OLTensor *newudata(lua_State *L)
     return t;
 }
 
-static void check_dims(lua_State *L, int ndim, const int64_t *shape)
+/* The element count of a valid shape; an error for any other. */
+static int64_t check_dims(lua_State *L, int ndim, const int64_t *shape)
 {
+    char b[160];
     if (ndim < 0 || ndim > OL_MAXDIM)
         ol_error(L, "a tensor has at most %d dimensions, got %d", OL_MAXDIM, ndim);
     for (int d = 0; d < ndim; d++)
-        if (shape[d] < 0) {
-            char b[160];
-            ol_error(L, "negative dimension in shape %s", ol_dimsstr(ndim, shape, b, sizeof b));
-        }
+        if (shape[d] < 0) ol_error(L, "negative dimension in shape %s", ol_dimsstr(ndim, shape, b, sizeof b));
+    int64_t n = ol_shape_numel(ndim, shape);
+    if (n < 0) ol_error(L, "tensor of shape %s is too large", ol_dimsstr(ndim, shape, b, sizeof b));
+    return n;
 }
 
 OLTensor *ol_pushtensor_empty(lua_State *L, int ndim, const int64_t *shape)
 {
-    check_dims(L, ndim, shape);
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] && n > INT64_MAX / 8 / shape[d]) {
-            char b[160];
-            ol_error(L, "tensor of shape %s is too large", ol_dimsstr(ndim, shape, b, sizeof b));
-        }
-        n *= shape[d];
-    }
+    int64_t n = check_dims(L, ndim, shape);
     /* The userdata first (its __gc ignores a NULL storage), so that an error
      * in the allocations below leaks nothing. */
     OLTensor *t = newudata(L);
@@ -217,7 +243,20 @@ OLTensor *ol_pushtensor(lua_State *L, int ndim, const int64_t *shape)
 OLTensor *ol_pushview(lua_State *L, const OLTensor *src, int ndim, const int64_t *shape,
                       const int64_t *stride, int64_t offset)
 {
-    check_dims(L, ndim, shape);
+    /* Every view op (reshape, narrow, select, expand, ...) ends here, so this
+     * is the one place that proves a view stays inside its storage: the
+     * lowest and highest element it can reach, computed without overflow. */
+    int64_t n = check_dims(L, ndim, shape), lo = offset, hi = offset;
+    int ok = offset >= 0;
+    for (int d = 0; d < ndim && ok && n > 0; d++) {
+        int64_t reach;
+        ok = ol_mul64(shape[d] - 1, stride[d], &reach) && ol_add64(reach < 0 ? lo : hi, reach, reach < 0 ? &lo : &hi);
+    }
+    if (!ok || (n > 0 && (lo < 0 || hi >= (int64_t)src->st->size))) {
+        char b[160];
+        ol_error(L, "view of shape %s at offset %lld does not fit a storage of %zu elements",
+                 ol_dimsstr(ndim, shape, b, sizeof b), (long long)offset, src->st->size);
+    }
     OLStorage *st = src->st;
     OLTensor *t = newudata(L);
     t->st = st;

@@ -39,6 +39,22 @@ OLTensor *ol_pushcontiguous(lua_State *L, int idx);
 
 static inline float *ol_data(const OLTensor *t) { return t->st->data + t->offset; }
 int64_t ol_numel(const OLTensor *t);
+
+/* Checked int64 arithmetic. Every shape, stride, element count and index
+ * computation on sizes that come from users or files goes through these, so
+ * a hostile size is a clear error instead of a product that wraps and then
+ * lets an index through the bounds check. Each returns 1 if *r is exact. */
+static inline int ol_mul64(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+static inline int ol_add64(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
+/* The element count of a shape, or -1 if a dimension is negative or the
+ * shape is too large: the product of its non-zero dimensions (which bounds
+ * every contiguous stride, even when another dimension is 0) must not
+ * exceed OL_MAXNUMEL. */
+#define OL_MAXNUMEL ((int64_t)1 << 48)
+int64_t ol_shape_numel(int ndim, const int64_t *shape);
+/* x as an int64 if it is a number in [-2^63, 2^63) (not NaN), else 0: a
+ * cast of an out-of-range double is undefined behaviour in C. */
+int ol_double_to_int64(double x, int64_t *r);
 int ol_iscontiguous(const OLTensor *t);
 int ol_sameshape(const OLTensor *a, const OLTensor *b);
 const char *ol_shapestr(const OLTensor *t, char *buf, size_t len);
@@ -68,4 +84,8 @@ void ol_set_stdlib_dir(const char *dir);
 float *ol_alloc_floats(lua_State *L, size_t n);
 void ol_free_floats(float *p, size_t n);
 size_t ol_live_bytes(void);
+/* Other C memory owned by Lua objects (data sets' buffers): counted in the
+ * same GC pressure as tensors, so a loop that drops data sets collects them. */
+void ol_gc_add(lua_State *L, size_t bytes);
+void ol_gc_sub(size_t bytes);
 #endif

@@ -314,3 +314,103 @@ Test(idx, error_buffer_is_bounded)
     cr_expect_eq(strlen(small), sizeof small - 1);
     cr_assert_neq(ol_idx_read(p("missing"), &x, NULL, 0), 0);   /* no buffer: still fails cleanly */
 }
+
+/* The bytes of a file. */
+static uint8_t *slurp(const char *file, long *len)
+{
+    FILE *f = fopen(file, "rb");
+    cr_assert(f != NULL);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)*len + 64);
+    cr_assert_eq(fread(b, 1, (size_t)*len, f), (size_t)*len);
+    fclose(f);
+    return b;
+}
+
+Test(idx, gzip_cut_at_every_length)
+{
+    /* Every prefix of a gzip file is an error, including the one that lacks
+     * exactly the 8-byte CRC-32/ISIZE trailer (gzread's drain loop took the
+     * zlib error there for end of file). */
+    uint32_t dims[2] = {10, 10};
+    put_idx(p("whole.gz"), 0x08, 2, dims, 100, 1);
+    long len;
+    uint8_t *b = slurp(path, &len);
+    char cut[256];
+    snprintf(cut, sizeof cut, "%s/cut.gz", dir);
+    for (long n = 1; n < len; n++) {
+        put(cut, b, (size_t)n, 0);
+        expect_error(cut, "", NULL);
+        if (n >= len - 8) cr_expect(strstr(err, "truncated") != NULL, "cut to %ld of %ld: %s", n, len, err);
+    }
+    free(b);
+}
+
+Test(idx, gzip_trailer_is_enforced)
+{
+    uint32_t dims[2] = {10, 10};
+    put_idx(p("crc.gz"), 0x08, 2, dims, 100, 1);
+    long len;
+    uint8_t *b = slurp(path, &len);
+    b[len - 8] ^= 0x01;                           /* CRC-32 */
+    put(path, b, (size_t)len, 0);
+    expect_error(path, "corrupt gzip data", "incorrect data check");
+    b[len - 8] ^= 0x01;
+    b[len - 4] ^= 0x01;                           /* ISIZE */
+    put(path, b, (size_t)len, 0);
+    expect_error(path, "corrupt gzip data", "incorrect length check");
+    free(b);
+}
+
+Test(idx, gzip_trailing_garbage_is_rejected)
+{
+    uint32_t dims[2] = {10, 10};
+    put_idx(p("junk.gz"), 0x08, 2, dims, 100, 1);
+    long len;
+    uint8_t *b = slurp(path, &len);
+    memcpy(b + len, "GARBAGE", 7);
+    put(path, b, (size_t)len + 7, 0);
+    expect_error(path, "garbage after the end of the gzip stream", NULL);
+    b[len] = 0x1f;                                /* half a gzip magic */
+    put(path, b, (size_t)len + 1, 0);
+    expect_error(path, "garbage after the end of the gzip stream", NULL);
+    free(b);
+}
+
+Test(idx, gzip_concatenated_members_are_one_file)
+{
+    /* `cat a.gz b.gz` is a valid gzip file: the header in one member, the data in the next. */
+    uint32_t dims[1] = {5};
+    uint8_t h[8], data[5] = {1, 2, 3, 4, 5};
+    size_t hl = header(h, 0x08, 1, dims);
+    put(p("m1.gz"), h, hl, 1);
+    long l1, l2;
+    uint8_t *a = slurp(path, &l1);
+    put(p("m2.gz"), data, 5, 1);
+    uint8_t *c = slurp(path, &l2);
+    a = realloc(a, (size_t)(l1 + l2));
+    memcpy(a + l1, c, (size_t)l2);
+    put(p("both.gz"), a, (size_t)(l1 + l2), 0);
+    ol_idx x;
+    cr_assert_eq(ol_idx_read(path, &x, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(x.size, 5);
+    cr_expect(memcmp(x.data, data, 5) == 0);
+    ol_idx_free(&x);
+    free(a);
+    free(c);
+}
+
+Test(idx, header_alone_is_read_without_the_data)
+{
+    uint32_t dims[2] = {10, 10};
+    put_idx(p("h.gz"), 0x08, 2, dims, 100, 1);
+    ol_idx x;
+    memset(&x, 0xAB, sizeof x);
+    cr_assert_eq(ol_idx_read_header(path, &x, err, sizeof err), 0, "%s", err);
+    cr_expect(x.ndim == 2 && x.dims[0] == 10 && x.dims[1] == 10 && x.size == 100 && x.data == NULL);
+    put_idx(p("bad"), 0x08, 2, dims, 99, 0);
+    cr_expect_neq(ol_idx_read_header(path, &x, err, sizeof err), 0);
+    cr_expect(strstr(err, "truncated") != NULL, "%s", err);
+}

@@ -71,4 +71,38 @@ lib.lua_abi = compat.luajit and "5.1" or "5.4"
 
 function lib.sanitized() return os.getenv("OPTLAB_SANITIZE") == "1" end
 
+-- Bytes for crafted files, in the Lua subset LuaJIT shares (no string.pack,
+-- no bitwise operators): n as a little-endian unsigned integer of `bytes`
+-- bytes (exact for n < 2^53 and for powers of two), and CRC-32 (zlib's).
+function lib.le(n, bytes)
+  local out = {}
+  for i = 1, bytes do
+    local b = n % 256
+    out[i] = string.char(b)
+    n = (n - b) / 256
+  end
+  return table.concat(out)
+end
+
+local function bxor(a, b)
+  local r, p = 0, 1
+  while a > 0 or b > 0 do
+    local x, y = a % 2, b % 2
+    if x ~= y then r = r + p end
+    a, b, p = (a - x) / 2, (b - y) / 2, p * 2
+  end
+  return r
+end
+
+function lib.crc32(s)
+  local crc = 4294967295
+  for i = 1, #s do
+    crc = bxor(crc, s:byte(i))
+    for _ = 1, 8 do
+      if crc % 2 == 1 then crc = bxor((crc - 1) / 2, 3988292384) else crc = crc / 2 end
+    end
+  end
+  return bxor(crc, 4294967295)
+end
+
 return lib

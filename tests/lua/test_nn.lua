@@ -144,6 +144,88 @@ end
 
 -- ---- linear --------------------------------------------------------------
 
+-- Every ReLU keeps NaN, as PyTorch's does (max(x, 0) with NaN propagated): the
+-- fused ones (Dense/Conv2D activation = "relu", conv + ReLU + max-pool) and t:relu()
+-- used to map it to 0, so a NaN bias never reached the loss.
+function T.relu_keeps_nan_in_every_path()
+  local nan = 0 / 0
+  local function isnan(v) return v ~= v end
+  local v = tensor.from { nan, -1, 2 }
+  for name, y in pairs { ["t:relu()"] = v:relu(), ["F.relu"] = F.relu(v) } do
+    check(isnan(y:get(1)) and y:get(2) == 0 and y:get(3) == 2, name .. " keeps NaN")
+  end
+  -- a NaN bias: its whole output column / channel is NaN, the others are not
+  local x, w, b = rn({ 4, 6 }, 1), rn({ 5, 6 }, 2), tensor.zeros(5)
+  b:set(3, nan)
+  local y = F.linear(x, w, b, { activation = "relu" })
+  for i = 1, 4 do
+    for j = 1, 5 do check(isnan(y:get(i, j)) == (j == 3), string.format("linear+relu (%d, %d)", i, j)) end
+  end
+  -- conv: the direct kernel (9 taps) and im2col + GEMM (4 channels, 36 taps); the fused
+  -- max-pool on rows of 19 windows (the 8-wide vector loop and its tail)
+  for _, c in ipairs { 1, 4 } do
+    local xc, wc, bc = rn({ 2, c, 40, 40 }, 3), rn({ 3, c, 3, 3 }, 4), tensor.zeros(3)
+    bc:set(2, nan)
+    local yc = F.conv2d(xc, wc, bc, { activation = "relu" })
+    local yp = F.conv2d_max_pool2d(xc, wc, bc, { activation = "relu" }, 2)
+    for k = 1, 3 do
+      local sc, sp = yc:select(2, k):sum():item(), yp:select(2, k):sum():item()
+      check(isnan(sc) == (k == 2) and isnan(sp) == (k == 2), "conv channel " .. k .. " with " .. c .. " input channels")
+    end
+    -- one NaN pixel: the fused pool has NaN exactly where conv, ReLU, then max-pool have
+    local xn = xc:clone()
+    xn:set(2, 1, 20, 33, nan)
+    bc:set(2, 0)
+    local fused = F.conv2d_max_pool2d(xn, wc, bc, { activation = "relu" }, 2)
+    local apart = F.max_pool2d(F.conv2d(xn, wc, bc, { activation = "relu" }), 2)
+    local nf, na = 0, 0
+    local ft, at = fused:reshape(-1):totable(), apart:reshape(-1):totable()
+    for i = 1, #ft do
+      if isnan(ft[i]) then nf = nf + 1 end
+      if isnan(at[i]) then na = na + 1 end
+      check(isnan(ft[i]) == isnan(at[i]) and (isnan(ft[i]) or ft[i] == at[i]), "fused pool element " .. i)
+    end
+    check(nf > 0 and nf == na, "a NaN pixel reaches the pooled output: " .. nf .. " NaNs")
+  end
+  -- through a model: a NaN bias makes the loss NaN
+  tensor.manual_seed(1)
+  local m = nn.Sequential { input = { 6 }, nn.Dense { 8, activation = "relu" }, nn.Dense { 3 } }
+  tensor.no_grad(function() m.layers[1].bias:set(1, nan) end)
+  local loss = F.cross_entropy(m(rn({ 4, 6 }, 5)), tensor.from { 0, 1, 2, 0 })
+  check(isnan(loss:item()), "the loss is NaN, got " .. loss:item())
+end
+
+-- Integer arguments of layers: stride = 0 was "attempt to divide by zero" inside nn.lua,
+-- padding = 4294967297 was truncated to 1 by a cast to int, dilation = 0, stride = 1.5
+-- and a 0 kernel were accepted. Each is an error at the user's line.
+function T.layer_integer_arguments_are_checked()
+  local x = tensor.zeros(1, 1, 8, 8)
+  local w = tensor.zeros(2, 1, 3, 3)
+  local cases = {
+    { function() return nn.Conv2D { 4, 3, stride = 0 } end, "Conv2D: stride must be a whole number in 1..2147483647, got 0" },
+    { function() return nn.Conv2D { 4, 3, padding = 4294967297 } end, "Conv2D: padding must be a whole number in 0..2147483647, got 4294967297" },
+    { function() return nn.Conv2D { 4, 3, padding = { 1, -1 } } end, "Conv2D: padding must be a whole number in 0..2147483647, got -1" },
+    { function() return nn.Conv2D { 4, 3, dilation = 0 } end, "Conv2D: dilation must be a whole number" },
+    { function() return nn.Conv2D { 4, 3, strides = 1.5 } end, "Conv2D: stride must be a whole number in 1..2147483647, got 1.5" },
+    { function() return nn.Conv2D { 4, { 3, 0 } } end, "Conv2D: kernel_size must be a whole number" },
+    { function() return nn.MaxPool2D { 0 } end, "MaxPooling2D: kernel size must be a whole number" },
+    { function() return nn.MaxPool2D { 2, stride = 0 } end, "MaxPooling2D: stride must be a whole number" },
+    { function() return nn.AvgPool2D { 2, padding = 4294967297 } end, "AveragePooling2D: padding must be a whole number" },
+    { function() return F.conv2d(x, w, nil, { stride = 0 }) end, "conv2d: stride must be a whole number" },
+    { function() return F.conv2d(x, w, nil, { padding = 4294967297 }) end, "conv2d: padding must be a whole number" },
+    { function() return F.max_pool2d(x, 2, 0) end, "stride must be a whole number" },
+  }
+  for i, c in ipairs(cases) do
+    local e = raises(function() local r = c[1](); return r end, c[2], "case " .. i)
+    check(e:find("test_nn.lua:", 1, true), "case " .. i .. " not at the user's line: " .. e)
+  end
+  -- the C binding, reached without nn.lua's check, refuses the truncation too
+  local NN = require("optlab.core").nn
+  raises(function() return NN.conv2d_forward(x, w, nil, 1, 1, 4294967297, 1, 1, false) end, "padding out of range")
+  local ok = nn.Conv2D { 4, 3, stride = 2.0, padding = { 1, 0 } }
+  check(ok.sh == 2 and ok.sw == 2, "a whole float stride is fine")
+end
+
 function T.linear_gradcheck()
   local x, w, b = rn({ 4, 5 }, 1), rn({ 3, 5 }, 2), rn({ 3 }, 3)
   gradcheck(F.linear, { x, w, b }, { name = "linear" })

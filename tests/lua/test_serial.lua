@@ -263,4 +263,15 @@ function T.hostile_checkpoint_and_optimizer_files_are_refused()
   os.remove(path)
 end
 
+-- 1e999 was read as infinity, which the grammar writes (1/0): one value, one spelling.
+function T.numbers_beyond_the_float_range_are_refused()
+  for _, text in ipairs { "1e999", "-1e999", "{1, 2.5e400}", "{[\"x\"] = 99999e99999}" } do
+    local e = raises(function() serial.decode(text, "state.txt") end, "a number beyond the float range", text)
+    check(e:find("state.txt", 1, true) and e:find("at byte %d+"), "names where: " .. e)
+  end
+  check(serial.decode("(1/0)", "inf") == math.huge and serial.decode("(-1/0)", "inf") == -math.huge, "(1/0) still reads")
+  check(serial.decode("1e-999", "tiny") == 0, "an underflow is 0, as strtod gives")
+  check(serial.decode("1.7976931348623157e308", "max") == 1.7976931348623157e308, "the largest double reads")
+end
+
 return T
