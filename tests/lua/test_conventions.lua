@@ -440,7 +440,7 @@ T.readme_defaults_table_is_true = function()
   local at = text:find("<!-- defaults table:", 1, true)
   check(at, "README: the defaults table's marker")
   local convs, rows = nil, 0
-  for line in text:sub(at):gmatch("[^\n]*") do
+  for line in (text:sub(at) .. "\n"):gmatch("(.-)\n") do
     if line:match("^| optimizer") then
       convs = {}
       for c in line:gmatch("|%s*([%w_]+)%s*") do convs[#convs + 1] = c end
