@@ -32,7 +32,20 @@ void ol_gc_add(lua_State *L, size_t bytes)
     gc_pressure(L);
 }
 
-void ol_gc_sub(size_t bytes) { other_bytes -= bytes; }
+/* When memory is freed, the threshold follows it down: a threshold set while a
+ * large data set was alive would otherwise let that much garbage pile up later
+ * (LuaJIT's collector, paced by its own small heap, then rarely runs). */
+static void gc_settle(void)
+{
+    size_t twice = (live_bytes + other_bytes) * 2;
+    if (twice * 2 < gc_threshold) gc_threshold = twice > ((size_t)64 << 20) ? twice : ((size_t)64 << 20);
+}
+
+void ol_gc_sub(size_t bytes)
+{
+    other_bytes -= bytes;
+    gc_settle();
+}
 
 float *ol_alloc_floats(lua_State *L, size_t n)
 {
@@ -65,6 +78,7 @@ void ol_free_floats(float *p, size_t n)
 {
     size_t bytes = (n ? n : 1) * sizeof(float);
     live_bytes -= bytes;
+    gc_settle();
     if (bytes >= CACHE_MIN_BYTES && cache_bytes + bytes <= CACHE_MAX_BYTES)
         for (int i = 0; i < CACHE_SLOTS; i++)
             if (!cache[i].p) {
