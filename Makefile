@@ -6,7 +6,8 @@
 
 PREFIX   ?= /usr/local
 # LUA=luajit builds on LuaJIT 2.1 (OpenResty's branch, see README "Two VMs")
-# into its own build dir, so both builds coexist; ./optlab links to the last one built.
+# into its own build dir, so both builds coexist; ./optlab links to the build of the
+# last make (optlab is phony: `make` after `make LUA=luajit` points it back at Lua 5.4).
 LUA      ?= lua5.4
 ifeq ($(LUA),luajit)
 BUILD    ?= build/luajit
@@ -43,7 +44,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install clean
+.PHONY: all optlab deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install clean
 
 all: optlab
 
