@@ -1034,9 +1034,9 @@ function Sequential:__tostring()
   return "nn.Sequential {\n" .. table.concat(parts, "\n") .. "\n}"
 end
 
--- The seed's Keras CNN, for experiments that vary everything but the model.
+-- The Keras example CNN, for experiments that vary everything but the model.
 nn.models = {}
-function nn.models.seed_cnn(opts)
+function nn.models.keras_mnist_cnn(opts)
   opts = opts or {}
   return nn.Sequential {
     input = opts.input or { 1, 28, 28 },
@@ -1050,8 +1050,8 @@ function nn.models.seed_cnn(opts)
   }
 end
 if help then
-  help.register(nn.models.seed_cnn, [[nn.models.seed_cnn{classes = 10, input = {1, 28, 28}}
-The seed's Keras model: Conv2D(32, 3x3, relu) -> MaxPool2D(2) -> Dropout(0.25) -> Flatten
+  help.register(nn.models.keras_mnist_cnn, [[nn.models.keras_mnist_cnn{classes = 10, input = {1, 28, 28}}
+The Keras example CNN (the Keras MNIST example comparing five optimizers): Conv2D(32, 3x3, relu) -> MaxPool2D(2) -> Dropout(0.25) -> Flatten
 -> Dense(256, relu) -> Dropout(0.5) -> Dense(10, softmax); 1,387,594 parameters.]])
 end
 

@@ -68,7 +68,7 @@ function schedule.constant(v)
   return make("constant", num(v), function() return v end)
 end
 
--- The seed's e_k = (1 - k/tau) e0 + (k/tau) e_tau for k <= tau, then e_tau.
+-- The textbook's e_k (Section 8.3.1) = (1 - k/tau) e0 + (k/tau) e_tau for k <= tau, then e_tau.
 function schedule.linear(o)
   check_fields("linear", o, { "from", "to", "steps" })
   local e0, et, tau = check_num("linear", "from", o.from), check_num("linear", "to", o.to), check_num("linear", "steps", o.steps, 1)

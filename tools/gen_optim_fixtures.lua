@@ -20,7 +20,7 @@ local N, STEPS = 8, 100
 local sqrt, max, min, abs = math.sqrt, math.max, math.min, math.abs
 local function sign(x) return x > 0 and 1 or (x < 0 and -1 or 0) end
 
--- lr at update k (0-based): constant, or the seed's linear schedule.
+-- lr at update k (0-based): constant, or the textbook's linear schedule (Section 8.3.1).
 local function lr_at(c, k)
   if c.linear then return ref.linear(k, c.linear.from, c.linear.to, c.linear.steps) end
   return c.hp.lr
