@@ -1,6 +1,7 @@
 -- How do the textbook's algorithms compare side by side on the Keras example
 -- CNN?  SGD with the textbook's linear decay eps_k = (1 - k/tau) eps_0 + (k/tau) eps_tau
--- (eps_tau = eps_0 / 100, tau = the 10 epochs), SGD with momentum, with
+-- (eps_tau = eps_0 / 100, tau = the last update of the 10th epoch, decayed
+-- at every update), SGD with momentum, with
 -- Nesterov momentum, AdaGrad, RMSProp, RMSProp with Nesterov momentum and
 -- Adam, each exactly as the textbook's pseudocode writes it (optim's "textbook"
 -- convention; Adam with the textbook's defaults rho1 = 0.9, rho2 = 0.999,
@@ -21,7 +22,7 @@ return experiment.compare {
   loss = "cross_entropy", metrics = { "accuracy" },
   batch_size = 64, epochs = 10, seed = 1,
   optimizers = {
-    { label = "SGD+linear decay", optimizer = optim.SGD { lr = schedule.linear { from = 0.1, to = 0.001, steps = 10, unit = "epoch" } } },
+    { label = "SGD+linear decay", optimizer = optim.SGD { lr = schedule.linear { from = 0.1, to = 0.001, steps = 10, unit = "epoch", per_step = true } } },
     { label = "Momentum", optimizer = optim.SGD { lr = 0.01, momentum = 0.9 } },
     { label = "Nesterov", optimizer = optim.SGD { lr = 0.01, momentum = 0.9, nesterov = true } },
     { label = "AdaGrad", optimizer = optim.Adagrad { lr = 0.01 } },

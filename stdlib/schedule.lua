@@ -3,7 +3,12 @@
 -- A schedule maps k, the number of optimizer updates already done (the first
 -- update uses s(0)), to a value. With `unit = "epoch"` it maps the epoch
 -- number instead (the optimizer passes opt.epoch, set by opt:set_epoch(e), or
--- k // steps_per_epoch when the schedule has steps_per_epoch).
+-- k // steps_per_epoch when the schedule has steps_per_epoch). With
+-- `unit = "epoch", per_step = true` it counts in epochs but moves at every
+-- update: x = (k + 1) / steps_per_epoch, the fraction of epochs done once
+-- update k is applied (the textbook's 1-based iteration count, so the last
+-- update of epoch `steps` gets exactly the final value). train.fit fills in
+-- steps_per_epoch when the schedule was made without one.
 -- Schedules are callable: s(k) or s:at(k, epoch).
 local C = require "optlab.core"
 
@@ -24,7 +29,7 @@ end
 
 local function check_fields(name, opts, allowed)
   if type(opts) ~= "table" then fail("schedule." .. name .. ": expected a table of options, got " .. type(opts)) end
-  local ok = { unit = true, steps_per_epoch = true }
+  local ok = { unit = true, steps_per_epoch = true, per_step = true }
   for _, k in ipairs(allowed) do ok[k] = true end
   for k in pairs(opts) do
     if type(k) == "string" and not ok[k] then
@@ -34,21 +39,34 @@ local function check_fields(name, opts, allowed)
   if opts.unit ~= nil and opts.unit ~= "step" and opts.unit ~= "epoch" then
     fail(string.format("schedule.%s: unit must be \"step\" or \"epoch\", got %s", name, tostring(opts.unit)))
   end
+  if opts.per_step ~= nil and opts.per_step ~= false and (opts.per_step ~= true or opts.unit ~= "epoch") then
+    fail(string.format("schedule.%s: per_step = true goes with unit = \"epoch\" (steps counted in epochs, value moved every update)", name))
+  end
 end
 
 -- make(name, label, fn(k) -> value, opts): a schedule object.
 local function make(name, label, fn, opts)
   opts = opts or {}
   return setmetatable({ kind = name, label = label, fn = fn, unit = opts.unit or "step",
-                        steps_per_epoch = opts.steps_per_epoch }, Schedule)
+                        per_step = opts.per_step == true or nil,
+                        steps_per_epoch = opts.steps_per_epoch, given_steps_per_epoch = opts.steps_per_epoch }, Schedule)
 end
 
 function schedule.is_schedule(v) return getmetatable(v) == Schedule end
 
+-- train.fit tells per-step epoch schedules made without steps_per_epoch how
+-- many updates an epoch has (its loader's), every fit anew.
+function Schedule:bind_steps_per_epoch(n)
+  if self.per_step and not self.given_steps_per_epoch then self.steps_per_epoch = n end
+end
+
 -- The value for update k (0-based) in epoch `epoch` (0-based, may be nil).
 function Schedule:at(k, epoch)
   local x = k
-  if self.unit == "epoch" then
+  if self.per_step then
+    if not self.steps_per_epoch then fail("schedule " .. self.label .. ": per_step needs steps_per_epoch (train.fit sets it)") end
+    x = (k + 1) / self.steps_per_epoch
+  elseif self.unit == "epoch" then
     if epoch then x = epoch
     elseif self.steps_per_epoch then x = compat.idiv(k, self.steps_per_epoch)
     else fail("schedule " .. self.label .. ": unit \"epoch\" needs opt:set_epoch(e) or steps_per_epoch") end

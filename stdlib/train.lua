@@ -519,6 +519,12 @@ function train.fit(model, opt, train_ds, o)
   local loader = as_loader(train_ds, o, o.shuffle ~= false)
   local steps = loader:steps()
   if steps < 1 then fail("train.fit: the training set gives no batches (" .. loader.n .. " examples, batch_size " .. loader.batch_size .. ")") end
+  -- schedules that count epochs but move every update learn the epoch's length
+  if type(opt.sched) == "table" then
+    for _, sc in pairs(opt.sched) do
+      if type(sc) == "table" and sc.bind_steps_per_epoch then sc:bind_steps_per_epoch(steps) end
+    end
+  end
   local params = params_of(model)
   local callbacks = normalize_callbacks(o.callbacks)
 
