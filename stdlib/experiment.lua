@@ -695,7 +695,7 @@ local function finish(ctx, records)
   local list = ordered(ctx, records)
   local nseeds = #ctx.cfg.seeds
   local summary = report.summarize(ctx.opts, list)
-  local tables = report.tables_text(summary, nseeds)
+  local tables = report.tables_text(summary, nseeds, ctx.manifest.config)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot)
   if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
@@ -707,6 +707,8 @@ local function finish(ctx, records)
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   md[#md + 1] = "## Comparison" .. (nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or "")
+  md[#md + 1] = ""
+  md[#md + 1] = report.data_sizes(ctx.manifest.config) .. "."
   md[#md + 1] = ""
   md[#md + 1] = report.md_table(th, tr)
   md[#md + 1] = ""
@@ -957,8 +959,8 @@ local function compare(spec)
   end
   experiment.folder = ctx.dir
   if not ctx.quiet then
-    print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d; run folder %s",
-                        cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, ctx.dir))
+    print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d, %s; run folder %s",
+                        cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, report.data_sizes(ctx.manifest.config), ctx.dir))
   end
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
@@ -1003,7 +1005,7 @@ local function compare(spec)
     ctx.write_error = ctx.write_error or tostring(result)
     -- the folder took nothing: the results go to the terminal at least
     if not ctx.quiet then
-      pcall(function() print("\n" .. report.tables_text(report.summarize(ctx.opts, ordered(ctx, records)), #ctx.cfg.seeds)) end)
+      pcall(function() print("\n" .. report.tables_text(report.summarize(ctx.opts, ordered(ctx, records)), #ctx.cfg.seeds, ctx.manifest.config)) end)
     end
   end
   if ctx.write_error then

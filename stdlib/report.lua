@@ -439,12 +439,25 @@ function report.html_table(header, rows)
   return table.concat(out)
 end
 
+-- 1387594 -> "1,387,594" (integers).
+function report.thousands(n)
+  local out = compat.int_text(n):reverse():gsub("(%d%d%d)", "%1,"):reverse()
+  return (out:gsub("^,", ""):gsub("^%-,", "-"))
+end
+
+-- "8,000 training and 2,000 validation images" from a manifest's config.
+function report.data_sizes(config)
+  local function n(v) return report.thousands(v or 0) end
+  return string.format("%s training and %s validation images", n(config.train_size), n(config.validation_size))
+end
+
 -- The text printed at the end of a run (also the body of summary.md).
-function report.tables_text(summary, nseeds)
+function report.tables_text(summary, nseeds, config)
   local h, r = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   local note = nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or ""
-  return "Comparison" .. note .. ": final epoch; best val_accuracy over epochs; training seconds\n" ..
+  local sizes = config and ("; " .. report.data_sizes(config)) or ""
+  return "Comparison" .. note .. ": final epoch; best val_accuracy over epochs; training seconds" .. sizes .. "\n" ..
          report.text_table(h, r) .. "\n\nval_accuracy per epoch" .. (nseeds > 1 and " (mean over seeds)" or "") ..
          "\n" .. report.text_table(eh, er)
 end

@@ -158,11 +158,15 @@ function T.folder_contents_and_printed_tables()
   check(out:find("optimizer%s+loss%s+accuracy%s+val_loss%s+val_accuracy%s+best val_acc %(epoch%)%s+seconds%s+ms/step"),
         "comparison table header missing:\n" .. out)
   check(out:find("val_accuracy per epoch\nepoch%s+A%s+B%s+C"), "per-epoch table header missing:\n" .. out)
+  -- how much data was used, in the run header and above the comparison table
+  check(out:find("^experiment standin: [^\n]*1,000 training and 200 validation images"), "the run header does not say how many images:\n" .. out)
+  check(out:find("\nComparison[^\n]*1,000 training and 200 validation images\n"), "the comparison table does not say how many images:\n" .. out)
   local l = expected_loss(0.1, 1, 4, 1000)
   check(out:find("\nA%s+" .. string.format("%.4f", l):gsub("%.", "%%.")), "A's final loss is not in the table:\n" .. out)
   for e = 1, 4 do check(out:find("\n" .. e .. "%s+0%.%d%d%d%d%s+0%.%d%d%d%d%s+0%.%d%d%d%d\n"), "epoch row " .. e .. " missing") end
   local md = report.read_file(folder .. "/summary.md")
   check(md:find("| optimizer | loss | accuracy |", 1, true) and md:find("| epoch | A | B | C |", 1, true), "summary.md tables")
+  check(md:find("1,000 training and 200 validation images", 1, true), "summary.md says how many images")
 end
 
 function T.manifest_fields()
