@@ -864,6 +864,12 @@ local function compare(spec)
   local opts = resolve_optimizers(spec.optimizers, where)
   if ov.optimizers then opts = select_optimizers(opts, ov.optimizers, where) end
   local fit = spec.fit or function(...) return module("train").fit(...) end
+  if not spec.fit then
+    -- the whole configuration is checked here, once, before any data is read
+    local tr = module("train")
+    tr.resolve_loss(cfg.loss, where)
+    tr.resolve_metrics(cfg.metrics, where)
+  end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
 

@@ -12,6 +12,7 @@
 local C = require "optlab.core"
 local serial = require "serial"
 local data = require "data"
+local suggest = require "suggest"
 
 local train = {}
 
@@ -24,15 +25,31 @@ end
 
 -- ---- losses and metrics -------------------------------------------------
 
-local function resolve_loss(loss)
+local function resolve_loss(loss, where)
+  where = where or "train"
   if type(loss) == "function" then return loss end
   if type(loss) == "table" and getmetatable(loss) and getmetatable(loss).__call then return loss end
-  if type(loss) ~= "string" then fail("train: loss must be a name (\"cross_entropy\") or a function(output, target)") end
+  if type(loss) ~= "string" then fail(where .. ": loss must be a name (\"cross_entropy\") or a function(output, target)") end
   local F = functional()
-  if not F then fail(string.format("train: loss \"%s\" needs nn (stdlib/nn.lua); pass a function(output, target) instead", loss)) end
+  if not F then fail(where .. string.format(": loss \"%s\" needs nn (stdlib/nn.lua); pass a function(output, target) instead", loss)) end
   local fn = F[loss]
-  if not fn then fail(string.format("train: unknown loss \"%s\" (not in nn.functional)", loss)) end
+  if not fn then
+    fail(where .. string.format(": unknown loss \"%s\"%s (a loss of nn.functional, or a function(output, target))",
+                       loss, suggest.phrase(loss, train.loss_names())))
+  end
   return fn
+end
+
+-- The names nn.functional offers as losses, for "did you mean".
+function train.loss_names()
+  local F, out = functional(), {}
+  for k, v in pairs(F or {}) do
+    if type(v) == "function" and (k:find("entropy") or k:find("mse")) then
+      out[#out + 1] = k
+    end
+  end
+  table.sort(out)
+  return out
 end
 
 local function builtin_accuracy(out, y)
@@ -42,7 +59,9 @@ local function builtin_accuracy(out, y)
 end
 
 -- metrics: {"accuracy", name = function(output, target) -> batch mean (number or tensor)}
-local function resolve_metrics(ms)
+local function resolve_metrics(ms, where)
+  where = where or "train"
+  if ms ~= nil and type(ms) ~= "table" then fail(where .. ": metrics must be a list of names or name = function pairs, got " .. type(ms)) end
   local list = {}
   if ms == nil then ms = { "accuracy" } end
   for _, m in ipairs(ms) do
@@ -50,14 +69,18 @@ local function resolve_metrics(ms)
     elseif type(m) == "string" then
       local F = functional()
       local fn = F and F[m]
-      if not fn then fail(string.format("train: unknown metric \"%s\"", m)) end
+      if not fn then
+        local names = train.loss_names()
+        names[#names + 1] = "accuracy"
+        fail(where .. string.format(": unknown metric \"%s\"%s", m, suggest.phrase(m, names)))
+      end
       list[#list + 1] = { name = m, fn = fn }
-    else fail("train: metrics are names or name = function pairs, got " .. type(m)) end
+    else fail(where .. ": metrics are names or name = function pairs, got " .. type(m)) end
   end
   local named = {}
   for k, v in pairs(ms) do
     if type(k) == "string" then
-      if type(v) ~= "function" then fail("train: metric '" .. k .. "' must be a function(output, target)") end
+      if type(v) ~= "function" then fail(where .. ": metric '" .. k .. "' must be a function(output, target)") end
       named[#named + 1] = k
     end
   end
@@ -65,6 +88,9 @@ local function resolve_metrics(ms)
   for _, k in ipairs(named) do list[#list + 1] = { name = k, fn = ms[k] } end
   return list
 end
+
+-- experiment.compare checks its configuration with these before any work.
+train.resolve_loss, train.resolve_metrics = resolve_loss, resolve_metrics
 
 local function value_of(v)
   if type(v) == "number" then return v end

@@ -922,4 +922,25 @@ function T.manifest_paths_come_from_getcwd_not_pwd()
   check(m.modules[1].path == dir .. "/standin_helper.lua", "module path " .. tostring(m.modules[1].path))
 end
 
+-- A misspelled loss or metric is found once, before any data is read or any
+-- run starts (it used to fail in every run, after loading the data), with
+-- "did you mean".
+function T.compare_checks_loss_and_metrics_before_any_work()
+  for _, case in ipairs {
+    { { loss = "crossentropy" }, "unknown loss \"crossentropy\" (did you mean 'cross_entropy'?)" },
+    { { metrics = { "acuracy" } }, "unknown metric \"acuracy\" (did you mean 'accuracy'?)" },
+    { { metrics = { "accuracy", "mse_los" } }, "unknown metric \"mse_los\" (did you mean 'mse_loss'?)" },
+  } do
+    local loaded, built = 0, 0
+    local spec = { name = "early", epochs = 1, runs_dir = TMP .. "/early", verbose = 0, arg = {},
+      data = function() loaded = loaded + 1; return data.blobs { n = 20 } end,
+      model = function() built = built + 1; return nn.Sequential { input = { 2 }, nn.Dense { 3 } } end,
+      optimizers = { { label = "sgd", optimizer = optim.SGD { lr = 0.01 } } } }
+    for k, v in pairs(case[1]) do spec[k] = v end
+    raises(function() experiment.compare(spec) end, "experiment.compare: " .. case[2])
+    check(loaded == 0 and built == 0, "no data read, no model built before the error")
+    check(not report.exists(TMP .. "/early"), "no run folder made")
+  end
+end
+
 return T
