@@ -287,5 +287,29 @@ function Loader:__tostring()
     self.n, self.batch_size, self:steps(), tostring(self.shuffle), tostring(self.seed))
 end
 
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(data, "data  data sets (MNIST, Fashion-MNIST, IDX, CSV, tensors, synthetic) and their loaders")
+  for _, d in ipairs {
+    { data.mnist, "data.mnist([dir | {dir = path}]) -> train, test  MNIST from dir, else $OPTLAB_DATA/mnist, else data/mnist\n" ..
+                  "(`make data` puts 8,000/2,000 real digits there; a wrong OPTLAB_DATA is an error)" },
+    { data.fashion_mnist, "data.fashion_mnist([dir | {dir = path}]) -> train, test  Fashion-MNIST (60,000/10,000; Debian's dataset-fashion-mnist)" },
+    { data.idx, "data.idx{images = path, labels = path, channel = true}  a data set from an IDX pair (raw or .gz)" },
+    { data.csv, "data.csv(path [, {label = column, task = \"classification\" | \"regression\"}])  a data set from a CSV file" },
+    { data.tensors, "data.tensors(x, y [, {targets = true}])  a data set from tensors: x [N, ...], y [N] class ids (or targets)" },
+    { data.blobs, "data.blobs{n = 1000, centers = 3, features = 2, std = 1, box = 10, seed = 1}  Gaussian blobs" },
+    { data.spirals, "data.spirals{n = 1000, noise = 0.05, turns = 1.5, seed = 1}  two interleaved spirals" },
+    { data.linear_regression, "data.linear_regression{n = 1000, features = 10, condition = 100, noise = 0.1, rotate = true, seed = 1} -> ds, w\n" ..
+                              "inputs with the given condition number, targets x w + noise" },
+    { data.loader, "data.loader(ds, {batch_size = 64, shuffle = true, seed = 1, drop_last = false, normalize = {mean =, std =}, one_hot = false})\n" ..
+                   "batches whose order depends only on (seed, epoch)" },
+    { Loader.steps, "loader:steps()  batches per epoch" },
+    { Loader.set_epoch, "loader:set_epoch(e)  fixes the order of epoch e (1-based)" },
+    { Loader.batch, "loader:batch(e, step) -> x, y  batch `step` of epoch e (both 1-based)" },
+    { Loader.epoch, "for x, y in loader:epoch(e [, first_step]) do ... end  the batches of epoch e" },
+  } do help.register(d[1], d[2]) end
+end
+
 data.Loader = Loader
 return data

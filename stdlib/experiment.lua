@@ -1064,4 +1064,30 @@ function experiment.compare_metrics(...) return require("rerun").compare_metrics
 function experiment.verify_main(argv) return require("rerun").verify_main(argv) end
 function experiment.resume_main(argv) return require("rerun").resume_main(argv) end
 
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(experiment, [[
+experiment  optimizer comparisons that write a run folder anyone can rerun: experiment.compare{...}]])
+  help.register(experiment.compare, [[
+experiment.compare{name, data, model, optimizers, loss = "cross_entropy", metrics = {"accuracy"},
+                   epochs = 10, batch_size = 32, seed = 1 | seeds = {1, 2, 3}, ...} -> result
+Trains model() once per optimizer and seed, same initial weights and batches, and writes
+runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
+  data        {train, test} or a function returning train, test (e.g. function() return data.mnist() end)
+  model       a function building the network (called once per run)
+  optimizers  a list: optim objects, names ("Adam", Keras defaults) or {label = ..., optimizer = ...}
+  loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
+  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot
+The configuration (including loss and metric names) is checked before any data is read.
+Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
+result: {dir, records, missing, manifest, exit_status}.]])
+  help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
+  help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")
+  help.register(experiment.verify_main, "experiment.verify_main(argv)  `optlab verify <run folder>`: reruns and compares")
+  help.register(experiment.resume_main, "experiment.resume_main(argv)  `optlab resume <run folder>`: runs what an interrupted comparison left")
+  help.register(experiment.optlab_exe, "experiment.optlab_exe()  the path of the running optlab binary")
+  help.register(experiment.is_interrupt, "experiment.is_interrupt(history_or_error)  true if a run stopped because the user interrupted it")
+end
+
 return experiment

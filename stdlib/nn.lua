@@ -403,6 +403,17 @@ document(init, [[nn.init: Keras initializers by name, for kernel_initializer / b
   zeros (bias default), ones, constant (with value = v, or nn.init.constant(v)); or a function
   (shape, fan_in, fan_out) -> tensor. *_normal draw a normal truncated at 2 std, as Keras.
   All draw from the global generator: tensor.manual_seed(s) before building gives identical weights.]])
+for _, d in ipairs {
+  { "glorot_uniform", "U(-l, l), l = sqrt(6/(fan_in + fan_out))  (Keras's kernel default)" },
+  { "glorot_normal", "truncated normal, std sqrt(2/(fan_in + fan_out))" },
+  { "he_uniform", "U(-l, l), l = sqrt(6/fan_in)" },
+  { "he_normal", "truncated normal, std sqrt(2/fan_in)" },
+  { "lecun_uniform", "U(-l, l), l = sqrt(3/fan_in)" },
+  { "lecun_normal", "truncated normal, std sqrt(1/fan_in)" },
+  { "zeros", "zeros (the bias default)" },
+  { "ones", "ones" },
+} do document(init[d[1]], "nn.init." .. d[1] .. "(shape, fan_in, fan_out)  " .. d[2]) end
+document(init.constant, "nn.init.constant(v)  an initializer filling with v")
 
 local function make_param(spec, value, shape, fan_in, fan_out, what)
   local t
@@ -461,6 +472,12 @@ function Layer:evaluate() self.training = false; return self end
 function Layer:zero_grad() for _, p in ipairs(self:parameters()) do p.grad = nil end end
 -- Default: the output shape is the input shape (activations, dropout).
 function Layer:build(shape) return shape end
+document(Layer.parameters, "layer:parameters()  its trainable tensors (a list; a model's: all its layers')")
+document(Layer.train, "layer:train([on = true])  training mode (dropout active); returns the layer")
+document(Layer.evaluate, "layer:evaluate()  evaluation mode (dropout off); returns the layer")
+document(Layer.zero_grad, "layer:zero_grad()  clears the .grad of its parameters")
+document(Layer.init, "layer:init()  a custom layer's hook, called when the layer is made")
+document(Layer.build, "layer:build(input_shape) -> output_shape  a custom layer's hook: make parameters once the input shape is known")
 
 local function label(layer)
   local s = layer.type
@@ -1027,6 +1044,24 @@ function Sequential:load(path)
   for _, k in ipairs(names) do raw.copy_(want[k], got[k]) end -- parameters are leaves: no tape
   return self
 end
+
+for _, d in ipairs {
+  { Sequential.new, "nn.Sequential{input = {shape}, layer1, layer2, ...}  layers applied in order (as nn.Sequential(...))" },
+  { Sequential.add, "model:add(layer)  appends a layer" },
+  { Sequential.forward, "model:forward(x), model(x)  the output for a batch x" },
+  { Sequential.parameters, "model:parameters()  the trainable tensors of all layers, in order" },
+  { Sequential.state, "model:state()  parameters and buffers by name (what save writes)" },
+  { Sequential.zero_grad, "model:zero_grad()  clears every parameter's .grad" },
+  { Sequential.train, "model:train([on = true])  training mode (dropout active); returns the model" },
+  { Sequential.evaluate, "model:evaluate(), model:eval()  evaluation mode (dropout off); returns the model" },
+  { Sequential.set_seed, "model:set_seed(seed)  the key of its dropout masks (a non-negative integer)" },
+  { Sequential.rng_state, "model:rng_state()  {seed, steps} of its dropout masks" },
+  { Sequential.set_rng_state, "model:set_rng_state(s)  restores model:rng_state()" },
+  { Sequential.summary, "model:summary([print_it = true]) -> text, total  Keras's summary table (printed unless print_it is false)" },
+  { Sequential.count_params, "model:count_params()  the number of parameters (trainable + running statistics)" },
+  { Sequential.save, "model:save(path)  writes its parameters and buffers (tensor.save)" },
+  { Sequential.load, "model:load(path)  reads model:save's file; refuses one whose names or shapes differ" },
+} do document(d[1], d[2]) end
 
 function Sequential:__tostring()
   local parts = {}

@@ -266,4 +266,35 @@ function schedule.values(s, n, epoch)
   return out
 end
 
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  local common = "\nEvery schedule also takes unit = \"step\" (default) | \"epoch\", steps_per_epoch, and per_step = true\n" ..
+                 "(with unit = \"epoch\": counted in epochs, moved every update). s(k) or s:at(k, epoch) gives a value."
+  help.register(schedule, [[
+schedule  values of a hyperparameter over training: optim.SGD{lr = schedule.linear{from = 0.1, to = 0.001, steps = 1000}}
+k counts the optimizer updates already done (the first update uses s(0)).]])
+  for _, d in ipairs {
+    { schedule.constant, "schedule.constant(value)  the same value at every step" },
+    { schedule.linear, [[schedule.linear{from = e0, to = e_tau, steps = tau}  linear decay, the textbook's Section 8.3.1:
+e_k = (1 - k/tau) e0 + (k/tau) e_tau for k <= tau, then e_tau.
+  from   the first value (e0)
+  to     the last value (e_tau), kept after `steps`
+  steps  tau: updates (or epochs, with unit = "epoch") to go from `from` to `to`]] },
+    { schedule.step, "schedule.step{initial, step_size, gamma = 0.1}  initial * gamma^floor(k / step_size) (PyTorch StepLR)" },
+    { schedule.multistep, "schedule.multistep{initial, milestones = {k1, k2, ...}, gamma = 0.1}  times gamma at each milestone (PyTorch MultiStepLR)" },
+    { schedule.exponential, "schedule.exponential{initial, rate, steps = 1, staircase = false}  initial * rate^(k / steps) (Keras ExponentialDecay)" },
+    { schedule.inverse_time, "schedule.inverse_time{initial, rate, steps = 1, staircase = false}  initial / (1 + rate * k / steps) (Keras InverseTimeDecay)" },
+    { schedule.cosine, "schedule.cosine{initial, steps, min = 0, restarts = false, t_mult = 1, m_mul = 1}  cosine annealing from initial to min (SGDR with restarts)" },
+    { schedule.warmup, "schedule.warmup(n, inner [, start = 0])  linear from start to inner's first value over n steps, then inner shifted by n" },
+    { schedule.one_cycle, "schedule.one_cycle{max, steps, pct_start = 0.3, div_factor = 25, final_div_factor = 1e4}  PyTorch OneCycleLR (cosine)" },
+    { schedule.sequence, "schedule.sequence{{s1, steps = n1}, {s2, steps = n2}, {s3}}  pieces one after another, each from its own k = 0" },
+    { schedule.plateau, "schedule.plateau{initial, factor = 0.1, patience = 10, mode = \"min\", threshold = 1e-4, cooldown = 0, min = 0}\n" ..
+                        "times factor when the metric given to opt:observe(m) stops improving (PyTorch ReduceLROnPlateau)" },
+    { schedule.values, "schedule.values(s, n [, epoch])  the first n values s(0) .. s(n-1), for plots and tests" },
+    { schedule.wrap, "schedule.wrap(v [, where])  a number, schedule or function of k as a schedule" },
+    { schedule.is_schedule, "schedule.is_schedule(v)  true if v is a schedule" },
+  } do help.register(d[1], d[2] .. ((d[1] ~= schedule.values and d[1] ~= schedule.wrap and d[1] ~= schedule.is_schedule) and common or "")) end
+end
+
 return schedule

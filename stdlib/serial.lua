@@ -320,4 +320,15 @@ function serial.load(path)
   return value
 end
 
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(serial, "serial  values to text and files, parsed by a small grammar and never run as Lua")
+  help.register(serial.encode, "serial.encode(value) -> text  nil, booleans, numbers (exact), strings and tables of them")
+  help.register(serial.decode, "serial.decode(text [, where]) -> value  reads serial.encode's text back; malformed text is an error")
+  help.register(serial.save, "serial.save(path, value)  a value that may hold tensors, as one atomic, checksummed file")
+  help.register(serial.load, "serial.load(path) -> value  reads serial.save's file back")
+  help.register(serial.shortest, "serial.shortest(x) -> text  the shortest of %.15g/%.16g/%.17g that reads back as x")
+end
+
 return serial

@@ -714,4 +714,35 @@ function train.fit(model, opt, train_ds, o)
   return history
 end
 
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(train, [[
+train  the training loop, Keras style: train.fit(model, opt, train_ds, {epochs, batch_size, validation, ...}) -> history]])
+  for _, d in ipairs {
+    { train.fit, [[train.fit(model, opt, train_ds [, opts]) -> history
+opt: an optimizer (optim.Adam{...}) or a name ("adam", as optim.get: Keras defaults).
+opts: epochs = 1, batch_size = 64, loss = "cross_entropy" (a name in nn.functional or a function(output, target)),
+metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {...}, seed = 1, shuffle = true,
+drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
+monitor = "val_loss", output = io.stdout.
+history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
+grad_norm), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback".]] },
+    { train.evaluate, [[train.evaluate(model, ds [, opts]) -> {loss = number, <metric> = number, ...}
+The loss and metrics over all of ds, in evaluation mode (dropout off) and without autograd.
+opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one_hot, drop_last, seed.]] },
+    { train.early_stopping, "train.early_stopping{monitor = \"val_loss\", patience = 0, min_delta = 0, mode = \"auto\", restore_best = false}\n" ..
+                            "a callback that stops fit when monitor stops improving (Keras EarlyStopping)" },
+    { train.checkpoint, "train.checkpoint{path, every = \"epoch\" | k}  a callback saving the whole training state; fit{resume = path} continues bit-identically" },
+    { train.csv_logger, "train.csv_logger(path [, {append = false, separator = \",\"}])  a callback writing one CSV row per epoch (Keras CSVLogger)" },
+    { train.save_state, "train.save_state(path, state)  writes a checkpoint (serial.save: atomic, checksummed)" },
+    { train.load_state, "train.load_state(path) -> state  reads and checks a checkpoint written by train.save_state" },
+    { train.progress_line, "train.progress_line{label, epoch, epochs, step, steps, seconds, step_seconds, values, verbose}  the Keras line of a finished epoch" },
+    { train.progress_partial, "train.progress_partial{...}  the in-place progress line during an epoch (terminal only)" },
+    { train.loss_names, "train.loss_names()  the loss names nn.functional offers (for loss = \"...\")" },
+    { train.resolve_loss, "train.resolve_loss(loss [, where])  a loss name or function as a function; an unknown name is an error with \"did you mean\"" },
+    { train.resolve_metrics, "train.resolve_metrics(metrics [, where])  a metrics list as {name, fn} pairs; unknown names are errors with \"did you mean\"" },
+  } do help.register(d[1], d[2]) end
+end
+
 return train
