@@ -1004,7 +1004,8 @@ function Sequential:summary(print_it)
   lines[#lines + 1] = "Non-trainable params: " .. commas(total - trainable)
   lines[#lines + 1] = string.rep("_", 65)
   local text = table.concat(lines, "\n")
-  if print_it ~= false then print(text) end
+  -- printed, it returns nothing (as Keras's), so the REPL does not show it twice
+  if print_it ~= false then print(text) return end
   return text, total
 end
 
@@ -1057,7 +1058,7 @@ for _, d in ipairs {
   { Sequential.set_seed, "model:set_seed(seed)  the key of its dropout masks (a non-negative integer)" },
   { Sequential.rng_state, "model:rng_state()  {seed, steps} of its dropout masks" },
   { Sequential.set_rng_state, "model:set_rng_state(s)  restores model:rng_state()" },
-  { Sequential.summary, "model:summary([print_it = true]) -> text, total  Keras's summary table (printed unless print_it is false)" },
+  { Sequential.summary, "model:summary()  prints Keras's summary table; model:summary(false) -> text, total returns it instead" },
   { Sequential.count_params, "model:count_params()  the number of parameters (trainable + running statistics)" },
   { Sequential.save, "model:save(path)  writes its parameters and buffers (tensor.save)" },
   { Sequential.load, "model:load(path)  reads model:save's file; refuses one whose names or shapes differ" },
