@@ -344,8 +344,9 @@ local function fmt(stat, f)
   if not stat or stat[1] == nil then return "-" end
   local m, sd = stat[1], stat[2]
   if m ~= m then return "nan" end  -- not the C library's -nan (the sign of a NaN means nothing here)
-  local s = string.format(f, m)
-  if sd then s = s .. "±" .. string.format(f, sd) end
+  local function one(v) return f == "%.4f" and serial.readable(v) or string.format(f, v) end
+  local s = one(m)
+  if sd then s = s .. "±" .. one(sd) end
   return s
 end
 
@@ -374,7 +375,7 @@ function report.epoch_rows(summary, metric)
     local row = { tostring(e) }
     for _, s in ipairs(summary) do
       local v = s.curve[metric] and s.curve[metric][e]
-      row[#row + 1] = v and string.format("%.4f", v) or "-"
+      row[#row + 1] = v and serial.readable(v) or "-"
     end
     rows[#rows + 1] = row
   end

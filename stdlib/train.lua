@@ -195,10 +195,10 @@ local function fmt_step(s)
   return string.format("%dus/step", math.floor(s * 1e6 + 0.5))
 end
 
-local function fmt_val(v)
-  if v ~= v then return "nan" end
-  return string.format("%.4f", v)
-end
+local fmt_val = serial.readable
+
+-- "1 epoch", "3 epochs"
+local function epochs_text(n) return n == 1 and "1 epoch" or (compat.int_text(n) .. " epochs") end
 
 local function bar(done, total, width)
   width = width or 30
@@ -414,8 +414,8 @@ function train.early_stopping(o)
         if self.restore_best and self.best_weights then
           for i, p in ipairs(ctx.params) do tensor.raw.copy_(p, self.best_weights[i]) end
         end
-        ctx.message = string.format("Early stopping at epoch %d: %s did not improve on %.4f (epoch %d) for %d epochs%s",
-          epoch, self.monitor, self.best, self.best_epoch, self.wait, self.restore_best and "; best weights restored" or "")
+        ctx.message = string.format("Early stopping at epoch %d: %s did not improve on %s (epoch %d) for %s%s",
+          epoch, self.monitor, serial.readable(self.best), self.best_epoch, epochs_text(self.wait), self.restore_best and "; best weights restored" or "")
       end
     end
   end
@@ -527,7 +527,12 @@ local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge
 function train.fit(model, opt, train_ds, o)
   o = o or {}
   check_options("train.fit", o, FIT_OPTIONS)
-  if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method") end
+  -- a name gives that optimizer with Keras's defaults, as experiment.compare does
+  if type(opt) == "string" then
+    local optim = rawget(_G, "optim") or require "optim"
+    opt = optim.get(opt)
+  end
+  if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method (or give its name, \"adam\")") end
   local epochs = o.epochs or 1
   if not compat.is_integer(epochs) or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
   local verbose = o.verbose == nil and 1 or o.verbose
@@ -597,10 +602,10 @@ function train.fit(model, opt, train_ds, o)
         local lv = loss:item()
         if not is_finite(lv) then
           history.stopped = "nan"
-          history.message = string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %d epochs)",
-            tostring(lv), e, step, steps,
+          history.message = string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
+            fmt_val(lv), e, step, steps,
             last_finite.value and string.format("%.6g (epoch %d, step %d)", last_finite.value, last_finite.epoch, last_finite.step) or "none",
-            e - 1)
+            epochs_text(e - 1))
           if verbose > 0 then
             if tty then out:write("\n") end
             out:write(history.message, "\n")
@@ -615,7 +620,7 @@ function train.fit(model, opt, train_ds, o)
           -- applies it, so the weights stay those of the last good step
           history.stopped = "nan"
           history.message = string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
-            "stopping before the step is applied (history kept for %d epochs)", tostring(gn), e, step, steps, lv, e - 1)
+            "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, steps, lv, epochs_text(e - 1))
           if verbose > 0 then
             if tty then out:write("\n") end
             out:write(history.message, "\n")
@@ -643,8 +648,8 @@ function train.fit(model, opt, train_ds, o)
       if stopped_at and stopped_at < steps then
         -- interrupted (or stopped by a batch callback) inside the epoch: keep the finished epochs only
         history.stopped = sys.interrupted() and "interrupted" or (ctx.stop_reason or "callback")
-        history.message = string.format("Stopped at epoch %d, step %d/%d (%s); history kept for %d epochs",
-          e, stopped_at, steps, history.stopped, e - 1)
+        history.message = string.format("Stopped at epoch %d, step %d/%d (%s); history kept for %s",
+          e, stopped_at, steps, history.stopped, epochs_text(e - 1))
         if verbose > 0 then
           if tty then out:write("\n") end
           out:write(history.message, "\n")
