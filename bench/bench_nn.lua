@@ -1,4 +1,4 @@
--- Forward+backward of the seed's CNN on a batch of 64 (run by `make bench`):
+-- Forward+backward of the Keras example CNN on a batch of 64 (run by `make bench`):
 -- whole steps through nn.Sequential and autograd, then the same step op by op
 -- through the C bindings, timed with sys.clock and grouped by layer kind;
 -- 1 and 2 threads; then RSS after 100 and N training steps.
@@ -11,7 +11,7 @@ local STEPS = tonumber(arg and arg[2]) or 20
 local BATCH = 64
 
 local function seed_model()
-  return nn.models.seed_cnn()
+  return nn.models.keras_mnist_cnn()
 end
 
 local function labels(n)
@@ -73,7 +73,7 @@ local function by_op(model, x, y)
   return acc
 end
 
-print(string.format("nn bench: seed CNN (1,387,594 params), batch %d, %d timed steps, BLIS %s", BATCH, STEPS, sys.blis_version()))
+print(string.format("nn bench: Keras example CNN (1,387,594 params), batch %d, %d timed steps, BLIS %s", BATCH, STEPS, sys.blis_version()))
 local threads0 = sys.threads()
 tensor.manual_seed(1)
 local model = seed_model()

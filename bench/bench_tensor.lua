@@ -1,4 +1,4 @@
--- Tensor core throughput: matmul GFLOP/s (1024^3 and the GEMMs of the seed's
+-- Tensor core throughput: matmul GFLOP/s (1024^3 and the GEMMs of the Keras example
 -- CNN at batch 64) and element-wise add GB/s on 16M floats, with 1 and 2
 -- threads; then the fused in-place updates hand-written optimizers use against
 -- the same arithmetic from out-of-place ops. Run by `make bench`; `optlab bench/bench_tensor.lua [seconds]`.

@@ -1,4 +1,4 @@
--- One epoch of the seed's CNN (Conv2D 32 3x3 relu, MaxPool 2, Dropout .25,
+-- One epoch of the Keras example CNN (Conv2D 32 3x3 relu, MaxPool 2, Dropout .25,
 -- Flatten, Dense 256 relu, Dropout .5, Dense 10 softmax; Adam) on the 60,000
 -- Fashion-MNIST training images at batch 64, with 1 and 2 threads: seconds,
 -- samples/s, ms/step, peak RSS, and where a step's time goes:
@@ -21,9 +21,9 @@ if not ok then
 end
 train_ds = train_ds:take(n_images)
 
-local function seed_cnn()
+local function keras_mnist_cnn()
   tensor.manual_seed(1)
-  return nn.models.seed_cnn()
+  return nn.models.keras_mnist_cnn()
 end
 
 -- ns per Lua VM instruction, from a loop of known instruction count.
@@ -44,7 +44,7 @@ end
 
 local function epoch(threads, count_instructions)
   sys.set_threads(threads)
-  local model = seed_cnn()
+  local model = keras_mnist_cnn()
   local opt = optim.Adam { lr = 1e-3 }
   local instr = 0
   if count_instructions then debug.sethook(function() instr = instr + 1 end, "", 1000) end
@@ -62,7 +62,7 @@ local function data_only(threads)
 end
 
 local nspi = ns_per_instruction()
-print(string.format("bench_train: seed CNN, %d Fashion-MNIST images, batch 64, Adam; %.2f ns per Lua VM instruction",
+print(string.format("bench_train: Keras example CNN, %d Fashion-MNIST images, batch 64, Adam; %.2f ns per Lua VM instruction",
   #train_ds, nspi))
 print(string.format("%-8s %8s %10s %8s %9s   %6s %6s %6s", "threads", "seconds", "samples/s", "ms/step", "peak RSS",
   "data", "lua", "C"))

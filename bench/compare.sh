@@ -81,7 +81,7 @@ run() {
 }
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
-echo "== training: seed CNN, batch 64, Adam, Fashion-MNIST; $STEPS timed steps after $WARMUP, $REPS reps"
+echo "== training: Keras example CNN, batch 64, Adam, Fashion-MNIST; $STEPS timed steps after $WARMUP, $REPS reps"
 configs=($OPTLAB_CONFIGS $TORCH_CONFIGS)
 for rep in $(seq 1 "$REPS"); do
   for t in $THREADS; do

@@ -44,7 +44,7 @@ def main(path):
     for n in notes:
         print(n)
     print()
-    print("Training, seed CNN (batch 64, Adam, Fashion-MNIST), median of runs")
+    print("Training, Keras example CNN (batch 64, Adam, Fashion-MNIST), median of runs")
     print(f"{'thr':>3}  {'configuration':<24} {'samples/s':>10} {'runs (samples/s)':<28} {'per CPU-s':>10} {'peak RSS MiB':>12}")
     threads = sorted({t for t, _ in train})
     summary = []

@@ -3,7 +3,7 @@
 --   optlab --threads T bench/optlab_cnn.lua train [steps] [warmup]
 --   optlab --threads T bench/optlab_cnn.lua optim [n_params] [reps]
 --
--- train: the seed's Keras CNN (Conv2D(32,3x3)+ReLU, MaxPool 2, Dropout .25, Flatten,
+-- train: the Keras example CNN (Conv2D(32,3x3)+ReLU, MaxPool 2, Dropout .25, Flatten,
 -- Dense(256)+ReLU, Dropout .5, Dense(10)) on Fashion-MNIST, batch 64, Adam(1e-3),
 -- cross-entropy, the eager loop a user writes (model:zero_grad / forward / backward / step)
 -- with batches from data.loader. `warmup` steps run first and are not timed.

@@ -1,4 +1,4 @@
--- Where a training step of the seed CNN goes: time per C entry point (ms per step),
+-- Where a training step of the Keras example CNN goes: time per C entry point (ms per step),
 -- GFLOP/s of the conv and linear kernels next to BLIS's rate on the same GEMM shapes,
 -- and the rest (Lua, autograd tape, allocation) as the remainder.
 --

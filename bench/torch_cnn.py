@@ -2,7 +2,7 @@
 """PyTorch side of `make bench-compare` (bench/compare.sh); bench/optlab_cnn.lua is its twin.
 
 This is a fair, idiomatic PyTorch program: the model is an nn.Sequential of stock layers
-(the seed's Keras CNN), the loop is the usual eager one (zero_grad(set_to_none=True) /
+(the Keras example CNN), the loop is the usual eager one (zero_grad(set_to_none=True) /
 forward / CrossEntropyLoss / backward / step) with torch.optim.Adam (foreach=True), batches
 are contiguous float32 NCHW tensors built once per epoch from a uint8 tensor held in memory
 (no DataLoader worker processes: on a 2-core machine they would only compete for the cores),
@@ -67,8 +67,8 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def seed_cnn():
-    # The seed's Keras model; PyTorch's default initializers (the optlab side uses Keras's).
+def keras_mnist_cnn():
+    # The Keras example CNN (the Keras MNIST example comparing five optimizers); PyTorch's default initializers (the optlab side uses Keras's).
     return nn.Sequential(
         nn.Conv2d(1, 32, 3), nn.ReLU(),
         nn.MaxPool2d(2),
@@ -84,7 +84,7 @@ def train(threads, steps, warmup):
     torch.manual_seed(1)
     images = torch.from_numpy(read_idx(find("train-images-idx3-ubyte")).copy())  # [60000, 28, 28] uint8
     labels = torch.from_numpy(read_idx(find("train-labels-idx1-ubyte")).astype(np.int64))
-    model = seed_cnn()
+    model = keras_mnist_cnn()
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
     loss_fn = nn.CrossEntropyLoss()

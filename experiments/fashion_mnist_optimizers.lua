@@ -1,5 +1,5 @@
--- Does the seed's ranking of optimizers hold on a harder data set?  The
--- seed's protocol (its CNN, batch 64, 10 epochs, Adadelta, Adagrad, Adam,
+-- Does the Keras example's ranking of optimizers hold on a harder data set?  The
+-- Keras example's protocol (its CNN, batch 64, 10 epochs, Adadelta, Adagrad, Adam,
 -- RMSprop, SGD with Keras's defaults) on Fashion-MNIST's 60,000 training and
 -- 10,000 test images (Debian's dataset-fashion-mnist, installed by make deps).
 --
@@ -11,12 +11,12 @@
 --
 -- What to expect: lower accuracies than MNIST everywhere (Adam and RMSprop
 -- around 0.90-0.92 val_accuracy, shirts vs T-shirts vs pullovers are hard),
--- the same order as the seed's MNIST table, Adadelta again far behind.
+-- the same order as the Keras example's MNIST table, Adadelta again far behind.
 return experiment.compare {
   name = "fashion-mnist-optimizers",
-  description = "The seed's Keras CNN and optimizers on Fashion-MNIST (60,000/10,000)",
+  description = "The Keras example CNN and optimizers on Fashion-MNIST (60,000/10,000)",
   data = function() return data.fashion_mnist() end,
-  model = nn.models.seed_cnn,   -- the seed's CNN (as in mnist_optimizers.lua)
+  model = nn.models.keras_mnist_cnn,   -- the Keras example CNN (as in mnist_optimizers.lua)
   loss = "cross_entropy", metrics = { "accuracy" },
   batch_size = 64, epochs = 10, seed = 1,
   optimizers = { "Adadelta", "Adagrad", "Adam", "RMSprop", "SGD" },

@@ -1,7 +1,7 @@
 -- Does scheduling the learning rate beat a constant one in a short run?
--- SGD with momentum 0.9 from eps_0 = 0.05: constant, the seed's linear decay
+-- SGD with momentum 0.9 from eps_0 = 0.05: constant, the textbook's linear decay
 -- to eps_0 / 100 at the last epoch, step decay (halved every 3 epochs) and
--- cosine annealing to 0 (all per epoch), on the seed's CNN and MNIST.
+-- cosine annealing to 0 (all per epoch), on the Keras example CNN and MNIST.
 --
 -- Time on a 2-core machine: 4 runs x 10 epochs on make data's 8,000 digits,
 -- about 0.8x mnist_optimizers.lua.  Quick look:
@@ -14,9 +14,9 @@
 local function sgd(lr) return optim.SGD { lr = lr, momentum = 0.9 } end
 return experiment.compare {
   name = "lr-schedules",
-  description = "Constant vs linear decay vs step vs cosine learning rates for SGD+momentum on the seed's CNN",
+  description = "Constant vs linear decay vs step vs cosine learning rates for SGD+momentum on the Keras example CNN",
   data = function() return data.mnist() end,
-  model = nn.models.seed_cnn,   -- the seed's CNN (as in mnist_optimizers.lua)
+  model = nn.models.keras_mnist_cnn,   -- the Keras example CNN (as in mnist_optimizers.lua)
   loss = "cross_entropy", metrics = { "accuracy" },
   batch_size = 64, epochs = 10, seed = 1,
   optimizers = {

@@ -1,5 +1,5 @@
--- Which of Keras's five classic optimizers trains the seed's CNN on MNIST
--- best in 10 epochs?  The seed's protocol exactly: the Conv2D(32, 3x3, relu) ->
+-- Which of Keras's five classic optimizers trains the Keras example CNN on MNIST
+-- best in 10 epochs?  The Keras example's protocol exactly: the Conv2D(32, 3x3, relu) ->
 -- MaxPooling2D(2) -> Dropout(0.25) -> Flatten -> Dense(256, relu) ->
 -- Dropout(0.5) -> Dense(10, softmax) network, categorical cross-entropy,
 -- batch 64, 10 epochs, validation on the test set, and
@@ -13,14 +13,14 @@
 -- the full 60,000/10,000 MNIST in data/mnist.  Quick look:
 --   optlab experiments/mnist_optimizers.lua epochs=2 train_limit=2000 optimizers=Adam,SGD
 --
--- What to expect (the seed's table, full MNIST): Adam and RMSprop near 0.99
+-- What to expect (the Keras example's table, full MNIST): Adam and RMSprop near 0.99
 -- val_accuracy after a few epochs, SGD (lr 0.01, no momentum) climbing to
 -- ~0.97, Adagrad ~0.93 and Adadelta far behind (~0.83): Keras's Adadelta
 -- default lr = 0.001 makes it crawl.  With 8,000 images every curve is
--- lower and the gaps wider; the ranking is the seed's.
+-- lower and the gaps wider; the ranking is the Keras example's.
 return experiment.compare {
   name = "mnist-optimizers",
-  description = "The seed's Keras CNN on MNIST with Adadelta, Adagrad, Adam, RMSprop and SGD (Keras defaults)",
+  description = "The Keras example CNN on MNIST with Adadelta, Adagrad, Adam, RMSprop and SGD (Keras defaults)",
   data = function() return data.mnist() end,   -- train, test
   model = function()
     return nn.Sequential {

@@ -1,10 +1,10 @@
 /* 2-D convolution, images processed in parallel, by one of two strategies chosen by shape:
  *
- * - im2col + GEMM per image. Not one GEMM over the batch: measured on the seed's first layer,
+ * - im2col + GEMM per image. Not one GEMM over the batch: measured on the Keras example CNN's first layer,
  *   the im2col of the whole batch and the [k, n*p*q] -> [n, k, p, q] scatter it needs cost more
  *   than the GEMM. Per image, the GEMM writes y in NCHW directly and col stays in L2. Each
  *   image's GEMM runs on one thread (ol_gemm_serial).
- * - direct, for stride 1 and at most OL_CONV_DIRECT_TAPS taps (the seed's 1-channel 3x3): one
+ * - direct, for stride 1 and at most OL_CONV_DIRECT_TAPS taps (the Keras example CNN's 1-channel 3x3): one
  *   vector multiply-add per tap over the zero-padded image read as one long row.
  *
  * Bias, ReLU and an optional max-pool run on each image's output while it is still in cache.
@@ -26,7 +26,7 @@
 
 #define OL_CONV_GROUPS 16 /* >= threads to keep busy; more only costs workspace */
 /* c*r*s at or below which a stride-1 conv runs the direct kernel: a GEMM with so short an inner
- * dimension spends its time packing (seed conv1, 9 taps: 29 GFLOP/s as im2col+GEMM). */
+ * dimension spends its time packing (the Keras example CNN's conv1, 9 taps: 29 GFLOP/s as im2col+GEMM). */
 #define OL_CONV_DIRECT_TAPS 32
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>

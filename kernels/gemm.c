@@ -28,7 +28,7 @@ const char *ol_blis_arch(void) { return bli_arch_string(bli_arch_query_id()); }
 /* BLIS 0.9 counts a CPU's AVX-512 FMA units from its model name, and without one it falls
  * back from its "skx" kernels to the AVX2 "haswell" ones. Cloud VMs hide the model name
  * ("Intel(R) Xeon(R) Processor"): on our 2-core VM, which has two units, that fallback ran
- * sgemm 1024^3 at 114 GFLOP/s instead of 171 and the seed's dense dW at 87 instead of 156.
+ * sgemm 1024^3 at 114 GFLOP/s instead of 171 and the Keras example CNN's dense dW at 87 instead of 156.
  * So on an Intel CPU with the AVX-512 subsets skx uses and a brand string without a model
  * number (nothing for BLIS to look up), optlab asks for skx. A user's BLIS_ARCH_TYPE wins.
  * The choice depends on the CPU only: every run on a machine uses the same kernels. */
@@ -102,7 +102,7 @@ void ol_blis_choose_arch(void)
 
 /* A tile of c gets at least this many flops: each tile packs its operands
  * again, and below ~2^26 flops that costs more than the parallelism gains
- * (the seed's dense layer ran at 90 GFLOP/s in 16 tiles, 104 in 2). */
+ * (the Keras example CNN's dense layer ran at 90 GFLOP/s in 16 tiles, 104 in 2). */
 #define TILE_MIN_FLOPS (1 << 26)
 #define MAX_TILES 16
 #define TILE_ALIGN 16 /* tile edges on multiples of the micro-kernel's 16-wide dimension */
@@ -158,7 +158,7 @@ void ol_gemm(int64_t m, int64_t n, int64_t k, float alpha,
     /* Tiled products take BLIS's native path, in which an element of c comes out the same
      * whatever slice of c the call computes (tested in tests/c/test_core.c over shapes and
      * splits); so the tiles that fall to one thread run as one call, and a single thread makes
-     * one call for the whole product instead of repacking an operand per tile (the seed's dense
+     * one call for the whole product instead of repacking an operand per tile (the Keras example CNN's dense
      * forward: 1.84 -> 1.58 ms). */
     int64_t nt = omp_get_max_threads(), runs = nt < tiles ? nt : tiles;
     #pragma omp parallel for schedule(static)

@@ -6,7 +6,7 @@
 
 #define PI 3.14159265358979323846
 
-/* Streams of the seed's generator, one per use, so the parts are independent. */
+/* Streams of the generator keyed by `seed`, one per use, so the parts are independent. */
 enum { S_CENTERS = 1, S_NOISE, S_UNIFORM, S_ROTATION, S_WEIGHTS, S_TARGET_NOISE };
 
 int ol_synth_blobs(uint64_t seed, int64_t n, int f, int k, float std, float box,

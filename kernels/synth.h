@@ -1,5 +1,5 @@
 /* Synthetic data sets for quick optimizer experiments. Every number comes
- * from Philox (kernels/rng.h) keyed by the seed, so a data set depends only
+ * from Philox (kernels/rng.h) keyed by the caller's random seed, so a data set depends only
  * on its arguments, whatever the thread count. Return 0, or OL_SYNTH_EARG
  * for bad arguments (nothing written). */
 #ifndef OL_SYNTH_H

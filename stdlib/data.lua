@@ -105,39 +105,54 @@ local function idx_pair_set(name, dirs, hint, names)
   return C.data_idx(paths[1], paths[2], true), C.data_idx(paths[3], paths[4], true)
 end
 
-local function env_dir(sub)
-  local e = os.getenv("OPTLAB_DATA")
-  return e and e ~= "" and (e .. "/" .. sub) or nil
+local function is_dir(p)
+  local f = io.open(p, "rb")
+  if not f then return false end
+  -- reading a directory fails with "Is a directory" (EISDIR)
+  local ok, err, code = f:read(1)
+  f:close()
+  return ok == nil and code == 21
 end
 
--- MNIST from $OPTLAB_DATA/mnist or data/mnist: returns train, test.
+-- Where a data set is looked for: the caller's directory (data.mnist(path) or
+-- {dir = path}) alone; else $OPTLAB_DATA/sub alone (a mistyped OPTLAB_DATA is an
+-- error naming it, never a silent fall-back to the bundled files); else the
+-- defaults. Returns the list and a hint for the "cannot find" message.
+local function data_dirs(name, opts, sub, defaults)
+  if type(opts) == "string" then opts = { dir = opts } end
+  if opts ~= nil and type(opts) ~= "table" then
+    fail(string.format("data.%s: expected a directory (string) or {dir = path}, got %s", name, type(opts)))
+  end
+  opts = opts or {}
+  if opts.dir ~= nil then
+    if type(opts.dir) ~= "string" then fail(string.format("data.%s: dir must be a string, got %s", name, type(opts.dir))) end
+    return { opts.dir }, nil
+  end
+  local e = os.getenv("OPTLAB_DATA")
+  if e and e ~= "" then
+    if not is_dir(e) then fail(string.format("data.%s: OPTLAB_DATA=%s is not a directory", name, e)) end
+    return { e .. "/" .. sub }, "OPTLAB_DATA=" .. e .. " is set, so only " .. e .. "/" .. sub .. " is searched"
+  end
+  return defaults, nil
+end
+
+-- MNIST from data.mnist(dir), else $OPTLAB_DATA/mnist, else data/mnist: returns train, test.
 -- `make data` puts 8,000/2,000 real digits there; the full 60,000/10,000
 -- set can be dropped in instead (raw or .gz).
 function data.mnist(opts)
-  opts = opts or {}
-  local dirs = {}
-  if opts.dir then dirs[1] = opts.dir
-  else
-    dirs[#dirs + 1] = env_dir("mnist")
-    dirs[#dirs + 1] = "data/mnist"
-    local root = repo_root()
-    if root and root ~= "." then dirs[#dirs + 1] = root .. "/data/mnist" end
-  end
-  return idx_pair_set("mnist", dirs,
+  local defaults = { "data/mnist" }
+  local root = repo_root()
+  if root and root ~= "." then defaults[#defaults + 1] = root .. "/data/mnist" end
+  local dirs, why = data_dirs("mnist", opts, "mnist", defaults)
+  return idx_pair_set("mnist", dirs, why or
     "run `make data` (writes 8,000/2,000 real MNIST digits to data/mnist) or put the four IDX files there")
 end
 
 -- Fashion-MNIST (60,000/10,000): Debian's dataset-fashion-mnist.
 function data.fashion_mnist(opts)
-  opts = opts or {}
-  local dirs = {}
-  if opts.dir then dirs[1] = opts.dir
-  else
-    dirs[#dirs + 1] = env_dir("fashion-mnist")
-    dirs[#dirs + 1] = "data/fashion-mnist"
-    dirs[#dirs + 1] = "/usr/share/datasets/fashion-mnist"
-  end
-  return idx_pair_set("fashion_mnist", dirs,
+  local dirs, why = data_dirs("fashion_mnist", opts, "fashion-mnist",
+    { "data/fashion-mnist", "/usr/share/datasets/fashion-mnist" })
+  return idx_pair_set("fashion_mnist", dirs, why or
     "install the Debian package dataset-fashion-mnist (`make deps`) or put the four IDX files there")
 end
 
@@ -270,6 +285,30 @@ end
 function Loader:__tostring()
   return string.format("DataLoader(%d examples, batch_size=%d, %d steps, shuffle=%s, seed=%s)",
     self.n, self.batch_size, self:steps(), tostring(self.shuffle), tostring(self.seed))
+end
+
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(data, "data  data sets (MNIST, Fashion-MNIST, IDX, CSV, tensors, synthetic) and their loaders")
+  for _, d in ipairs {
+    { data.mnist, "data.mnist([dir | {dir = path}]) -> train, test  MNIST from dir, else $OPTLAB_DATA/mnist, else data/mnist\n" ..
+                  "(`make data` puts 8,000/2,000 real digits there; a wrong OPTLAB_DATA is an error)" },
+    { data.fashion_mnist, "data.fashion_mnist([dir | {dir = path}]) -> train, test  Fashion-MNIST (60,000/10,000; Debian's dataset-fashion-mnist)" },
+    { data.idx, "data.idx{images = path, labels = path, channel = true}  a data set from an IDX pair (raw or .gz)" },
+    { data.csv, "data.csv(path [, {label = column, task = \"classification\" | \"regression\"}])  a data set from a CSV file" },
+    { data.tensors, "data.tensors(x, y [, {targets = true}])  a data set from tensors: x [N, ...], y [N] class ids (or targets)" },
+    { data.blobs, "data.blobs{n = 1000, centers = 3, features = 2, std = 1, box = 10, seed = 1}  Gaussian blobs" },
+    { data.spirals, "data.spirals{n = 1000, noise = 0.05, turns = 1.5, seed = 1}  two interleaved spirals" },
+    { data.linear_regression, "data.linear_regression{n = 1000, features = 10, condition = 100, noise = 0.1, rotate = true, seed = 1} -> ds, w\n" ..
+                              "inputs with the given condition number, targets x w + noise" },
+    { data.loader, "data.loader(ds, {batch_size = 64, shuffle = true, seed = 1, drop_last = false, normalize = {mean =, std =}, one_hot = false})\n" ..
+                   "batches whose order depends only on (seed, epoch)" },
+    { Loader.steps, "loader:steps()  batches per epoch" },
+    { Loader.set_epoch, "loader:set_epoch(e)  fixes the order of epoch e (1-based)" },
+    { Loader.batch, "loader:batch(e, step) -> x, y  batch `step` of epoch e (both 1-based)" },
+    { Loader.epoch, "for x, y in loader:epoch(e [, first_step]) do ... end  the batches of epoch e" },
+  } do help.register(d[1], d[2]) end
 end
 
 data.Loader = Loader

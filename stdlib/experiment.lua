@@ -695,7 +695,7 @@ local function finish(ctx, records)
   local list = ordered(ctx, records)
   local nseeds = #ctx.cfg.seeds
   local summary = report.summarize(ctx.opts, list)
-  local tables = report.tables_text(summary, nseeds)
+  local tables = report.tables_text(summary, nseeds, ctx.manifest.config)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot)
   if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
@@ -707,6 +707,8 @@ local function finish(ctx, records)
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   md[#md + 1] = "## Comparison" .. (nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or "")
+  md[#md + 1] = ""
+  md[#md + 1] = report.data_sizes(ctx.manifest.config) .. "."
   md[#md + 1] = ""
   md[#md + 1] = report.md_table(th, tr)
   md[#md + 1] = ""
@@ -862,6 +864,12 @@ local function compare(spec)
   local opts = resolve_optimizers(spec.optimizers, where)
   if ov.optimizers then opts = select_optimizers(opts, ov.optimizers, where) end
   local fit = spec.fit or function(...) return module("train").fit(...) end
+  if not spec.fit then
+    -- the whole configuration is checked here, once, before any data is read
+    local tr = module("train")
+    tr.resolve_loss(cfg.loss, where)
+    tr.resolve_metrics(cfg.metrics, where)
+  end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
 
@@ -957,8 +965,8 @@ local function compare(spec)
   end
   experiment.folder = ctx.dir
   if not ctx.quiet then
-    print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d; run folder %s",
-                        cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, ctx.dir))
+    print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d, %s; run folder %s",
+                        cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, report.data_sizes(ctx.manifest.config), ctx.dir))
   end
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
@@ -1003,7 +1011,7 @@ local function compare(spec)
     ctx.write_error = ctx.write_error or tostring(result)
     -- the folder took nothing: the results go to the terminal at least
     if not ctx.quiet then
-      pcall(function() print("\n" .. report.tables_text(report.summarize(ctx.opts, ordered(ctx, records)), #ctx.cfg.seeds)) end)
+      pcall(function() print("\n" .. report.tables_text(report.summarize(ctx.opts, ordered(ctx, records)), #ctx.cfg.seeds, ctx.manifest.config)) end)
     end
   end
   if ctx.write_error then
@@ -1055,5 +1063,31 @@ experiment._abspath, experiment._stdlib_dir, experiment._pos_int = abspath, stdl
 function experiment.compare_metrics(...) return require("rerun").compare_metrics(...) end
 function experiment.verify_main(argv) return require("rerun").verify_main(argv) end
 function experiment.resume_main(argv) return require("rerun").resume_main(argv) end
+
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(experiment, [[
+experiment  optimizer comparisons that write a run folder anyone can rerun: experiment.compare{...}]])
+  help.register(experiment.compare, [[
+experiment.compare{name, data, model, optimizers, loss = "cross_entropy", metrics = {"accuracy"},
+                   epochs = 10, batch_size = 32, seed = 1 | seeds = {1, 2, 3}, ...} -> result
+Trains model() once per optimizer and seed, same initial weights and batches, and writes
+runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
+  data        {train, test} or a function returning train, test (e.g. function() return data.mnist() end)
+  model       a function building the network (called once per run)
+  optimizers  a list: optim objects, names ("Adam", Keras defaults) or {label = ..., optimizer = ...}
+  loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
+  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot
+The configuration (including loss and metric names) is checked before any data is read.
+Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
+result: {dir, records, missing, manifest, exit_status}.]])
+  help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
+  help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")
+  help.register(experiment.verify_main, "experiment.verify_main(argv)  `optlab verify <run folder>`: reruns and compares")
+  help.register(experiment.resume_main, "experiment.resume_main(argv)  `optlab resume <run folder>`: runs what an interrupted comparison left")
+  help.register(experiment.optlab_exe, "experiment.optlab_exe()  the path of the running optlab binary")
+  help.register(experiment.is_interrupt, "experiment.is_interrupt(history_or_error)  true if a run stopped because the user interrupted it")
+end
 
 return experiment

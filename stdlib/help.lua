@@ -217,5 +217,6 @@ help.register(help.register, "help.register(obj, text)  documents obj (a module,
 help.register(help.text, "help.text(x)  the text help(x) prints")
 help.register(help.get, "help.get(obj)  the registered text of obj, or nil")
 help.register(help.modules, "help.modules()  names of the documented global modules")
+help.register(help.source_doc, "help.source_doc(obj)  the comment block above a Lua function (or a module's file header), for what has no entry")
 
 return help

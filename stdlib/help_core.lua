@@ -14,7 +14,7 @@ Arithmetic (+ - * / ^) broadcasts; per-tensor fields (t.grad, t.name) are free t
 help(t) on a tensor lists its methods.]])
 
 local docs = {
-  { tensor.empty, "tensor.empty(...sizes)  an uninitialized (zero-filled) tensor" },
+  { tensor.empty, "tensor.empty(...sizes)  a tensor whose values are not set (whatever the memory held): fill it before reading" },
   { tensor.zeros, "tensor.zeros(...sizes)  a tensor of zeros; sizes as numbers or one table" },
   { tensor.ones, "tensor.ones(...sizes)  a tensor of ones" },
   { tensor.full, "tensor.full(sizes..., value)  a tensor filled with value" },
@@ -82,9 +82,66 @@ local docs = {
   { M.prod, "t:prod([dim [, keepdim]])  the product" },
   { M.dot, "t:dot(u), tensor.dot(a, b)  the dot product of two 1-D tensors" },
   { M.norm, "t:norm([p=2 [, dim [, keepdim]]])  the p-norm: p = 1, 2, math.huge (max |x|), any other p" },
+  { tensor.no_grad, "tensor.no_grad(fn, ...)  calls fn(...) with autograd off (no graph is recorded) and returns its results;\n" ..
+                    "for optimizer-style updates of parameters and for evaluation" },
+  { tensor.save, "tensor.save(path, t | {name = t, ...} [, meta])  writes tensors to one file (atomic, checksummed)" },
+  { tensor.load, "tensor.load(path) -> t | {name = t, ...}, meta  reads tensor.save's file" },
+  { tensor.get_rng_state, "tensor.get_rng_state() -> {seed, stream}  the global generator's state" },
+  { tensor.set_rng_state, "tensor.set_rng_state(state)  restores a state from tensor.get_rng_state()" },
+  { tensor.next_stream, "tensor.next_stream() -> seed, stream  a fresh stream of the global generator (for modules drawing their own numbers)" },
+  { M.backward, "t:backward([grad])  gradients of t (a scalar, or weighted by grad of t's shape) into the .grad of every\n" ..
+                "tensor with requires_grad that contributed to it (accumulated: zero them between steps)" },
+  { M.detach, "t:detach()  the same values and memory with no autograd history" },
+  { M.requires_grad_, "t:requires_grad_([on = true])  marks t as a leaf whose gradient backward computes; returns t" },
+  { M.add, "t:add(u [, alpha=1]), t + u  t + alpha*u (u a tensor, broadcast, or a number)" },
+  { M.sub, "t:sub(u [, alpha=1]), t - u  t - alpha*u" },
+  { M.mul, "t:mul(u), t * u  element-wise product (broadcast)" },
+  { M.div, "t:div(u), t / u  element-wise quotient (broadcast)" },
+  { M.pow, "t:pow(p), t ^ p  element-wise power" },
+  { M.neg, "t:neg(), -t  negation" },
+  { M.abs, "t:abs()  absolute value" },
+  { M.sign, "t:sign()  -1, 0 or 1 (gradient 0)" },
+  { M.sqrt, "t:sqrt()  square root" },
+  { M.square, "t:square()  t*t" },
+  { M.exp, "t:exp()  e^t" },
+  { M.log, "t:log()  natural logarithm" },
+  { M.reciprocal, "t:reciprocal()  1/t" },
+  { M.relu, "t:relu()  max(t, 0)" },
+  { M.sigmoid, "t:sigmoid()  1/(1 + e^-t)" },
+  { M.tanh, "t:tanh()  hyperbolic tangent" },
+  { M.eq, "t:eq(u)  1 where t == u, else 0 (float32; u a tensor or a number)" },
+  { M.ne, "t:ne(u)  1 where t ~= u, else 0" },
+  { M.lt, "t:lt(u)  1 where t < u, else 0" },
+  { M.le, "t:le(u)  1 where t <= u, else 0" },
+  { M.gt, "t:gt(u)  1 where t > u, else 0" },
+  { M.ge, "t:ge(u)  1 where t >= u, else 0" },
+  { M.argmin, "t:argmin([dim])  the index of the minimum (1-based)" },
+  { M.get, "t:get(i, j, ...)  one element (1-based indices) as a number" },
+  { M.set, "t:set(i, j, ..., v)  sets one element (1-based indices)" },
+  { M.narrow, "t:narrow(dim, start, length)  a view of `length` entries from `start` (1-based) along dim" },
+  { M.select, "t:select(dim, index)  a view of one slice (1-based index), without dim" },
+  { M.permute, "t:permute(d1, d2, ...)  a view with the dimensions reordered" },
+  { M.expand, "t:expand(...sizes)  a view broadcasting size-1 dimensions (no copy)" },
+  { M.squeeze, "t:squeeze([dim])  a view without size-1 dimensions (or only dim)" },
+  { M.unsqueeze, "t:unsqueeze(dim)  a view with a new size-1 dimension at dim" },
+  { M.stride, "t:stride([dim])  the strides (in elements)" },
+  { M.is_contiguous, "t:is_contiguous()  true if t's elements are laid out densely in row-major order" },
+  { M.t, "t:t()  the transpose of a matrix (a view)" },
+  { M.zero_, "t:zero_()  sets every element to 0, in place" },
 }
 for _, d in ipairs(docs) do
   if d[1] then help.register(d[1], d[2]) end
+end
+-- In-place forms (name ending in "_") that have no entry of their own point
+-- at the out-of-place one.
+for name, fn in pairs(M) do
+  if type(fn) == "function" and name:sub(-1) == "_" and name:sub(1, 1) ~= "_" and not help.docs[fn] then
+    local base = M[name:sub(1, -2)]
+    local bdoc = base and help.docs[base]
+    if bdoc then
+      help.register(fn, string.format("t:%s(...)  in place: %s", name, bdoc:match("^[^\n]*")))
+    end
+  end
 end
 help.register(M, "tensor methods (t:name(...)); in-place forms end in \"_\"")
 
@@ -97,6 +154,15 @@ if C.sys then
   help.register(sys.set_threads, "sys.set_threads(n)  sets the thread count (results stay bit-identical)")
   help.register(sys.rss, "sys.rss()  resident memory now, in bytes")
   help.register(sys.peak_rss, "sys.peak_rss()  peak resident memory, in bytes")
+  help.register(sys.blis_version, "sys.blis_version()  the version of the BLIS library optlab uses")
+  help.register(sys.blis_arch, "sys.blis_arch()  the BLIS kernel set in use (\"skx\", \"haswell\", ...)")
+  help.register(sys.isatty, "sys.isatty(fd)  true if file descriptor fd (1 = stdout) is a terminal")
+  help.register(sys.getcwd, "sys.getcwd()  the current directory")
+  help.register(sys.catch_interrupts, "sys.catch_interrupts(on) -> was  while on, Ctrl-C sets a flag (sys.interrupted()) instead of stopping")
+  help.register(sys.interrupted, "sys.interrupted()  true once Ctrl-C was pressed while interrupts are caught")
+  help.register(sys.set_exit_status, "sys.set_exit_status(code)  the exit status optlab returns when the script ends")
+  help.register(sys.spawn, "sys.spawn(argv [, opts]) -> pid  starts a process (no shell)")
+  help.register(sys.wait, "sys.wait(pid) -> code  waits for a process from sys.spawn")
 end
 
 return true

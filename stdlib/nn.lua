@@ -416,6 +416,17 @@ document(init, [[nn.init: Keras initializers by name, for kernel_initializer / b
   zeros (bias default), ones, constant (with value = v, or nn.init.constant(v)); or a function
   (shape, fan_in, fan_out) -> tensor. *_normal draw a normal truncated at 2 std, as Keras.
   All draw from the global generator: tensor.manual_seed(s) before building gives identical weights.]])
+for _, d in ipairs {
+  { "glorot_uniform", "U(-l, l), l = sqrt(6/(fan_in + fan_out))  (Keras's kernel default)" },
+  { "glorot_normal", "truncated normal, std sqrt(2/(fan_in + fan_out))" },
+  { "he_uniform", "U(-l, l), l = sqrt(6/fan_in)" },
+  { "he_normal", "truncated normal, std sqrt(2/fan_in)" },
+  { "lecun_uniform", "U(-l, l), l = sqrt(3/fan_in)" },
+  { "lecun_normal", "truncated normal, std sqrt(1/fan_in)" },
+  { "zeros", "zeros (the bias default)" },
+  { "ones", "ones" },
+} do document(init[d[1]], "nn.init." .. d[1] .. "(shape, fan_in, fan_out)  " .. d[2]) end
+document(init.constant, "nn.init.constant(v)  an initializer filling with v")
 
 local function make_param(spec, value, shape, fan_in, fan_out, what)
   local t
@@ -474,6 +485,12 @@ function Layer:evaluate() self.training = false; return self end
 function Layer:zero_grad() for _, p in ipairs(self:parameters()) do p.grad = nil end end
 -- Default: the output shape is the input shape (activations, dropout).
 function Layer:build(shape) return shape end
+document(Layer.parameters, "layer:parameters()  its trainable tensors (a list; a model's: all its layers')")
+document(Layer.train, "layer:train([on = true])  training mode (dropout active); returns the layer")
+document(Layer.evaluate, "layer:evaluate()  evaluation mode (dropout off); returns the layer")
+document(Layer.zero_grad, "layer:zero_grad()  clears the .grad of its parameters")
+document(Layer.init, "layer:init()  a custom layer's hook, called when the layer is made")
+document(Layer.build, "layer:build(input_shape) -> output_shape  a custom layer's hook: make parameters once the input shape is known")
 
 local function label(layer)
   local s = layer.type
@@ -1000,7 +1017,8 @@ function Sequential:summary(print_it)
   lines[#lines + 1] = "Non-trainable params: " .. commas(total - trainable)
   lines[#lines + 1] = string.rep("_", 65)
   local text = table.concat(lines, "\n")
-  if print_it ~= false then print(text) end
+  -- printed, it returns nothing (as Keras's), so the REPL does not show it twice
+  if print_it ~= false then print(text) return end
   return text, total
 end
 
@@ -1041,15 +1059,33 @@ function Sequential:load(path)
   return self
 end
 
+for _, d in ipairs {
+  { Sequential.new, "nn.Sequential{input = {shape}, layer1, layer2, ...}  layers applied in order (as nn.Sequential(...))" },
+  { Sequential.add, "model:add(layer)  appends a layer" },
+  { Sequential.forward, "model:forward(x), model(x)  the output for a batch x" },
+  { Sequential.parameters, "model:parameters()  the trainable tensors of all layers, in order" },
+  { Sequential.state, "model:state()  parameters and buffers by name (what save writes)" },
+  { Sequential.zero_grad, "model:zero_grad()  clears every parameter's .grad" },
+  { Sequential.train, "model:train([on = true])  training mode (dropout active); returns the model" },
+  { Sequential.evaluate, "model:evaluate(), model:eval()  evaluation mode (dropout off); returns the model" },
+  { Sequential.set_seed, "model:set_seed(seed)  the key of its dropout masks (a non-negative integer)" },
+  { Sequential.rng_state, "model:rng_state()  {seed, steps} of its dropout masks" },
+  { Sequential.set_rng_state, "model:set_rng_state(s)  restores model:rng_state()" },
+  { Sequential.summary, "model:summary()  prints Keras's summary table; model:summary(false) -> text, total returns it instead" },
+  { Sequential.count_params, "model:count_params()  the number of parameters (trainable + running statistics)" },
+  { Sequential.save, "model:save(path)  writes its parameters and buffers (tensor.save)" },
+  { Sequential.load, "model:load(path)  reads model:save's file; refuses one whose names or shapes differ" },
+} do document(d[1], d[2]) end
+
 function Sequential:__tostring()
   local parts = {}
   for i, layer in ipairs(self.layers) do parts[i] = "  (" .. i .. ") " .. tostring(layer.type and label(layer) or "user layer") end
   return "nn.Sequential {\n" .. table.concat(parts, "\n") .. "\n}"
 end
 
--- The seed's Keras CNN, for experiments that vary everything but the model.
+-- The Keras example CNN, for experiments that vary everything but the model.
 nn.models = {}
-function nn.models.seed_cnn(opts)
+function nn.models.keras_mnist_cnn(opts)
   opts = opts or {}
   return nn.Sequential {
     input = opts.input or { 1, 28, 28 },
@@ -1063,8 +1099,8 @@ function nn.models.seed_cnn(opts)
   }
 end
 if help then
-  help.register(nn.models.seed_cnn, [[nn.models.seed_cnn{classes = 10, input = {1, 28, 28}}
-The seed's Keras model: Conv2D(32, 3x3, relu) -> MaxPool2D(2) -> Dropout(0.25) -> Flatten
+  help.register(nn.models.keras_mnist_cnn, [[nn.models.keras_mnist_cnn{classes = 10, input = {1, 28, 28}}
+The Keras example CNN (the Keras MNIST example comparing five optimizers): Conv2D(32, 3x3, relu) -> MaxPool2D(2) -> Dropout(0.25) -> Flatten
 -> Dense(256, relu) -> Dropout(0.5) -> Dense(10, softmax); 1,387,594 parameters.]])
 end
 

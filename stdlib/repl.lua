@@ -150,7 +150,8 @@ local function add_keys(out, t, methods_only, seen)
   while type(t) == "table" and not seen[t] do
     seen[t] = true
     for k, v in next, t do
-      if is_name(k) and (not methods_only or callable(v)) then out[k] = true end
+      -- metamethods (__index, __call...) are not what one types after "."
+      if is_name(k) and k:sub(1, 2) ~= "__" and (not methods_only or callable(v)) then out[k] = true end
     end
     local mt = getmetatable(t)
     t = type(mt) == "table" and rawget(mt, "__index") or nil
@@ -186,8 +187,27 @@ local function index(v, k)
   return ok and r or nil
 end
 
+-- The value a path such as "model.layers[5]" or "optim" names, or nil:
+-- names joined by "." and integer subscripts "[n]"; nothing is called.
+local function resolve_path(path)
+  local name, rest = path:match("^([%a_][%w_]*)(.*)$")
+  if not name then return nil end
+  local v = index(_G, name)
+  while v ~= nil and rest ~= "" do
+    local field, after = rest:match("^%.([%a_][%w_]*)(.*)$")
+    if field then
+      v, rest = index(v, field), after
+    else
+      local n, after2 = rest:match("^%[%s*(%d+)%s*%](.*)$")
+      if not n then return nil end
+      v, rest = index(v, tonumber(n)), after2
+    end
+  end
+  return v
+end
+
 -- All full words that complete `word` (an identifier chain such as
--- "optim.Ad" or "t:su"), sorted.
+-- "optim.Ad", "t:su" or "model.layers[5].ac"), sorted.
 function repl.complete(word)
   local path, sep, partial = word:match("^(.-)([%.:])([%w_]*)$")
   local names, prefix
@@ -198,12 +218,17 @@ function repl.complete(word)
     add_keys(names, _G, false)
     for k in pairs(keywords) do names[k] = true end
   else
-    if not path:match("^[%a_][%w_]*$") and not path:match("^[%a_][%w_]*[%.%w_]*[%w_]$") then return {} end
-    if path:find("..", 1, true) then return {} end
-    local v = _G
-    for name in path:gmatch("[^.]+") do
-      v = index(v, name)
-      if v == nil then return {} end
+    local v = resolve_path(path)
+    if v == nil then
+      -- "t[b.c": complete the chain after the last "[" (an expression inside it)
+      local inner = word:match("%[([^%[%]]*)$")
+      if inner and inner ~= word then
+        local out = repl.complete(inner)
+        local head = word:sub(1, #word - #inner)
+        for i, w in ipairs(out) do out[i] = head .. w end
+        return out
+      end
+      return {}
     end
     names = members(v, sep == ":")
     prefix = path .. sep
@@ -214,6 +239,40 @@ function repl.complete(word)
   end
   table.sort(out)
   return out
+end
+
+---- errors ----------------------------------------------------------------------
+
+local stdlib_dir = (package.searchpath("repl", package.path) or ""):match("^(.*)/[^/]*$")
+
+-- The text of an error at the prompt: the message and the user's frames of
+-- its traceback; frames inside optlab's stdlib and C functions are left out
+-- (":traceback" prints the whole of the last one, kept in repl.last_error).
+function repl.error_text(msg)
+  msg = tostring(msg)
+  repl.last_error = msg
+  local head, tb = msg:match("^(.-)\nstack traceback:\n(.*)$")
+  if not head then return msg end
+  local kept, hidden = {}, 0
+  for line in (tb .. "\n"):gmatch("(.-)\n") do
+    local internal = line:find("[C]:", 1, true) or line:find("(...tail calls...)", 1, true)
+      or (stdlib_dir and line:find(stdlib_dir .. "/", 1, true))
+    if internal then hidden = hidden + 1 else kept[#kept + 1] = line end
+  end
+  if hidden == 0 then return msg end
+  -- a lone "stdin:N: in main chunk" repeats the message's own position
+  if #kept == 1 then
+    local where = kept[1]:match("^%s*(stdin:%d+:) in main chunk$")
+    if where and head:sub(1, #where) == where then kept = {} end
+  end
+  local out = head
+  if #kept > 0 then out = out .. "\nstack traceback:\n" .. table.concat(kept, "\n") end
+  return out .. "\n(:traceback shows the full traceback)"
+end
+
+-- ":traceback": the last error at the prompt, with its full traceback.
+function repl.traceback()
+  io.stderr:write((repl.last_error or "no error yet"), "\n")
 end
 
 return repl

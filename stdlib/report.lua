@@ -344,8 +344,9 @@ local function fmt(stat, f)
   if not stat or stat[1] == nil then return "-" end
   local m, sd = stat[1], stat[2]
   if m ~= m then return "nan" end  -- not the C library's -nan (the sign of a NaN means nothing here)
-  local s = string.format(f, m)
-  if sd then s = s .. "±" .. string.format(f, sd) end
+  local function one(v) return f == "%.4f" and serial.readable(v) or string.format(f, v) end
+  local s = one(m)
+  if sd then s = s .. "±" .. one(sd) end
   return s
 end
 
@@ -374,7 +375,7 @@ function report.epoch_rows(summary, metric)
     local row = { tostring(e) }
     for _, s in ipairs(summary) do
       local v = s.curve[metric] and s.curve[metric][e]
-      row[#row + 1] = v and string.format("%.4f", v) or "-"
+      row[#row + 1] = v and serial.readable(v) or "-"
     end
     rows[#rows + 1] = row
   end
@@ -439,12 +440,25 @@ function report.html_table(header, rows)
   return table.concat(out)
 end
 
+-- 1387594 -> "1,387,594" (integers).
+function report.thousands(n)
+  local out = compat.int_text(n):reverse():gsub("(%d%d%d)", "%1,"):reverse()
+  return (out:gsub("^,", ""):gsub("^%-,", "-"))
+end
+
+-- "8,000 training and 2,000 validation images" from a manifest's config.
+function report.data_sizes(config)
+  local function n(v) return report.thousands(v or 0) end
+  return string.format("%s training and %s validation images", n(config.train_size), n(config.validation_size))
+end
+
 -- The text printed at the end of a run (also the body of summary.md).
-function report.tables_text(summary, nseeds)
+function report.tables_text(summary, nseeds, config)
   local h, r = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   local note = nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or ""
-  return "Comparison" .. note .. ": final epoch; best val_accuracy over epochs; training seconds\n" ..
+  local sizes = config and ("; " .. report.data_sizes(config)) or ""
+  return "Comparison" .. note .. ": final epoch; best val_accuracy over epochs; training seconds" .. sizes .. "\n" ..
          report.text_table(h, r) .. "\n\nval_accuracy per epoch" .. (nseeds > 1 and " (mean over seeds)" or "") ..
          "\n" .. report.text_table(eh, er)
 end

@@ -3,7 +3,12 @@
 -- A schedule maps k, the number of optimizer updates already done (the first
 -- update uses s(0)), to a value. With `unit = "epoch"` it maps the epoch
 -- number instead (the optimizer passes opt.epoch, set by opt:set_epoch(e), or
--- k // steps_per_epoch when the schedule has steps_per_epoch).
+-- k // steps_per_epoch when the schedule has steps_per_epoch). With
+-- `unit = "epoch", per_step = true` it counts in epochs but moves at every
+-- update: x = (k + 1) / steps_per_epoch, the fraction of epochs done once
+-- update k is applied (the textbook's 1-based iteration count, so the last
+-- update of epoch `steps` gets exactly the final value). train.fit fills in
+-- steps_per_epoch when the schedule was made without one.
 -- Schedules are callable: s(k) or s:at(k, epoch).
 local C = require "optlab.core"
 
@@ -24,7 +29,7 @@ end
 
 local function check_fields(name, opts, allowed)
   if type(opts) ~= "table" then fail("schedule." .. name .. ": expected a table of options, got " .. type(opts)) end
-  local ok = { unit = true, steps_per_epoch = true }
+  local ok = { unit = true, steps_per_epoch = true, per_step = true }
   for _, k in ipairs(allowed) do ok[k] = true end
   for k in pairs(opts) do
     if type(k) == "string" and not ok[k] then
@@ -34,21 +39,34 @@ local function check_fields(name, opts, allowed)
   if opts.unit ~= nil and opts.unit ~= "step" and opts.unit ~= "epoch" then
     fail(string.format("schedule.%s: unit must be \"step\" or \"epoch\", got %s", name, tostring(opts.unit)))
   end
+  if opts.per_step ~= nil and opts.per_step ~= false and (opts.per_step ~= true or opts.unit ~= "epoch") then
+    fail(string.format("schedule.%s: per_step = true goes with unit = \"epoch\" (steps counted in epochs, value moved every update)", name))
+  end
 end
 
 -- make(name, label, fn(k) -> value, opts): a schedule object.
 local function make(name, label, fn, opts)
   opts = opts or {}
   return setmetatable({ kind = name, label = label, fn = fn, unit = opts.unit or "step",
-                        steps_per_epoch = opts.steps_per_epoch }, Schedule)
+                        per_step = opts.per_step == true or nil,
+                        steps_per_epoch = opts.steps_per_epoch, given_steps_per_epoch = opts.steps_per_epoch }, Schedule)
 end
 
 function schedule.is_schedule(v) return getmetatable(v) == Schedule end
 
+-- train.fit tells per-step epoch schedules made without steps_per_epoch how
+-- many updates an epoch has (its loader's), every fit anew.
+function Schedule:bind_steps_per_epoch(n)
+  if self.per_step and not self.given_steps_per_epoch then self.steps_per_epoch = n end
+end
+
 -- The value for update k (0-based) in epoch `epoch` (0-based, may be nil).
 function Schedule:at(k, epoch)
   local x = k
-  if self.unit == "epoch" then
+  if self.per_step then
+    if not self.steps_per_epoch then fail("schedule " .. self.label .. ": per_step needs steps_per_epoch (train.fit sets it)") end
+    x = (k + 1) / self.steps_per_epoch
+  elseif self.unit == "epoch" then
     if epoch then x = epoch
     elseif self.steps_per_epoch then x = compat.idiv(k, self.steps_per_epoch)
     else fail("schedule " .. self.label .. ": unit \"epoch\" needs opt:set_epoch(e) or steps_per_epoch") end
@@ -68,7 +86,7 @@ function schedule.constant(v)
   return make("constant", num(v), function() return v end)
 end
 
--- The seed's e_k = (1 - k/tau) e0 + (k/tau) e_tau for k <= tau, then e_tau.
+-- The textbook's e_k (Section 8.3.1) = (1 - k/tau) e0 + (k/tau) e_tau for k <= tau, then e_tau.
 function schedule.linear(o)
   check_fields("linear", o, { "from", "to", "steps" })
   local e0, et, tau = check_num("linear", "from", o.from), check_num("linear", "to", o.to), check_num("linear", "steps", o.steps, 1)
@@ -246,6 +264,37 @@ function schedule.values(s, n, epoch)
   local out = {}
   for k = 0, n - 1 do out[k + 1] = s:at(k, epoch) end
   return out
+end
+
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  local common = "\nEvery schedule also takes unit = \"step\" (default) | \"epoch\", steps_per_epoch, and per_step = true\n" ..
+                 "(with unit = \"epoch\": counted in epochs, moved every update). s(k) or s:at(k, epoch) gives a value."
+  help.register(schedule, [[
+schedule  values of a hyperparameter over training: optim.SGD{lr = schedule.linear{from = 0.1, to = 0.001, steps = 1000}}
+k counts the optimizer updates already done (the first update uses s(0)).]])
+  for _, d in ipairs {
+    { schedule.constant, "schedule.constant(value)  the same value at every step" },
+    { schedule.linear, [[schedule.linear{from = e0, to = e_tau, steps = tau}  linear decay, the textbook's Section 8.3.1:
+e_k = (1 - k/tau) e0 + (k/tau) e_tau for k <= tau, then e_tau.
+  from   the first value (e0)
+  to     the last value (e_tau), kept after `steps`
+  steps  tau: updates (or epochs, with unit = "epoch") to go from `from` to `to`]] },
+    { schedule.step, "schedule.step{initial, step_size, gamma = 0.1}  initial * gamma^floor(k / step_size) (PyTorch StepLR)" },
+    { schedule.multistep, "schedule.multistep{initial, milestones = {k1, k2, ...}, gamma = 0.1}  times gamma at each milestone (PyTorch MultiStepLR)" },
+    { schedule.exponential, "schedule.exponential{initial, rate, steps = 1, staircase = false}  initial * rate^(k / steps) (Keras ExponentialDecay)" },
+    { schedule.inverse_time, "schedule.inverse_time{initial, rate, steps = 1, staircase = false}  initial / (1 + rate * k / steps) (Keras InverseTimeDecay)" },
+    { schedule.cosine, "schedule.cosine{initial, steps, min = 0, restarts = false, t_mult = 1, m_mul = 1}  cosine annealing from initial to min (SGDR with restarts)" },
+    { schedule.warmup, "schedule.warmup(n, inner [, start = 0])  linear from start to inner's first value over n steps, then inner shifted by n" },
+    { schedule.one_cycle, "schedule.one_cycle{max, steps, pct_start = 0.3, div_factor = 25, final_div_factor = 1e4}  PyTorch OneCycleLR (cosine)" },
+    { schedule.sequence, "schedule.sequence{{s1, steps = n1}, {s2, steps = n2}, {s3}}  pieces one after another, each from its own k = 0" },
+    { schedule.plateau, "schedule.plateau{initial, factor = 0.1, patience = 10, mode = \"min\", threshold = 1e-4, cooldown = 0, min = 0}\n" ..
+                        "times factor when the metric given to opt:observe(m) stops improving (PyTorch ReduceLROnPlateau)" },
+    { schedule.values, "schedule.values(s, n [, epoch])  the first n values s(0) .. s(n-1), for plots and tests" },
+    { schedule.wrap, "schedule.wrap(v [, where])  a number, schedule or function of k as a schedule" },
+    { schedule.is_schedule, "schedule.is_schedule(v)  true if v is a schedule" },
+  } do help.register(d[1], d[2] .. ((d[1] ~= schedule.values and d[1] ~= schedule.wrap and d[1] ~= schedule.is_schedule) and common or "")) end
 end
 
 return schedule

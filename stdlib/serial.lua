@@ -27,6 +27,17 @@ serial.max_items = 4194304         -- values in all (4 Mi)
 
 local function fail(msg) C.raise(msg) end
 
+-- serial.readable(x [, decimals = 4]) -> how a loss or metric prints in
+-- progress lines and tables: "%.4f", or "%.4e" beyond 1e6 in magnitude (a
+-- diverging loss of 1e30 would print as 34 digits); nan, inf, -inf.
+function serial.readable(x, decimals)
+  decimals = decimals or 4
+  if x ~= x then return "nan" end
+  if x == math.huge then return "inf" elseif x == -math.huge then return "-inf" end
+  if math.abs(x) >= 1e6 then return string.format("%." .. decimals .. "e", x) end
+  return string.format("%." .. decimals .. "f", x)
+end
+
 ---------------------------------------------------------------- encode
 
 -- serial.shortest(x) -> the shortest of %.15g, %.16g, %.17g that reads back
@@ -321,6 +332,18 @@ function serial.load(path)
     fail(string.format("serial.load: '%s' holds tensor '%s' that its value does not refer to", path, extra[1]))
   end
   return value
+end
+
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(serial, "serial  values to text and files, parsed by a small grammar and never run as Lua")
+  help.register(serial.encode, "serial.encode(value) -> text  nil, booleans, numbers (exact), strings and tables of them")
+  help.register(serial.decode, "serial.decode(text [, where]) -> value  reads serial.encode's text back; malformed text is an error")
+  help.register(serial.save, "serial.save(path, value)  a value that may hold tensors, as one atomic, checksummed file")
+  help.register(serial.load, "serial.load(path) -> value  reads serial.save's file back")
+  help.register(serial.readable, "serial.readable(x [, decimals = 4]) -> text  %.4f, or %.4e beyond 1e6 (progress lines and tables)")
+  help.register(serial.shortest, "serial.shortest(x) -> text  the shortest of %.15g/%.16g/%.17g that reads back as x")
 end
 
 return serial

@@ -12,6 +12,7 @@
 local C = require "optlab.core"
 local serial = require "serial"
 local data = require "data"
+local suggest = require "suggest"
 
 local train = {}
 
@@ -24,15 +25,31 @@ end
 
 -- ---- losses and metrics -------------------------------------------------
 
-local function resolve_loss(loss)
+local function resolve_loss(loss, where)
+  where = where or "train"
   if type(loss) == "function" then return loss end
   if type(loss) == "table" and getmetatable(loss) and getmetatable(loss).__call then return loss end
-  if type(loss) ~= "string" then fail("train: loss must be a name (\"cross_entropy\") or a function(output, target)") end
+  if type(loss) ~= "string" then fail(where .. ": loss must be a name (\"cross_entropy\") or a function(output, target)") end
   local F = functional()
-  if not F then fail(string.format("train: loss \"%s\" needs nn (stdlib/nn.lua); pass a function(output, target) instead", loss)) end
+  if not F then fail(where .. string.format(": loss \"%s\" needs nn (stdlib/nn.lua); pass a function(output, target) instead", loss)) end
   local fn = F[loss]
-  if not fn then fail(string.format("train: unknown loss \"%s\" (not in nn.functional)", loss)) end
+  if not fn then
+    fail(where .. string.format(": unknown loss \"%s\"%s (a loss of nn.functional, or a function(output, target))",
+                       loss, suggest.phrase(loss, train.loss_names())))
+  end
   return fn
+end
+
+-- The names nn.functional offers as losses, for "did you mean".
+function train.loss_names()
+  local F, out = functional(), {}
+  for k, v in pairs(F or {}) do
+    if type(v) == "function" and (k:find("entropy") or k:find("mse")) then
+      out[#out + 1] = k
+    end
+  end
+  table.sort(out)
+  return out
 end
 
 local function builtin_accuracy(out, y)
@@ -42,7 +59,9 @@ local function builtin_accuracy(out, y)
 end
 
 -- metrics: {"accuracy", name = function(output, target) -> batch mean (number or tensor)}
-local function resolve_metrics(ms)
+local function resolve_metrics(ms, where)
+  where = where or "train"
+  if ms ~= nil and type(ms) ~= "table" then fail(where .. ": metrics must be a list of names or name = function pairs, got " .. type(ms)) end
   local list = {}
   if ms == nil then ms = { "accuracy" } end
   for _, m in ipairs(ms) do
@@ -50,14 +69,18 @@ local function resolve_metrics(ms)
     elseif type(m) == "string" then
       local F = functional()
       local fn = F and F[m]
-      if not fn then fail(string.format("train: unknown metric \"%s\"", m)) end
+      if not fn then
+        local names = train.loss_names()
+        names[#names + 1] = "accuracy"
+        fail(where .. string.format(": unknown metric \"%s\"%s", m, suggest.phrase(m, names)))
+      end
       list[#list + 1] = { name = m, fn = fn }
-    else fail("train: metrics are names or name = function pairs, got " .. type(m)) end
+    else fail(where .. ": metrics are names or name = function pairs, got " .. type(m)) end
   end
   local named = {}
   for k, v in pairs(ms) do
     if type(k) == "string" then
-      if type(v) ~= "function" then fail("train: metric '" .. k .. "' must be a function(output, target)") end
+      if type(v) ~= "function" then fail(where .. ": metric '" .. k .. "' must be a function(output, target)") end
       named[#named + 1] = k
     end
   end
@@ -65,6 +88,9 @@ local function resolve_metrics(ms)
   for _, k in ipairs(named) do list[#list + 1] = { name = k, fn = ms[k] } end
   return list
 end
+
+-- experiment.compare checks its configuration with these before any work.
+train.resolve_loss, train.resolve_metrics = resolve_loss, resolve_metrics
 
 local function value_of(v)
   if type(v) == "number" then return v end
@@ -169,10 +195,10 @@ local function fmt_step(s)
   return string.format("%dus/step", math.floor(s * 1e6 + 0.5))
 end
 
-local function fmt_val(v)
-  if v ~= v then return "nan" end
-  return string.format("%.4f", v)
-end
+local fmt_val = serial.readable
+
+-- "1 epoch", "3 epochs"
+local function epochs_text(n) return n == 1 and "1 epoch" or (compat.int_text(n) .. " epochs") end
 
 local function bar(done, total, width)
   width = width or 30
@@ -388,8 +414,8 @@ function train.early_stopping(o)
         if self.restore_best and self.best_weights then
           for i, p in ipairs(ctx.params) do tensor.raw.copy_(p, self.best_weights[i]) end
         end
-        ctx.message = string.format("Early stopping at epoch %d: %s did not improve on %.4f (epoch %d) for %d epochs%s",
-          epoch, self.monitor, self.best, self.best_epoch, self.wait, self.restore_best and "; best weights restored" or "")
+        ctx.message = string.format("Early stopping at epoch %d: %s did not improve on %s (epoch %d) for %s%s",
+          epoch, self.monitor, serial.readable(self.best), self.best_epoch, epochs_text(self.wait), self.restore_best and "; best weights restored" or "")
       end
     end
   end
@@ -501,7 +527,12 @@ local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge
 function train.fit(model, opt, train_ds, o)
   o = o or {}
   check_options("train.fit", o, FIT_OPTIONS)
-  if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method") end
+  -- a name gives that optimizer with Keras's defaults, as experiment.compare does
+  if type(opt) == "string" then
+    local optim = rawget(_G, "optim") or require "optim"
+    opt = optim.get(opt)
+  end
+  if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method (or give its name, \"adam\")") end
   local epochs = o.epochs or 1
   if not compat.is_integer(epochs) or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
   local verbose = o.verbose == nil and 1 or o.verbose
@@ -519,6 +550,12 @@ function train.fit(model, opt, train_ds, o)
   local loader = as_loader(train_ds, o, o.shuffle ~= false)
   local steps = loader:steps()
   if steps < 1 then fail("train.fit: the training set gives no batches (" .. loader.n .. " examples, batch_size " .. loader.batch_size .. ")") end
+  -- schedules that count epochs but move every update learn the epoch's length
+  if type(opt.sched) == "table" then
+    for _, sc in pairs(opt.sched) do
+      if type(sc) == "table" and sc.bind_steps_per_epoch then sc:bind_steps_per_epoch(steps) end
+    end
+  end
   local params = params_of(model)
   local callbacks = normalize_callbacks(o.callbacks)
 
@@ -565,10 +602,10 @@ function train.fit(model, opt, train_ds, o)
         local lv = loss:item()
         if not is_finite(lv) then
           history.stopped = "nan"
-          history.message = string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %d epochs)",
-            tostring(lv), e, step, steps,
+          history.message = string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
+            fmt_val(lv), e, step, steps,
             last_finite.value and string.format("%.6g (epoch %d, step %d)", last_finite.value, last_finite.epoch, last_finite.step) or "none",
-            e - 1)
+            epochs_text(e - 1))
           if verbose > 0 then
             if tty then out:write("\n") end
             out:write(history.message, "\n")
@@ -583,7 +620,7 @@ function train.fit(model, opt, train_ds, o)
           -- applies it, so the weights stay those of the last good step
           history.stopped = "nan"
           history.message = string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
-            "stopping before the step is applied (history kept for %d epochs)", tostring(gn), e, step, steps, lv, e - 1)
+            "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, steps, lv, epochs_text(e - 1))
           if verbose > 0 then
             if tty then out:write("\n") end
             out:write(history.message, "\n")
@@ -611,8 +648,8 @@ function train.fit(model, opt, train_ds, o)
       if stopped_at and stopped_at < steps then
         -- interrupted (or stopped by a batch callback) inside the epoch: keep the finished epochs only
         history.stopped = sys.interrupted() and "interrupted" or (ctx.stop_reason or "callback")
-        history.message = string.format("Stopped at epoch %d, step %d/%d (%s); history kept for %d epochs",
-          e, stopped_at, steps, history.stopped, e - 1)
+        history.message = string.format("Stopped at epoch %d, step %d/%d (%s); history kept for %s",
+          e, stopped_at, steps, history.stopped, epochs_text(e - 1))
         if verbose > 0 then
           if tty then out:write("\n") end
           out:write(history.message, "\n")
@@ -682,6 +719,37 @@ function train.fit(model, opt, train_ds, o)
   for _, cb in ipairs(callbacks) do call(cb, "on_train_end", ctx) end
   if not ok then error(err, 0) end
   return history
+end
+
+-- ---- help ------------------------------------------------------------------
+local help = package.loaded.help
+if help then
+  help.register(train, [[
+train  the training loop, Keras style: train.fit(model, opt, train_ds, {epochs, batch_size, validation, ...}) -> history]])
+  for _, d in ipairs {
+    { train.fit, [[train.fit(model, opt, train_ds [, opts]) -> history
+opt: an optimizer (optim.Adam{...}) or a name ("adam", as optim.get: Keras defaults).
+opts: epochs = 1, batch_size = 64, loss = "cross_entropy" (a name in nn.functional or a function(output, target)),
+metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {...}, seed = 1, shuffle = true,
+drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
+monitor = "val_loss", output = io.stdout.
+history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
+grad_norm), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback".]] },
+    { train.evaluate, [[train.evaluate(model, ds [, opts]) -> {loss = number, <metric> = number, ...}
+The loss and metrics over all of ds, in evaluation mode (dropout off) and without autograd.
+opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one_hot, drop_last, seed.]] },
+    { train.early_stopping, "train.early_stopping{monitor = \"val_loss\", patience = 0, min_delta = 0, mode = \"auto\", restore_best = false}\n" ..
+                            "a callback that stops fit when monitor stops improving (Keras EarlyStopping)" },
+    { train.checkpoint, "train.checkpoint{path, every = \"epoch\" | k}  a callback saving the whole training state; fit{resume = path} continues bit-identically" },
+    { train.csv_logger, "train.csv_logger(path [, {append = false, separator = \",\"}])  a callback writing one CSV row per epoch (Keras CSVLogger)" },
+    { train.save_state, "train.save_state(path, state)  writes a checkpoint (serial.save: atomic, checksummed)" },
+    { train.load_state, "train.load_state(path) -> state  reads and checks a checkpoint written by train.save_state" },
+    { train.progress_line, "train.progress_line{label, epoch, epochs, step, steps, seconds, step_seconds, values, verbose}  the Keras line of a finished epoch" },
+    { train.progress_partial, "train.progress_partial{...}  the in-place progress line during an epoch (terminal only)" },
+    { train.loss_names, "train.loss_names()  the loss names nn.functional offers (for loss = \"...\")" },
+    { train.resolve_loss, "train.resolve_loss(loss [, where])  a loss name or function as a function; an unknown name is an error with \"did you mean\"" },
+    { train.resolve_metrics, "train.resolve_metrics(metrics [, where])  a metrics list as {name, fn} pairs; unknown names are errors with \"did you mean\"" },
+  } do help.register(d[1], d[2]) end
 end
 
 return train

@@ -1363,7 +1363,7 @@ def optim_run(cls, kw, linear, dtype, n=8, steps=100, grad=None):
     o = optim_class(cls)([p], **kw)
     rows = []
     for k in range(1, steps + 1):
-        if linear:      # the seed's linear schedule at update k-1: lr_k = (1 - a) from + a to, a = k/steps
+        if linear:      # the textbook's linear schedule (Section 8.3.1) at update k-1: lr_k = (1 - a) from + a to, a = k/steps
             a = min((k - 1) / linear["steps"], 1.0)
             for gr in o.param_groups:
                 gr["lr"] = (1 - a) * linear["from"] + a * linear["to"]

@@ -203,15 +203,18 @@ static int read_chunk(Session *s)
     char *line = read_line(s, "> ", &intr);
     if (!line) return intr ? -2 : -1;
     int first = s->lines;
+    if (strcmp(line, ":traceback") == 0 && s->ref != LUA_NOREF) {
+        /* the full traceback of the last error (errors show the user's frames) */
+        free(line);
+        if (call_repl(s, "traceback", 0, 0) != LUA_OK) lua_pop(L, 1);
+        return -2;
+    }
     const char *src = line[0] == '=' ? line + 1 : line; /* Lua 5.1's "=expr" */
-#if OL_LUAJIT
-    /* LuaJIT makes `return f(x)` a true tail call even into a C function, so
-     * error("boom") would lose its stdin:N: position; select(1, ...) is a
-     * plain call that returns every value. */
+    /* `return f(x)` is a tail call (into a C function too, on LuaJIT), so the
+     * typed line's frame would be gone from errors: error("boom") would lose
+     * its stdin:N: position and a stdlib error would show no frame of the
+     * user's. select(1, ...) is a plain call that returns every value. */
     lua_pushfstring(L, "return select(1, %s);", src);
-#else
-    lua_pushfstring(L, "return %s;", src);
-#endif
     int status = load(s, lua_tostring(L, -1), lua_rawlen(L, -1), first);
     lua_remove(L, -2);
     if (status == LUA_OK) {
@@ -265,6 +268,12 @@ static void eval_and_print(Session *s)
         s->failed = 1;
         if (s->tty && run_interrupted) fputs("\n", stdout); /* after the terminal's ^C */
         fflush(stdout);
+        /* the user's frames only; repl.error_text keeps the whole for :traceback */
+        if (s->ref != LUA_NOREF && lua_isstring(L, -1)) {
+            lua_pushvalue(L, -1);
+            if (call_repl(s, "error_text", 1, 1) == LUA_OK && lua_isstring(L, -1)) lua_remove(L, -2);
+            else lua_pop(L, 1);
+        }
         report_error(s, lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
     } else if (lua_gettop(L) > base) {
         int n = lua_gettop(L) - base;
@@ -333,7 +342,7 @@ static void setup_editing(Session *s)
 {
     rl_readline_name = "optlab"; /* ~/.editrc may say "optlab:bind ..." */
     rl_attempted_completion_function = complete;
-    static char breaks[] = " \t\n\"\\'`@$><=;|&{(}),[]+-*/%^~#";
+    static char breaks[] = " \t\n\"\\'`@$><=;|&{(}),+-*/%^~#"; /* not [ ]: model.layers[5].<Tab> */
     rl_basic_word_break_characters = breaks;
     rl_completer_word_break_characters = breaks;
     rl_completion_append_character = '\0';

@@ -14,7 +14,7 @@
 typedef struct { int n, c, h, w, k, r, s, sh, sw, ph, pw, pool; } pcs;
 
 static const pcs cases[] = {
-    { 8, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 2 },  /* the seed's first layer: direct, 13 windows a row */
+    { 8, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 2 },  /* the Keras example CNN's first layer: direct, 13 windows a row */
     { 3, 2, 9, 11, 5, 3, 3, 1, 1, 1, 1, 2 },    /* direct, padded, odd output (floor), K % 4 != 0 */
     { 2, 4, 12, 21, 3, 3, 3, 1, 1, 0, 0, 2 },   /* 36 taps: im2col+GEMM, 9 windows a row */
     { 2, 1, 20, 20, 6, 3, 3, 1, 1, 0, 0, 3 },   /* pool 3 */
@@ -171,7 +171,7 @@ Test(conv_pool, strategy_and_checks)
 {
     ol_conv2d_shape s;
     ol_conv2d_shape_init(&s, 64, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1);
-    cr_assert(ol_conv2d_is_direct(&s), "the seed's conv1 runs the direct kernel");
+    cr_assert(ol_conv2d_is_direct(&s), "the Keras example CNN's conv1 runs the direct kernel");
     cr_assert(ol_conv2d_maxpool_check(&s, 2) && ol_conv2d_maxpool_check(&s, 13));
     cr_assert(!ol_conv2d_maxpool_check(&s, 1) && !ol_conv2d_maxpool_check(&s, 27) && !ol_conv2d_maxpool_check(&s, 17));
     ol_conv2d_shape_init(&s, 2, 4, 12, 21, 3, 3, 3, 1, 1, 0, 0, 1, 1);

@@ -488,7 +488,7 @@ Test(core, gemm_beta_zero_ignores_c)
 
 /* A tiled product runs as one BLIS call per thread: 1, 2 and 3 threads cut c differently and
  * must give the same bits (BLIS's native path computes an element the same in any slice).
- * The seed's dense GEMMs with their transposed operands, and odd shapes split along m or n. */
+ * The Keras example CNN's dense GEMMs with their transposed operands, and odd shapes split along m or n. */
 Test(core, gemm_threads_identical)
 {
     struct { int64_t m, n, k; int ta, tb; } cs[] = {

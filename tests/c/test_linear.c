@@ -55,7 +55,7 @@ Test(linear, forward_matches_naive)
 }
 
 /* Gradients vs central differences in double (L is linear in x, w, b: exact up to rounding).
- * Every coordinate for small shapes, a sample (every stride-th) for the seed's. */
+ * Every coordinate for small shapes, a sample (every stride-th) for the Keras example CNN's. */
 static void check_backward(ls c, size_t stride)
 {
     size_t nx = (size_t)c.n * c.in, nw = (size_t)c.out * c.in, ny = (size_t)c.n * c.out;

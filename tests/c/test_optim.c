@@ -135,7 +135,7 @@ static void ref_step(const Cfg *c, const OLOptHyper *h, double *p, double g,
             double lrt = lr * sqrt(b2t) / b1t;   /* tf ApplyAdam: eps-hat form */
             *p -= lrt * *s1 / (c->eps_in ? sqrt(v + eps) : sqrt(v) + eps);
         } else {
-            double sh = *s1 / b1t, rh = v / b2t;  /* seed: s-hat, r-hat */
+            double sh = *s1 / b1t, rh = v / b2t;  /* textbook: s-hat, r-hat */
             *p -= lr * sh / (c->eps_in ? sqrt(rh + eps) : sqrt(rh) + eps);
         }
         break;

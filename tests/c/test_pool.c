@@ -12,7 +12,7 @@ static const ps cases[] = {
     { 1, 3, 7, 7, 3, 3, 2, 2, 1, 1 },  /* 3x3/2, padding 1 */
     { 2, 2, 6, 5, 3, 3, 1, 1, 0, 0 },  /* overlapping windows */
     { 1, 2, 9, 6, 3, 2, 2, 1, 1, 1 },  /* rectangular kernel, mixed */
-    { 64, 32, 26, 26, 2, 2, 2, 2, 0, 0 }, /* the seed's */
+    { 64, 32, 26, 26, 2, 2, 2, 2, 0, 0 }, /* the Keras example CNN's */
 };
 
 static ol_pool2d_shape mk(ps c)

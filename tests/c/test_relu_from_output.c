@@ -21,7 +21,7 @@ Test(relu_from_output, same_as_from_input_and_leaves_dy_alone)
     cr_assert(from_y[1] == -2.0f && from_y[0] == 0.0f && from_y[4] == 0.0f && from_y[5] == 7.0f);
     cr_assert(memcmp(dy, dy0, sizeof dy0) == 0, "dy was modified");
 
-    size_t n = 64 * 32 * 26 * 26; /* the seed's conv output: the parallel path */
+    size_t n = 64 * 32 * 26 * 26; /* the Keras example CNN's conv output: the parallel path */
     float *xx = malloc(4 * n), *yy = malloc(4 * n), *d = malloc(4 * n), *ref = malloc(4 * n),
           *o1 = malloc(4 * n), *o2 = malloc(4 * n);
     nn_fill(xx, n, 10); nn_fill(d, n, 11);

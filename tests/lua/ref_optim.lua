@@ -1,4 +1,4 @@
--- Plain-Lua transcriptions of the seed's pseudocode (Goodfellow et al.,
+-- Plain-Lua transcriptions of the textbook's pseudocode (Goodfellow et al.,
 -- "Optimization for Training Deep Models", /work/shared/seed), written straight
 -- from its Algorithms, element by element in double precision, with its
 -- symbols: theta, v (velocity), r (accumulator), s (first moment), epsilon
@@ -82,7 +82,7 @@ function ref.rmsprop(theta, r, g, epsilon, rho, delta)
   end
 end
 
--- Algorithm: RMSProp with Nesterov momentum, literally (the seed writes
+-- Algorithm: RMSProp with Nesterov momentum, literally (the textbook writes
 -- epsilon/sqrt(r), without delta). grad_at(theta_tilde) as in ref.nesterov.
 function ref.rmsprop_nesterov(theta, v, r, grad_at, epsilon, rho, alpha)
   local tilde = {}
@@ -95,7 +95,7 @@ function ref.rmsprop_nesterov(theta, v, r, grad_at, epsilon, rho, alpha)
   end
 end
 
--- Algorithm: Adam. t is the time step after t <- t + 1. The seed writes
+-- Algorithm: Adam. t is the time step after t <- t + 1. The textbook writes
 -- sqrt(r_hat + delta) (eps_inside_sqrt = true); book_form = true uses
 -- sqrt(r_hat) + delta, the book's and every framework's form (our default).
 function ref.adam(theta, s, r, g, t, epsilon, rho1, rho2, delta, book_form)
@@ -111,7 +111,7 @@ function ref.adam(theta, s, r, g, t, epsilon, rho1, rho2, delta, book_form)
   end
 end
 
--- The seed's linear schedule: e_k = (1 - k/tau) e0 + (k/tau) e_tau, then e_tau.
+-- The textbook's linear schedule (Section 8.3.1): e_k = (1 - k/tau) e0 + (k/tau) e_tau, then e_tau.
 function ref.linear(k, e0, etau, tau)
   if k >= tau then return etau end
   return (1 - k / tau) * e0 + (k / tau) * etau

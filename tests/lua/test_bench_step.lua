@@ -1,4 +1,4 @@
--- The training step bench/optlab_cnn.lua times (the seed CNN, Adam, batch 64, grads to nil
+-- The training step bench/optlab_cnn.lua times (the Keras example CNN, Adam, batch 64, grads to nil
 -- between steps) gives bit-identical parameters with 1 and 2 threads: the benchmark's
 -- speed-ups (vectorized dropout masks, one-pass ReLU masking, sleeping OpenMP threads)
 -- must not buy speed with determinism.
@@ -35,7 +35,7 @@ local function train(threads, steps)
   return res
 end
 
-function T.seed_cnn_steps_bit_identical_with_1_and_2_threads()
+function T.keras_mnist_cnn_steps_bit_identical_with_1_and_2_threads()
   local a, b = train(1, 6), train(2, 6)
   check(#a.losses == 6, "six steps")
   for i = 1, #a.losses do check(a.losses[i] == b.losses[i], "loss of step " .. i .. " differs") end

@@ -373,4 +373,38 @@ function T.linear_regression_has_the_asked_condition_number()
   raises(function() data.linear_regression { condition = 0.5 } end, "condition must be finite and >= 1")
 end
 
+-- data.mnist(dir) reads dir (it used to ignore a string argument and load the
+-- bundled digits); a directory without the files is an error naming it.
+function T.mnist_honours_its_directory_argument()
+  local dir = tmp .. "/my_mnist"
+  os.execute("mkdir -p " .. dir)
+  local ip, lp = tiny_pair(tmp)
+  for _, pre in ipairs { "train", "t10k" } do
+    os.execute(string.format("cp %s %s/%s-images-idx3-ubyte && cp %s %s/%s-labels-idx1-ubyte", ip, dir, pre, lp, dir, pre))
+  end
+  local tr, te = data.mnist(dir)
+  check(#tr == 5 and #te == 5, "data.mnist(dir) reads dir's 5 examples, got " .. #tr)
+  tr = data.mnist { dir = dir }
+  check(#tr == 5, "data.mnist{dir = dir} too")
+  raises(function() data.mnist(tmp .. "/no_such_dir") end, tmp .. "/no_such_dir")
+  raises(function() data.fashion_mnist(tmp .. "/no_such_dir") end, tmp .. "/no_such_dir")
+  raises(function() data.mnist(5) end, "expected a directory")
+end
+
+-- A mistyped OPTLAB_DATA is an error naming it, not a silent fall-back to
+-- the bundled digits.
+function T.mistyped_optlab_data_is_an_error_naming_it()
+  local exe = os.getenv("OPTLAB") or require("experiment").optlab_exe()
+  local out = tmp .. "/env_out"
+  local function try(value)
+    os.execute(string.format("OPTLAB_DATA='%s' '%s' -e 'local ok, e = pcall(data.mnist) print(ok, e)' > '%s' 2>&1", value, exe, out))
+    local f = io.open(out); local text = f:read("*a"); f:close()
+    return text
+  end
+  local text = try(tmp .. "/typo")
+  check(text:find("^false") and text:find("OPTLAB_DATA=" .. tmp .. "/typo", 1, true), "OPTLAB_DATA pointing nowhere: " .. text)
+  text = try(tmp)   -- a directory without mnist/ in it
+  check(text:find("^false") and text:find(tmp .. "/mnist", 1, true), "OPTLAB_DATA without mnist/: " .. text)
+end
+
 return T

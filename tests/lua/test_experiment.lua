@@ -158,11 +158,15 @@ function T.folder_contents_and_printed_tables()
   check(out:find("optimizer%s+loss%s+accuracy%s+val_loss%s+val_accuracy%s+best val_acc %(epoch%)%s+seconds%s+ms/step"),
         "comparison table header missing:\n" .. out)
   check(out:find("val_accuracy per epoch\nepoch%s+A%s+B%s+C"), "per-epoch table header missing:\n" .. out)
+  -- how much data was used, in the run header and above the comparison table
+  check(out:find("^experiment standin: [^\n]*1,000 training and 200 validation images"), "the run header does not say how many images:\n" .. out)
+  check(out:find("\nComparison[^\n]*1,000 training and 200 validation images\n"), "the comparison table does not say how many images:\n" .. out)
   local l = expected_loss(0.1, 1, 4, 1000)
   check(out:find("\nA%s+" .. string.format("%.4f", l):gsub("%.", "%%.")), "A's final loss is not in the table:\n" .. out)
   for e = 1, 4 do check(out:find("\n" .. e .. "%s+0%.%d%d%d%d%s+0%.%d%d%d%d%s+0%.%d%d%d%d\n"), "epoch row " .. e .. " missing") end
   local md = report.read_file(folder .. "/summary.md")
   check(md:find("| optimizer | loss | accuracy |", 1, true) and md:find("| epoch | A | B | C |", 1, true), "summary.md tables")
+  check(md:find("1,000 training and 200 validation images", 1, true), "summary.md says how many images")
 end
 
 function T.manifest_fields()
@@ -916,6 +920,27 @@ function T.manifest_paths_come_from_getcwd_not_pwd()
   local m = manifest(dir .. "/" .. out:match("Run folder: ([^\n]+)"))
   check(m.script.path == path, "script path " .. tostring(m.script.path) .. ", expected " .. path)
   check(m.modules[1].path == dir .. "/standin_helper.lua", "module path " .. tostring(m.modules[1].path))
+end
+
+-- A misspelled loss or metric is found once, before any data is read or any
+-- run starts (it used to fail in every run, after loading the data), with
+-- "did you mean".
+function T.compare_checks_loss_and_metrics_before_any_work()
+  for _, case in ipairs {
+    { { loss = "crossentropy" }, "unknown loss \"crossentropy\" (did you mean 'cross_entropy'?)" },
+    { { metrics = { "acuracy" } }, "unknown metric \"acuracy\" (did you mean 'accuracy'?)" },
+    { { metrics = { "accuracy", "mse_los" } }, "unknown metric \"mse_los\" (did you mean 'mse_loss'?)" },
+  } do
+    local loaded, built = 0, 0
+    local spec = { name = "early", epochs = 1, runs_dir = TMP .. "/early", verbose = 0, arg = {},
+      data = function() loaded = loaded + 1; return data.blobs { n = 20 } end,
+      model = function() built = built + 1; return nn.Sequential { input = { 2 }, nn.Dense { 3 } } end,
+      optimizers = { { label = "sgd", optimizer = optim.SGD { lr = 0.01 } } } }
+    for k, v in pairs(case[1]) do spec[k] = v end
+    raises(function() experiment.compare(spec) end, "experiment.compare: " .. case[2])
+    check(loaded == 0 and built == 0, "no data read, no model built before the error")
+    check(not report.exists(TMP .. "/early"), "no run folder made")
+  end
 end
 
 return T

@@ -1,5 +1,5 @@
 -- nn: the functional ops and layers against finite differences and naive
--- loops, the seed's model (summary, overfitting), training loops, dropout
+-- loops, the Keras example CNN (summary, overfitting), training loops, dropout
 -- determinism, save/load, errors and memory.
 local lib = require "lib"
 local gc = require "gradcheck"
@@ -339,7 +339,7 @@ function T.conv2d_max_pool2d_gradcheck()
     { name = "conv2d+max_pool2d (im2col, pool 3)", eps = 1e-3 })
 end
 
--- The seed's model runs conv+ReLU+pool fused inside Sequential; calling its layers one by one
+-- The Keras example CNN runs conv+ReLU+pool fused inside Sequential; calling its layers one by one
 -- runs them apart. Outputs and every gradient must agree bit for bit.
 local function check_fusion(m, x, lab, what, pairs_fused)
   local st = m:rng_state()
@@ -738,9 +738,9 @@ function T.mlp_learns_xor()
     string.format("XOR predictions %.3f %.3f %.3f %.3f (loss %.4f)", p[1], p[2], p[3], p[4], loss:item()))
 end
 
--- The seed's CNN memorizes 256 random images with random labels (the data module is not
+-- The Keras example CNN memorizes 256 random images with random labels (the data module is not
 -- on this branch): 100% training accuracy within a few hundred plain-SGD steps.
-function T.seed_cnn_overfits_256_images()
+function T.keras_mnist_cnn_overfits_256_images()
   tensor.manual_seed(5)
   local model = seed_model()
   local n, bs = 256, 64
@@ -765,7 +765,7 @@ function T.seed_cnn_overfits_256_images()
       if acc == n then break end
     end
   end
-  print(string.format("    seed CNN: %d/%d correct after %d steps (loss %.3f -> %.3f)", acc, n, steps_taken, first_loss, last_loss))
+  print(string.format("    Keras example CNN: %d/%d correct after %d steps (loss %.3f -> %.3f)", acc, n, steps_taken, first_loss, last_loss))
   check(acc == n, string.format("training accuracy %d/%d after %d steps", acc, n, steps_taken))
 end
 

@@ -1,6 +1,6 @@
--- Optimizers: against the seed's pseudocode (ref_optim.lua), against the
+-- Optimizers: against the textbook's pseudocode (ref_optim.lua), against the
 -- frameworks' per-step fixtures, Nesterov's two forms, clipping, errors,
--- state save/load, thread-count independence, and the seed's momentum claim.
+-- state save/load, thread-count independence, and the textbook's momentum claim.
 local lib = require "lib"
 local ref = require "ref_optim"
 local check, close, raises, identical = lib.check, lib.close, lib.raises, lib.identical
@@ -77,7 +77,7 @@ T.seed_momentum = function()
 end
 
 -- The one-gradient Nesterov form holds phi = theta + alpha v (README): with a
--- given gradient sequence the seed's literal algorithm gives theta and v.
+-- given gradient sequence the textbook's literal algorithm gives theta and v.
 T.seed_nesterov = function()
   against_seed(function() return optim.SGD { lr = 0.01, momentum = 0.9, nesterov = true } end,
     function(_, theta, st, g) ref.nesterov(theta, st.v, function() return g end, 0.01, 0.9) end,
@@ -95,7 +95,7 @@ T.seed_rmsprop = function()
     function(_, theta, st, g) ref.rmsprop(theta, st.r, g, 0.01, 0.9, 1e-6) end, same, "RMSprop")
 end
 
--- The seed's RMSProp with Nesterov momentum has no delta: eps = 0 matches it.
+-- The textbook's RMSProp with Nesterov momentum has no delta: eps = 0 matches it.
 T.seed_rmsprop_nesterov = function()
   against_seed(function() return optim.RMSprop { lr = 0.01, rho = 0.9, eps = 0, momentum = 0.5, nesterov = true } end,
     function(_, theta, st, g) ref.rmsprop_nesterov(theta, st.v, st.r, function() return g end, 0.01, 0.9, 0.5) end,
@@ -246,7 +246,7 @@ T.lookahead_matches_seed_literally = function()
   close(x:totable(), theta, 1e-5, "literal Nesterov", 1e-7)
 end
 
--- The seed: momentum reaches a tolerance in far fewer steps than plain SGD.
+-- The textbook (Section 8.3.2): momentum reaches a tolerance in far fewer steps than plain SGD.
 T.momentum_beats_sgd_on_condition_100 = function()
   local lam = quadratic(32, 100)
   local function steps_to_tol(opt)
@@ -414,7 +414,7 @@ function T.help_shows_defaults_and_formula()
     check(text and text:find("optim." .. name .. "{", 1, true), name .. ": help has no signature")
     check(text:find("lr = ", 1, true), name .. ": help lists no defaults")
   end
-  check(help.text(optim.Adam):find("sqrt(r_hat + delta)", 1, true), "Adam help shows the seed's epsilon form")
+  check(help.text(optim.Adam):find("sqrt(r_hat + delta)", 1, true), "Adam help shows the textbook's epsilon form")
 end
 
 return T

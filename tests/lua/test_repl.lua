@@ -217,4 +217,45 @@ function T.help_falls_back_to_source_comments()
   check(ok3 and t3:find("no documentation for the function defined at", 1, true), tostring(t3))
 end
 
+-- model:summary() at the prompt prints its table once, with no stray number
+-- after it (it used to return the text and the count, which the REPL printed too).
+function T.piped_summary_prints_once()
+  local out, err = piped("m = nn.Sequential{input = {2}, nn.Dense{3}}\nm:summary()\n")
+  local _, n = out:gsub("Total params", "")
+  check(n == 1, "the table printed " .. n .. " times:\n" .. out .. err)
+  check(not out:find("\t9", 1, true) and out:match("_\n$"), "a stray value after the table:\n" .. out)
+  local text, total = nn.Sequential { input = { 2 }, nn.Dense { 3 } }:summary(false)
+  check(text:find("Total params: 9", 1, true) and total == 9, "summary(false) still returns text, total")
+end
+
+-- An error at the prompt shows the user's frame, not optlab's stdlib; the
+-- full traceback on request with :traceback.
+function T.piped_errors_show_the_users_frame()
+  local out, err = piped("x = tensor.zeros(2)\nx:matmul(tensor.zeros(3))\nfunction f() error('in f') end\nf()\n:traceback\n")
+  check(err:find("stdin:2: matmul: shapes [2] and [3]", 1, true), "the error names the user's line: " .. err)
+  local first = err:match("^(.-)stdin:3: in f")
+  check(first and not first:find("stdlib/", 1, true) and not first:find("[C]:", 1, true),
+        "stdlib and C frames are hidden: " .. err)
+  check(err:find("stdin:3: in function 'f'", 1, true) and err:find("stdin:4: in main chunk", 1, true), "user frames stay: " .. err)
+  local full = err:match("in main chunk\n%(:traceback shows the full traceback%)\n(.*)$")
+  check(full and full:find("[C]: in function 'error'", 1, true), ":traceback prints the last error in full: " .. tostring(full))
+end
+
+-- Completion offers no metamethods and walks integer subscripts.
+function T.complete_hides_metamethods_and_follows_subscripts()
+  _G.m_test = nn.Sequential { input = { 2 }, nn.Dense { 3, activation = "relu" }, nn.Dense { 2 } }
+  for _, w in ipairs { "m_test:", "m_test.", "m_test.layers[2]." } do
+    local r = repl.complete(w)
+    check(#r > 0, "something completes after " .. w)
+    for _, c in ipairs(r) do check(not c:find("%.__") and not c:find(":__"), w .. " offers a metamethod: " .. c) end
+  end
+  local r = repl.complete("m_test.layers[2].un")
+  check(same(r, { "m_test.layers[2].units" }), "model.layers[2].un -> " .. table.concat(r, " "))
+  check(same(repl.complete("m_test.layers[ 1 ]:forw"), { "m_test.layers[ 1 ]:forward" }), "spaces in the subscript")
+  check(same(repl.complete("m_test.layers[9]."), {}), "no layer 9")
+  _G.m_test = nil
+  -- inside a subscript, the expression's own chain completes
+  check(same(repl.complete("t[math.pi"), { "t[math.pi" }), table.concat(repl.complete("t[math.pi"), " "))
+end
+
 return T

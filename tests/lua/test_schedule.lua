@@ -103,4 +103,31 @@ T.bad_options = function()
   raises(function() schedule.multistep { initial = 1, milestones = { 5, 3 } } end, "milestones must increase")
 end
 
+-- experiments/textbook_optimizers.lua promises the textbook's linear decay
+-- eps_k = (1 - k/tau) eps_0 + (k/tau) eps_tau with eps_tau = eps_0/100 over its 10
+-- epochs: it must move at every update and reach eps_0/100 exactly at the last
+-- (it used to be a per-epoch staircase ending at 0.0109 for 0.1 -> 0.001).
+function T.textbook_experiment_decays_lr_every_step_to_exactly_lr_over_100()
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+  local spec
+  local env = setmetatable({ experiment = { compare = function(s) spec = s; return s end } }, { __index = _G })
+  local chunk = assert(loadfile(here .. "/../../experiments/textbook_optimizers.lua", "t", env))
+  if setfenv then setfenv(chunk, env) end
+  chunk()
+  local opt = spec.optimizers[1].optimizer
+  check(spec.optimizers[1].label:find("linear", 1, true), "the first optimizer is SGD with linear decay")
+  local ds = data.blobs { n = 40, features = 2, centers = 2, seed = 3 }
+  tensor.manual_seed(1)
+  local model = nn.Sequential { input = { 2 }, nn.Dense { 2 } }
+  local lrs = {}
+  train.fit(model, opt, ds, { epochs = spec.epochs, batch_size = 8, verbose = 0,
+    callbacks = { { on_batch_end = function() lrs[#lrs + 1] = opt:hyper().lr end } } })
+  check(#lrs == 50, "5 updates x 10 epochs, got " .. #lrs)
+  check(lrs[#lrs] == 0.1 / 100, string.format("ends at exactly lr/100 = 0.001, got %.17g", lrs[#lrs]))
+  for i = 2, #lrs do
+    check(lrs[i] < lrs[i - 1], string.format("decays at every update: update %d has %.9g after %.9g", i, lrs[i], lrs[i - 1]))
+  end
+  close(lrs[25], 0.5 * 0.1 + 0.5 * 0.001, 1e-12, "halfway (k = tau/2)")
+end
+
 return T

@@ -403,4 +403,43 @@ function T.tampered_checkpoints_are_refused_field_by_field()
   os.remove(path)
 end
 
+-- train.fit takes an optimizer's name as experiment.compare does (optim.get:
+-- Keras's defaults); a misspelled one gets optim.get's list of names.
+function T.fit_accepts_an_optimizer_name()
+  tensor.manual_seed(1)
+  local ds = data.blobs { n = 64, centers = 2, seed = 2 }
+  local a = nn.Sequential { input = { 2 }, nn.Dense { 2 } }
+  tensor.manual_seed(1)
+  local b = nn.Sequential { input = { 2 }, nn.Dense { 2 } }
+  local ha = train.fit(a, "adam", ds, { epochs = 2, batch_size = 32, verbose = 0 })
+  local hb = train.fit(b, optim.get("Adam"), ds, { epochs = 2, batch_size = 32, verbose = 0 })
+  check(ha.loss[2] == hb.loss[2], string.format("\"adam\" trains as optim.get(\"Adam\"): %.9g vs %.9g", ha.loss[2], hb.loss[2]))
+  raises(function() train.fit(a, "adamm", ds, { epochs = 1, verbose = 0 }) end, "unknown optimizer 'adamm'")
+end
+
+-- A diverging loss prints readably, not as a 34-digit number.
+function T.huge_losses_print_readably()
+  local line = train.progress_line { label = nil, epoch = 1, epochs = 1, step = 1, steps = 1, seconds = 1, step_seconds = 1,
+    values = { { "loss", 1.2345e30 }, { "accuracy", 0.5 } }, verbose = 1 }
+  check(line:find("loss: 1.2345e+30", 1, true), "1.2345e30 prints as 1.2345e+30: " .. line)
+  check(line:find("accuracy: 0.5000", 1, true), "ordinary values keep 4 decimals: " .. line)
+end
+
+-- "history kept for 1 epoch", not "1 epochs".
+function T.history_kept_for_1_epoch_is_singular()
+  tensor.manual_seed(1)
+  local ds = data.blobs { n = 32, centers = 2, seed = 2 }
+  local model = nn.Sequential { input = { 2 }, nn.Dense { 2 } }
+  local calls = 0
+  local function loss(out, y)
+    calls = calls + 1
+    local l = nn.functional.cross_entropy(out, y)
+    if calls > 1 then return l * (0 / 0) end   -- NaN from the second epoch's first step
+    return l
+  end
+  local h = train.fit(model, optim.SGD { lr = 0.01 }, ds, { epochs = 3, batch_size = 32, verbose = 0, loss = loss })
+  check(h.stopped == "nan", "stopped on the NaN: " .. tostring(h.stopped))
+  check(h.message:find("history kept for 1 epoch)", 1, true), h.message)
+end
+
 return T
