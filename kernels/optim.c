@@ -90,7 +90,7 @@ INL void sgd_span(int64_t len, float *restrict p, const float *restrict g,
         if (mode == SGD_PLAIN) {
             p[i] = pi - lr * gi;
         } else if (mode == SGD_VEL || mode == SGD_VEL_NESTEROV) {
-            /* seed: v = alpha v - eps g; theta = theta + v. Nesterov in the
+            /* textbook (Algorithm 8.2): v = alpha v - eps g; theta = theta + v. Nesterov in the
              * one-gradient form: p holds theta + alpha v (see README). */
             float vi = a * v[i] - lrd * gi;
             v[i] = vi;
@@ -186,7 +186,7 @@ INL void rmsprop_span(int64_t len, float *restrict p, const float *restrict g,
             v[i] = vi;
             p[i] = pi - lr * vi;
         } else {
-            /* seed: v = alpha v - eps/sqrt(r) g; theta += v (Nesterov: one-gradient form) */
+            /* textbook (Algorithm 8.6): v = alpha v - eps/sqrt(r) g; theta += v (Nesterov: one-gradient form) */
             float step = lr * gi / d;
             float vi = a * v[i] - step;
             v[i] = vi;

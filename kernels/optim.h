@@ -3,7 +3,7 @@
  * Each ol_<name>_update reads the gradient once, updates the state buffers and
  * the parameter in the same loop. The hyperparameters are the values of THIS
  * step (schedules are resolved by the caller); h->t is the step number, 1 at
- * the first update. Symbols of the seed (Goodfellow et al., ch. 8) beside ours:
+ * the first update. Symbols of the textbook (Goodfellow et al., ch. 8) beside ours:
  *   lr = epsilon, momentum = alpha, rho = rho, beta1/beta2 = rho1/rho2,
  *   eps = delta, state buffers v (velocity), r (squared-gradient accumulator),
  *   s = m (first moment).
@@ -27,7 +27,7 @@
 
 /* Update rules as frameworks write them (see README "Conventions"). */
 typedef enum {
-    OL_CONV_TEXTBOOK = 0, /* the seed's formulas: lr inside the velocity       */
+    OL_CONV_TEXTBOOK = 0, /* the textbook's formulas: lr inside the velocity   */
     OL_CONV_KERAS    = 1, /* tf.keras <= 2.10 (optimizers.legacy, raw ops)    */
     OL_CONV_KERAS3   = 2, /* Keras 3 and tf.keras 2.11+: eps inside sqrt for
                              RMSprop and Adagrad                              */
@@ -63,7 +63,7 @@ int ol_adagrad_update(int64_t n, float *restrict p, const float *restrict g,
 
 /* RMSprop: r = rho r + (1-rho) g^2; centered subtracts mg^2, mg = rho mg + (1-rho) g.
  * v is needed when momentum != 0, mg when centered. Nesterov (textbook only)
- * is the seed's RMSProp with Nesterov momentum in the one-gradient form. */
+ * is the textbook's RMSProp with Nesterov momentum (Algorithm 8.6) in the one-gradient form. */
 int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
                       float *restrict r, float *restrict v, float *restrict mg,
                       const OLOptHyper *h);
@@ -124,7 +124,7 @@ double ol_grad_sqnorm(int64_t n, const float *restrict g);
 /* g = clamp(g, -c, c) in place. */
 void ol_clip_value(int64_t n, float *restrict g, float c);
 
-/* The seed's literal look-ahead: save = p; p += alpha v (gradient is then taken there). */
+/* The textbook's literal look-ahead (Algorithms 8.3, 8.6): save = p; p += alpha v (gradient is then taken there). */
 void ol_lookahead(int64_t n, float *restrict p, const float *restrict v,
                   float *restrict save, float alpha);
 

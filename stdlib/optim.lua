@@ -11,6 +11,7 @@ local schedule = require "schedule"
 local serial = require "serial"
 local conventions = require "optim.conventions"
 local keras_base = require "optim.keras_base"
+local suggest = require "suggest"
 
 local optim = {}
 
@@ -107,30 +108,12 @@ for name, sp in pairs(specs) do
   end
 end
 
-local function edit_distance(a, b)
-  local d = {}
-  for i = 0, #a do d[i] = { [0] = i } end
-  for j = 0, #b do d[0][j] = j end
-  for i = 1, #a do
-    for j = 1, #b do
-      local c = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + c)
-    end
-  end
-  return d[#a][#b]
-end
-
-local function suggest(sp, key)
-  local best, bd = nil, 4
-  local cands = {}
-  for k in pairs(sp.field) do cands[#cands + 1] = k end
-  for k in pairs(ALIASES) do cands[#cands + 1] = k end
-  table.sort(cands)
-  for _, k in ipairs(cands) do
-    local d = edit_distance(key, k)
-    if d < bd then best, bd = k, d end
-  end
-  return best
+-- the hyperparameter names a mistyped key may have meant
+local function field_names(sp)
+  local names = {}
+  for k in pairs(sp.field) do names[#names + 1] = k end
+  for k in pairs(ALIASES) do names[#names + 1] = k end
+  return names
 end
 
 local function fmt(v)
@@ -156,16 +139,9 @@ end
 local function convention_of(c, who)
   local canon = conventions.normalize(c)
   if canon then return canon end
-  local best, bd = nil, 4
-  if type(c) == "string" then
-    for _, n in ipairs(conventions.names) do
-      local d = edit_distance(c:lower(), n)
-      if d < bd then best, bd = n, d end
-    end
-  end
   fail(string.format("%s: convention = %s is unknown%s (known: %s; \"pytorch\" = \"torch\")", who,
     type(c) == "string" and string.format("%q", c) or tostring(c),
-    best and (" (did you mean '" .. best .. "'?)") or "", table.concat(conventions.names, ", ")))
+    suggest.phrase(c, conventions.names), table.concat(conventions.names, ", ")))
 end
 
 local function new_optimizer(sp, hp)
@@ -185,8 +161,7 @@ local function new_optimizer(sp, hp)
       if sp.name == "Nadam" and k == "decay" then key = "momentum_decay" end
       if sp.name == "ASGD" and k == "alpha" then key = "alpha" end      -- ASGD's own alpha (eta's power)
       if not sp.field[key] then
-        local s = suggest(sp, k)
-        fail(string.format("%s: unknown hyperparameter '%s'%s", sp.name, k, s and (" (did you mean '" .. s .. "'?)") or ""))
+        fail(string.format("%s: unknown hyperparameter '%s'%s", sp.name, k, suggest.phrase(k, field_names(sp))))
       end
       values[key], given[key] = v, true
     end
@@ -231,7 +206,7 @@ local function new_optimizer(sp, hp)
     end
     if type(values.dampening) == "number" and values.dampening ~= 0 then fail(sp.name .. ": nesterov = true needs dampening = 0") end
     if sp.name == "RMSprop" and conv ~= "textbook" then
-      fail("RMSprop: nesterov = true is the seed's RMSProp with Nesterov momentum; convention '" .. conv ..
+      fail("RMSprop: nesterov = true is the textbook's Algorithm 8.6 (RMSProp with Nesterov momentum); convention '" .. conv ..
            "' has no such optimizer (use convention = \"textbook\")")
     end
   end
@@ -413,7 +388,7 @@ end
 
 -- One update of every tensor in params from its .grad. With a closure, the
 -- closure recomputes loss and gradients first (at the look-ahead point with
--- lookahead = true, the seed's literal Nesterov forms); returns its loss.
+-- lookahead = true, the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
 function Optimizer:step(params, closure)
   params = param_list(params)
   if closure ~= nil and type(closure) ~= "function" then fail(self.name .. ": step's closure must be a function") end
@@ -593,15 +568,11 @@ function optim.get(name, convention, overrides)
   local sp
   for n, s in pairs(specs) do if n:lower() == name:lower() then sp = s end end
   if not sp then
-    local names, best, bd = {}, nil, 4
+    local names = {}
     for n in pairs(specs) do names[#names + 1] = n end
     table.sort(names)
-    for _, n in ipairs(names) do
-      local d = edit_distance(name:lower(), n:lower())
-      if d < bd then best, bd = n, d end
-    end
-    fail(string.format("optim.get: unknown optimizer '%s'%s (known: %s)", name,
-      best and (" (did you mean '" .. best .. "'?)") or "", table.concat(names, ", ")))
+    fail(string.format("optim.get: unknown optimizer '%s'%s (known: %s)", name, suggest.phrase(name, names),
+      table.concat(names, ", ")))
   end
   if has and not has[sp.name] then
     local names = {}
@@ -654,5 +625,15 @@ function optim.sweep(ctor, grid)
 end
 
 optim.specs = specs
-require("optim.help")(optim, specs)     -- help(optim.Adam): formula and every convention's defaults
+require("optim.help")(optim, specs, Optimizer)     -- help(optim.Adam): formula and every convention's defaults
+
+-- optim.Adamm{...} would otherwise be "attempt to call a nil value": a
+-- capitalized name that is no optimizer gets optim.get's "did you mean".
+setmetatable(optim, { __index = function(_, key)
+  if type(key) ~= "string" or not key:match("^%u") then return nil end
+  local names = {}
+  for n in pairs(specs) do names[#names + 1] = n end
+  table.sort(names)
+  fail(string.format("optim.%s is not an optimizer%s (known: %s)", key, suggest.phrase(key, names), table.concat(names, ", ")))
+end })
 return optim

@@ -1,6 +1,5 @@
--- "did you mean": the closest of a list of names to a mistyped one.
--- (stdlib/optim.lua still has its own copy for hyperparameter names; it can
--- use this one.)
+-- "did you mean": the closest of a list of names to a mistyped one
+-- (optimizer, hyperparameter, convention, loss and metric names).
 local suggest = {}
 
 local function edit_distance(a, b)

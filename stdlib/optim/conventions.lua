@@ -9,7 +9,7 @@
 --             tf_keras/optimizers/*.py. Keras 3's forms, Keras 2's defaults.
 --   keras3    Keras 3: keras/src/optimizers/*.py.
 --   torch     PyTorch 2.x torch.optim (torch/optim/*.py).
---   textbook  the seed's pseudocode (Goodfellow et al., ch. 8), optlab's default.
+--   textbook  the textbook's pseudocode (Goodfellow et al., ch. 8, Algorithms 8.1-8.7), optlab's default.
 local M = {}
 
 M.names = { "textbook", "keras", "tf_keras", "keras3", "torch" }

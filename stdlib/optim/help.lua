@@ -1,19 +1,19 @@
--- help(optim.Adam) and friends: the seed's formula, our defaults and each
+-- help(optim.Adam) and friends: the textbook's formula, our defaults and each
 -- convention's (optim/conventions.lua). Called once by stdlib/optim.lua.
 local conventions = require "optim.conventions"
 
 local FORMULAS = {
-  SGD = [[theta <- theta - eps*g  (seed: SGD; eps from a schedule, e.g. schedule.linear)
+  SGD = [[theta <- theta - eps*g  (the textbook's Algorithm 8.1; eps from a schedule, e.g. schedule.linear)
 momentum:  v <- alpha*v - eps*g;  theta <- theta + v
-nesterov:  seed: g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
+nesterov:  the textbook (Algorithm 8.3): g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
            v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g   (lookahead = true: literal)]],
   Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
   RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
-nesterov = true (the seed's RMSProp with Nesterov momentum):
+nesterov = true (the textbook's Algorithm 8.6, RMSProp with Nesterov momentum):
            v <- alpha*v - eps/sqrt(r) * g;  theta <- theta + v]],
   Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
 s_hat = s/(1-rho1^t);  r_hat = r/(1-rho2^t)
-theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (seed: sqrt(r_hat + delta): eps_inside_sqrt = true)]],
+theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (Algorithm 8.7: sqrt(r_hat + delta): eps_inside_sqrt = true)]],
   AdamW = [[theta <- theta - lr*weight_decay*theta, then the Adam update (decoupled weight decay)]],
   Adamax = [[s as Adam;  u <- max(rho2*u, |g|);  theta <- theta - eps/(1-rho1^t) * s/(u + delta)]],
   Nadam = [[Adam with Nesterov momentum (Dozat 2016), momentum schedule mu_t = beta1*(1 - 0.5*0.96^(0.004 t))
@@ -32,8 +32,30 @@ theta <- theta - lambd eta theta - eta g;  ax <- ax + mu (theta - ax)  (ax: the 
 theta <- theta - lr*d]],
 }
 
-return function(optim, specs)
+-- The methods every optimizer object has (Optimizer in stdlib/optim.lua).
+local METHODS = {
+  step = [[opt:step(params [, closure])  one update of every tensor in params from its .grad (under no_grad,
+like torch.optim's step). closure: a function that recomputes the loss (zeroing grads and calling
+backward) and returns it; required by lookahead = true. Returns the closure's loss.]],
+  zero_grad = [[opt:zero_grad(params)  zero the .grad of every tensor in params (model:zero_grad() does the same)]],
+  finalize = [[opt:finalize(params)  with use_ema = true, give the parameters their moving averages (Keras's
+finalize_variable_values; train.fit calls it at the end); otherwise nothing]],
+  describe = [[opt:describe()  the label tostring(opt) shows, e.g. Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08)]],
+  resolve = [[opt:resolve(k)  the hyperparameter values for update k (0-based), schedules and decay applied]],
+  hyper = [[opt:hyper()  the values the last step applied (lr, momentum, betas, ...), or those of the next]],
+  set_epoch = [[opt:set_epoch(e)  the epoch schedules with unit = "epoch" read (train.fit sets it)]],
+  observe = [[opt:observe(metric)  feed a monitored value to every plateau schedule (schedule.plateau)]],
+  state_dict = [[opt:state_dict()  everything needed to resume bit-identically: step count, epoch, schedule
+states and a copy of every buffer, in the parameters' order of first use]],
+  load_state_dict = [[opt:load_state_dict(sd [, params])  restore a state_dict(); with params, attach each
+buffer to its parameter now (checked against their number), else at the next step by position]],
+  save = [[opt:save(path)  the state_dict in one file (serial.save)]],
+  load = [[opt:load(path [, params])  load_state_dict from a file written by opt:save]],
+}
+
+return function(optim, specs, Optimizer)
   local help = require "help"
+  for name, text in pairs(METHODS) do help.register(Optimizer[name], text) end
   local function kv(t)
     local keys = {}
     for k in pairs(t) do keys[#keys + 1] = k end

@@ -417,4 +417,13 @@ function T.help_shows_defaults_and_formula()
   check(help.text(optim.Adam):find("sqrt(r_hat + delta)", 1, true), "Adam help shows the textbook's epsilon form")
 end
 
+-- Issue 16: a mistyped optimizer was "attempt to call a nil value"; now it is
+-- named, with the closest optimizer, at the user's line.
+function T.unknown_optimizer_constructor_says_did_you_mean()
+  local err = raises(function() return optim.Adamm { lr = 0.1 } end, "optim.Adamm is not an optimizer (did you mean 'Adam'?)")
+  check(err:find("test_optim.lua:", 1, true), "at the user's line: " .. err)
+  check(optim.specs ~= nil and optim.Adam ~= nil and rawget(optim, "lowercase_probe") == nil, "known names still work")
+  check(optim.lowercase_probe == nil, "a lowercase unknown key is plain nil")
+end
+
 return T

@@ -38,21 +38,12 @@ function T.readme_experiments_and_bench_notes_do_not_say_the_seed()
   check(#bad == 0, "product text says 'the seed':\n" .. table.concat(bad, "\n"))
 end
 
--- stdlib/optim.lua's texts are being rewritten on another branch (issue 16's
--- optimizer items); they are left out here until that lands.
-local function in_optim(obj)
-  for _, v in pairs(optim) do if v == obj then return true end end
-  return false
-end
-
 function T.help_texts_do_not_say_the_seed()
   help.text(tensor) -- loads the core docs
   local bad = {}
   for obj, text in pairs(help.docs) do
-    if not in_optim(obj) then
-      for line in (text .. "\n"):gmatch("(.-)\n") do
-        if offending(line) then bad[#bad + 1] = line end
-      end
+    for line in (text .. "\n"):gmatch("(.-)\n") do
+      if offending(line) then bad[#bad + 1] = line end
     end
   end
   table.sort(bad)
@@ -74,9 +65,7 @@ end
 -- tensor methods, and the methods of layers, models and loaders. Internal and
 -- left out: tensor.raw (the C kernels under autograd), tensor.autograd (its
 -- machinery), report and compat (the run-folder writer, the VM shim), names
--- starting with "_". The methods of optimizer objects (opt:step, opt:hyper, ...)
--- live in stdlib/optim.lua, which another branch is rewriting; left out until
--- that lands.
+-- starting with "_".
 local INTERNAL = { raw = true, autograd = true }
 
 local function missing_in(prefix, t, out, depth, seen)
@@ -106,6 +95,7 @@ function T.every_public_function_has_a_help_entry()
     seq = getmetatable(seq.__index)
   end
   missing_in("data.Loader:", data.Loader, out, 0, seen)
+  missing_in("opt:", getmetatable(optim.SGD {}).__index, out, 0, seen)
   table.sort(out)
   check(#out == 0, #out .. " public functions without a help entry: " .. table.concat(out, ", "))
 end
