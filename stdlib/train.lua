@@ -578,6 +578,15 @@ function train.fit(model, opt, train_ds, o)
   local label = o.label
   local prev_catch = sys.catch_interrupts(true)
 
+  -- A NaN stop: the history says why, and so does the progress output.
+  local function stop_nan(message)
+    history.stopped, history.message = "nan", message
+    if verbose > 0 then
+      if tty then out:write("\n") end
+      out:write(message, "\n")
+    end
+  end
+
   local function run()
     for _, cb in ipairs(callbacks) do call(cb, "on_train_begin", ctx) end
     for e = first_epoch, epochs do
@@ -601,15 +610,10 @@ function train.fit(model, opt, train_ds, o)
         local loss = loss_fn(output, y)
         local lv = loss:item()
         if not is_finite(lv) then
-          history.stopped = "nan"
-          history.message = string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
+          stop_nan(string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
             fmt_val(lv), e, step, steps,
             last_finite.value and string.format("%.6g (epoch %d, step %d)", last_finite.value, last_finite.epoch, last_finite.step) or "none",
-            epochs_text(e - 1))
-          if verbose > 0 then
-            if tty then out:write("\n") end
-            out:write(history.message, "\n")
-          end
+            epochs_text(e - 1)))
           return
         end
         last_finite.value, last_finite.epoch, last_finite.step = lv, e, step
@@ -618,13 +622,8 @@ function train.fit(model, opt, train_ds, o)
         if not is_finite(gn) then
           -- a NaN or Inf gradient under a finite loss: stop before the step
           -- applies it, so the weights stay those of the last good step
-          history.stopped = "nan"
-          history.message = string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
-            "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, steps, lv, epochs_text(e - 1))
-          if verbose > 0 then
-            if tty then out:write("\n") end
-            out:write(history.message, "\n")
-          end
+          stop_nan(string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
+            "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, steps, lv, epochs_text(e - 1)))
           return
         end
         opt:step(params)
