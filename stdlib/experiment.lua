@@ -869,6 +869,7 @@ local function compare(spec)
     local tr = module("train")
     tr.resolve_loss(cfg.loss, where)
     tr.resolve_metrics(cfg.metrics, where)
+    for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)

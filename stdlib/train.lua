@@ -524,6 +524,18 @@ local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge
 --   metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {...},
 --   seed = 1, shuffle = true, drop_last = false, normalize = {mean, std}, one_hot = false,
 --   verbose = 1, label = nil, resume = path, monitor = "val_loss", output = io.stdout}) -> history
+-- fit computes each gradient once, at the parameters, before opt:step. The
+-- textbook's literal Nesterov form (lookahead = true) needs the gradient at
+-- theta + alpha v, through a closure that only a hand-written loop gives.
+function train.check_optimizer(opt, where)
+  local v = type(opt) == "table" and opt.values
+  if type(v) == "table" and v.lookahead then
+    fail(string.format("%s: %s has lookahead = true, which takes the gradient at theta + alpha v through " ..
+      "opt:step(params, closure); train.fit takes it at theta. Use nesterov = true (the same method in the " ..
+      "one-gradient form), or write the loop and pass the closure", where, tostring(opt)))
+  end
+end
+
 function train.fit(model, opt, train_ds, o)
   o = o or {}
   check_options("train.fit", o, FIT_OPTIONS)
@@ -533,6 +545,7 @@ function train.fit(model, opt, train_ds, o)
     opt = optim.get(opt)
   end
   if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method (or give its name, \"adam\")") end
+  train.check_optimizer(opt, "train.fit")
   local epochs = o.epochs or 1
   if not compat.is_integer(epochs) or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
   local verbose = o.verbose == nil and 1 or o.verbose
