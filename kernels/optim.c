@@ -186,7 +186,8 @@ INL void rmsprop_span(int64_t len, float *restrict p, const float *restrict g,
             v[i] = vi;
             p[i] = pi - lr * vi;
         } else {
-            /* textbook (Algorithm 8.6): v = alpha v - eps/sqrt(r) g; theta += v (Nesterov: one-gradient form) */
+            /* textbook (Algorithm 8.6): v = alpha v - eps/sqrt(r) g, with delta as in
+             * Algorithm 8.5 (d above); theta += v (Nesterov: one-gradient form) */
             float step = lr * gi / d;
             float vi = a * v[i] - step;
             v[i] = vi;

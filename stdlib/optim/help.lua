@@ -10,7 +10,8 @@ nesterov:  the textbook (Algorithm 8.3): g at theta + alpha*v; here the one-grad
   Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
   RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
 nesterov = true (the textbook's Algorithm 8.6, RMSProp with Nesterov momentum):
-           v <- alpha*v - eps/sqrt(r) * g;  theta <- theta + v]],
+           v <- alpha*v - eps/(delta + sqrt(r)) * g;  theta <- theta + v
+           (the textbook writes eps/sqrt(r); delta keeps the first steps finite, as in Algorithm 8.5)]],
   Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
 s_hat = s/(1-rho1^t);  r_hat = r/(1-rho2^t)
 theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (Algorithm 8.7: sqrt(r_hat + delta): eps_inside_sqrt = true)]],

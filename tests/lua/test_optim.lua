@@ -415,6 +415,8 @@ function T.help_shows_defaults_and_formula()
     check(text:find("lr = ", 1, true), name .. ": help lists no defaults")
   end
   check(help.text(optim.Adam):find("sqrt(r_hat + delta)", 1, true), "Adam help shows the textbook's epsilon form")
+  -- issue 16: the Nesterov line named no delta although the kernel adds it
+  check(help.text(optim.RMSprop):find("v <- alpha*v - eps/(delta + sqrt(r)) * g", 1, true), "RMSprop's Nesterov formula shows delta")
 end
 
 -- Issue 16: a mistyped optimizer was "attempt to call a nil value"; now it is
