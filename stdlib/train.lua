@@ -761,6 +761,7 @@ opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one
     { train.loss_names, "train.loss_names()  the loss names nn.functional offers (for loss = \"...\")" },
     { train.resolve_loss, "train.resolve_loss(loss [, where])  a loss name or function as a function; an unknown name is an error with \"did you mean\"" },
     { train.resolve_metrics, "train.resolve_metrics(metrics [, where])  a metrics list as {name, fn} pairs; unknown names are errors with \"did you mean\"" },
+    { train.check_optimizer, "train.check_optimizer(opt, where)  refuses an optimizer train.fit cannot drive (lookahead = true needs a closure); fit and experiment.compare call it before any work" },
   } do help.register(d[1], d[2]) end
 end
 
