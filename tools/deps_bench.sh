@@ -13,14 +13,5 @@ pkgs=(
   dataset-fashion-mnist         # /usr/share/datasets/fashion-mnist
 )
 [ $# -gt 0 ] && pkgs=("$@")
-missing=()
-for p in "${pkgs[@]}"; do
-  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps_bench: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/apt_install.sh"
+install_missing deps_bench "${pkgs[@]}"

@@ -6,14 +6,5 @@ pkgs=(
   libclang-rt-14-dev # libFuzzer itself and clang's sanitizer runtimes (clang 14 is bookworm's)
   libomp-dev         # OpenMP for clang (the kernels' #pragma omp)
 )
-missing=()
-for p in "${pkgs[@]}"; do
-  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps_fuzz: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/apt_install.sh"
+install_missing deps_fuzz "${pkgs[@]}"
