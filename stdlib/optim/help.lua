@@ -54,17 +54,40 @@ buffer to its parameter now (checked against their number), else at the next ste
   load = [[opt:load(path [, params])  load_state_dict from a file written by opt:save]],
 }
 
-return function(optim, specs, Optimizer)
+local function kv(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
+  return table.concat(out, ", ")
+end
+
+local M = {}
+
+-- help(ctor) of a declared optimizer (optim.define): its doc, then its
+-- hyperparameters in declaration order with defaults, ranges and aliases.
+function M.declared(optim, sp, ctor)
+  local help = require "help"
+  local lines = { string.format("optim.%s{...}  (declared with optim.define)", sp.name), "", sp.doc, "", "hyperparameters:" }
+  for _, h in ipairs(sp.decl.hyper) do
+    local extra = {}
+    if h.range then extra[#extra + 1] = "in " .. h.range end
+    if h.alias then extra[#extra + 1] = "also " .. table.concat(h.alias, ", ") end
+    lines[#lines + 1] = string.format("  %s = %s%s", h[1], tostring(h[2]), #extra > 0 and "  (" .. table.concat(extra, "; ") .. ")" or "")
+  end
+  local st = {}
+  for _, k in ipairs(sp.state) do st[#st + 1] = k .. " = " .. tostring(sp.init[k]) end
+  for _, k in ipairs(sp.scalars) do st[#st + 1] = k .. " = " .. tostring(sp.init[k]) .. " (one per tensor)" end
+  if #st > 0 then lines[#lines + 1] = "state: " .. table.concat(st, ", ") end
+  lines[#lines + 1] = "also: clip_norm, global_clip_norm, clip_value, use_ema, ema_momentum, ema_overwrite_frequency, "
+    .. "gradient_accumulation_steps; any number may be a schedule."
+  help.register(ctor, table.concat(lines, "\n"))
+end
+
+function M.install(optim, specs, Optimizer)
   local help = require "help"
   for name, text in pairs(METHODS) do help.register(Optimizer[name], text) end
-  local function kv(t)
-    local keys = {}
-    for k in pairs(t) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local out = {}
-    for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
-    return table.concat(out, ", ")
-  end
   for name, sp in pairs(specs) do
     local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, global_clip_norm, clip_value, decay, use_ema, ema_momentum, "
       .. "ema_overwrite_frequency, gradient_accumulation_steps, convention = "
@@ -83,5 +106,15 @@ optim.get(name [, convention] [, overrides]): a framework's forms and defaults; 
   help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "
     .. "(\"keras\" (default: tf.keras 2.10), \"tf_keras\", \"keras3\", \"torch\" or \"pytorch\", \"textbook\"), its forms and defaults")
   help.register(optim.sweep, "optim.sweep(ctor, {lr = 0.01, momentum = {0, 0.5, 0.9}}): one optimizer per combination of the listed values")
+  help.register(optim.define, [[optim.define{name = "MyAdam", doc = "...", hyper = {{"lr", 1e-3, range = "[0, inf)"}, ...},
+  state = {m = 0, v = 0}, update = function(p, g, s, h, t) ... return p - ... end}
+An optimizer declared by its update rule, written as ordinary arithmetic on the element values p, g, s.<state>,
+h.<hyperparameter> and the step t (1 at the first update), with optim.fn for sqrt, abs, sign, exp, log, max, min,
+where, gt/ge/lt/le and the per-tensor reductions sum, sumsq, norm, mean, numel. Traced once, run as one fused
+program per tensor. Returns a constructor like optim.Adam. README: "Write your own optimizer".]])
+  help.register(optim.fn, "optim.fn: the math of update functions (optim.define): sqrt, abs, sign, exp, log, pow, max, min, "
+    .. "where(c, a, b), gt, ge, lt, le (1 or 0), and per tensor sum, sumsq, norm, mean, numel")
 end
+
+return M
 
