@@ -173,6 +173,8 @@ install: optlab
 	install -m 755 $(OPTLAB) $(DESTDIR)$(PREFIX)/bin/optlab
 	install -m 644 stdlib/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/
 	install -m 644 stdlib/optim/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim/
+	install -d $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim/zoo
+	for f in stdlib/optim/zoo/*.lua; do [ ! -e "$$f" ] || install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim/zoo/; done
 	install -m 755 $(BUILD)/optlab.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/optlab.so
 
 clean:

@@ -193,7 +193,7 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
 static void vsum(int m, double *restrict lane, Opnd a, int squares)
 {
     if (!a.v) return;    /* rejected by ol_prog_prepare */
-    FOR {
+    for (int i = 0; i < m; i++) {   /* not FOR: lane[i & 7] carries a dependence */
         double x = a.v[i];
         lane[i & 7] += squares ? x * x : x;
     }
@@ -325,6 +325,7 @@ const char *ol_prog_prepare(OLProg *P)
     for (int k = 0; k <= P->nstages; k++)
         if (P->sstart[k + 1] < P->sstart[k]) return "scalar sections out of order";
     memset(P->vecbuf, 0, sizeof P->vecbuf);
+    P->vecbuf[0] = P->vecbuf[1] = 1;     /* p and g are always whole tensors */
     for (int i = 0; i < P->sstart[P->nstages + 1]; i++) {
         const OLInstr *c = &P->scode[i];
         if (c->op < 0 || c->op >= OL_OP_COUNT || c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ) return "bad scalar op";

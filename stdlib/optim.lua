@@ -704,6 +704,23 @@ function optim.define(decl)
 end
 optim.fn = define.fn
 
+-- The literature's optimizers, one declaration per file in stdlib/optim/zoo/
+-- (adding one is adding its file): registered as optim.<its name>.
+do
+  package.loaded.optim = optim     -- a declaration may require "optim" for optim.fn
+  local here = package.searchpath("optim.define", package.path)
+  local dir = here and here:gsub("define%.lua$", "zoo")
+  local ok, files = pcall(C.sys.listdir, dir)
+  for _, f in ipairs(ok and files or {}) do
+    local base = f:match("^([%w_]+)%.lua$")
+    if base then
+      local decl = require("optim.zoo." .. base)
+      if type(decl) ~= "table" then fail("stdlib/optim/zoo/" .. f .. " must return a declaration table") end
+      optim.define(decl)
+    end
+  end
+end
+
 optim.specs = specs
 require("optim.help").install(optim, specs, Optimizer)     -- help(optim.Adam): formula and every convention's defaults
 

@@ -136,10 +136,11 @@ static int l_program_run(lua_State *L)
     for (int i = 0; i < P->nbufs; i++) {
         OLTensor *t = ol_totensor(L, 5 + i);
         if (!t) ol_error(L, "%s: buffer %d of parameter %d is not a tensor (got %s)", label, i + 1, pi, luaL_typename(L, 5 + i));
-        int64_t want = P->vecbuf[i] ? n : 1;
-        if (!ol_iscontiguous(t) || ol_numel(t) != want)
-            ol_error(L, "%s: buffer %d of parameter %d (shape %s) must be contiguous with %lld elements",
-                     label, i + 1, pi, ol_shapestr(t, a, sizeof a), (long long)want);
+        /* vector code walks n elements; scalar code touches element 0 only */
+        if (!ol_iscontiguous(t) || (P->vecbuf[i] ? ol_numel(t) != n : ol_numel(t) < 1))
+            ol_error(L, "%s: buffer %d of parameter %d (shape %s) must be contiguous with %s%lld elements",
+                     label, i + 1, pi, ol_shapestr(t, a, sizeof a), P->vecbuf[i] ? "" : "at least ",
+                     (long long)(P->vecbuf[i] ? n : 1));
         bufs[i] = ol_data(t);
         for (int j = 0; j < i; j++)
             if (bufs[j] == bufs[i] && (P->vecbuf[i] || P->vecbuf[j]))

@@ -46,17 +46,17 @@ end
 -- is the same node.
 local function node(op, args, kind, level)
   if not cur then fail("a traced value was used outside its optimizer's update function") end
-  local keys = { op }
-  for i, a in ipairs(args) do
+  -- kind and level: given (reductions, leaves), else the largest of the arguments'
+  local keys, k, l = { op }, 0, 0
+  for _, a in ipairs(args) do
     keys[#keys + 1] = key_of(a)
     local ia = info[a]
     if ia then
       if ia.trace ~= cur then fail(who() .. "update: a traced value from another optimizer's update was used") end
-      if kind == nil or ia.kind > kind then kind = math.max(kind or 0, ia.kind) end
-      level = math.max(level or 0, ia.level)
+      k, l = math.max(k, ia.kind), math.max(l, ia.level)
     end
   end
-  kind, level = kind or 0, level or 0
+  kind, level = kind or k, level or l
   local key = table.concat(keys, ",")
   local n = cur.cse[key]
   if n then return n end
@@ -566,6 +566,7 @@ function define.program(sp, values, clip)
   if not prog then
     local T = trace(sp, values, clip)
     local desc, inputs = compile(T)
+    sp.lastdesc = desc
     prog = { handle = C.optim_program(desc), inputs = inputs, bufs = T.bufs, desc = desc }
     sp.programs[key] = prog
   end

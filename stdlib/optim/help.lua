@@ -89,6 +89,7 @@ function M.install(optim, specs, Optimizer)
   local help = require "help"
   for name, text in pairs(METHODS) do help.register(Optimizer[name], text) end
   for name, sp in pairs(specs) do
+    if sp.kind == "Declared" then goto continue end
     local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, global_clip_norm, clip_value, decay, use_ema, ema_momentum, "
       .. "ema_overwrite_frequency, gradient_accumulation_steps, convention = "
       .. "\"textbook\" | \"keras\" | \"tf_keras\" | \"keras3\" | \"torch\"; any value may be a schedule.", name, kv(sp.defaults),
@@ -98,6 +99,7 @@ function M.install(optim, specs, Optimizer)
       if d then text = text .. string.format("\noptim.get(%q, %q): {%s}", name, c, kv(d)) end
     end
     help.register(optim[name], text)
+    ::continue::
   end
   help.register(optim, [[optim: optimizers updating tensors in place from their .grad
 optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, ASGD, Rprop, Adadelta{...}
