@@ -51,6 +51,7 @@ states and a copy of every buffer, in the parameters' order of first use]],
   load_state_dict = [[opt:load_state_dict(sd [, params])  restore a state_dict(); with params, attach each
 buffer to its parameter now (checked against their number), else at the next step by position]],
   save = [[opt:save(path)  the state_dict in one file (serial.save)]],
+  clipping = [[opt:clipping()  which clippings the update applies: {norm = clip_norm or global_clip_norm set, value = clip_value set}]],
   load = [[opt:load(path [, params])  load_state_dict from a file written by opt:save]],
 }
 
@@ -114,6 +115,17 @@ An optimizer declared by its update rule, written as ordinary arithmetic on the 
 h.<hyperparameter> and the step t (1 at the first update), with optim.fn for sqrt, abs, sign, exp, log, max, min,
 where, gt/ge/lt/le and the per-tensor reductions sum, sumsq, norm, mean, numel. Traced once, run as one fused
 program per tensor. Returns a constructor like optim.Adam. README: "Write your own optimizer".]])
+  local FN = {
+    sqrt = "sqrt(x)", abs = "abs(x)", sign = "sign(x)  -1, 0 or 1", exp = "exp(x)", log = "log(x)", pow = "pow(x, y)  x^y, as x ^ y",
+    max = "max(a, b)  a > b ? a : b", min = "min(a, b)  a < b ? a : b",
+    gt = "gt(a, b)  1 if a > b else 0", ge = "ge(a, b)  1 if a >= b else 0", lt = "lt(a, b)  1 if a < b else 0", le = "le(a, b)  1 if a <= b else 0",
+    where = "where(c, a, b)  a where c ~= 0, else b (per element, or per step on scalars)",
+    sum = "sum(x)  the sum of x over the tensor (double, fixed order)", sumsq = "sumsq(x)  the sum of x^2 over the tensor",
+    norm = "norm(x)  sqrt(sumsq(x))", mean = "mean(x)  sum(x) / numel()", numel = "numel()  the tensor's element count",
+  }
+  for name, text in pairs(FN) do
+    help.register(optim.fn[name], "optim.fn." .. text .. "  (in an optim.define update; on plain numbers outside one)")
+  end
   help.register(optim.fn, "optim.fn: the math of update functions (optim.define): sqrt, abs, sign, exp, log, pow, max, min, "
     .. "where(c, a, b), gt, ge, lt, le (1 or 0), and per tensor sum, sumsq, norm, mean, numel")
 end
