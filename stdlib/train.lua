@@ -52,8 +52,12 @@ function train.check_optimizer(opt, where)
   end
 end
 
-function train.fit(model, opt, train_ds, o)
-  o = o or {}
+-- fit, in named steps. `r` is one fit's state: what setup resolved (model, opt,
+-- params, loss_fn, metrics, loader, steps, epochs, callbacks, history, output
+-- settings) and the running sums of the epoch in progress.
+
+-- Setup: checks every option and resolves names before any work.
+local function setup(model, opt, train_ds, o)
   check_options("train.fit", o, FIT_OPTIONS)
   -- a name gives that optimizer with Keras's defaults, as experiment.compare does
   if type(opt) == "string" then
@@ -97,156 +101,199 @@ function train.fit(model, opt, train_ds, o)
     local st = train.load_state(o.resume)
     first_epoch = restore(ctx, st, o.resume) + 1
   end
+  return {
+    model = model, opt = opt, params = params, loss_fn = loss_fn, metrics = metrics, val = val,
+    loader = loader, steps = steps, epochs = epochs, first_epoch = first_epoch, callbacks = callbacks,
+    history = history, ctx = ctx, verbose = verbose, out = out, tty = tty, label = o.label,
+    eval_opts = { batch_size = o.batch_size or loader.batch_size, loss = loss_fn, _metrics = metrics,
+      normalize = o.normalize, one_hot = o.one_hot },
+    monitor = o.monitor or (val and "val_loss" or "loss"),
+    msums = {}, blogs = { step = 0, loss = 0, size = 0 },
+    last_finite = { value = nil, epoch = nil, step = nil },
+  }
+end
 
-  local eval_opts = { batch_size = o.batch_size or loader.batch_size, loss = loss_fn, _metrics = metrics,
-    normalize = o.normalize, one_hot = o.one_hot }
-  local monitor = o.monitor or (val and "val_loss" or "loss")
-  local msums = {}
-  local blogs = { step = 0, loss = 0, size = 0 }
-  local last_finite = { value = nil, epoch = nil, step = nil }
-  local label = o.label
+-- Ends the run with history.stopped = why; the message goes to the history and the output.
+local function stop(r, why, message, newline)
+  r.history.stopped, r.history.message = why, message
+  if r.verbose > 0 and message then
+    if newline and r.tty then r.out:write("\n") end
+    r.out:write(message, "\n")
+  end
+end
+
+-- One batch: forward, loss, backward, the update, the running sums, the batch
+-- callbacks. Returns false when the loss or a gradient is not finite (a NaN
+-- stop, before the update is applied).
+local function train_step(r, e, step)
+  local x, y = r.loader:batch(e, step)
+  local b = x:size(1)
+  if r.model.zero_grad then r.model:zero_grad()
+  else for _, p in ipairs(r.params) do p.grad = nil end end
+  local output = forward(r.model, x)
+  local loss = r.loss_fn(output, y)
+  local lv = loss:item()
+  local lf = r.last_finite
+  if not is_finite(lv) then
+    stop(r, "nan", string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
+      fmt_val(lv), e, step, r.steps,
+      lf.value and string.format("%.6g (epoch %d, step %d)", lf.value, lf.epoch, lf.step) or "none",
+      epochs_text(e - 1)), true)
+    return false
+  end
+  lf.value, lf.epoch, lf.step = lv, e, step
+  loss:backward()
+  local gn = C.grad_norm(r.params)
+  if not is_finite(gn) then
+    -- a NaN or Inf gradient under a finite loss: stop before the step
+    -- applies it, so the weights stay those of the last good step
+    stop(r, "nan", string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
+      "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, r.steps, lv, epochs_text(e - 1)), true)
+    return false
+  end
+  r.opt:step(r.params)
+  r.lsum, r.seen, r.gsum = r.lsum + lv * b, r.seen + b, r.gsum + gn
+  for i, m in ipairs(r.metrics) do r.msums[i] = r.msums[i] + value_of(untaped(m.fn, output, y)) * b end
+  r.blogs.step, r.blogs.loss, r.blogs.size = step, lv, b
+  for _, cb in ipairs(r.callbacks) do call(cb, "on_batch_end", step, r.blogs, r.ctx) end
+  return true
+end
+
+-- The bar redrawn in place during an epoch (verbose 1 on a terminal), at most every 0.1 s.
+local function draw_progress(r, e, step, t0)
+  if not (r.verbose == 1 and r.tty) then return end
+  local now = sys.clock()
+  if now - r.last_draw >= 0.1 and step < r.steps then
+    r.last_draw = now
+    local vals = { { "loss", r.lsum / r.seen } }
+    for i, m in ipairs(r.metrics) do vals[#vals + 1] = { m.name, r.msums[i] / r.seen } end
+    r.out:write("\r", train.progress_partial { label = r.label, epoch = e, epochs = r.epochs, step = step, steps = r.steps,
+      eta = (now - t0) / step * (r.steps - step), values = vals }, "\27[K")
+    r.out:flush()
+  end
+end
+
+-- The epoch's batches. Returns "done", or "stop" when the run ends here (a NaN,
+-- or Ctrl-C / a batch callback inside the epoch, which keeps the finished epochs only).
+local function train_epoch(r, e, t0)
+  r.lsum, r.seen, r.gsum = 0, 0, 0
+  for i = 1, #r.metrics do r.msums[i] = 0 end
+  r.last_draw = t0
+  local stopped_at
+  for step = 1, r.steps do
+    if not train_step(r, e, step) then return "stop" end
+    draw_progress(r, e, step, t0)
+    if sys.interrupted() or r.ctx.stop_training then stopped_at = step break end
+  end
+  if stopped_at and stopped_at < r.steps then
+    local why = sys.interrupted() and "interrupted" or (r.ctx.stop_reason or "callback")
+    stop(r, why, string.format("Stopped at epoch %d, step %d/%d (%s); history kept for %s",
+      e, stopped_at, r.steps, why, epochs_text(e - 1)), true)
+    return "stop"
+  end
+  return "done"
+end
+
+-- The epoch's logs: training means, validation, the optimizer's hyperparameters, timings.
+local function epoch_logs(r, e, secs)
+  local logs = { epoch = e, loss = r.lsum / r.seen }
+  for i, m in ipairs(r.metrics) do logs[m.name] = r.msums[i] / r.seen end
+  if r.val then
+    local v = train.evaluate(r.model, r.val, r.eval_opts)
+    logs.val_loss = v.loss
+    for _, m in ipairs(r.metrics) do logs["val_" .. m.name] = v[m.name] end
+  end
+  local hp = hyper_of(r.opt)
+  logs.lr = hp.lr
+  for _, k in ipairs(HYPER_COLUMNS) do if type(hp[k]) == "number" then logs[k] = hp[k] end end
+  logs.seconds, logs.ms_per_step, logs.samples_per_s, logs.grad_norm = secs, secs / r.steps * 1000, r.seen / secs, r.gsum / r.steps
+  return logs
+end
+
+-- Feeds the monitored value to plateau schedules.
+local function observe(r, logs)
+  local opt, monitor = r.opt, r.monitor
+  if opt.observe and logs[monitor] then
+    -- interfaces.md: observe(name, value); optim.lua on main takes observe(value)
+    if debug.getinfo(opt.observe, "u").nparams == 2 then opt:observe(logs[monitor])
+    else opt:observe(monitor, logs[monitor]) end
+  end
+end
+
+-- The epoch's line (Keras's).
+local function print_epoch(r, e, logs, secs)
+  if r.verbose == 0 then return end
+  local vals = { { "loss", logs.loss } }
+  for _, m in ipairs(r.metrics) do vals[#vals + 1] = { m.name, logs[m.name] } end
+  if r.val then
+    vals[#vals + 1] = { "val_loss", logs.val_loss }
+    for _, m in ipairs(r.metrics) do vals[#vals + 1] = { "val_" .. m.name, logs["val_" .. m.name] } end
+  end
+  local line = train.progress_line { label = r.label, epoch = e, epochs = r.epochs, step = r.steps, steps = r.steps,
+    seconds = secs, step_seconds = secs / r.steps, values = vals, verbose = r.verbose }
+  if r.tty and r.verbose == 1 then r.out:write("\r", line, "\27[K\n") else r.out:write(line, "\n") end
+  r.out:flush()
+end
+
+-- Puts the numbers of logs in epoch e's row of the history (only_new: keep what is there).
+local function record(history, e, logs, only_new)
+  for k, v in pairs(logs) do
+    if not only_new or (type(v) == "number" and not (history[k] and history[k][e])) then
+      history[k] = history[k] or {}
+      history[k][e] = v
+    end
+  end
+end
+
+-- After the epoch's callbacks: Ctrl-C or a callback's stop_training ends the run here.
+local function stopped_after_epoch(r, e)
+  if sys.interrupted() then
+    stop(r, "interrupted", string.format("Interrupted after epoch %d", e))
+    return true
+  end
+  if r.ctx.stop_training then
+    r.history.stopped = r.ctx.stop_reason or "callback"
+    if r.ctx.message then r.history.message = r.ctx.message end
+    if r.verbose > 0 and r.ctx.message then r.out:write(r.ctx.message, "\n") end
+    return true
+  end
+  return false
+end
+
+local function run(r)
+  local opt, ctx, callbacks = r.opt, r.ctx, r.callbacks
+  for _, cb in ipairs(callbacks) do call(cb, "on_train_begin", ctx) end
+  for e = r.first_epoch, r.epochs do
+    ctx.epoch = e
+    -- opt.epoch is 0-based (the epoch about to run), as schedules and
+    -- Keras's LearningRateScheduler count
+    if opt.set_epoch then opt:set_epoch(e - 1) else opt.epoch = e - 1 end
+    set_mode(r.model, true)
+    for _, cb in ipairs(callbacks) do call(cb, "on_epoch_begin", e, ctx) end
+    local t0 = sys.clock()
+    if train_epoch(r, e, t0) == "stop" then return end
+    local secs = sys.clock() - t0
+    local logs = epoch_logs(r, e, secs)
+    record(r.history, e, logs)
+    observe(r, logs)
+    print_epoch(r, e, logs, secs)
+    for _, cb in ipairs(callbacks) do call(cb, "on_epoch_end", e, logs, ctx) end
+    record(r.history, e, logs, true)   -- values callbacks added to logs become history columns too
+    for _, cb in ipairs(callbacks) do call(cb, "after_epoch", e, ctx) end
+    if stopped_after_epoch(r, e) then return end
+  end
+end
+
+function train.fit(model, opt, train_ds, o)
+  local r = setup(model, opt, train_ds, o or {})
   local prev_catch = sys.catch_interrupts(true)
-
-  -- A NaN stop: the history says why, and so does the progress output.
-  local function stop_nan(message)
-    history.stopped, history.message = "nan", message
-    if verbose > 0 then
-      if tty then out:write("\n") end
-      out:write(message, "\n")
-    end
-  end
-
-  local function run()
-    for _, cb in ipairs(callbacks) do call(cb, "on_train_begin", ctx) end
-    for e = first_epoch, epochs do
-      ctx.epoch = e
-      -- opt.epoch is 0-based (the epoch about to run), as schedules and
-      -- Keras's LearningRateScheduler count
-      if opt.set_epoch then opt:set_epoch(e - 1) else opt.epoch = e - 1 end
-      set_mode(model, true)
-      for _, cb in ipairs(callbacks) do call(cb, "on_epoch_begin", e, ctx) end
-      local t0 = sys.clock()
-      local lsum, seen, gsum = 0, 0, 0
-      for i = 1, #metrics do msums[i] = 0 end
-      local last_draw = t0
-      local stopped_at
-      for step = 1, steps do
-        local x, y = loader:batch(e, step)
-        local b = x:size(1)
-        if model.zero_grad then model:zero_grad()
-        else for _, p in ipairs(params) do p.grad = nil end end
-        local output = forward(model, x)
-        local loss = loss_fn(output, y)
-        local lv = loss:item()
-        if not is_finite(lv) then
-          stop_nan(string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
-            fmt_val(lv), e, step, steps,
-            last_finite.value and string.format("%.6g (epoch %d, step %d)", last_finite.value, last_finite.epoch, last_finite.step) or "none",
-            epochs_text(e - 1)))
-          return
-        end
-        last_finite.value, last_finite.epoch, last_finite.step = lv, e, step
-        loss:backward()
-        local gn = C.grad_norm(params)
-        if not is_finite(gn) then
-          -- a NaN or Inf gradient under a finite loss: stop before the step
-          -- applies it, so the weights stay those of the last good step
-          stop_nan(string.format("Gradient norm is %s at epoch %d, step %d/%d (loss %.6g): a gradient has NaN or Inf; " ..
-            "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, steps, lv, epochs_text(e - 1)))
-          return
-        end
-        opt:step(params)
-        lsum, seen, gsum = lsum + lv * b, seen + b, gsum + gn
-        for i, m in ipairs(metrics) do msums[i] = msums[i] + value_of(untaped(m.fn, output, y)) * b end
-        blogs.step, blogs.loss, blogs.size = step, lv, b
-        for _, cb in ipairs(callbacks) do call(cb, "on_batch_end", step, blogs, ctx) end
-        if verbose == 1 and tty then
-          local now = sys.clock()
-          if now - last_draw >= 0.1 and step < steps then
-            last_draw = now
-            local vals = { { "loss", lsum / seen } }
-            for i, m in ipairs(metrics) do vals[#vals + 1] = { m.name, msums[i] / seen } end
-            out:write("\r", train.progress_partial { label = label, epoch = e, epochs = epochs, step = step, steps = steps,
-              eta = (now - t0) / step * (steps - step), values = vals }, "\27[K")
-            out:flush()
-          end
-        end
-        if sys.interrupted() or ctx.stop_training then stopped_at = step break end
-      end
-      if stopped_at and stopped_at < steps then
-        -- interrupted (or stopped by a batch callback) inside the epoch: keep the finished epochs only
-        history.stopped = sys.interrupted() and "interrupted" or (ctx.stop_reason or "callback")
-        history.message = string.format("Stopped at epoch %d, step %d/%d (%s); history kept for %s",
-          e, stopped_at, steps, history.stopped, epochs_text(e - 1))
-        if verbose > 0 then
-          if tty then out:write("\n") end
-          out:write(history.message, "\n")
-        end
-        return
-      end
-      local secs = sys.clock() - t0
-      local logs = { epoch = e, loss = lsum / seen }
-      for i, m in ipairs(metrics) do logs[m.name] = msums[i] / seen end
-      if val then
-        local r = train.evaluate(model, val, eval_opts)
-        logs.val_loss = r.loss
-        for _, m in ipairs(metrics) do logs["val_" .. m.name] = r[m.name] end
-      end
-      local hp = hyper_of(opt)
-      logs.lr = hp.lr
-      for _, k in ipairs(HYPER_COLUMNS) do if type(hp[k]) == "number" then logs[k] = hp[k] end end
-      logs.seconds, logs.ms_per_step, logs.samples_per_s, logs.grad_norm = secs, secs / steps * 1000, seen / secs, gsum / steps
-      for k, v in pairs(logs) do
-        history[k] = history[k] or {}
-        history[k][e] = v
-      end
-      if opt.observe and logs[monitor] then
-        -- interfaces.md: observe(name, value); optim.lua on main takes observe(value)
-        if debug.getinfo(opt.observe, "u").nparams == 2 then opt:observe(logs[monitor])
-        else opt:observe(monitor, logs[monitor]) end
-      end
-      if verbose > 0 then
-        local vals = { { "loss", logs.loss } }
-        for _, m in ipairs(metrics) do vals[#vals + 1] = { m.name, logs[m.name] } end
-        if val then
-          vals[#vals + 1] = { "val_loss", logs.val_loss }
-          for _, m in ipairs(metrics) do vals[#vals + 1] = { "val_" .. m.name, logs["val_" .. m.name] } end
-        end
-        local line = train.progress_line { label = label, epoch = e, epochs = epochs, step = steps, steps = steps,
-          seconds = secs, step_seconds = secs / steps, values = vals, verbose = verbose }
-        if tty and verbose == 1 then out:write("\r", line, "\27[K\n") else out:write(line, "\n") end
-        out:flush()
-      end
-      for _, cb in ipairs(callbacks) do call(cb, "on_epoch_end", e, logs, ctx) end
-      -- values callbacks added to logs become history columns too
-      for k, v in pairs(logs) do
-        if type(v) == "number" and not (history[k] and history[k][e]) then
-          history[k] = history[k] or {}
-          history[k][e] = v
-        end
-      end
-      for _, cb in ipairs(callbacks) do call(cb, "after_epoch", e, ctx) end
-      if sys.interrupted() then
-        history.stopped = "interrupted"
-        history.message = string.format("Interrupted after epoch %d", e)
-        if verbose > 0 then out:write(history.message, "\n") end
-        return
-      end
-      if ctx.stop_training then
-        history.stopped = ctx.stop_reason or "callback"
-        if ctx.message then history.message = ctx.message end
-        if verbose > 0 and ctx.message then out:write(ctx.message, "\n") end
-        return
-      end
-    end
-  end
-  local ok, err = pcall(run)
+  local ok, err = pcall(run, r)
   sys.catch_interrupts(prev_catch)
   -- Keras's fit ends with finalize_variable_values: with use_ema the weights take their averages
-  if ok and type(opt.finalize) == "function" then opt:finalize(params) end
-  for _, cb in ipairs(callbacks) do call(cb, "on_train_end", ctx) end
+  if ok and type(r.opt.finalize) == "function" then r.opt:finalize(r.params) end
+  for _, cb in ipairs(r.callbacks) do call(cb, "on_train_end", r.ctx) end
   if not ok then error(err, 0) end
-  return history
+  return r.history
 end
 
 -- ---- help ------------------------------------------------------------------
