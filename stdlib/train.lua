@@ -210,14 +210,10 @@ local function epoch_logs(r, e, secs)
   return logs
 end
 
--- Feeds the monitored value to plateau schedules.
+-- Feeds the monitored value to plateau schedules: opt:observe(value), the one
+-- contract (PyTorch's scheduler.step(metric); schedule.plateau checks it).
 local function observe(r, logs)
-  local opt, monitor = r.opt, r.monitor
-  if opt.observe and logs[monitor] then
-    -- interfaces.md: observe(name, value); optim.lua on main takes observe(value)
-    if debug.getinfo(opt.observe, "u").nparams == 2 then opt:observe(logs[monitor])
-    else opt:observe(monitor, logs[monitor]) end
-  end
+  if r.opt.observe and logs[r.monitor] then r.opt:observe(logs[r.monitor]) end
 end
 
 -- The epoch's line (Keras's).
