@@ -288,8 +288,8 @@ function Loader:__tostring()
 end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   help.register(data, "data  data sets (MNIST, Fashion-MNIST, IDX, CSV, tensors, synthetic) and their loaders")
   for _, d in ipairs {
     { data.mnist, "data.mnist([dir | {dir = path}]) -> train, test  MNIST from dir, else $OPTLAB_DATA/mnist, else data/mnist\n" ..

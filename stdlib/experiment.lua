@@ -26,7 +26,6 @@ local C = common.C
 local report = common.report
 local experiment = common.experiment
 local fail = common.fail
-local module = common.module
 local spec_ = require "experiment.spec"
 local SPEC_KEYS, pos_int, word = spec_.SPEC_KEYS, spec_.pos_int, spec_.word
 local resolve_optimizers, select_optimizers = spec_.resolve_optimizers, spec_.select_optimizers
@@ -91,10 +90,10 @@ local function compare(spec)
   if type(spec.model) ~= "function" then fail(where .. ": 'model' must be a function that builds the network") end
   local opts = resolve_optimizers(spec.optimizers, where)
   if ov.optimizers then opts = select_optimizers(opts, ov.optimizers, where) end
-  local fit = spec.fit or function(...) return module("train").fit(...) end
+  local fit = spec.fit or function(...) return require("train").fit(...) end
   if not spec.fit then
     -- the whole configuration is checked here, once, before any data is read
-    local tr = module("train")
+    local tr = require("train")
     tr.resolve_loss(cfg.loss, where)
     tr.resolve_metrics(cfg.metrics, where)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
@@ -294,8 +293,8 @@ function experiment.verify_main(argv) return require("rerun").verify_main(argv) 
 function experiment.resume_main(argv) return require("rerun").resume_main(argv) end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   help.register(experiment, [[
 experiment  optimizer comparisons that write a run folder anyone can rerun: experiment.compare{...}]])
   help.register(experiment.compare, [[

@@ -280,8 +280,8 @@ function schedule.values(s, n, epoch)
 end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   local common = "\nEvery schedule also takes unit = \"step\" (default) | \"epoch\", steps_per_epoch, and per_step = true\n" ..
                  "(with unit = \"epoch\": counted in epochs, moved every update). s(k) or s:at(k, epoch) gives a value."
   help.register(schedule, [[

@@ -61,7 +61,7 @@ local function setup(model, opt, train_ds, o)
   check_options("train.fit", o, FIT_OPTIONS)
   -- a name gives that optimizer with Keras's defaults, as experiment.compare does
   if type(opt) == "string" then
-    local optim = rawget(_G, "optim") or require "optim"
+    local optim = require "optim"
     opt = optim.get(opt)
   end
   if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method (or give its name, \"adam\")") end
@@ -293,8 +293,8 @@ function train.fit(model, opt, train_ds, o)
 end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   help.register(train, [[
 train  the training loop, Keras style: train.fit(model, opt, train_ds, {epochs, batch_size, validation, ...}) -> history]])
   for _, d in ipairs {

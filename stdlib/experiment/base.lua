@@ -30,18 +30,6 @@ local function fail(msg)
   error((current_script and (current_script .. ": ") or "") .. msg, 0)
 end
 
--- Modules of the other issues are looked up when used (globals set by
--- optlab_init, else require), so this file loads without them.
-local function module(name)
-  local m = rawget(_G, name)
-  if m == nil then
-    local ok, r = pcall(require, name)
-    if ok then m = r end
-  end
-  if m == nil then fail("experiment: this needs the '" .. name .. "' module, which is not installed") end
-  return m
-end
-
 return { C = C, report = report, serial = serial, experiment = experiment, PRELOADED = PRELOADED,
-         fail = fail, module = module,
+         fail = fail,
          set_script = function(path) current_script = path end }

@@ -4,7 +4,6 @@ local experiment = common.experiment
 local report = common.report
 local serial = common.serial
 local fail = common.fail
-local module = common.module
 local folder = require "experiment.folder"
 local read_record, write_record, sync_code = folder.read_record, folder.write_record, folder.sync_code
 local optlab_exe = require "experiment.env".optlab_exe
@@ -37,7 +36,7 @@ local function execute(ctx, run)
   local rec = { id = run.id, opt = run.opt, label = run.label, seed = run.seed }
   local t0 = sys.clock()
   local ok, h = pcall(function()
-    local tensor = module("tensor")
+    local tensor = require("tensor")
     tensor.manual_seed(run.seed)
     local model = ctx.spec.model()
     local opt = ctx.opts[run.opt].make()

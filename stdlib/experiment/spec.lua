@@ -2,7 +2,6 @@
 local common = require "experiment.base"
 local experiment = common.experiment
 local fail = common.fail
-local module = common.module
 
 ---------------------------------------------------------------- spec and overrides
 
@@ -151,7 +150,7 @@ local function resolve_optimizers(list, where)
   end
   local function add(v, label)
     if type(v) == "string" then
-      local optim = module("optim")
+      local optim = require("optim")
       local o = optim.get(v)                    -- fails with the known names
       entries[#entries + 1] = { label = label or opt_label(o), name = o.name or v, hyper = opt_hyper(o),
                                 make = function() return optim.get(v) end }
@@ -165,7 +164,7 @@ local function resolve_optimizers(list, where)
       -- { "SGD", lr = 0.1 }: Keras defaults with overrides
       local hp = {}
       for k, x in pairs(v) do if k ~= 1 and k ~= "label" then hp[k] = x end end
-      local optim = module("optim")
+      local optim = require("optim")
       local o = optim.get(v[1], hp)
       entries[#entries + 1] = { label = v.label or label or opt_label(o), name = o.name or v[1], hyper = opt_hyper(o),
                                 make = function() return optim.get(v[1], hp) end }

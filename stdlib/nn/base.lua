@@ -14,15 +14,9 @@ local nn = {}
 local F = {}
 nn.functional, nn.F = F, F
 
--- Help texts: registered with stdlib/help.lua when it exists, else kept in `doc`.
-local help
-if package.searchpath("help", package.path) then
-  local ok, h = pcall(require, "help")
-  if ok and type(h) == "table" and h.register then help = h end
-end
+local help = require "help"
 local function document(obj, text)
-  if help then help.register(obj, text)
-  elseif type(obj) == "table" then rawset(obj, "doc", text) end
+  help.register(obj, text)
   return obj
 end
 

@@ -17,7 +17,7 @@ function nn.models.keras_mnist_cnn(opts)
     nn.Dense { opts.classes or 10, activation = "softmax" },
   }
 end
-if help then
+do
   help.register(nn.models.keras_mnist_cnn, [[nn.models.keras_mnist_cnn{classes = 10, input = {1, 28, 28}}
 The Keras example CNN (the Keras MNIST example comparing five optimizers): Conv2D(32, 3x3, relu) -> MaxPool2D(2) -> Dropout(0.25) -> Flatten
 -> Dense(256, relu) -> Dropout(0.5) -> Dense(10, softmax); 1,387,594 parameters.]])

@@ -10,9 +10,8 @@ local train = {}
 
 local function fail(msg) C.raise(msg) end
 
-local function functional()
-  local nn = rawget(_G, "nn") or (package.searchpath("nn", package.path) and require "nn")
-  return nn and (nn.functional or nn.F)
-end
+-- nn.functional, required when first used (nn does not need train, but loading train
+-- should not load the layers).
+local function functional() return require("nn").functional end
 
 return { C = C, serial = serial, data = data, suggest = suggest, train = train, fail = fail, functional = functional }

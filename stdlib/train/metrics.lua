@@ -11,7 +11,6 @@ local function resolve_loss(loss, where)
   if type(loss) == "table" and getmetatable(loss) and getmetatable(loss).__call then return loss end
   if type(loss) ~= "string" then fail(where .. ": loss must be a name (\"cross_entropy\") or a function(output, target)") end
   local F = functional()
-  if not F then fail(where .. string.format(": loss \"%s\" needs nn (stdlib/nn.lua); pass a function(output, target) instead", loss)) end
   local fn = F[loss]
   if not fn then
     fail(where .. string.format(": unknown loss \"%s\"%s (a loss of nn.functional, or a function(output, target))",
@@ -23,7 +22,7 @@ end
 -- The names nn.functional offers as losses, for "did you mean".
 function train.loss_names()
   local F, out = functional(), {}
-  for k, v in pairs(F or {}) do
+  for k, v in pairs(F) do
     if type(v) == "function" and (k:find("entropy") or k:find("mse")) then
       out[#out + 1] = k
     end
@@ -48,7 +47,7 @@ local function resolve_metrics(ms, where)
     if m == "accuracy" or m == "acc" then list[#list + 1] = { name = "accuracy", fn = builtin_accuracy }
     elseif type(m) == "string" then
       local F = functional()
-      local fn = F and F[m]
+      local fn = F[m]
       if not fn then
         local names = train.loss_names()
         names[#names + 1] = "accuracy"

@@ -1021,4 +1021,19 @@ function T.installed_layout_finds_its_stdlib()
   check(out == "6\n3", "installed binary and module run: " .. out)
 end
 
+-- A stdlib missing one of its modules is an error at start-up that names it. optlab_init
+-- used to skip a module it could not find ("not there yet"), so `experiment` was silently nil.
+function T.a_stdlib_missing_a_module_is_an_error_naming_it()
+  local exe = os.getenv("OPTLAB") or "./optlab"
+  local build = io.popen("readlink -f " .. exe):read("l"):match("^(.*)/[^/]*$")
+  local pfx = os.tmpname()
+  os.remove(pfx)
+  local out = io.popen(string.format([[set -e; p=%q; mkdir -p $p/bin; make -s install-stdlib PREFIX=$p DESTDIR=
+    cp %q/optlab $p/bin/; rm $p/share/optlab/stdlib/experiment.lua
+    cd /; $p/bin/optlab -e 'print(type(experiment))' 2>&1 || echo "exit $?"]], pfx, build)):read("a")
+  os.execute(string.format("rm -rf %q", pfx))
+  check(out:find("module 'experiment' not found", 1, true) and out:find("exit %d"),
+        "start-up fails naming the missing module: " .. out)
+end
+
 return T
