@@ -315,7 +315,7 @@ result: {dir, records, missing, manifest, exit_status}.]])
   help.register(experiment.verify_main, "experiment.verify_main(argv)  `optlab verify <run folder>`: reruns and compares")
   help.register(experiment.resume_main, "experiment.resume_main(argv)  `optlab resume <run folder>`: runs what an interrupted comparison left")
   help.register(experiment.optlab_exe, "experiment.optlab_exe()  the path of the running optlab binary")
-  help.register(experiment.is_interrupt, "experiment.is_interrupt(history_or_error)  true if a run stopped because the user interrupted it")
+  help.register(experiment.is_interrupt, "experiment.is_interrupt(history)  true if train.fit stopped on Ctrl-C (history.stopped == \"interrupted\")")
 end
 
 return experiment

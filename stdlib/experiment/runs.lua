@@ -10,13 +10,10 @@ local optlab_exe = require "experiment.env".optlab_exe
 
 ---------------------------------------------------------------- running one run
 
--- Stops of train.fit that mean "the user interrupted": later runs are skipped.
-local function interrupted(stopped)
-  if type(stopped) ~= "string" then return false end
-  local s = stopped:lower()
-  return s:find("interrupt", 1, true) or s:find("sigint", 1, true) or s:find("ctrl", 1, true)
+-- Whether a history is train.fit's stop on Ctrl-C (stopped = "interrupted", its one value for it).
+function experiment.is_interrupt(h)
+  return type(h) == "table" and h.stopped == "interrupted"
 end
-experiment.is_interrupt = interrupted
 
 -- Copies the array columns of a history as plain numbers.
 local function plain_history(h)
@@ -62,7 +59,10 @@ local function execute(ctx, run)
   rec.stopped = h.stopped
   local n = report.epochs_of(rec.history)
   if h.stopped then
-    rec.status = interrupted(h.stopped) and "interrupted" or "stopped"
+    -- Interrupted means Ctrl-C: the flag SIGINT's handler sets (compare keeps it armed
+    -- from start to end, so fit's own catch_interrupts leaves it set), never a guess from
+    -- the words of `stopped`, which a callback or another fit may choose freely.
+    rec.status = sys.interrupted() and "interrupted" or "stopped"
   elseif n < ctx.cfg.epochs then
     rec.status = "stopped"
     rec.stopped = string.format("history has %d of %d epochs", n, ctx.cfg.epochs)
