@@ -1,6 +1,5 @@
 -- What a run folder records about its inputs: the data sets and their files, and the machine.
 local common = require "experiment.base"
-local C = common.C
 local experiment = common.experiment
 local report = common.report
 local fail = common.fail
@@ -42,46 +41,17 @@ local function resolve_data(spec, where)
   return train, val
 end
 
--- Files read by the data readers of this process, in order: datasets do
--- not (yet) list their files, so the readers are watched. The wrapper passes
--- everything through unchanged.
-local loaded_files = {}
-for _, fn in ipairs { "data_idx", "data_csv" } do
-  local orig = rawget(C, fn)
-  if type(orig) == "function" then
-    C[fn] = function(...)
-      for i = 1, select("#", ...) do
-        local a = select(i, ...)
-        if type(a) == "string" and report.exists(a) then loaded_files[#loaded_files + 1] = a end
-      end
-      return orig(...)
-    end
-  end
-end
-
--- Data files used (ds.files when a data set lists them, else every file
--- the data readers opened), with SHA-256.
+-- The data files of the data sets, with SHA-256: each data set lists the files it was
+-- read from (ds:files(), recorded by the loader that read them, stdlib/data.lua).
 local function data_files(...)
   local out, seen = report.array(), {}
-  for _, f in ipairs(loaded_files) do
-    if not seen[f] then
-      seen[f] = true
-      out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
-    end
-  end
   for i = 1, select("#", ...) do
     local ds = select(i, ...)
-    local files = nil
-    if ds ~= nil then
-      local ok, f = pcall(function() return ds.files end)
-      if ok then files = f end
-    end
-    if type(files) == "table" then
-      for _, f in ipairs(files) do
-        if not seen[f] then
-          seen[f] = true
-          out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
-        end
+    local files = ds ~= nil and type(ds.files) == "function" and ds:files() or {}
+    for _, f in ipairs(files) do
+      if not seen[f] then
+        seen[f] = true
+        out[#out + 1] = { path = abspath(f), sha256 = report.sha256(f) or "unreadable" }
       end
     end
   end

@@ -45,8 +45,9 @@ end
 local function Dataset(n, files)
   local mt = {}
   mt.__len = function(self) return self.n end
-  mt.__index = { take = function(self, k) return setmetatable({ n = math.min(k, self.n), files = self.files }, mt) end }
-  return setmetatable({ n = n, files = files }, mt)
+  mt.__index = { take = function(self, k) return setmetatable({ n = math.min(k, self.n), paths = self.paths }, mt) end,
+                 files = function(self) return self.paths or {} end }
+  return setmetatable({ n = n, paths = files }, mt)
 end
 local function fit(model, opt, ds, cfg)
   local h = { loss = {}, accuracy = {}, val_loss = {}, val_accuracy = {}, lr = {}, grad_norm = {},
