@@ -27,15 +27,15 @@ const char *const ol_prog_op_names[OL_OP_COUNT] = {
 
 static int is_binary(int op) { return op >= OL_OP_ADD && op <= OL_OP_LE; }
 static int is_unary(int op) { return op >= OL_OP_NEG && op <= OL_OP_COPY; }
-static int is_fused(int op) { return op >= OL_OP_LIN2 && op <= OL_OP_SQRTADD; }
+static int is_fused(int op) { return op >= OL_OP_LIN2 && op <= OL_OP_SQRTMULADD; }
 
 /* Operands an instruction reads: a; a, b; a, b, c; or a, b, c, e. */
 static int n_operands(int op)
 {
     if (is_unary(op) || op == OL_OP_STORE || op == OL_OP_SUM || op == OL_OP_SUMSQ) return 1;
     if (is_binary(op) || op == OL_OP_SQRTADD) return 2;
-    if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB) return 3;
-    if (op == OL_OP_LIN2 || op == OL_OP_SUBMULDIV) return 4;
+    if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB || op == OL_OP_SQRTMULADD) return 3;
+    if (op == OL_OP_LIN2 || op == OL_OP_LINSUB || op == OL_OP_SUBMULDIV) return 4;
     return 0;    /* LOAD */
 }
 
@@ -75,10 +75,12 @@ static double sfused(int op, double a, double b, double c, double e)
 {
     switch (op) {
     case OL_OP_LIN2: return a * b + c * e;
+    case OL_OP_LINSUB: return a * b - c * e;
     case OL_OP_MULADD: return a * b + c;
     case OL_OP_MULSUB: return c - a * b;
     case OL_OP_SUBMULDIV: return c - a * b / e;
-    default: return sqrt(a) + b;   /* OL_OP_SQRTADD */
+    case OL_OP_SQRTADD: return sqrt(a) + b;
+    default: return sqrt(a) * b + c;   /* OL_OP_SQRTMULADD */
     }
 }
 
@@ -168,6 +170,10 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
         else if (!a.v && b.v && c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.v[i] * e.v[i]; }
         else FOR d[i] = V(a) * V(b) + V(c) * V(e);
         break;
+    case OL_OP_LINSUB:
+        if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] - c.s * e.v[i]; }
+        else FOR d[i] = V(a) * V(b) - V(c) * V(e);
+        break;
     case OL_OP_MULADD:
         if (a.v && !b.v && !c.v) { FOR d[i] = a.v[i] * b.s + c.s; }
         else if (!a.v && b.v && c.v) { FOR d[i] = a.s * b.v[i] + c.v[i]; }
@@ -180,6 +186,10 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
     case OL_OP_SUBMULDIV:
         if (!a.v && b.v && c.v && e.v) { FOR d[i] = c.v[i] - a.s * b.v[i] / e.v[i]; }
         else FOR d[i] = V(c) - V(a) * V(b) / V(e);
+        break;
+    case OL_OP_SQRTMULADD:
+        if (a.v && !b.v && !c.v) { FOR d[i] = sqrtf(a.v[i]) * b.s + c.s; }
+        else FOR d[i] = sqrtf(V(a)) * V(b) + V(c);
         break;
     default:  /* OL_OP_SQRTADD */
         if (a.v && !b.v) { FOR d[i] = sqrtf(a.v[i]) + b.s; }
@@ -247,7 +257,7 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
             case OL_OP_WHERE:
                 vwhere(m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c));
                 break;
-            case OL_OP_LIN2: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD:
+            case OL_OP_LIN2: case OL_OP_LINSUB: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD: case OL_OP_SQRTMULADD:
                 vfused(c->op, m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c),
                        opnd(ptr, S->fs, c->e));
                 break;

@@ -427,8 +427,14 @@ local function compile(T)
       local function args(n) return info[n].args end
       if ix.op == "ADD" then
         if single(A, "MUL") and single(B, "MUL") then return "LIN2", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] } end
-        if single(A, "MUL") then return "MULADD", { args(A)[1], args(A)[2], B } end
-        if single(B, "MUL") then return "MULADD", { args(B)[1], args(B)[2], A } end
+        for _, pair in ipairs { { A, B }, { B, A } } do
+          local M, other = pair[1], pair[2]
+          if single(M, "MUL") then
+            local x, y = args(M)[1], args(M)[2]
+            if single(x, "SQRT") then return "SQRTMULADD", { args(x)[1], y, other } end
+            return "MULADD", { x, y, other }
+          end
+        end
         if single(A, "SQRT") then return "SQRTADD", { args(A)[1], B } end
         if single(B, "SQRT") then return "SQRTADD", { args(B)[1], A } end
       elseif ix.op == "SUB" then
@@ -436,6 +442,7 @@ local function compile(T)
           local m = args(args(B)[1])
           return "SUBMULDIV", { m[1], m[2], A, args(B)[2] }
         end
+        if single(A, "MUL") and single(B, "MUL") then return "LINSUB", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] } end
         if single(B, "MUL") then return "MULSUB", { args(B)[1], args(B)[2], A } end
       end
       return ix.op, ix.args
