@@ -636,7 +636,7 @@ function optim.get(name, convention, overrides)
     fail(string.format("optim.get: unknown optimizer '%s'%s (known: %s)", name, suggest.phrase(name, names),
       table.concat(names, ", ")))
   end
-  if has and not has[sp.name] then
+  if has and not has[sp.name] and sp.kind ~= "Declared" then    -- a declaration brings its own defaults
     local names = {}
     for n in pairs(has) do names[#names + 1] = n end
     table.sort(names)

@@ -264,6 +264,55 @@ T.errors_name_the_optimizer_and_the_field = function()
     update = function(p, g, s) s.v = g; return p end } {} end, HERE, "state 'v' is one number per tensor")
 end
 
+-- A comparison script that declares its optimizer: by object and by name,
+-- in --jobs 2 workers; the manifest records its hyperparameters and
+-- `optlab verify` reruns it bit for bit.
+T.declared_in_compare_jobs_and_verify = function()
+  local report = require "report"
+  local experiment = require "experiment"
+  local q = report.shell_quote
+  local exe = os.getenv("OPTLAB") or experiment.optlab_exe()
+  local dir = os.tmpname()
+  os.remove(dir)
+  report.mkdir_p(dir)
+  report.write_file(dir .. "/decl.lua", [[
+local fn = optim.fn
+optim.define {
+  name = "SignMomentum", doc = "sign of an EMA of g (Signum, Bernstein et al. 2018)",
+  hyper = { { "lr", 0.01, range = "[0, inf)" }, { "beta", 0.9, range = "[0, 1)" } },
+  state = { m = 0 },
+  update = function(p, g, s, h) s.m = h.beta * s.m + (1 - h.beta) * g; return p - h.lr * fn.sign(s.m) end,
+}
+local ds = data.blobs { n = 300, centers = 3, features = 4, std = 1.5, seed = 7 }
+local tr, va = ds:split { validation = 0.25 }
+return experiment.compare {
+  name = "declared", data = { tr, va }, batch_size = 30, epochs = 2, seeds = { 1 }, verbose = 0,
+  model = function() return nn.Sequential { input = { 4 }, nn.Dense(8, { activation = "relu" }), nn.Dense(3) } end,
+  optimizers = { optim.SignMomentum { lr = 0.02 }, "SignMomentum", "SGD" },
+}
+]])
+  local function run(args)
+    local p = io.popen(q(exe) .. " " .. args .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    return ok, out
+  end
+  local ok, out = run(q(dir .. "/decl.lua") .. " runs_dir=" .. q(dir .. "/runs") .. " --jobs 2")
+  check(ok, "the comparison failed:\n" .. out)
+  local folder = out:match("Run folder: ([^\n]+)")
+  check(folder, "no run folder in:\n" .. out)
+  local m = report.json_decode(report.read_file(folder .. "/manifest.json"))
+  local found
+  for _, o in ipairs(m.config and m.config.optimizers or {}) do
+    if o.label == "SignMomentum(lr=0.02, beta=0.9)" then found = o end
+  end
+  check(found and found.hyperparameters and found.hyperparameters.lr == 0.02 and found.hyperparameters.beta == 0.9,
+    "manifest entry of the declared optimizer: " .. report.read_file(folder .. "/manifest.json"))
+  local vok, vout = run("--threads 1 verify " .. q(folder))
+  check(vok and vout:find("OK, every metric matches bit for bit", 1, true), "verify:\n" .. vout)
+  os.execute("rm -rf " .. q(dir))
+end
+
 -- A hand-made program can never read or write outside its buffers.
 T.program_checker_refuses_unsound_programs = function()
   local C = require "optlab.core"
