@@ -275,41 +275,47 @@ static double lanes_total(const double *l)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-int ol_prog_run(const OLProg *P, double *slots, int64_t n, float *const *bufs)
+int ol_prog_stage(const OLProg *P, double *slots, int64_t n, float *const *bufs, int k)
 {
+    if (k < 0 || k > P->nstages) return -1;
     if (P->numel_slot >= 0) slots[P->numel_slot] = (double)n;
+    run_scalar(P->scode + P->sstart[k], P->sstart[k + 1] - P->sstart[k], slots, bufs);
+    if (k == P->nstages) return 0;    /* the last section: stores of scalar state */
     float *fs = malloc((size_t)(P->nslots > 0 ? P->nslots : 1) * sizeof *fs);
     if (!fs) return -1;
+    for (int i = 0; i < P->nslots; i++) fs[i] = (float)slots[i];
     const int64_t nspans = (n + OL_PROG_SPAN - 1) / OL_PROG_SPAN;
-    for (int k = 0; k < P->nstages; k++) {
-        run_scalar(P->scode + P->sstart[k], P->sstart[k + 1] - P->sstart[k], slots, bufs);
-        for (int i = 0; i < P->nslots; i++) fs[i] = (float)slots[i];
-        Stage S = { P, P->vcode + P->vstart[k], P->vstart[k + 1] - P->vstart[k], fs, bufs, {0}, 0 };
-        for (int b = 0; b < P->nbufs; b++)
-            if (P->vecbuf[b]) S.vec[S.nvec++] = b;
-        int nred = 0, red[OL_PROG_MAXRED];
-        for (int i = 0; i < S.ncode; i++)
-            if (S.code[i].op == OL_OP_SUM || S.code[i].op == OL_OP_SUMSQ) red[nred++] = S.code[i].dst;
-        double *lanes = NULL;
-        if (nred) {
-            lanes = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred * 8, sizeof *lanes);
-            if (!lanes) { free(fs); return -1; }
-        }
-        const int stride = 8 * nred;
-        #pragma omp parallel for schedule(static) if(n > OL_PROG_PARMIN)
-        for (int64_t b = 0; b < nspans; b++) {
-            const int64_t lo = b * OL_PROG_SPAN;
-            run_span(&S, lo, n - lo < OL_PROG_SPAN ? n - lo : OL_PROG_SPAN, lanes ? lanes + b * stride : NULL);
-        }
-        for (int j = 0; j < nred; j++) {
-            double total = 0.0;
-            for (int64_t b = 0; b < nspans; b++) total += lanes_total(lanes + b * stride + 8 * j);
-            slots[red[j]] = total;
-        }
-        free(lanes);
+    Stage S = { P, P->vcode + P->vstart[k], P->vstart[k + 1] - P->vstart[k], fs, bufs, {0}, 0 };
+    for (int b = 0; b < P->nbufs; b++)
+        if (P->vecbuf[b]) S.vec[S.nvec++] = b;
+    int nred = 0, red[OL_PROG_MAXRED];
+    for (int i = 0; i < S.ncode; i++)
+        if (S.code[i].op == OL_OP_SUM || S.code[i].op == OL_OP_SUMSQ) red[nred++] = S.code[i].dst;
+    double *lanes = NULL;
+    if (nred) {
+        lanes = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred * 8, sizeof *lanes);
+        if (!lanes) { free(fs); return -1; }
     }
-    run_scalar(P->scode + P->sstart[P->nstages], P->sstart[P->nstages + 1] - P->sstart[P->nstages], slots, bufs);
+    const int stride = 8 * nred;
+    #pragma omp parallel for schedule(static) if(n > OL_PROG_PARMIN)
+    for (int64_t b = 0; b < nspans; b++) {
+        const int64_t lo = b * OL_PROG_SPAN;
+        run_span(&S, lo, n - lo < OL_PROG_SPAN ? n - lo : OL_PROG_SPAN, lanes ? lanes + b * stride : NULL);
+    }
+    for (int j = 0; j < nred; j++) {
+        double total = 0.0;
+        for (int64_t b = 0; b < nspans; b++) total += lanes_total(lanes + b * stride + 8 * j);
+        slots[red[j]] = total;
+    }
+    free(lanes);
     free(fs);
+    return 0;
+}
+
+int ol_prog_run(const OLProg *P, double *slots, int64_t n, float *const *bufs)
+{
+    for (int k = 0; k <= P->nstages; k++)
+        if (ol_prog_stage(P, slots, n, bufs, k) != 0) return -1;
     return 0;
 }
 

@@ -86,4 +86,10 @@ const char *ol_prog_prepare(OLProg *P);
  * code. Returns 0, or -1 if out of memory. */
 int ol_prog_run(const OLProg *P, double *slots, int64_t n, float *const *bufs);
 
+/* One step of ol_prog_run: section k and vector stage k, or (k == nstages)
+ * the last section. A caller that sums reductions across tensors (a global
+ * norm) or transforms a whole matrix between stages runs the stages of all
+ * tensors in turn, keeping each tensor's slots between calls. */
+int ol_prog_stage(const OLProg *P, double *slots, int64_t n, float *const *bufs, int k);
+
 #endif
