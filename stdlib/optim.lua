@@ -311,7 +311,7 @@ local function buffer_names(self)
   local v, k = self.values, self.spec.kind
   if k == "Declared" then      -- per-parameter buffers; globals and scratch live elsewhere
     local names = {}
-    for _, list in ipairs { self.spec.state, self.spec.scalars } do
+    for _, list in ipairs { self.spec.state, self.spec.scalars, self.spec.rows, self.spec.cols } do
       for _, name in ipairs(list) do names[#names + 1] = name end
     end
     return names
@@ -338,9 +338,10 @@ local function state_of(self, p, i, hv)
   local sp = self.spec
   for j, name in ipairs(names) do
     if name then
-      -- a declaration's per-tensor scalars are one element; its buffers start at their declared value
-      local scalar = sp.kind == "Declared" and sp.decl.scalars and sp.decl.scalars[name] ~= nil
-      st[name] = tensor.zeros(scalar and { 1 } or p:shape())
+      -- a declaration's per-tensor scalars are one element, its rows and cols R and C
+      -- (the parameter seen as R x C); its buffers start at their declared value
+      local size = sp.kind == "Declared" and self.program.bufsize[name] or "all"
+      st[name] = tensor.zeros(define.buffer_shape(size, p))
       local init = sp.init and sp.init[name]
       if type(init) == "string" then init = hv[init] end
       if init and init ~= 0 then st[name]:fill_(init) end
@@ -535,9 +536,9 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
     for j = 3, #prog.bufs do
       local name = prog.bufs[j]
       local b = st[name] or self.globals[name]
-      if not b then       -- a matrix stage's scratch: not state, not saved
+      if not b then       -- a stage's scratch: not state, not saved
         self._scratch[p] = self._scratch[p] or {}
-        b = self._scratch[p][name] or tensor.zeros(p:shape())
+        b = self._scratch[p][name] or tensor.zeros(define.buffer_shape(prog.bufsize[name], p))
         self._scratch[p][name] = b
       end
       bufs[#bufs + 1] = b
@@ -566,7 +567,12 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
       end
     end
     for _, m in ipairs(prog.mats) do
-      if m.stage == k then
+      if m.stage == k and m.op ~= "MAT" then
+        for i, bufs in ipairs(lists) do
+          local out = bufs[m.outbuf + 1]
+          C.optim_rowcol_sum(bufs[m.inbuf + 1], params[i], m.op == "RSUM" and out or nil, m.op == "CSUM" and out or nil)
+        end
+      elseif m.stage == k then
         for i, bufs in ipairs(lists) do
           local out = m.fn(bufs[m.inbuf + 1])
           if not tensor.is_tensor(out) or table.concat(out:shape(), "x") ~= table.concat(params[i]:shape(), "x") then
@@ -578,6 +584,9 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
         end
       end
     end
+  end
+  for _, st in ipairs(prog.rcstores) do
+    for _, bufs in ipairs(lists) do tensor.raw.copy_(bufs[st.buf + 1], bufs[st.tmpbuf + 1]) end
   end
 end
 

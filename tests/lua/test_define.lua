@@ -258,6 +258,60 @@ T.matrix_stage_orthogonalizes = function()
   end, "must return a tensor of the parameter's shape 2x2, got 2")
 end
 
+-- Rows and columns (Adafactor's factored second moment): against float64,
+-- on a matrix, a vector (one row) and a matrix large enough for threads.
+local Factored = optim.define {
+  name = "FactoredTest", doc = "r, c: EMAs of the row and column means of g^2; v = r c / mean(r)",
+  hyper = { { "lr", 0.1 }, { "beta2", 0.9 } },
+  rows = { r = 0 }, cols = { c = 0 },
+  update = function(p, g, s, h)
+    local g2 = g * g + 1e-30
+    s.r = h.beta2 * s.r + (1 - h.beta2) * fn.row_mean(g2)
+    s.c = h.beta2 * s.c + (1 - h.beta2) * fn.col_mean(g2)
+    return p - h.lr * g / fn.sqrt(s.r * s.c / fn.mean(s.r))
+  end,
+}
+
+T.rows_and_columns_match_a_float64_reference = function()
+  for _, shape in ipairs { { 3, 4 }, { 7 }, { 300, 257 } } do
+    local p = tensor.randn(shape, { seed = 1 })
+    local g = tensor.randn(shape, { seed = 2 })
+    p.grad = g
+    local R, C = 1, shape[#shape]
+    for i = 1, #shape - 1 do R = R * shape[i] end
+    local pv, gv = p:reshape(-1):totable(), g:reshape(-1):totable()
+    local o = Factored {}
+    o:step { p }
+    local r, c, mr = {}, {}, 0
+    for i = 1, R do r[i] = 0 end
+    for j = 1, C do c[j] = 0 end
+    for i = 1, R do
+      for j = 1, C do
+        local x = gv[(i - 1) * C + j] ^ 2
+        r[i], c[j] = r[i] + x / C, c[j] + x / R
+      end
+    end
+    for i = 1, R do r[i] = 0.1 * r[i]; mr = mr + r[i] / R end
+    local got, worst = p:reshape(-1):totable(), 0
+    for i = 1, R do
+      for j = 1, C do
+        local k = (i - 1) * C + j
+        local want = pv[k] - 0.1 * gv[k] / math.sqrt(r[i] * 0.1 * c[j] / mr)
+        worst = math.max(worst, math.abs(got[k] - want) / (math.abs(pv[k]) + math.abs(want)))
+      end
+    end
+    check(worst < 1e-6, string.format("%s: worst relative error %.3g", table.concat(shape, "x"), worst))
+    check(#o.state[p].r:totable() == R and #o.state[p].c:totable() == C, "row and column state sizes")
+  end
+  local out = {}
+  for threads = 1, 2 do
+    sys.set_threads(threads)
+    out[threads] = run(Factored {}, 200003, 3)
+  end
+  sys.set_threads(2)
+  identical(out[1], out[2], "rows and columns: 1 vs 2 threads")
+end
+
 T.schedules_and_resume = function()
   -- lr from a schedule, then a state_dict mid-run resumes bit for bit
   local function make() return D.Adam { lr = schedule.linear { from = 0.01, to = 0.001, steps = 20 } } end
@@ -427,7 +481,8 @@ T.program_checker_refuses_unsound_programs = function()
   local C = require "optlab.core"
   local O = C.optim_program_ops
   local function prog(vcode, extra)
-    local d = { nslots = 2, nregs = 2, nbufs = 2, nstages = 1, numel_slot = -1, vcode = vcode, scode = {},
+    local d = { nslots = 2, nregs = 2, nbufs = 2, nstages = 1, numel_slot = -1, nrows_slot = -1, ncols_slot = -1,
+                vcode = vcode, scode = {},
                 vstart = { 0, #vcode / 7 }, sstart = { 0, 0, 0 }, consts = {}, inputs = {} }
     for k, v in pairs(extra or {}) do d[k] = v end
     return C.optim_program(d)
