@@ -247,7 +247,10 @@ function Optimizer:describe()
   for _, k in ipairs(sp.show) do shown[k] = true end
   for _, k in ipairs(sp.order) do
     local v = self.values[k]
-    if v ~= nil and (shown[k] or (self.given[k] and not (k == "convention" and v == "textbook"))) then
+    -- shown: the usual fields, those the user gave, and numbers a convention
+    -- set away from our defaults (optim.get("Adagrad"): initial_accumulator=0.1)
+    local moved = type(v) == "number" and type(sp.defaults[k]) == "number" and v ~= sp.defaults[k] and sp.field[k] ~= nil
+    if v ~= nil and (shown[k] or moved or (self.given[k] and not (k == "convention" and v == "textbook"))) then
       parts[#parts + 1] = k .. "=" .. fmt(v)
     elseif k == "convention" and v ~= "textbook" then
       parts[#parts + 1] = k .. "=" .. fmt(v)
