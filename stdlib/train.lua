@@ -639,7 +639,7 @@ function train.fit(model, opt, train_ds, o)
             "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, steps, lv, epochs_text(e - 1)))
           return
         end
-        opt:step(params)
+        opt:step(params, nil, gn)    -- the norm once a step: logged, and clip_norm's (Optimizer:step)
         lsum, seen, gsum = lsum + lv * b, seen + b, gsum + gn
         for i, m in ipairs(metrics) do msums[i] = msums[i] + value_of(untaped(m.fn, output, y)) * b end
         blogs.step, blogs.loss, blogs.size = step, lv, b

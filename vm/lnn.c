@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "tensor.h"
+#include "par.h"
 #include "act.h"
 #include "loss.h"
 #include "norm.h"
@@ -456,7 +457,7 @@ static int truncated_normal(lua_State *L)
     size_t n = (size_t)ol_numel(t);
     float *o = ol_data(t);
     ol_rng_normal(key, stream, 0.0f, 1.0f, o, n);
-    #pragma omp parallel for schedule(static) if (n > 32768)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float z = o[i];
         for (uint64_t round = 1; fabsf(z) > 2.0f; round++) {
@@ -616,7 +617,7 @@ static OLTensor *pad_copy(lua_State *L, const OLTensor *x, pads pd)
     OLTensor *xp = ol_pushtensor(L, 4, ps);
     const float *src = ol_data(x);
     float *dst = ol_data(xp);
-    #pragma omp parallel for schedule(static) if (n * c * h * w > 32768)
+    #pragma omp parallel for schedule(static) if (n * c * h * w > OL_PAR_MIN)
     for (int64_t pl = 0; pl < n * c; pl++)
         for (int64_t i = 0; i < h; i++)
             memcpy(dst + (pl * ps[2] + i + pd.top) * ps[3] + pd.left, src + (pl * h + i) * w, (size_t)w * sizeof(float));

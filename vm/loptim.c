@@ -9,6 +9,7 @@
  * every error, raised at the user's file:line. */
 #include <math.h>
 #include "optim.h"
+#include "reduce.h"
 #include "tensor.h"
 
 #define OL_HYPER "optlab.OptimHyper"
@@ -171,12 +172,13 @@ static float *contig_data(lua_State *L, int idx, const char *what)
 
 static int64_t numel_at(lua_State *L, int idx) { return ol_numel(ol_checktensor(L, idx)); }
 
-/* C.optim_grad_sqnorm(g) -> sum of squares in double, deterministic. */
+/* C.optim_grad_sqnorm(g) -> sum of squares in double: ol_sumsq, the sum
+ * C.grad_norm takes, so a clip's norm and the logged one agree to the bit. */
 static int l_grad_sqnorm(lua_State *L)
 {
     OLTensor *g = ol_checktensor(L, 1);
     if (!ol_iscontiguous(g)) g = ol_pushcontiguous(L, 1);
-    lua_pushnumber(L, ol_grad_sqnorm(ol_numel(g), ol_data(g)));
+    lua_pushnumber(L, ol_sumsq(ol_numel(g), ol_data(g)));
     return 1;
 }
 
