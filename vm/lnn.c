@@ -360,7 +360,7 @@ static int batch_norm_eval_backward(lua_State *L)
 /* A Philox key or stream: any integer, its bits taken as they are. */
 static uint64_t u64_arg(lua_State *L, int idx, const char *op, const char *what)
 {
-    return (uint64_t)ol_checkrange(L, idx, LUA_MININTEGER, LUA_MAXINTEGER, op, what);
+    return (uint64_t)ol_checkrange(L, idx, INT64_MIN, INT64_MAX, op, what);
 }
 
 /* dropout_forward(x, p, key, stream) -> y, mask: the decisions of ol_rng_dropout_mask(key,
