@@ -488,11 +488,17 @@ function Optimizer:_update(params, hv, k, literal, grad_norm)
   local kind = self.spec.kind
   if kind == "Declared" then
     self:_run_program(params, grads, hv, grad_scale, scales, value_first)
-    keras_base.average(v, params, calls, state)
-    hv.grad_scale = grad_scale
-    self.last = hv
-    return
+  else
+    self:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
   end
+  keras_base.average(v, params, calls, state)
+  hv.grad_scale, hv.grad_norm = grad_scale, norm
+  self.last = hv
+end
+
+-- A built-in's step: its hand-written kernel over each tensor (kernels/optim.c).
+function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
+  local v, kind = self.values, self.spec.kind
   if kind == "Nadam" then
     -- mu_t = beta1 (1 - 0.5 0.96^(psi t)): psi = 0.004 in PyTorch and tf.keras <= 2.10;
     -- Keras 3 and tf.keras 2.11+ use 0.96^t (keras/src/optimizers/nadam.py)
@@ -513,9 +519,6 @@ function Optimizer:_update(params, hv, k, literal, grad_norm)
     C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
                    scales and scales[i])
   end
-  keras_base.average(v, params, calls, state)
-  hv.grad_scale, hv.grad_norm = grad_scale, norm
-  self.last = hv
 end
 
 -- Which clippings the update applies to the gradient: by norm (a grad_scale
