@@ -403,6 +403,10 @@ local function trace(sp, values, clip)
     for _, f in ipairs(sp.fields) do hnames[#hnames + 1] = f[1] end
     local h = setmetatable({}, {
       __index = function(_, k)
+        -- the convention, as text at tracing: "textbook", "keras", "tf_keras",
+        -- "keras3", "torch"; form: the update family ("keras3" for tf_keras too)
+        if k == "convention" then return values.convention end
+        if k == "form" then return require("optim.conventions").form[values.convention] end
         local d = sp.defaults[k]
         if d == nil then
           fail(string.format("%s: update reads hyperparameter '%s' that the declaration does not declare%s (hyperparameters: %s)",
@@ -722,7 +726,7 @@ end
 -- The program for an optimizer's configuration (its booleans and which
 -- clippings are on), traced and compiled on first use, then cached.
 function define.program(sp, values, clip)
-  local key = { clip.norm and "N" or "-", clip.value and "V" or "-" }
+  local key = { clip.norm and "N" or "-", clip.value and "V" or "-", tostring(values.convention) }
   for _, f in ipairs(sp.fields) do
     if f[2] == "bool" then key[#key + 1] = values[f[1]] and "1" or "0" end
   end
