@@ -35,7 +35,7 @@ static int n_operands(int op)
         op == OL_OP_COLSTORE) return 1;
     if (is_binary(op) || op == OL_OP_SQRTADD) return 2;
     if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB || op == OL_OP_SQRTMULADD) return 3;
-    if (op == OL_OP_LIN2 || op == OL_OP_LINSUB || op == OL_OP_SUBMULDIV) return 4;
+    if (op == OL_OP_LIN2 || op == OL_OP_LIN2SQ || op == OL_OP_LINSUB || op == OL_OP_SUBMULDIV) return 4;
     return 0;    /* LOAD, ROWLOAD, COLLOAD */
 }
 
@@ -75,6 +75,7 @@ static double sfused(int op, double a, double b, double c, double e)
 {
     switch (op) {
     case OL_OP_LIN2: return a * b + c * e;
+    case OL_OP_LIN2SQ: return a * b + c * (e * e);
     case OL_OP_LINSUB: return a * b - c * e;
     case OL_OP_MULADD: return a * b + c;
     case OL_OP_MULSUB: return c - a * b;
@@ -169,6 +170,10 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
         if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * e.v[i]; }
         else if (!a.v && b.v && c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.v[i] * e.v[i]; }
         else FOR d[i] = V(a) * V(b) + V(c) * V(e);
+        break;
+    case OL_OP_LIN2SQ:
+        if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * (e.v[i] * e.v[i]); }
+        else FOR d[i] = V(a) * V(b) + V(c) * (V(e) * V(e));
         break;
     case OL_OP_LINSUB:
         if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] - c.s * e.v[i]; }
@@ -274,7 +279,7 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *partial)
             case OL_OP_WHERE:
                 vwhere(m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c));
                 break;
-            case OL_OP_LIN2: case OL_OP_LINSUB: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD: case OL_OP_SQRTMULADD:
+            case OL_OP_LIN2: case OL_OP_LIN2SQ: case OL_OP_LINSUB: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD: case OL_OP_SQRTMULADD:
                 vfused(c->op, m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c),
                        opnd(ptr, S->fs, c->e));
                 break;

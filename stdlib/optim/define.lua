@@ -566,7 +566,15 @@ local function compile(T)
       local A, B = ix.args[1], ix.args[2]
       local function args(n) return info[n].args end
       if ix.op == "ADD" then
-        if single(A, "MUL") and single(B, "MUL") then return "LIN2", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] } end
+        if single(A, "MUL") and single(B, "MUL") then
+          -- c*(e*e) (a square of one value) folds in too: b2 v + (1 - b2) (g g)
+          local c, sq = args(B)[1], args(B)[2]
+          if not (single(sq, "MUL") and rawequal(args(sq)[1], args(sq)[2])) then c, sq = sq, c end
+          if single(sq, "MUL") and rawequal(args(sq)[1], args(sq)[2]) then
+            return "LIN2SQ", { args(A)[1], args(A)[2], c, args(sq)[1] }
+          end
+          return "LIN2", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] }
+        end
         for _, pair in ipairs { { A, B }, { B, A } } do
           local M, other = pair[1], pair[2]
           if single(M, "MUL") then
