@@ -168,11 +168,12 @@ fixtures: optlab
 	$(OPTLAB) tools/gen_optim_fixtures.lua
 
 install: optlab
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim $(DESTDIR)$(PREFIX)/share/optlab/stdlib/landscape \
 	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
 	install -m 755 $(OPTLAB) $(DESTDIR)$(PREFIX)/bin/optlab
 	install -m 644 stdlib/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/
 	install -m 644 stdlib/optim/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim/
+	install -m 644 stdlib/landscape/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/landscape/
 	install -m 755 $(BUILD)/optlab.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/optlab.so
 
 clean:
