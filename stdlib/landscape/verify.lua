@@ -1,9 +1,8 @@
 -- `optlab verify <folder>` of a landscape run (manifest kind "landscape"):
 -- stdlib/rerun.lua checks the folder's copies of the code, then hands over
 -- here. The folder's copy of the script runs again into a temporary folder
--- and every cell of trajectories.csv must match bit for bit (the numbers are
--- written as the shortest text that reads back as the same double, so equal
--- text is equal bits), as must each optimizer's learning rate and outcome.
+-- and every number of trajectories.csv must match bit for bit, as must each
+-- optimizer's learning rate and outcome.
 -- A landscape run does no matrix products, so BLIS's kernel set plays no part.
 local report = require "report"
 
@@ -41,7 +40,8 @@ function V.compare(recorded, rerun_csv)
     seen[key(r)] = true
     if other and not diff then
       for _, k in ipairs(cols) do
-        if r[k] ~= other[k] then
+        -- equal bits, not equal text: LuaJIT and Lua 5.4 print a halfway 17th digit differently
+        if not report.same_bits(report.parse_num(r[k]), report.parse_num(other[k])) then
           diff = string.format("%s: recorded %s, rerun %s", k, r[k] == "" and "(empty)" or tostring(r[k]),
                                (other[k] == nil or other[k] == "") and "(empty)" or other[k])
           break

@@ -394,6 +394,21 @@ function T.verify_passes_and_detects_a_forged_trajectories_csv()
   check(rrc ~= 0 and rerr:find("is a landscape run", 1, true), "resume:\n" .. rerr)
 end
 
+-- the same double may print two ways: LuaJIT rounds a halfway 17th digit up,
+-- glibc to even (1.64963531494140625 exactly); verify compares bits, not text
+function T.verify_compares_bits_not_text()
+  local V = require "landscape.verify"
+  local head = "optimizer,step,x,y,f,grad_norm\n"
+  local a = head .. "SGD,0,1.6496353149414063,0.5,2,3\n"
+  local b = head .. "SGD,0,1.6496353149414062,0.5,2,3\n"
+  check(report.parse_num("1.6496353149414063") == report.parse_num("1.6496353149414062"), "one double, two texts")
+  local ok, lines, first = V.compare(a, b)
+  check(ok, "the same bits in other text: " .. tostring(first))
+  check(lines[1]:find("1 steps: x, y, f, grad_norm match bit for bit", 1, true), lines[1])
+  local ok2, _, first2 = V.compare(a, head .. "SGD,0,1.6496353149414065,0.5,2,3\n")
+  check(not ok2 and first2:find("SGD, step 0, x: recorded 1.6496353149414063, rerun 1.6496353149414065", 1, true), first2)
+end
+
 -- errors name the user's file and line
 function T.bad_fn_start_and_optimizers_are_errors_at_the_users_line()
   local here = debug.getinfo(1, "S").short_src
