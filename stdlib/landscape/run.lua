@@ -309,7 +309,8 @@ local function table_rows(ctx)
   if fn.fmin then header[#header + 1] = "final f - f*" end
   header[#header + 1] = "distance to nearest minimum"
   header[#header + 1] = reach
-  header[#header + 1] = "diverged"
+  -- unbounded below, running far away is where the descent leads, not a failure
+  header[#header + 1] = fn.fmin and "diverged" or "ran off"
   local rows = {}
   for _, r in ipairs(ctx.runs) do
     local final = r.f[#r.f]
