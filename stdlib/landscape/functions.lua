@@ -293,7 +293,7 @@ end
 -- wall's face the gradient is height * steepness / 4 at most: a step taken
 -- there is catapulted far, the exploding gradient of the textbook's Figure 8.3.
 function F.cliff(opts)
-  local o = options("cliff", opts, { height = 10, steepness = 10, at = 1 })
+  local o = options("cliff", opts, { height = 10, steepness = 40, at = 1 })
   positive("cliff", o, "height")
   positive("cliff", o, "steepness")
   positive("cliff", o, "at")

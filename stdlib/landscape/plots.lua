@@ -154,28 +154,30 @@ do for [fmt in "svg png"] {
 ]], w, h, w, h, w, h)
 end
 
--- Contour levels: `count` evenly spaced over z's range.
+-- Contour levels: the count - 1 inner edges of `count` equal bands of z's
+-- range, so the lines bound the heat map's bands (palette maxcolors count).
 local function levels(lo, hi, count)
   local out = {}
   if not (finite(lo) and finite(hi)) or hi <= lo then return "5" end
-  for i = 1, count do out[i] = g(lo + (hi - lo) * (i - 0.5) / count) end
+  for i = 1, count - 1 do out[i] = g(lo + (hi - lo) * i / count) end
   return "discrete " .. table.concat(out, ", ")
 end
 
 -- Shared by the still and the animation: the contour lines into a table,
 -- the ranges, the heat map's palette.
 local function contour_setup(fn, window, zlo, zhi)
-  local log = fn.contours == "log"
+  local bands = fn.contours == "log" and 18 or 16
   return table.concat({
     "# the contour lines, traced once into contour_lines.dat",
     "set contour base", "unset surface", "set view map",
-    "set cntrparam levels " .. levels(zlo, zhi, log and 18 or 16),
+    "set cntrparam levels " .. levels(zlo, zhi, bands),
     "set table 'contour_lines.dat'",
     "splot 'grid.dat' nonuniform matrix using 1:2:3 with lines notitle",
     "unset table", "unset contour", "set surface",
     string.format("set xrange [%s:%s]", g(window[1][1]), g(window[1][2])),
     string.format("set yrange [%s:%s]", g(window[2][1]), g(window[2][2])),
-    "set palette defined (0 '#fbfbfd', 1 '#e3ebf3', 2 '#bccfe0', 3 '#8fb0cc')",
+    -- filled bands between the lines; few colours also keep the GIF small
+    "set palette defined (0 '#fbfbfd', 1 '#e3ebf3', 2 '#bccfe0', 3 '#8fb0cc') maxcolors " .. bands,
     string.format("set cbrange [%s:%s]", g(zlo), g(zhi)),
     "set xlabel 'x'", "set ylabel 'y'",
   }, "\n") .. "\n"
@@ -291,12 +293,13 @@ function plots.log_tics(lo, hi)
 end
 
 -- loss.gp: f - f* against the step (log scale) when f* is known, else f.
-function plots.loss_gp(runs, fmin, lo, hi, title)
+function plots.loss_gp(runs, fmin, lo, hi, title, steps)
   local lines = { string.format(HEAD, "loss.svg and loss.png", "loss.dat", "loss", "loss") }
   lines[#lines + 1] = "set datafile separator '\\t'"
   lines[#lines + 1] = "set grid"
   lines[#lines + 1] = "set key outside right top"
   lines[#lines + 1] = "set xlabel 'step'"
+  lines[#lines + 1] = string.format("set xrange [0:%d]", steps)
   lines[#lines + 1] = string.format("set title %s", gp_str(title))
   if fmin and finite(lo) and finite(hi) then
     lines[#lines + 1] = "set logscale y"

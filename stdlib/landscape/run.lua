@@ -392,7 +392,7 @@ local function write_pictures(ctx)
                               ctx.noise > 0 and string.format(", gradient noise %g", ctx.noise) or "")
   local loss_text, lo, hi = plots.loss(ctx.runs, ctx.steps, fn.fmin)
   put("loss.dat", loss_text)
-  put("loss.gp", plots.loss_gp(ctx.runs, fn.fmin, lo, hi, title))
+  put("loss.gp", plots.loss_gp(ctx.runs, fn.fmin, lo, hi, title, ctx.steps))
   local jobs = { { gp = "loss", name = "loss", outputs = { "svg", "png" } } }
   if fn.dims == 2 then
     local window = plot_window(ctx)
@@ -703,7 +703,7 @@ Each returns {name, dims, f, minima, fmin, window, start, ...}; f(xs) takes one 
       monkey_saddle = "monkey_saddle()  x^3 - 3xy^2: a degenerate saddle at 0, unbounded below; reached means f <= -1",
       valley = "valley{slope = 0.1, walls = 10, length = 10}  slope (sqrt(1 + x^2) - 1) + walls y^2: a long narrow valley, minimum 0",
       quadratic = "quadratic{condition = 10, angle = 0, n = 2, scale = 1}  1/2 x'Ax, A's eigenvalues scale..scale*condition, axes turned by angle degrees",
-      cliff = "cliff{height = 10, steepness = 10, at = 1}  (x^2 + y^2)/2 + height sigmoid(steepness (x - at)): a wall whose face explodes gradients",
+      cliff = "cliff{height = 10, steepness = 40, at = 1}  (x^2 + y^2)/2 + height sigmoid(steepness (x - at)): a wall whose face explodes gradients",
     }
     for name, text in pairs(docs) do help.register(functions[name], "experiment.test_functions." .. text) end
   end

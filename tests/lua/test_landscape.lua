@@ -102,7 +102,7 @@ local GRADS = {
     return { A[1][1] * p[1] + A[1][2] * p[2], A[2][1] * p[1] + A[2][2] * p[2] }
   end,
   cliff = function(p, o)
-    local H, k, c = o.height or 10, o.steepness or 10, o.at or 1
+    local H, k, c = o.height or 10, o.steepness or 40, o.at or 1
     local s = sigmoid(k * (p[1] - c))
     return { p[1] + H * k * s * (1 - s), p[2] }
   end,
