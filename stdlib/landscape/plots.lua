@@ -211,7 +211,7 @@ function plots.contour_gp(fn, window, start, runs, zlo, zhi, title)
   local lines = { string.format(HEAD, "contour.svg and contour.png", "grid.dat and paths.dat", "contour", "contour") }
   lines[#lines + 1] = contour_setup(fn, window, zlo, zhi)
   lines[#lines + 1] = string.format("set title %s", gp_str(title))
-  lines[#lines + 1] = "set cblabel " .. gp_str(fn.contours == "log" and "log10(f - f*)" or "f")
+  lines[#lines + 1] = "set cblabel " .. gp_str(fn.contours == "log" and "log10(f - f*)" or "f") .. " offset 1.5,0"
   lines[#lines + 1] = "set key outside right top box opaque"
   lines[#lines + 1] = both_formats(1000, 720)
   local els = { "'grid.dat' nonuniform matrix using 1:2:3 with image notitle",
