@@ -166,6 +166,9 @@ end
 -- Shared by the still and the animation: the contour lines into a table,
 -- the ranges, the heat map's palette.
 local function contour_setup(fn, window, zlo, zhi)
+  -- a flat (or nowhere finite) function still gets a colour range
+  if not (finite(zlo) and finite(zhi)) then zlo, zhi = 0, 1 end
+  if zhi <= zlo then zlo, zhi = zlo - 1, zhi + 1 end
   local bands = fn.contours == "log" and 18 or 16
   return table.concat({
     "# the contour lines, traced once into contour_lines.dat",

@@ -325,6 +325,10 @@ function T.pictures_are_rendered()
   -- the loss axis: one labelled tic per decade of f - f*
   local gp = report.read_file(r.dir .. "/loss.gp")
   check(gp:find("set logscale y", 1, true) and gp:find('"0.01" 0.01', 1, true), "log-scale tics:\n" .. gp)
+  -- a flat function has an empty colour range, which gnuplot refuses: it gets one
+  local flat = landscape { fn = function(x, y) return x * 0 + y * 0 end, start = { 1, 2 }, steps = 3, gnuplot = "gnuplot",
+                           optimizers = { optim.SGD { lr = 0.1 } } }
+  check(flat.plots.rendered, "a flat function: " .. tostring(flat.plots.message))
 end
 
 local function script(name, body)
