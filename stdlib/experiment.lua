@@ -1067,7 +1067,7 @@ function experiment.resume_main(argv) return require("rerun").resume_main(argv) 
 
 -- experiment.landscape and experiment.test_functions live in stdlib/landscape/; they share these.
 require("landscape.run").attach(experiment, { resolve_optimizers = resolve_optimizers, run_dir = run_dir, keep_copy = keep_copy,
-  sync_code = sync_code, modules_of = modules_of, git_info = git_info, cpu_model = cpu_model, lua_release = lua_release,
+  sync_code = sync_code, git_info = git_info, cpu_model = cpu_model, lua_release = lua_release,
   utc = utc, abspath = abspath, word = word })
 
 -- ---- help ------------------------------------------------------------------

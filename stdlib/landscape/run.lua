@@ -586,7 +586,10 @@ local function landscape(experiment, I, spec)
     ctx.manifest.script.sha256 = I.keep_copy(ctx, script, "code/" .. base)
   end
   I.sync_code(ctx)
-  ctx.manifest.modules = I.modules_of(ctx, {})
+  local mods = report.array()
+  for _, m in pairs(ctx.code or {}) do mods[#mods + 1] = m end
+  table.sort(mods, function(a, b) return a.name < b.name end)
+  ctx.manifest.modules = mods
   report.write_file(ctx.dir .. "/manifest.json", report.json(ctx.manifest) .. "\n")
   ctx.description_line = string.format("%s (%d-D) from (%s), %d steps%s%s; every optimizer from the same start%s.",
     fn.title, n, table.concat(ctx.start_text, ", "), ctx.steps,
