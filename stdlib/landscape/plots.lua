@@ -85,8 +85,19 @@ function plots.grid(fn, window, m)
   return table.concat(lines, "\n") .. "\n", lo, hi
 end
 
--- paths.dat: step, then x and y of each optimizer (NaN after it stopped).
-function plots.paths(runs, steps)
+-- The steps a plot's data keeps: all of them up to `max` rows, else every
+-- k-th and the last (gnuplot reads paths.dat once per frame of the GIF).
+function plots.rows(steps, max)
+  local stride = math.max(1, math.ceil((steps + 1) / max))
+  local out = {}
+  for k = 0, steps, stride do out[#out + 1] = k end
+  if out[#out] ~= steps then out[#out + 1] = steps end
+  return out
+end
+
+-- paths.dat: step, then x and y of each optimizer (NaN after it stopped);
+-- one row per step of `rows`.
+function plots.paths(runs, rows)
   local head = { "step" }
   for _, r in ipairs(runs) do
     local l = r.display:gsub("%s", "_")
@@ -94,7 +105,7 @@ function plots.paths(runs, steps)
     head[#head + 1] = l .. "_y"
   end
   local lines = { "# the point of every optimizer at every step (NaN once it stopped)", "# " .. table.concat(head, "\t") }
-  for k = 0, steps do
+  for _, k in ipairs(rows) do
     local row = { tostring(k) }
     for _, r in ipairs(runs) do
       local p = r.points[k + 1]
@@ -109,13 +120,13 @@ end
 -- loss.dat: step, then f - fmin (or f) of each optimizer; a gap that is not
 -- positive cannot be drawn on the log scale and is NaN. Returns the text and
 -- the finite range of what is drawn.
-function plots.loss(runs, steps, fmin)
+function plots.loss(runs, rows, fmin)
   local head = { "step" }
   for _, r in ipairs(runs) do head[#head + 1] = r.display end
   local lines = { "# " .. (fmin and "f - f* (f* = " .. report.num(fmin) .. ")" or "f") ..
                   " of every optimizer at every step", "# " .. table.concat(head, "\t") }
   local lo, hi = math.huge, -math.huge
-  for k = 0, steps do
+  for _, k in ipairs(rows) do
     local row = { tostring(k) }
     for _, r in ipairs(runs) do
       local v = r.f[k + 1]
@@ -241,8 +252,9 @@ end
 
 -- contour.gif: the paths advancing; frames show the paths up to their step
 -- and each optimizer's current point.
-function plots.animation_gp(fn, window, start, runs, zlo, zhi, title, steps)
-  local frame = plots.frame_steps(steps, 80)
+function plots.animation_gp(fn, window, start, runs, zlo, zhi, title, rows)
+  local steps = rows[#rows]
+  local frame = plots.frame_steps(#rows - 1, 80)   -- row indices of paths.dat
   local lines = { string.format(HEAD, "contour.gif", "grid.dat and paths.dat", "animation", "contour") }
   lines[#lines + 1] = contour_setup(fn, window, zlo, zhi)
   lines[#lines + 1] = "unset colorbox"
@@ -251,16 +263,18 @@ function plots.animation_gp(fn, window, start, runs, zlo, zhi, title, steps)
   -- drops a frame equal to the one before, so the held last frame pulses
   lines[#lines + 1] = "set terminal gif animate delay 8 loop 0 optimize size 720,520 noenhanced font 'sans,10'"
   lines[#lines + 1] = "set output out.'.gif'"
-  local list = {}
-  for i, s in ipairs(frame) do list[i] = tostring(s) end
+  local list, label = {}, {}
+  for i, r in ipairs(frame) do list[i], label[i] = tostring(r), tostring(rows[r + 1]) end
   -- the last frame held for about a second
-  for _ = 1, 12 do list[#list + 1] = tostring(frame[#frame]) end
+  for _ = 1, 12 do list[#list + 1], label[#label + 1] = list[#frame], label[#frame] end
   lines[#lines + 1] = "frames = " .. gp_str(table.concat(list, " "))
+  lines[#lines + 1] = "steps = " .. gp_str(table.concat(label, " "))
   lines[#lines + 1] = "moving = " .. #frame
   lines[#lines + 1] = "do for [i=1:words(frames)] {"
   lines[#lines + 1] = "  s = int(word(frames, i))"
   lines[#lines + 1] = "  ps = (i > moving && (i - moving) % 2 == 1) ? 2.0 : 1.3"
-  lines[#lines + 1] = "  set title sprintf(" .. gp_str(title:gsub("%%", "%%%%") .. ": step %d of " .. steps) .. ", s)"
+  lines[#lines + 1] = "  set title sprintf(" .. gp_str(title:gsub("%%", "%%%%") .. ": step %d of " .. steps) ..
+                      ", int(word(steps, i)))"
   local els = { "'grid.dat' nonuniform matrix using 1:2:3 with image notitle",
                 "'contour_lines.dat' using 1:2 with lines lw 0.8 lc rgb '#7a8a99' notitle" }
   for i, r in ipairs(runs) do

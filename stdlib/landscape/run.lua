@@ -390,7 +390,7 @@ local function write_pictures(ctx)
   local function put(name, text) report.write_file(dir .. "/" .. name, text) end
   local title = string.format("%s from (%s)%s", fn.title, table.concat(ctx.start_text, ", "),
                               ctx.noise > 0 and string.format(", gradient noise %g", ctx.noise) or "")
-  local loss_text, lo, hi = plots.loss(ctx.runs, ctx.steps, fn.fmin)
+  local loss_text, lo, hi = plots.loss(ctx.runs, plots.rows(ctx.steps, 20000), fn.fmin)
   put("loss.dat", loss_text)
   put("loss.gp", plots.loss_gp(ctx.runs, fn.fmin, lo, hi, title, ctx.steps))
   local jobs = { { gp = "loss", name = "loss", outputs = { "svg", "png" } } }
@@ -398,9 +398,10 @@ local function write_pictures(ctx)
     local window = plot_window(ctx)
     local grid, zlo, zhi = plots.grid(fn, window, 160)
     put("grid.dat", grid)
-    put("paths.dat", plots.paths(ctx.runs, ctx.steps))
+    local rows = plots.rows(ctx.steps, 2000)
+    put("paths.dat", plots.paths(ctx.runs, rows))
     put("contour.gp", plots.contour_gp(fn, window, ctx.start, ctx.runs, zlo, zhi, title))
-    put("animation.gp", plots.animation_gp(fn, window, ctx.start, ctx.runs, zlo, zhi, title, ctx.steps))
+    put("animation.gp", plots.animation_gp(fn, window, ctx.start, ctx.runs, zlo, zhi, title, rows))
     table.insert(jobs, 1, { gp = "contour", name = "contour", outputs = { "svg", "png" } })
     table.insert(jobs, 2, { gp = "animation", name = "contour", outputs = { "gif" } })
   end
@@ -503,8 +504,9 @@ local function landscape(experiment, I, spec)
                        where, n, type(start) == "table" and ("a list of " .. #start .. " values") or type(start)), "start")
   end
   ctx.steps = ov.steps or spec.steps or 200
-  if not (compat.is_integer(ctx.steps) and ctx.steps >= 1 and ctx.steps <= 1000000) then
-    fail(where .. ": steps must be an integer in [1, 1000000], got " .. tostring(ctx.steps), "steps")
+  -- every point is kept in memory and written out: 100,000 steps of 7 optimizers is ~100 MB
+  if not (compat.is_integer(ctx.steps) and ctx.steps >= 1 and ctx.steps <= 100000) then
+    fail(where .. ": steps must be an integer in [1, 100000], got " .. tostring(ctx.steps), "steps")
   end
   ctx.noise = ov.noise or spec.noise or 0
   if not (finite(ctx.noise) and ctx.noise >= 0) then fail(where .. ": noise must be a number >= 0, got " .. tostring(ctx.noise), "noise") end
