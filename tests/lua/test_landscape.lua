@@ -331,6 +331,30 @@ function T.pictures_are_rendered()
   check(flat.plots.rendered, "a flat function: " .. tostring(flat.plots.message))
 end
 
+-- the plots' data stay small on long runs; trajectories.csv keeps every step
+function T.long_runs_keep_every_step_and_plot_a_sample()
+  local plots = require "landscape.plots"
+  local r10 = plots.rows(10, 2000)
+  check(#r10 == 11 and r10[11] == 10, "short runs: every step")
+  local r = plots.rows(4999, 2000)
+  check(#r <= 2001 and r[1] == 0 and r[2] == 3 and r[#r] == 4999, "every 3rd step and the last: " .. #r)
+  local run = landscape { fn = "saddle", steps = 4999, optimizers = { optim.SGD { lr = 1e-4 } } }
+  local n = 0
+  for _ in report.read_file(run.dir .. "/trajectories.csv"):gmatch("\n") do n = n + 1 end
+  check(n == 5001, "trajectories.csv: a header and 5,000 rows, got " .. n)
+  local paths = report.read_file(run.dir .. "/paths.dat")
+  local rows, last = 0, nil
+  for line in paths:gmatch("([^\n]*)\n") do
+    if line:sub(1, 1) ~= "#" then rows = rows + 1; last = line:match("^(%d+)") end
+  end
+  check(rows == #r and last == "4999", "paths.dat: " .. rows .. " rows ending at step " .. tostring(last))
+  local gp = report.read_file(run.dir .. "/animation.gp")
+  local frames = gp:match('\nframes = "([^"]*)"')
+  local count = select(2, frames:gsub("%d+", ""))
+  check(count == 80 + 12 and gp:find('\nsteps = "0 ', 1, true), "80 frames and the last held: " .. count)
+  lib.raises(function() landscape { fn = "saddle", steps = 100001, optimizers = { "SGD" } } end, "steps must be an integer in [1, 100000]")
+end
+
 local function script(name, body)
   local path = TMP .. "/" .. name
   report.write_file(path, body)
