@@ -233,6 +233,8 @@ function L.trajectory(fn, start, opt, steps, cfg)
   local out = { points = {}, f = {}, grad_norm = {} }
   local c, far = cfg.center, cfg.far
   for k = 0, steps do
+    -- Ctrl-C (experiment.landscape catches it): stop here, keep what was done
+    if sys.interrupted() then out.interrupted_at = k; break end
     theta.grad = nil
     local coords = {}
     for i = 1, n do coords[i] = theta:narrow(1, i, 1) end
@@ -319,7 +321,8 @@ local function table_rows(ctx)
     if fn.fmin then row[#row + 1] = short(final and (final - fn.fmin)) end
     row[#row + 1] = short(last and distance(fn, last))
     row[#row + 1] = r.reached_at and tostring(r.reached_at) or (ctx.target and "not reached" or "-")
-    row[#row + 1] = r.diverged_at and ("at step " .. r.diverged_at) or "no"
+    row[#row + 1] = r.diverged_at and ("at step " .. r.diverged_at) or
+                    (r.interrupted_at and ("Ctrl-C at step " .. r.interrupted_at) or "no")
     rows[#rows + 1] = row
   end
   return header, rows
@@ -611,6 +614,7 @@ local function landscape(experiment, I, spec)
       r.candidates = {}
       local best, bs = nil, nil
       for _, lr in ipairs(ctx.tune.lr) do
+        if sys.interrupted() then break end
         local t = L.trajectory(fn, ctx.start, with_lr(e.make(), lr), ctx.tune.steps, tcfg)
         local s = score(t)
         r.candidates[#r.candidates + 1] = { lr = lr, reached_at = t.reached_at, diverged_at = t.diverged_at, final = t.f[#t.f] }
@@ -619,6 +623,7 @@ local function landscape(experiment, I, spec)
       r.lr = best
       make = function() return with_lr(e.make(), best) end
     end
+    if sys.interrupted() then ctx.interrupted = true break end
     local o = make()
     r.lr = r.lr or (o.values and type(o.values.lr) == "number" and o.values.lr or nil)
     local t = L.trajectory(fn, ctx.start, o, ctx.steps, tcfg)
@@ -626,22 +631,28 @@ local function landscape(experiment, I, spec)
     ctx.runs[i] = r
     optlist[#optlist + 1] = { label = e.label, name = e.name, display = e.display, hyperparameters = e.hyper, lr = r.lr,
                               tuning = r.candidates and report.array(r.candidates) or nil }
+    if t.interrupted_at then ctx.interrupted = true break end
   end
   ctx.manifest.config.optimizers = optlist
   if ctx.tune then ctx.manifest.config.tune = { lr = report.array(ctx.tune.lr), steps = ctx.tune.steps,
     rule = "fewest steps to the target, then the lowest final value; a diverged run last" } end
   local runs = report.array()
   for _, r in ipairs(ctx.runs) do
-    runs[#runs + 1] = { optimizer = r.label, status = r.diverged_at and "diverged" or "complete", steps = #r.points - 1,
+    runs[#runs + 1] = { optimizer = r.label, steps = #r.points - 1,
+                        status = r.interrupted_at and "interrupted" or (r.diverged_at and "diverged" or "complete"),
                         reached_at = r.reached_at, diverged_at = r.diverged_at, final_value = r.f[#r.f],
                         final_point = report.array(r.points[#r.points]) }
   end
   ctx.manifest.runs = runs
 
   report.write_file(ctx.dir .. "/trajectories.csv", csv_text(ctx))
-  local pics = write_pictures(ctx)
+  local pics = { rendered = false, files = {}, message = "stopped by Ctrl-C: not drawn" }
+  if not ctx.interrupted then pics = write_pictures(ctx) end
+  ctx.interrupted = ctx.interrupted or sys.interrupted()
   ctx.manifest.plots = { rendered = pics.rendered, message = pics.message, files = report.array(pics.files) }
-  ctx.manifest.status = "complete"
+  -- interrupted: what ran is on record, and verify refuses the folder
+  ctx.manifest.status = ctx.interrupted and "interrupted" or "complete"
+  ctx.manifest.interrupted = ctx.interrupted and "Ctrl-C" or nil
   ctx.manifest.end_time = I.utc(os.time())
   report.write_file(ctx.dir .. "/manifest.json", report.json(ctx.manifest) .. "\n")
   local th, tr = write_summary(ctx, pics)
@@ -650,10 +661,18 @@ local function landscape(experiment, I, spec)
     print(ctx.description_line)
     print(report.text_table(th, tr))
     if not pics.rendered then print("\nPictures not rendered: " .. tostring(pics.message)) end
+    if ctx.interrupted then
+      print(string.format("\nlandscape: stopped by Ctrl-C after %d of %d optimizers (exit status 130)", #ctx.runs, #opts))
+    end
     print("\nRun folder: " .. ctx.dir)
   end
-  local result = { dir = ctx.dir, fn = fn, runs = ctx.runs, manifest = ctx.manifest, plots = pics, exit_status = 0 }
+  local code = ctx.interrupted and 130 or 0
+  local result = { dir = ctx.dir, fn = fn, runs = ctx.runs, manifest = ctx.manifest, plots = pics, exit_status = code }
   experiment._last = result
+  if not redirect then
+    experiment._exit_status = math.max(experiment._exit_status or 0, code)
+    sys.set_exit_status(experiment._exit_status)
+  end
   return result
 end
 
@@ -668,7 +687,10 @@ function L.attach(experiment, I)
     local prev = current
     current = { script = type(a) == "string" and report.exists(a) and a or nil }
     current.text = current.script and report.read_file(current.script)
+    -- Ctrl-C sets a flag the steps poll: the folder is written with what ran
+    local catching = sys.catch_interrupts(true)
     local ok, r = pcall(landscape, experiment, I, spec)
+    sys.catch_interrupts(catching)
     current = prev
     if not ok then error(r, 0) end
     return r

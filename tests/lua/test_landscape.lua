@@ -437,6 +437,33 @@ function T.verify_compares_bits_not_text()
   check(not ok2 and first2:find("SGD, step 0, x: recorded 1.6496353149414063, rerun 1.6496353149414065", 1, true), first2)
 end
 
+-- Ctrl-C: the step stops, the folder keeps what ran and says so, exit status 130, verify refuses it
+function T.ctrl_c_stops_at_a_step_and_writes_what_ran()
+  local path = script("interrupt_me.lua", [[
+local calls = 0
+return experiment.landscape { name = "int", steps = 50, gnuplot = "optlab-test-no-such-gnuplot",
+  fn = { f = function(x, y)
+    calls = calls + 1
+    -- io.popen, not os.execute: system() ignores SIGINT in the caller while it waits
+    if calls == 80 then io.popen("kill -INT $PPID"):read("a") end
+    return x * x + y * y
+  end, minima = { { 0, 0 } } },
+  start = { 1, 1 },
+  optimizers = { { label = "A", optimizer = optim.SGD { lr = 0.1 } }, { label = "B", optimizer = optim.SGD { lr = 0.2 } },
+                 { label = "C", optimizer = optim.SGD { lr = 0.3 } } } }
+]])
+  local runs = TMP .. "/iruns"
+  local rc, out = run(q(path) .. " runs_dir=" .. q(runs))
+  check(rc == 130 and out:find("stopped by Ctrl-C after 2 of 3 optimizers", 1, true), "rc " .. rc .. ":\n" .. out)
+  check(out:find("Ctrl-C at step 28", 1, true), "the table says where B stopped:\n" .. out)
+  local folder = newest(runs .. "/int")
+  local m = report.json_decode(report.read_file(folder .. "/manifest.json"))
+  check(m.status == "interrupted" and m.interrupted == "Ctrl-C" and #m.runs == 2 and m.runs[1].status == "complete" and
+        m.runs[2].status == "interrupted" and m.runs[2].steps == 27, "manifest: " .. report.json(m.runs))
+  local vrc, vout = run("verify " .. q(folder))
+  check(vrc ~= 0 and vout:find("never completed", 1, true), "verify of an interrupted folder:\n" .. vout)
+end
+
 -- errors name the user's file and line
 function T.bad_fn_start_and_optimizers_are_errors_at_the_users_line()
   local here = debug.getinfo(1, "S").short_src
