@@ -4,14 +4,17 @@
 -- a learning rate that moves it at a visible pace (no tuning: on a function
 -- unbounded below, "best" would only mean "largest that does not overflow").
 --
--- Takes about 3 seconds on two cores. Writes runs/landscape-saddle/<time>/:
+-- Takes about 3 seconds of CPU (6 s wall on the shared 2-core development VM).
+-- Writes runs/landscape-saddle/<time>/:
 -- contour.png, contour.gif, loss.png (f per step) and the table, whose
 -- "steps to f <= -1" column counts the steps to get off the saddle, and
 -- "ran off" the step at which a path went 100 windows away (downhill).
--- Expect SGD, momentum and Nesterov to slide into the saddle and linger there
--- (the gradient's y part is 2y, tiny near the ridge: escaping takes many
--- doublings of y), and the adaptive methods (Adagrad, Adadelta, RMSProp,
--- Adam), which divide by the gradient's size, to turn off the ridge at once.
+-- Expect SGD to slide into the saddle and stay (the gradient's y part is 2y,
+-- tiny near the ridge: escaping takes many doublings of y; f is still about 0
+-- after 80 steps), momentum and Nesterov to overshoot the origin and get off
+-- after about 45 steps, and the adaptive methods (AdaGrad, Adadelta, RMSProp,
+-- Adam), which divide by the gradient's size, to turn off the ridge at once
+-- (f <= -1 within 7 to 31 steps).
 return experiment.landscape {
   name = "landscape-saddle",
   description = "The saddle x^2 - y^2 from (1, 0.001): the textbook's optimizers",
