@@ -221,6 +221,11 @@ function T.sgd_on_a_quadratic_follows_the_closed_form()
     close(run.f[k + 1], f, 1e-5, "f at step " .. k, 1e-9)
     x = { x[1] - lr * (A[1][1] * x[1] + A[1][2] * x[2]), x[2] - lr * (A[2][1] * x[1] + A[2][2] * x[2]) }
   end
+  -- a table a constructor made is taken as it is
+  local again = landscape { fn = TF.quadratic { condition = 10, angle = 30 }, start = { -1.6, 1.1 }, steps = steps,
+                            optimizers = { optim.SGD { lr = lr } } }
+  check(report.read_file(again.dir .. "/trajectories.csv") == report.read_file(r.dir .. "/trajectories.csv"),
+        "fn = experiment.test_functions.quadratic{...} runs as fn = {\"quadratic\", ...}")
   -- 4-D: eigenvalues 1, 10^(1/3), 10^(2/3), 10 on the axes; each coordinate is a geometric sequence
   local r4 = landscape { fn = { "quadratic", condition = 10, n = 4 }, start = { 1, -1, 0.5, 0.25 }, steps = 40,
                          optimizers = { optim.SGD { lr = 0.1 } } }
