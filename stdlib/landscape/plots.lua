@@ -309,7 +309,24 @@ function plots.log_tics(lo, hi)
   return "(" .. table.concat(out, ", ") .. ")", 10 ^ e0, 10 ^ e1
 end
 
--- loss.gp: f - f* against the step (log scale) when f* is known, else f.
+-- A signed log axis for f spanning many decades of both signs (a function
+-- unbounded below): y = sign(f) log10(1 + |f|), tics at 0 and +-10^e
+-- labelled with f's own values.
+function plots.symlog_tics(lo, hi)
+  local function y(v) return (v < 0 and -1 or 1) * math.log(1 + math.abs(v), 10) end
+  local top = math.ceil(math.log(math.max(math.abs(lo), math.abs(hi), 1), 10))
+  local every = math.max(1, math.ceil((top + 1) / 5))
+  local out = { '"0" 0' }
+  for e = 0, top, every do
+    local v = 10 ^ e
+    if hi >= v / 10 then out[#out + 1] = string.format('"%s" %s', decade_label(e), g(y(v))) end
+    if lo <= -v / 10 then out[#out + 1] = string.format('"-%s" %s', decade_label(e), g(y(-v))) end
+  end
+  return "(" .. table.concat(out, ", ") .. ")"
+end
+
+-- loss.gp: f - f* against the step (log scale) when f* is known, else f
+-- (on a signed log scale when it spans more than two decades).
 function plots.loss_gp(runs, fmin, lo, hi, title, steps)
   local lines = { string.format(HEAD, "loss.svg and loss.png", "loss.dat", "loss", "loss") }
   lines[#lines + 1] = "set datafile separator '\\t'"
@@ -324,13 +341,19 @@ function plots.loss_gp(runs, fmin, lo, hi, title, steps)
     local tics, ylo, yhi = plots.log_tics(lo, hi)
     lines[#lines + 1] = "set ytics " .. tics
     lines[#lines + 1] = string.format("set yrange [%s:%s]", g(ylo), g(yhi))
-  else
+  end
+  local symlog = not fmin and finite(lo) and finite(hi) and math.max(math.abs(lo), math.abs(hi)) > 100
+  if symlog then
+    lines[#lines + 1] = "set ylabel 'f (signed log scale: sign(f) log10(1 + |f|))'"
+    lines[#lines + 1] = "set ytics " .. plots.symlog_tics(lo, hi)
+  elseif not fmin then
     lines[#lines + 1] = "set ylabel 'f'"
   end
   lines[#lines + 1] = both_formats(900, 520)
   local els = {}
   for i, r in ipairs(runs) do
-    els[#els + 1] = string.format("'loss.dat' using 1:%d with lines lw 2 dt %d lc rgb '%s' title %s", i + 1, dash(i),
+    local col = symlog and string.format("(sgn(column(%d)) * log10(1 + abs(column(%d))))", i + 1, i + 1) or tostring(i + 1)
+    els[#els + 1] = string.format("'loss.dat' using 1:%s with lines lw 2 dt %d lc rgb '%s' title %s", col, dash(i),
                                   colour(i), gp_str(r.display))
   end
   lines[#lines + 1] = "  plot " .. table.concat(els, ", \\\n       ")

@@ -358,6 +358,10 @@ function T.long_runs_keep_every_step_and_plot_a_sample()
   local count = select(2, frames:gsub("%d+", ""))
   check(count == 80 + 12 and gp:find('\nsteps = "0 ', 1, true), "80 frames and the last held: " .. count)
   lib.raises(function() landscape { fn = "saddle", steps = 100001, optimizers = { "SGD" } } end, "steps must be an integer in [1, 100000]")
+  -- f of a function unbounded below spans decades of both signs: a signed log axis, tics in f's values
+  local tics = plots.symlog_tics(-2e5, 1)
+  check(tics:find('"0" 0', 1, true) and tics:find('"-100" -2.00432', 1, true) and tics:find('"-10000" -4.00004', 1, true) and
+        tics:find('"1" 0.30103', 1, true), tics)
 end
 
 local function script(name, body)
