@@ -397,7 +397,7 @@ end
 --   otherwise (textbook, torch) clip_norm is global, as torch.nn.utils.clip_grad_norm_:
 --   g min(1, c / (|G| + 1e-6)).
 -- The global norm |G| is `given` when the caller computed it (see Optimizer:step),
--- else the sum of C.optim_grad_sqnorm in order: ol_sumsq both ways, so the same bits.
+-- else the sum of C.optim.grad_sqnorm in order: ol_sumsq both ways, so the same bits.
 -- A third result is |G| when one was used (nil otherwise), for opt:hyper().grad_norm.
 clip_scales = function(self, grads, given)
   local v = self.values
@@ -405,7 +405,7 @@ clip_scales = function(self, grads, given)
   if v.clip_norm and keras then
     local scales, low = {}, 1
     for i, g in ipairs(grads) do
-      local norm = math.sqrt(C.optim_grad_sqnorm(g))
+      local norm = math.sqrt(C.optim.grad_sqnorm(g))
       scales[i] = norm > v.clip_norm and v.clip_norm / norm or 1
       low = math.min(low, scales[i])
     end
@@ -416,7 +416,7 @@ clip_scales = function(self, grads, given)
   local norm = given
   if not norm then
     local total = 0
-    for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
+    for _, g in ipairs(grads) do total = total + C.optim.grad_sqnorm(g) end
     norm = math.sqrt(total)
   end
   if keras then return norm > c and c / norm or 1, nil, norm end
@@ -427,7 +427,7 @@ end
 -- One update of every tensor in params from its .grad. With a closure, the
 -- closure recomputes loss and gradients first (at the look-ahead point with
 -- lookahead = true, the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
--- grad_norm: the global L2 norm of the params' .grad as C.grad_norm(params)
+-- grad_norm: the global L2 norm of the params' .grad as C.train.grad_norm(params)
 -- gives it, from a caller that computed it anyway (train.fit logs it and
 -- stops on NaN before the step). A global clip_norm then uses it instead of
 -- computing it again, so the logged norm is the clip's norm, computed once a
@@ -450,7 +450,7 @@ function Optimizer:step(params, closure, grad_norm)
       if not tensor.is_tensor(p) then fail(string.format("%s: parameter %d is not a tensor", self.name, i)) end
       local st = state_of(self, p, i, hv)
       st.theta = st.theta or tensor.zeros(p:shape())
-      C.optim_lookahead(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
+      C.optim.lookahead(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
     end
     loss = closure()
     for _, p in ipairs(params) do tensor.raw.copy_(p, self.state[p].theta) end
@@ -465,7 +465,7 @@ end
 
 function Optimizer:_update(params, hv, k, literal, grad_norm)
   local v = self.values
-  C.optim_check(self.label, params)
+  C.optim.check(self.label, params)
   local calls = self.calls
   self.calls = calls + 1
   local function state(p, i) return state_of(self, p, i, hv) end
@@ -478,7 +478,7 @@ function Optimizer:_update(params, hv, k, literal, grad_norm)
   if value_first then     -- tf.keras <= 2.10 (_transform_gradients): clipvalue, then the norm of the clipped
     for i, g in ipairs(grads) do
       local c = g:clone()
-      C.optim_clip_value(c, v.clip_value)
+      C.optim.clip_value(c, v.clip_value)
       grads[i] = c
     end
   end
@@ -511,12 +511,12 @@ function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_firs
   local ht = hyper_table(self, hv, self.t, grad_scale)
   if literal then ht.nesterov = false end   -- gradient already taken at theta + alpha v
   if value_first then ht.clip_value = nil end
-  local h = C.optim_hyper(ht)
+  local h = C.optim.hyper(ht)
   local names = buffer_names(self)
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
     local b1, b2, b3 = names[1], names[2], names[3]
-    C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
+    C.optim.update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
                    scales and scales[i])
   end
 end
@@ -570,29 +570,29 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
   if not prog.staged then
     for i, bufs in ipairs(lists) do
       if gs_at and scales then values[gs_at] = scales[i] end
-      C.optim_program_run(prog.handle, values, self.label, i, table.unpack(bufs))
+      C.optim.program_run(prog.handle, values, self.label, i, table.unpack(bufs))
     end
     return
   end
   local slots = {}
-  for i = 1, #lists do slots[i] = C.optim_program_slots(prog.handle) end
+  for i = 1, #lists do slots[i] = C.optim.program_slots(prog.handle) end
   for k = 0, prog.nstages do
     for i, bufs in ipairs(lists) do
       if gs_at and scales then values[gs_at] = scales[i] end
-      C.optim_program_stage(prog.handle, slots[i], k == 0 and values or nil, k, self.label, i, table.unpack(bufs))
+      C.optim.program_stage(prog.handle, slots[i], k == 0 and values or nil, k, self.label, i, table.unpack(bufs))
     end
     for _, g in ipairs(prog.globals) do
       if g.stage == k then
         local total = 0
-        for i = 1, #lists do total = total + C.optim_program_slot(slots[i], g.partial) end
-        for i = 1, #lists do C.optim_program_slot(slots[i], g.total, total) end
+        for i = 1, #lists do total = total + C.optim.program_slot(slots[i], g.partial) end
+        for i = 1, #lists do C.optim.program_slot(slots[i], g.total, total) end
       end
     end
     for _, m in ipairs(prog.mats) do
       if m.stage == k and m.op ~= "MAT" then
         for i, bufs in ipairs(lists) do
           local out = bufs[m.outbuf + 1]
-          C.optim_rowcol_sum(bufs[m.inbuf + 1], params[i], m.op == "RSUM" and out or nil, m.op == "CSUM" and out or nil)
+          C.optim.rowcol_sum(bufs[m.inbuf + 1], params[i], m.op == "RSUM" and out or nil, m.op == "CSUM" and out or nil)
         end
       elseif m.stage == k then
         for i, bufs in ipairs(lists) do

@@ -143,7 +143,7 @@ local function train_step(r, e, step)
   end
   lf.value, lf.epoch, lf.step = lv, e, step
   loss:backward()
-  local gn = C.grad_norm(r.params)
+  local gn = C.train.grad_norm(r.params)
   if not is_finite(gn) then
     -- a NaN or Inf gradient under a finite loss: stop before the step
     -- applies it, so the weights stay those of the last good step

@@ -5,7 +5,7 @@
 -- buffers where nothing reads their old contents after.
 local C = require "optlab.core"
 local trace = require "optim.trace"
-local OPS = C.optim_program_ops
+local OPS = C.optim.program_ops
 local info, is_node, key_of = trace.info, trace.is_node, trace.key_of
 
 local function fail(msg) C.raise(msg) end

@@ -145,7 +145,7 @@ function define.program(sp, values, clip)
     local T = trace.run(sp, values, clip)
     local desc, inputs = compile(T)
     sp.lastdesc = desc
-    prog = { handle = C.optim_program(desc), inputs = inputs, bufs = T.bufs, desc = desc, staged = desc.staged,
+    prog = { handle = C.optim.program(desc), inputs = inputs, bufs = T.bufs, desc = desc, staged = desc.staged,
              globals = desc.globals, mats = desc.mats, rcstores = desc.rcstores, bufsize = desc.bufsize, nstages = desc.nstages }
     sp.programs[key] = prog
   end

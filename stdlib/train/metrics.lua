@@ -34,7 +34,7 @@ end
 local function builtin_accuracy(out, y)
   local F = functional()
   if F and F.accuracy then return F.accuracy(out, y) / out:size(1) end
-  return C.accuracy_count(out, y) / out:size(1)
+  return C.train.accuracy_count(out, y) / out:size(1)
 end
 
 -- metrics: {"accuracy", name = function(output, target) -> batch mean (number or tensor)}

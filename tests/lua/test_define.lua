@@ -479,13 +479,13 @@ end
 -- A hand-made program can never read or write outside its buffers.
 T.program_checker_refuses_unsound_programs = function()
   local C = require "optlab.core"
-  local O = C.optim_program_ops
+  local O = C.optim.program_ops
   local function prog(vcode, extra)
     local d = { nslots = 2, nregs = 2, nbufs = 2, nstages = 1, numel_slot = -1, nrows_slot = -1, ncols_slot = -1,
                 vcode = vcode, scode = {},
                 vstart = { 0, #vcode / 7 }, sstart = { 0, 0, 0 }, consts = {}, inputs = {} }
     for k, v in pairs(extra or {}) do d[k] = v end
-    return C.optim_program(d)
+    return C.optim.program(d)
   end
   raises(function() prog { O.ADD, 0, 1, 1, 0, 0, -1 } end, "bad vector operand")          -- reads a register never written
   raises(function() prog { O.LOAD, 0, 5, 0, 0, 0, -1 } end, "bad vector load")             -- buffer 5 of 2
@@ -497,9 +497,9 @@ T.program_checker_refuses_unsound_programs = function()
   -- and a sound one runs, checking its buffers' sizes
   local ok = prog { O.LOAD, 0, 0, 0, 0, 0, -1, O.NEG, 1, 0, 0, 0, 0, -1, O.STORE, 0, 1, 0, 0, 0, -1 }
   local p, g = tensor.ones(5), tensor.ones(5)
-  C.optim_program_run(ok, {}, "t", 1, p, g)
+  C.optim.program_run(ok, {}, "t", 1, p, g)
   check(p:totable()[3] == -1, "p = -p")
-  raises(function() C.optim_program_run(ok, {}, "t", 1, p, tensor.ones(4)) end, "buffer 2 of parameter 1")
+  raises(function() C.optim.program_run(ok, {}, "t", 1, p, tensor.ones(4)) end, "buffer 2 of parameter 1")
 end
 
 return T
