@@ -613,4 +613,86 @@ function L.muon(hp)
   return o
 end
 
+-- tensorflow/tensor2tensor @ 02999ee5052a3b4674765dcaf8e05624ee3a9571, tensor2tensor/utils/adafactor.py
+-- (Shazeer's; AdafactorOptimizer._resource_apply_dense with its defaults: relative step
+-- min(1/sqrt(t), 0.01) times max(rms(p), 1e-3), decay 1 - t^-0.8, update clipping at rms 1,
+-- beta1 = 0, factored for 2-d tensors), float64, including its 1e-30 "HACK" terms. NOT
+-- declarable in the first engine: the factored second moment needs row and column means.
+-- x = { p = array (row-major), rows = , cols = } (rows/cols absent: a vector, v unfactored).
+function L.adafactor(hp)
+  local h = { multiply_by_parameter_scale = true, beta1 = 0.0, clipping_threshold = 1.0, factored = true }
+  for k, v in pairs(hp or {}) do h[k] = v end
+  local o = { hp = h, global_step = 0, states = {} }
+  local function rms(a) return sqrt(sumsq(a) / #a) end
+  function o:step(xs, gs)
+    local step_num = self.global_step                -- the global step before this update
+    for i, x in ipairs(xs) do
+      local p, g = x.p, gs[i]
+      local n = #p
+      local st = self.states[i]
+      local factored = h.factored and x.rows ~= nil
+      if not st then
+        st = { m = zeros(n) }
+        if factored then st.vr, st.vc = zeros(x.rows), zeros(x.cols) else st.v = zeros(n) end
+        self.states[i] = st
+      end
+      local gsq = {}
+      for j = 1, n do gsq[j] = g[j] * g[j] + 1e-30 end
+      local gsq_mean = 0
+      for j = 1, n do gsq_mean = gsq_mean + gsq[j] end
+      gsq_mean = gsq_mean / n
+      local decay_rate = h.decay_rate or 1.0 - (step_num + 1.0) ^ -0.8
+      local update_scale = h.learning_rate or min(1 / sqrt(step_num + 1.0), 0.01)
+      if h.learning_rate == nil and not h.multiply_by_parameter_scale then update_scale = update_scale * 0.05 end
+      if h.multiply_by_parameter_scale then update_scale = update_scale * max(rms(p), 0.001) end
+      decay_rate = decay_rate + gsq_mean * 1e-30
+      update_scale = update_scale + gsq_mean * 1e-30
+      local mixing_rate = 1.0 - decay_rate
+      local u = {}
+      if factored then
+        local R, Cn = x.rows, x.cols
+        for r = 1, R do
+          local acc = 0
+          for c = 1, Cn do acc = acc + gsq[(r - 1) * Cn + c] end
+          st.vr[r] = decay_rate * st.vr[r] + mixing_rate * (acc / Cn)
+        end
+        for c = 1, Cn do
+          local acc = 0
+          for r = 1, R do acc = acc + gsq[(r - 1) * Cn + c] end
+          st.vc[c] = decay_rate * st.vc[c] + mixing_rate * (acc / R)
+        end
+        local long_term_mean = 0
+        for r = 1, R do long_term_mean = long_term_mean + st.vr[r] end
+        long_term_mean = long_term_mean / R
+        for r = 1, R do
+          local r_factor = 1 / sqrt(st.vr[r] / long_term_mean)
+          for c = 1, Cn do
+            local j = (r - 1) * Cn + c
+            u[j] = g[j] * r_factor * (1 / sqrt(st.vc[c]))
+          end
+        end
+      else
+        for j = 1, n do
+          st.v[j] = decay_rate * st.v[j] + mixing_rate * gsq[j]
+          u[j] = g[j] * (1 / sqrt(st.v[j]))
+        end
+      end
+      if h.clipping_threshold then
+        local clipping_denom = max(1.0, rms(u) / h.clipping_threshold)
+        for j = 1, n do u[j] = u[j] / clipping_denom end
+      end
+      for j = 1, n do
+        local subtrahend = update_scale * u[j]
+        if h.beta1 ~= 0 then
+          st.m[j] = h.beta1 * st.m[j] + (1.0 - h.beta1) * subtrahend
+          subtrahend = st.m[j]
+        end
+        p[j] = p[j] - subtrahend
+      end
+    end
+    self.global_step = self.global_step + 1
+  end
+  return o
+end
+
 return L

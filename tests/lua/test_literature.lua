@@ -83,6 +83,29 @@ T.qhadam_with_unit_nus_is_adam = function()
   close(got, theta, 1e-10, "QHAdam(nus = 1, 1) vs Adam")
 end
 
+-- Adafactor's factored second moment is exact when the squared gradients form a rank-1 matrix
+-- (Shazeer & Stern 2018, section 3): gradients g_ij(k) = c_k u_i w_j give the same steps factored
+-- and unfactored (up to the 1e-30 added to every square).
+T.adafactor_reference_factored_equals_unfactored_on_rank_one = function()
+  local R, Cn = 4, 6
+  local function run(factored, beta1)
+    local o = L.adafactor { factored = factored, beta1 = beta1 }
+    local p = {}
+    for j = 1, R * Cn do p[j] = f32(1 + 0.5 * math.sin(j)) end
+    local x = { p = p, rows = R, cols = Cn }
+    for k = 1, 30 do
+      local g = {}
+      for r = 1, R do for c = 1, Cn do g[(r - 1) * Cn + c] = (1 + 0.5 * math.sin(k)) * (0.2 + r) * math.cos(c + 0.3) end end
+      o:step({ x }, { g })
+    end
+    return p
+  end
+  close(run(true, 0), run(false, 0), 1e-12, "factored vs unfactored")
+  close(run(true, 0.9), run(false, 0.9), 1e-12, "factored vs unfactored, beta1 = 0.9")
+  local moved = run(true, 0)
+  check(math.abs(moved[1] - f32(1 + 0.5 * math.sin(1))) > 1e-4, "the parameters moved")
+end
+
 -- Declared versus transcribed. Each case: the optimizer, the hyperparameters given to both.
 local CASES = {
   { "AdaBelief", {} }, { "AdaBelief", { lr = 0.01, weight_decay = 0.1 } },
