@@ -274,6 +274,48 @@ T.declarations_bit_identical_with_1_and_2_threads = function()
   end
 end
 
+-- Stopping after 40 steps, saving the state to a file and resuming in a new optimizer gives the
+-- same bits as 80 steps in one go: the states that start at the first step (Schedule-Free's z and
+-- x, Adan's previous gradient, NovoGrad's norm, QHAdam's weights, AdaBound's base lr) resume.
+T.declarations_resume_from_a_saved_state = function()
+  local G = grads()
+  local path = os.tmpname()
+  local seen = {}
+  for _, c in ipairs(CASES) do
+    local name, hp = c[1], c[2]
+    if not seen[name] then
+      seen[name] = true
+      declared_available(name)
+      local function fresh()
+        local ts = {}
+        for ti, lay in ipairs(LAYOUT) do
+          local held = {}
+          for j = 1, lay.u do held[j] = param_value(lay, j) end
+          ts[ti] = tensor.from(expand(lay, held)):reshape(lay.shape)
+        end
+        return ts
+      end
+      local function steps(opt, ts, from, to)
+        for k = from, to do
+          for ti = 1, #ts do ts[ti].grad = G[k][ti].t end
+          opt:step(ts)
+        end
+      end
+      local a = fresh()
+      steps(optim[name](hp), a, 1, 80)
+      local b, opt = fresh(), optim[name](hp)
+      steps(opt, b, 1, 40)
+      serial.save(path, { opt = opt:state_dict(), params = b })
+      local saved = serial.load(path)
+      local opt2 = optim[name](hp)
+      opt2:load_state_dict(saved.opt, saved.params)
+      steps(opt2, saved.params, 41, 80)
+      for ti = 1, #a do lib.identical(saved.params[ti], a[ti], name .. " resumed, tensor " .. ti) end
+    end
+  end
+  os.remove(path)
+end
+
 -- Each declared optimizer trains a small network in train.fit: the loss falls, the state saves.
 T.declarations_work_in_train_fit = function()
   local LR = { SGDW = 0.05, Signum = 0.003, ScheduleFreeSGD = 0.2, LARS = 2.0, AggMo = 0.05, Yogi = 0.01,
