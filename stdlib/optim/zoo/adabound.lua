@@ -1,6 +1,6 @@
 -- AdaBound as its authors' adabound.py runs it (Luolc/AdaBound @ d5bb5ffcea39f5733d642567e7fc55cb35ef6c82,
 -- AdaBound.step). final_lr follows lr's schedule as lr / base_lr, base_lr being lr at the first update
--- (the authors': lr when the optimizer was built). AMSBound is not declared (its buffer would cost
+-- (a per-tensor scalar that starts at lr; the authors' is lr when the optimizer was built). AMSBound is not declared (its buffer would cost
 -- every user memory).
 return {
   name = "AdaBound",
@@ -19,7 +19,7 @@ ICLR 2019, arXiv:1902.09843; authors' code https://github.com/Luolc/AdaBound):
     { "weight_decay", 0, range = "[0, inf)" },
   },
   state = { m = 0, v = 0 },
-  scalars = { base_lr = 0 },
+  scalars = { base_lr = "lr" },
   update = function(p, g, s, h, t)
     local fn = require("optim").fn
     g = g + h.weight_decay * p
@@ -27,7 +27,6 @@ ICLR 2019, arXiv:1902.09843; authors' code https://github.com/Luolc/AdaBound):
     s.v = s.v * h.beta2 + ((1 - h.beta2) * g) * g
     local denom = fn.sqrt(s.v) + h.eps
     local step_size = h.lr * fn.sqrt(1 - h.beta2 ^ t) / (1 - h.beta1 ^ t)
-    s.base_lr = fn.where(fn.le(t, 1), h.lr, s.base_lr)
     local final_lr = h.final_lr * h.lr / s.base_lr
     local lower = final_lr * (1 - 1 / (h.gamma * t + 1))
     local upper = final_lr * (1 + 1 / (h.gamma * t))
