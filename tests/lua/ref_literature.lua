@@ -59,6 +59,9 @@ L.DEFAULTS = {
                         r = 0, weight_lr_power = 2, decay_at_z = false, inner_momentum = 0 },
   Prodigy = { lr = 1.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, decouple = true,
               use_bias_correction = false, safeguard_warmup = false, d0 = 1e-6, d_coef = 1.0, growth_rate = math.huge },
+  MADGRAD = { lr = 1e-2, momentum = 0.9, weight_decay = 0, eps = 1e-6, decouple_decay = false },
+  AdEMAMix = { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, beta3 = 0.9999, alpha = 2.0, beta3_warmup = 0, alpha_warmup = 0,
+               eps = 1e-8, weight_decay = 0 },
   Muon = { lr = 0.02, weight_decay = 0, momentum = 0.95, ns_steps = 5, nesterov = true },
 }
 
@@ -461,6 +464,74 @@ U.ScheduleFreeAdamW = function(o, s, x, g)
   end
 end
 
+-- facebookresearch/madgrad @ bdbd2d760cb5e73f8f1acb287b3844a29f75282d, madgrad/madgrad.py,
+-- MADGRAD.step (dense path): lr + eps when lr ~= 0, lamb = lr (k+1)^0.5, dual averaging from x0
+-- (the first step's parameter; with momentum = 0, x0 is recovered from s every step).
+U.MADGRAD = function(o, s, x, g)
+  local r, h = o.r, o.hp
+  local p = x.p
+  local lr = h.lr ~= 0 and h.lr + h.eps or h.lr
+  local ck = 1 - h.momentum
+  local lamb = lr * (o.t ^ 0.5)
+  if not s.x0 and h.momentum ~= 0 then s.x0 = copy(p) end
+  local gss, ss = s.grad_sum_sq, s.s
+  for j = 1, #p do
+    local gj = g[j]
+    if h.weight_decay ~= 0 and not h.decouple_decay then gj = r(gj + r(r(h.weight_decay) * p[j])) end
+    local x0
+    if h.momentum == 0 then
+      local rms0 = r(r(gss[j] ^ (1 / 3)) + r(h.eps))
+      x0 = r(p[j] + r(ss[j] / rms0))
+    else x0 = s.x0[j] end
+    gss[j] = r(gss[j] + r(r(r(lamb) * gj) * gj))
+    local rms = r(r(gss[j] ^ (1 / 3)) + r(h.eps))
+    if rms == 0 then rms = math.huge end
+    ss[j] = r(ss[j] + r(r(lamb) * gj))
+    local p_old = p[j]
+    if h.momentum == 0 then p[j] = r(x0 - r(ss[j] / rms))
+    else
+      local z = r(x0 - r(ss[j] / rms))
+      p[j] = r(r(p[j] * r(1 - ck)) + r(r(ck) * z))
+    end
+    if h.weight_decay ~= 0 and h.decouple_decay then p[j] = r(p[j] + r(r(-lr * h.weight_decay) * p_old)) end
+  end
+end
+
+-- apple/ml-ademamix @ e7327151bbf2c812ae2c080de5491c685b6eb509, pytorch/ademamix.py, AdEMAMix.step
+-- with linear_warmup_scheduler (alpha) and linear_hl_warmup_scheduler (beta3, linear in half-life);
+-- warmups of 0 stand for the authors' None.
+PRE.AdEMAMix = function(o)
+  local h, t = o.hp, o.t
+  o.alpha, o.beta3 = h.alpha, h.beta3
+  if h.alpha_warmup > 0 and t < h.alpha_warmup then
+    local a = t / h.alpha_warmup
+    o.alpha = (1.0 - a) * 0 + a * h.alpha
+  end
+  if h.beta3_warmup > 0 and t < h.beta3_warmup then
+    local function f(beta) return math.log(0.5) / math.log(beta + 1e-8) - 1 end
+    local a = t / h.beta3_warmup
+    o.beta3 = 0.5 ^ (1 / (((1.0 - a) * f(h.beta1) + a * f(h.beta3)) + 1))
+  end
+end
+U.AdEMAMix = function(o, s, x, g)
+  local r, h, t = o.r, o.hp, o.t
+  local p, m1, m2, nu = x.p, s.exp_avg_fast, s.exp_avg_slow, s.exp_avg_sq
+  local bc1, bc2 = 1 - h.beta1 ^ t, 1 - h.beta2 ^ t
+  for j = 1, #p do
+    local fast
+    if h.beta1 ~= 0 then
+      m1[j] = r(r(m1[j] * r(h.beta1)) + r(r(1 - h.beta1) * g[j]))
+      fast = m1[j]
+    else fast = g[j] end
+    m2[j] = r(r(m2[j] * r(o.beta3)) + r(r(1 - o.beta3) * g[j]))
+    nu[j] = r(r(nu[j] * r(h.beta2)) + r(r(r(1 - h.beta2) * g[j]) * g[j]))
+    local denom = r(r(r(sqrt(nu[j])) / r(sqrt(bc2))) + r(h.eps))
+    local update = r(r(r(fast / r(bc1)) + r(r(o.alpha) * m2[j])) / denom)
+    update = r(update + r(r(h.weight_decay) * p[j]))
+    p[j] = r(p[j] + r(r(-h.lr) * update))
+  end
+end
+
 -- L.new(name, hp, r): an optimizer over lists of held tensors. :step(xs, gs) performs one
 -- step of every tensor (xs[i] = { p = array, w = multiplicities }, gs[i] = gradient array).
 local STATE = {
@@ -468,7 +539,8 @@ local STATE = {
   AdanOriginal = { "exp_avg", "exp_avg_sq", "exp_avg_diff" }, LAMB = { "exp_avg", "exp_avg_sq" },
   LARS = { "momentum_buffer" }, Yogi = { "m", "v" }, AdaBound = { "exp_avg", "exp_avg_sq" },
   QHAdam = { "exp_avg", "exp_avg_sq" }, AggMo = { "buf1", "buf2", "buf3" }, NovoGrad = { "exp_avg" },
-  SGDW = { "dfdx" }, Signum = { "mom" }, ScheduleFreeSGD = {}, ScheduleFreeAdamW = { "exp_avg_sq", "exp_avg" },
+  SGDW = { "dfdx" }, Signum = { "mom" }, MADGRAD = { "grad_sum_sq", "s" },
+  AdEMAMix = { "exp_avg_fast", "exp_avg_slow", "exp_avg_sq" }, ScheduleFreeSGD = {}, ScheduleFreeAdamW = { "exp_avg_sq", "exp_avg" },
 }
 
 function L.new(name, hp, r)

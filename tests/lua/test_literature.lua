@@ -133,6 +133,10 @@ local CASES = {
   { "ScheduleFreeSGD", {} }, { "ScheduleFreeSGD", { lr = 0.5, warmup_steps = 5, weight_decay = 0.01, r = 0.5 } },
   { "ScheduleFreeAdamW", {} },
   { "ScheduleFreeAdamW", { lr = 0.01, warmup_steps = 5, weight_decay = 0.1, decay_at_z = true, inner_momentum = 0.9, r = 1 } },
+  { "MADGRAD", {} }, { "MADGRAD", { lr = 0.05, momentum = 0, weight_decay = 0.01 } },
+  { "MADGRAD", { lr = 0.05, momentum = 0.5, weight_decay = 0.1, decouple_decay = true } },
+  { "AdEMAMix", {} }, { "AdEMAMix", { lr = 1e-2, beta3_warmup = 45, alpha_warmup = 45, weight_decay = 0.1 } },
+  { "AdEMAMix", { lr = 1e-2, beta1 = 0.0, beta2 = 0.99, beta3 = 0.999, alpha = 5.0, beta3_warmup = 20, alpha_warmup = 10 } },
 }
 
 local STEPS = 100
