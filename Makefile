@@ -44,7 +44,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all optlab deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install clean
+.PHONY: all optlab deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install install-stdlib clean
 
 all: optlab
 
@@ -78,7 +78,7 @@ $(BUILD)/vm/lffi.o: CFLAGS_ALL += -I$(BUILD)/vm
 # sqrtf vectorizes only without errno; sqrt is correctly rounded either way.
 # Only for the optimizer kernels: elsewhere it would let expf go to libmvec,
 # whose vector results differ from the scalar tail's.
-$(BUILD)/kernels/optim.o: CFLAGS_OURS += -fno-math-errno
+$(BUILD)/kernels/optim.o $(BUILD)/kernels/optprog.o: CFLAGS_OURS += -fno-math-errno
 
 $(BUILD)/tests/c/%.o: tests/c/%.c $(wildcard kernels/*.h vm/*.h tests/c/*.h) | deps
 	@mkdir -p $(dir $@)
@@ -167,13 +167,18 @@ fixtures: optlab
 	/usr/bin/python3 tools/gen_torch_fixtures.py
 	$(OPTLAB) tools/gen_optim_fixtures.lua
 
-install: optlab
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim \
-	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
+install: optlab install-stdlib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
 	install -m 755 $(OPTLAB) $(DESTDIR)$(PREFIX)/bin/optlab
-	install -m 644 stdlib/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/
-	install -m 644 stdlib/optim/*.lua $(DESTDIR)$(PREFIX)/share/optlab/stdlib/optim/
 	install -m 755 $(BUILD)/optlab.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/optlab.so
+
+# Every .lua under stdlib/, sub-folders included (nn/, optim/, ...: `require "nn.layers"`
+# finds stdlib/nn/layers.lua). Separate from install so the layout test can run it
+# without building.
+STDLIB_DEST = $(abspath $(DESTDIR)$(PREFIX))/share/optlab/stdlib
+install-stdlib:
+	cd stdlib && for f in $$(find . -name '*.lua' | sort); do \
+	  install -D -m 644 $$f $(STDLIB_DEST)/$$f || exit 1; done
 
 clean:
 	rm -rf build optlab

@@ -52,6 +52,35 @@ function DS:batch(ids, opts)
   return self:gather(ids, nil, nil, norm.mean or 0, norm.std or 1, opts.one_hot)
 end
 
+-- ---- the files a data set was read from -------------------------------
+-- Every loader below that reads files records them on the data set it returns
+-- (read_from); views (take, split, range) read the same files. ds:files() is
+-- what a run's manifest lists, so a new reader cannot escape it unnoticed
+-- (tests/lua/test_data.lua: every loader's data set carries its files).
+local files_of = setmetatable({}, { __mode = "k" })
+
+local function read_from(ds, paths)
+  local list = {}
+  for i, p in ipairs(paths) do list[i] = p end
+  files_of[ds] = list
+  return ds
+end
+
+-- The files this data set was read from, in the order read ({} for in-memory and synthetic sets).
+function DS:files()
+  local out = {}
+  for i, p in ipairs(files_of[self] or {}) do out[i] = p end
+  return out
+end
+
+local c_range = DS.range
+-- Examples first..first+n-1 (0-based), sharing memory; a view reads its base's files.
+function DS:range(first, n)
+  local view = c_range(self, first, n)
+  files_of[view] = files_of[self]
+  return view
+end
+
 local function dataset_tostring(self)
   local info = self:info()
   return string.format("Dataset(%d examples, shape {%s}%s)", #self, table.concat(info.shape, ", "),
@@ -89,7 +118,7 @@ function data.idx(opts)
   if type(opts) ~= "table" or type(opts.images) ~= "string" or type(opts.labels) ~= "string" then
     fail("data.idx: expected {images = path, labels = path}")
   end
-  return C.data_idx(opts.images, opts.labels, opts.channel ~= false)
+  return read_from(C.data_idx(opts.images, opts.labels, opts.channel ~= false), { opts.images, opts.labels })
 end
 
 local function idx_pair_set(name, dirs, hint, names)
@@ -102,7 +131,8 @@ local function idx_pair_set(name, dirs, hint, names)
         table.concat(dirs, ", "), hint))
     end
   end
-  return C.data_idx(paths[1], paths[2], true), C.data_idx(paths[3], paths[4], true)
+  return read_from(C.data_idx(paths[1], paths[2], true), { paths[1], paths[2] }),
+         read_from(C.data_idx(paths[3], paths[4], true), { paths[3], paths[4] })
 end
 
 local function is_dir(p)
@@ -179,7 +209,7 @@ function data.csv(path, opts)
   else
     fail("data.csv: task must be \"classification\" or \"regression\", got " .. tostring(task))
   end
-  return ds, { features = features, label = label_name, class_names = class_names }
+  return read_from(ds, { path }), { features = features, label = label_name, class_names = class_names }
 end
 
 -- In-memory tensors: data.tensors(x [N, ...], y [N] class ids) or
@@ -288,8 +318,8 @@ function Loader:__tostring()
 end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   help.register(data, "data  data sets (MNIST, Fashion-MNIST, IDX, CSV, tensors, synthetic) and their loaders")
   for _, d in ipairs {
     { data.mnist, "data.mnist([dir | {dir = path}]) -> train, test  MNIST from dir, else $OPTLAB_DATA/mnist, else data/mnist\n" ..
@@ -304,6 +334,7 @@ if help then
                               "inputs with the given condition number, targets x w + noise" },
     { data.loader, "data.loader(ds, {batch_size = 64, shuffle = true, seed = 1, drop_last = false, normalize = {mean =, std =}, one_hot = false})\n" ..
                    "batches whose order depends only on (seed, epoch)" },
+    { DS.files, "ds:files()  the files the data set was read from, in order (a run's manifest lists them with their SHA-256); {} for in-memory and synthetic sets" },
     { Loader.steps, "loader:steps()  batches per epoch" },
     { Loader.set_epoch, "loader:set_epoch(e)  fixes the order of epoch e (1-based)" },
     { Loader.batch, "loader:batch(e, step) -> x, y  batch `step` of epoch e (both 1-based)" },

@@ -12,6 +12,7 @@ local serial = require "serial"
 local conventions = require "optim.conventions"
 local keras_base = require "optim.keras_base"
 local suggest = require "suggest"
+local define = require "optim.define"
 
 local optim = {}
 
@@ -87,32 +88,42 @@ local ALIASES = { learning_rate = "lr", epsilon = "eps", beta_1 = "beta1", beta_
                   lr_decay = "decay", learning_rate_power = "lr_power", l1_regularization_strength = "l1",
                   l2_regularization_strength = "l2", l2_shrinkage_regularization_strength = "l2_shrinkage" }
 
--- Build the per-optimizer field table once.
-for name, sp in pairs(specs) do
+-- A declared optimizer's update rule holds its own lr and weight decay; it
+-- takes the other common options (clipping, EMA, accumulation, convention).
+local DECLARED_COMMON = {}
+for _, f in ipairs(COMMON) do
+  if f[1] ~= "lr" and f[1] ~= "weight_decay" and f[1] ~= "decay" then DECLARED_COMMON[#DECLARED_COMMON + 1] = f end
+end
+
+-- Build an optimizer's field table and label order.
+local function finish_spec(sp, name)
   sp.name = name
   sp.defaults.decay, sp.defaults.use_ema, sp.defaults.ema_momentum = 0, false, 0.99
   sp.field = {}
   sp.order = {}
-  for _, list in ipairs { COMMON, sp.fields } do
+  local common = sp.kind == "Declared" and DECLARED_COMMON or COMMON
+  for _, list in ipairs { common, sp.fields } do
     for _, f in ipairs(list) do
       sp.field[f[1]] = { kind = f[2], check = f[3] }
     end
   end
   -- label order: shown fields, then the spec's own fields, then common ones
   local seen = {}
-  for _, list in ipairs { sp.show, sp.fields, COMMON } do
+  for _, list in ipairs { sp.show, sp.fields, common } do
     for _, f in ipairs(list) do
       local k = type(f) == "table" and f[1] or f
       if not seen[k] then seen[k] = true; sp.order[#sp.order + 1] = k end
     end
   end
 end
+for name, sp in pairs(specs) do finish_spec(sp, name) end
 
 -- the hyperparameter names a mistyped key may have meant
 local function field_names(sp)
   local names = {}
   for k in pairs(sp.field) do names[#names + 1] = k end
   for k in pairs(ALIASES) do names[#names + 1] = k end
+  for k in pairs(sp.aliases or {}) do names[#names + 1] = k end
   return names
 end
 
@@ -156,10 +167,10 @@ local function new_optimizer(sp, hp)
       if type(v) ~= "table" or #v ~= 2 then fail(sp.name .. ": betas must be {beta1, beta2}") end
       values.beta1, values.beta2, given.beta1, given.beta2 = v[1], v[2], true, true
     else
-      local key = ALIASES[k] or k
+      -- a field's own name first, then the declaration's aliases, then Keras's and PyTorch's spellings
+      local key = sp.field[k] and k or (sp.aliases and sp.aliases[k]) or ALIASES[k] or k
       -- Keras 2's Nadam takes decay as its momentum schedule's decay (schedule_decay)
       if sp.name == "Nadam" and k == "decay" then key = "momentum_decay" end
-      if sp.name == "ASGD" and k == "alpha" then key = "alpha" end      -- ASGD's own alpha (eta's power)
       if not sp.field[key] then
         fail(string.format("%s: unknown hyperparameter '%s'%s", sp.name, k, suggest.phrase(k, field_names(sp))))
       end
@@ -169,7 +180,7 @@ local function new_optimizer(sp, hp)
   local conv = convention_of(values.convention or "textbook", sp.name)
   values.convention = conv
   -- the convention's defaults where its framework has this optimizer, then ours
-  local cd = conventions.defaults[conv] and conventions.defaults[conv][sp.name] or {}
+  local cd = conventions.defaults[conv] and conventions.defaults[conv][sp.name] or (sp.conv_defaults and sp.conv_defaults[conv]) or {}
   for k, v in pairs(cd) do if values[k] == nil then values[k] = v end end
   for k, v in pairs(sp.defaults) do if values[k] == nil then values[k] = v end end
   local sched = {}
@@ -225,6 +236,8 @@ local function new_optimizer(sp, hp)
     state = setmetatable({}, { __mode = "k" }), order = {}, pending = nil,
   }, Optimizer)
   self.label = self:describe()
+  -- a declaration is traced now, so that its mistakes surface at the constructor
+  if sp.kind == "Declared" then self.program = define.program(sp, values, self:clipping()) end
   return self
 end
 
@@ -296,6 +309,11 @@ end
 -- Which state buffers an optimizer keeps, in kernel argument order.
 local function buffer_names(self)
   local v, k = self.values, self.spec.kind
+  if k == "Declared" then
+    local names = {}
+    for i = 3, #self.program.bufs do names[#names + 1] = self.program.bufs[i] end
+    return names
+  end
   local mom = self.sched.momentum ~= nil or (type(v.momentum) == "number" and v.momentum ~= 0) or nesterov_on(self)
   if k == "SGD" then return mom and { "velocity" } or {} end
   if k == "Adagrad" then return { "sum" } end
@@ -315,8 +333,16 @@ local function state_of(self, p, i, hv)
   if st then return st end
   st = {}
   local names = buffer_names(self)
+  local sp = self.spec
   for j, name in ipairs(names) do
-    if name then st[name] = tensor.zeros(p:shape()) end
+    if name then
+      -- a declaration's per-tensor scalars are one element; its buffers start at their declared value
+      local scalar = sp.kind == "Declared" and sp.decl.scalars and sp.decl.scalars[name] ~= nil
+      st[name] = tensor.zeros(scalar and { 1 } or p:shape())
+      local init = sp.init and sp.init[name]
+      if type(init) == "string" then init = hv[init] end
+      if init and init ~= 0 then st[name]:fill_(init) end
+    end
   end
   for _, name in ipairs(keras_base.buffers(self.values)) do st[name] = tensor.zeros(p:shape()) end
   if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
@@ -438,6 +464,13 @@ function Optimizer:_update(params, hv, k, literal)
   local grad_scale, scales = clip_scales(self, grads)
   self.t = k + 1
   local kind = self.spec.kind
+  if kind == "Declared" then
+    self:_run_program(params, grads, hv, grad_scale, scales, value_first)
+    keras_base.average(v, params, calls, state)
+    hv.grad_scale = grad_scale
+    self.last = hv
+    return
+  end
   if kind == "Nadam" then
     -- mu_t = beta1 (1 - 0.5 0.96^(psi t)): psi = 0.004 in PyTorch and tf.keras <= 2.10;
     -- Keras 3 and tf.keras 2.11+ use 0.96^t (keras/src/optimizers/nadam.py)
@@ -461,6 +494,35 @@ function Optimizer:_update(params, hv, k, literal)
   keras_base.average(v, params, calls, state)
   hv.grad_scale = grad_scale
   self.last = hv
+end
+
+-- Which clippings the update applies to the gradient: by norm (a grad_scale
+-- per tensor), by value. A declared optimizer's program is traced for these.
+function Optimizer:clipping()
+  local v = self.values
+  return { norm = (v.clip_norm or v.global_clip_norm) and true or false, value = v.clip_value and true or false }
+end
+
+-- A declared optimizer's step: its program over each tensor, with this
+-- step's hyperparameters, t and gradient scale as inputs.
+function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_first)
+  local prog = self.program
+  local values = {}
+  for i, name in ipairs(prog.inputs) do
+    if name == "t" then values[i] = self.t
+    elseif name == "grad_scale" then values[i] = grad_scale
+    elseif name == "clip_value" then values[i] = value_first and math.huge or self.values.clip_value
+    else values[i] = hv[name] end
+  end
+  local gs_at
+  for i, name in ipairs(prog.inputs) do if name == "grad_scale" then gs_at = i end end
+  for i, p in ipairs(params) do
+    local st = state_of(self, p, i, hv)
+    if gs_at and scales then values[gs_at] = scales[i] end
+    local bufs = {}
+    for j = 3, #prog.bufs do bufs[#bufs + 1] = st[prog.bufs[j]] end
+    C.optim_program_run(prog.handle, values, self.label, i, p, grads[i], table.unpack(bufs))
+  end
 end
 
 -- With use_ema: the parameters take their moving averages (Keras's
@@ -624,8 +686,43 @@ function optim.sweep(ctor, grid)
   return out
 end
 
+-- optim.define{name =, doc =, hyper = {...}, state = {...}, update = function(p, g, s, h, t) ... end}:
+-- an optimizer declared by its update rule, with everything a built-in has
+-- (README "Write your own optimizer"; stdlib/optim/define.lua).
+function optim.define(decl)
+  local sp = define.spec(decl)
+  local old = specs[sp.name]
+  if old and old.kind ~= "Declared" then
+    fail(string.format("optim.define: %s is a built-in optimizer; give yours another name", sp.name))
+  end
+  finish_spec(sp, sp.name)
+  specs[sp.name] = sp
+  local ctor = function(hp) return new_optimizer(sp, hp) end
+  rawset(optim, sp.name, ctor)
+  require("optim.help").declared(optim, sp, ctor)
+  return ctor
+end
+optim.fn = define.fn
+
+-- The literature's optimizers, one declaration per file in stdlib/optim/zoo/
+-- (adding one is adding its file): registered as optim.<its name>.
+do
+  package.loaded.optim = optim     -- a declaration may require "optim" for optim.fn
+  local here = package.searchpath("optim.define", package.path)
+  local dir = here and here:gsub("define%.lua$", "zoo")
+  local ok, files = pcall(C.sys.listdir, dir)
+  for _, f in ipairs(ok and files or {}) do
+    local base = f:match("^([%w_]+)%.lua$")
+    if base then
+      local decl = require("optim.zoo." .. base)
+      if type(decl) ~= "table" then fail("stdlib/optim/zoo/" .. f .. " must return a declaration table") end
+      optim.define(decl)
+    end
+  end
+end
+
 optim.specs = specs
-require("optim.help")(optim, specs, Optimizer)     -- help(optim.Adam): formula and every convention's defaults
+require("optim.help").install(optim, specs, Optimizer)     -- help(optim.Adam): formula and every convention's defaults
 
 -- optim.Adamm{...} would otherwise be "attempt to call a nil value": a
 -- capitalized name that is no optimizer gets optim.get's "did you mean".

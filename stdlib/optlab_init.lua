@@ -9,11 +9,8 @@ sys = C.sys
 
 local modules = { "help", "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report", "serial" }
 for _, name in ipairs(modules) do
-  -- A module that is not there yet is simply absent; one that fails to load is an error.
-  if package.searchpath(name, package.path) then
-    local mod = require(name)
-    M[name] = mod
-    _G[name] = mod
-  end
+  local mod = require(name)
+  M[name] = mod
+  _G[name] = mod
 end
 return M

@@ -221,6 +221,18 @@ end
 -- Reduce on plateau (PyTorch ReduceLROnPlateau): the value is multiplied by
 -- factor when the metric given to s:observe(m) (or opt:observe(m)) has not
 -- improved by more than threshold (relative) for `patience` observations.
+-- The contract is PyTorch's scheduler.step(metric): one argument, the monitored
+-- value itself; which value to monitor is the caller's business (train.fit's
+-- `monitor`). Anything else is refused here, where the value arrives.
+local function check_metric(m, extra)
+  if type(m) == "number" and extra == nil then return m end
+  local got = type(m) == "string" and string.format("the string %q", m) or type(m)
+  if extra ~= nil then got = got .. " and a second argument" end
+  fail("schedule.plateau: observe(metric) takes the monitored value alone, a number (as PyTorch's " ..
+    "ReduceLROnPlateau.step(metric)), got " .. got ..
+    (type(m) == "string" and "; call opt:observe(value), not opt:observe(name, value)" or ""))
+end
+
 function schedule.plateau(o)
   check_fields("plateau", o, { "initial", "factor", "patience", "mode", "threshold", "cooldown", "min" })
   local st = { value = check_num("plateau", "initial", o.initial), best = nil, bad = 0, cool = 0 }
@@ -230,7 +242,8 @@ function schedule.plateau(o)
   if mode ~= "min" and mode ~= "max" then fail("schedule.plateau: mode must be \"min\" or \"max\"") end
   local s = make("plateau", string.format("plateau(%s, x%s after %d)", num(st.value), num(factor), patience),
     function() return st.value end, o)
-  function s:observe(m)
+  function s:observe(m, extra)
+    check_metric(m, extra)
     local better
     if st.best == nil then better = true
     elseif mode == "min" then better = m < st.best * (1 - thr)
@@ -267,8 +280,8 @@ function schedule.values(s, n, epoch)
 end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   local common = "\nEvery schedule also takes unit = \"step\" (default) | \"epoch\", steps_per_epoch, and per_step = true\n" ..
                  "(with unit = \"epoch\": counted in epochs, moved every update). s(k) or s:at(k, epoch) gives a value."
   help.register(schedule, [[

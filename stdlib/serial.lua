@@ -335,8 +335,8 @@ function serial.load(path)
 end
 
 -- ---- help ------------------------------------------------------------------
-local help = package.loaded.help
-if help then
+local help = require "help"
+do
   help.register(serial, "serial  values to text and files, parsed by a small grammar and never run as Lua")
   help.register(serial.encode, "serial.encode(value) -> text  nil, booleans, numbers (exact), strings and tables of them")
   help.register(serial.decode, "serial.decode(text [, where]) -> value  reads serial.encode's text back; malformed text is an error")

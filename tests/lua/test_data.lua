@@ -407,4 +407,89 @@ function T.mistyped_optlab_data_is_an_error_naming_it()
   check(text:find("^false") and text:find(tmp .. "/mnist", 1, true), "OPTLAB_DATA without mnist/: " .. text)
 end
 
+-- Every data set carries the files it was read from (ds:files()), and a run's manifest takes
+-- them from there. experiment.lua used to wrap C.data_idx and C.data_csv to learn what a run
+-- read, so any other reader escaped the manifest silently. Here every function of `data` and
+-- every data function of the C core is listed by kind: a new one that is not listed fails,
+-- and each file loader is checked to record exactly the files it read.
+local FILE_LOADERS = { idx = true, mnist = true, fashion_mnist = true, csv = true }
+local IN_MEMORY = { tensors = true, blobs = true, spirals = true, linear_regression = true }
+local NOT_LOADERS = { loader = true }
+local C_READERS = { data_idx = true, data_csv = true }   -- called only by the file loaders above
+local C_OTHERS = { data_from_tensors = true, data_synthetic = true, data_indices = true, data_ptr = true, dataset_methods = true }
+
+local function same_list(got, want, what)
+  check(type(got) == "table" and #got == #want, what .. ": " .. #want .. " files, got " .. (type(got) == "table" and table.concat(got, ", ") or tostring(got)))
+  for i = 1, #want do check(got[i] == want[i], what .. ": file " .. i .. " is " .. tostring(got[i]) .. ", not " .. want[i]) end
+end
+
+function T.every_loader_records_the_files_it_read()
+  for k, v in pairs(data) do
+    if type(v) == "function" then
+      check(FILE_LOADERS[k] or IN_MEMORY[k] or NOT_LOADERS[k], "data." .. k .. " is new to this test: a loader that reads files " ..
+        "must record them on its data set (read_from in stdlib/data.lua) and be checked here, or the manifest will not list them")
+    end
+  end
+  for k in pairs(require "optlab.core") do
+    if type(k) == "string" and k:match("^data") then
+      check(C_READERS[k] or C_OTHERS[k], "C." .. k .. " is new to this test: if it reads files, the loader of stdlib/data.lua " ..
+        "that calls it must record them (read_from)")
+    end
+  end
+
+  local dir = tmp .. "/files_of"
+  os.execute("mkdir -p " .. dir)
+  local ip, lp = tiny_pair(dir)
+  same_list(data.idx { images = ip, labels = lp }:files(), { ip, lp }, "data.idx")
+
+  -- an MNIST-style folder with one file gzip'd: the path found (with .gz) is the one recorded
+  for _, pre in ipairs { "train", "t10k" } do
+    os.execute(string.format("cp %s %s/%s-images-idx3-ubyte && cp %s %s/%s-labels-idx1-ubyte", ip, dir, pre, lp, dir, pre))
+  end
+  os.execute("gzip -f " .. dir .. "/train-labels-idx1-ubyte")
+  local want_tr = { dir .. "/train-images-idx3-ubyte", dir .. "/train-labels-idx1-ubyte.gz" }
+  local want_te = { dir .. "/t10k-images-idx3-ubyte", dir .. "/t10k-labels-idx1-ubyte" }
+  for _, name in ipairs { "mnist", "fashion_mnist" } do
+    local tr, te = data[name](dir)
+    same_list(tr:files(), want_tr, "data." .. name .. " train")
+    same_list(te:files(), want_te, "data." .. name .. " test")
+  end
+
+  local csv = dir .. "/t.csv"
+  local f = assert(io.open(csv, "w"))
+  f:write("a,b,label\n1,2,0\n3,4,1\n5,6,0\n")
+  f:close()
+  local ds = data.csv(csv, { label = "label" })
+  same_list(ds:files(), { csv }, "data.csv")
+
+  -- views read their base's files; the list returned is a copy
+  local tr = data.mnist(dir)
+  same_list(tr:take(2):files(), want_tr, "take")
+  local a, b = tr:split { validation = 2 }
+  same_list(a:files(), want_tr, "split (train)")
+  same_list(b:files(), want_tr, "split (validation)")
+  same_list(tr:range(1, 2):files(), want_tr, "range")
+  local copy = tr:files()
+  copy[1] = "elsewhere"
+  check(tr:files()[1] == want_tr[1], "ds:files() returns a copy")
+
+  -- in-memory and synthetic sets read no file
+  same_list(data.tensors(tensor.zeros(3, 2), tensor.zeros(3)):files(), {}, "data.tensors")
+  same_list(data.blobs { n = 10, seed = 1 }:files(), {}, "data.blobs")
+  same_list(data.spirals { n = 10, seed = 1 }:files(), {}, "data.spirals")
+  same_list(data.linear_regression { n = 10, features = 2, seed = 1 }:files(), {}, "data.linear_regression")
+
+  -- the manifest's list of data files is the data sets' own, with SHA-256s
+  local te
+  tr, te = data.mnist(dir)
+  local listed = require("experiment.env").data_files(tr:take(3), te, ds)
+  local want = { want_tr[1], want_tr[2], want_te[1], want_te[2], csv }
+  check(#listed == #want, "manifest lists " .. #want .. " files, got " .. #listed)
+  for i, p in ipairs(want) do
+    check(listed[i].path == p, "manifest file " .. i .. ": " .. tostring(listed[i].path))
+    local sha = io.popen("sha256sum '" .. p .. "'"):read("l"):match("^%x+")
+    check(listed[i].sha256 == sha, "manifest sha256 of " .. p)
+  end
+end
+
 return T

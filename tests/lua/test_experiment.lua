@@ -20,7 +20,7 @@ local TMP = os.tmpname()
 os.remove(TMP)
 report.mkdir_p(TMP)
 
--- The stand-in experiment script; MODE = ok | nan | interrupt | crash.
+-- The stand-in experiment script; MODE = ok | nan | interrupt (a real SIGINT) | wording | crash.
 -- Faults are injected through the environment, so the copy of the script
 -- kept in the run folder (which `optlab resume` runs) behaves normally:
 --   STANDIN_KILL=self|parent   SIGKILL to the process running B (or to its
@@ -45,8 +45,9 @@ end
 local function Dataset(n, files)
   local mt = {}
   mt.__len = function(self) return self.n end
-  mt.__index = { take = function(self, k) return setmetatable({ n = math.min(k, self.n), files = self.files }, mt) end }
-  return setmetatable({ n = n, files = files }, mt)
+  mt.__index = { take = function(self, k) return setmetatable({ n = math.min(k, self.n), paths = self.paths }, mt) end,
+                 files = function(self) return self.paths or {} end }
+  return setmetatable({ n = n, paths = files }, mt)
 end
 local function fit(model, opt, ds, cfg)
   local h = { loss = {}, accuracy = {}, val_loss = {}, val_accuracy = {}, lr = {}, grad_norm = {},
@@ -66,7 +67,9 @@ local function fit(model, opt, ds, cfg)
     h.ms_per_step[e] = 1000 * h.seconds[e] / steps
     h.samples_per_s[e] = compat.len(ds) / h.seconds[e]
     if MODE == "nan" and opt.name == "B" and e == 2 then h.loss[e] = 0 / 0; h.stopped = "loss is NaN at epoch 2"; break end
-    if MODE == "interrupt" and opt.name == "B" and e == 2 then h.stopped = "interrupted (Ctrl-C)"; break end
+    if MODE == "interrupt" and opt.name == "B" and e == 2 then sh("kill -INT $PPID") end
+    -- a fit (or a callback's stop_reason) may word its stops as it likes
+    if MODE == "wording" and opt.name == "B" and e == 2 then h.stopped = "interrupted by the ctrl-limit callback (SIGINT-like)"; break end
     if opt.name == "B" and e == 2 then
       if KILL == "self" then sh("kill -KILL $PPID") end
       if KILL == "parent" then sh("kill -KILL $(cut -d' ' -f4 /proc/$PPID/stat)") end
@@ -381,6 +384,20 @@ local function check_valid_folder(folder)
   end
   manifest(folder)   -- parses
   return csv(folder)
+end
+
+-- Interruption is Ctrl-C, the flag SIGINT's handler sets, not a word in history.stopped:
+-- experiment used to call any stop whose text held "interrupt", "sigint" or "ctrl" an
+-- interruption, skipping the later runs and exiting 130.
+function T.a_stop_worded_like_an_interrupt_is_a_result_not_an_interruption()
+  local folder, out, rc = experiment_run("wording")
+  check(rc == 0 and folder, "exit status " .. tostring(rc) .. ":\n" .. out)
+  local m = manifest(folder)
+  check(m.runs[2].status == "stopped", "B stopped (a result): " .. tostring(m.runs[2].status))
+  check(m.runs[3].status == "complete", "C still runs: " .. tostring(m.runs[3].status))
+  check(m.interrupted == nil, "no Ctrl-C recorded: " .. tostring(m.interrupted))
+  check(experiment.is_interrupt { stopped = "interrupted" } and not experiment.is_interrupt { stopped = "ctrl limit" }
+        and not experiment.is_interrupt("interrupted"), "is_interrupt reads fit's value only")
 end
 
 function T.interrupted_run_leaves_a_valid_folder_listing_missing_runs()

@@ -1,4 +1,4 @@
--- The stdlib, the experiments, the benchmarks and the tests are written in the language Lua 5.4
+-- The stdlib (its sub-folders too), the experiments, the benchmarks and the tests are written in the language Lua 5.4
 -- and LuaJIT 2.1 share (README, "Writing scripts that run on both"): this test names the file
 -- and line of anything else, so code written for one VM is caught by the other's CI run too.
 -- stdlib/compat.lua is the one file allowed to use what only one VM has; a test line that does
@@ -13,7 +13,7 @@ local ROOT = io.popen("cd '" .. here .. "/../..' && pwd"):read("l")
 
 local function files()
   local out = {}
-  local p = io.popen("cd '" .. ROOT .. "' && ls stdlib/*.lua experiments/*.lua bench/*.lua tests/lua/*.lua 2>/dev/null")
+  local p = io.popen("cd '" .. ROOT .. "' && ls stdlib/*.lua stdlib/*/*.lua experiments/*.lua bench/*.lua tests/lua/*.lua 2>/dev/null")
   for f in p:lines() do
     if f ~= "stdlib/compat.lua" then out[#out + 1] = f end
   end

@@ -32,6 +32,7 @@ function T.readme_experiments_and_bench_notes_do_not_say_the_seed()
   local bad = {}
   scan(ROOT .. "/README.md", bad)
   scan(ROOT .. "/bench/README.md", bad)
+  scan(ROOT .. "/CONTRIBUTING.md", bad)
   for name in io.popen("ls '" .. ROOT .. "/experiments'"):lines() do
     if name:match("%.lua$") then scan(ROOT .. "/experiments/" .. name, bad) end
   end

@@ -70,6 +70,29 @@ T.plateau_reduces_on_a_stalled_metric = function()
   check(sd.schedules.lr.value == opt:hyper().lr, "plateau state is in state_dict")
 end
 
+-- One contract, PyTorch's scheduler.step(metric): README's Training section once said
+-- opt:observe(monitor, value), which got "attempt to compare string with number" from
+-- inside schedule.lua. A wrong call is now an error naming the contract, at the caller's line.
+T.plateau_observe_takes_the_value_alone = function()
+  local here = debug.getinfo(1, "S").short_src
+  local function refused(fn, what, want)
+    local ok, err = pcall(fn)
+    check(not ok, what .. ": refused")
+    err = tostring(err)
+    check(err:find("observe(metric) takes the monitored value alone", 1, true), what .. ": names the contract: " .. err)
+    check(err:find(here, 1, true) == 1, what .. ": at the caller's line: " .. err)
+    if want then check(err:find(want, 1, true), what .. ": says " .. want .. ": " .. err) end
+  end
+  local p = schedule.plateau { initial = 1, factor = 0.5, patience = 0 }
+  refused(function() p:observe("val_loss", 0.5) end, "schedule, (name, value)", "not opt:observe(name, value)")
+  refused(function() p:observe(0.5, "val_loss") end, "schedule, (value, name)", "a second argument")
+  refused(function() p:observe(nil) end, "schedule, nil")
+  local opt = optim.SGD { lr = schedule.plateau { initial = 0.2, factor = 0.1, patience = 0 } }
+  refused(function() opt:observe("val_loss", 0.5) end, "optimizer, (name, value)", "not opt:observe(name, value)")
+  p:observe(3); p:observe(4)
+  close(p(0), 0.5, 0, "the right call still works after the refused ones")
+end
+
 T.epoch_unit = function()
   local s = schedule.step { initial = 1, step_size = 1, gamma = 0.5, unit = "epoch" }
   close(s:at(123, 2), 0.25, 0, "epoch 2")

@@ -1,0 +1,378 @@
+/* Programs of declared optimizers: the evaluator (see optprog.h).
+ *
+ * Each span of OL_PROG_SPAN elements is walked in blocks of OL_PROG_LANES;
+ * for each block the stage's instructions run top to bottom, each one a
+ * simple loop the compiler vectorizes. A LOAD costs nothing: the register
+ * just points into the buffer. Built with -fno-math-errno (Makefile) so that
+ * sqrtf vectorizes, and -ffp-contract=off so vector body and tail round alike.
+ */
+#include "optprog.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OL_PROG_SPAN    16384   /* elements per span: the unit of threads  */
+#define OL_PROG_PARMIN  32768   /* below this, one thread                  */
+#define OL_PROG_MAXRED  16      /* reductions per stage                    */
+#ifndef OL_PROG_AHEAD
+#define OL_PROG_AHEAD   2048    /* prefetch distance, elements             */
+#endif
+
+const char *const ol_prog_op_names[OL_OP_COUNT] = {
+#define OL_PROG_NAME(name) #name,
+    OL_PROG_OPS(OL_PROG_NAME)
+#undef OL_PROG_NAME
+};
+
+static int is_binary(int op) { return op >= OL_OP_ADD && op <= OL_OP_LE; }
+static int is_unary(int op) { return op >= OL_OP_NEG && op <= OL_OP_COPY; }
+static int is_fused(int op) { return op >= OL_OP_LIN2 && op <= OL_OP_SQRTADD; }
+
+/* Operands an instruction reads: a; a, b; a, b, c; or a, b, c, e. */
+static int n_operands(int op)
+{
+    if (is_unary(op) || op == OL_OP_STORE || op == OL_OP_SUM || op == OL_OP_SUMSQ) return 1;
+    if (is_binary(op) || op == OL_OP_SQRTADD) return 2;
+    if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB) return 3;
+    if (op == OL_OP_LIN2 || op == OL_OP_SUBMULDIV) return 4;
+    return 0;    /* LOAD */
+}
+
+/* ------------------------------------------------------------ scalar code */
+
+static double sbin(int op, double x, double y)
+{
+    switch (op) {
+    case OL_OP_ADD: return x + y;
+    case OL_OP_SUB: return x - y;
+    case OL_OP_MUL: return x * y;
+    case OL_OP_DIV: return x / y;
+    case OL_OP_POW: return pow(x, y);
+    case OL_OP_MAX: return x > y ? x : y;
+    case OL_OP_MIN: return x < y ? x : y;
+    case OL_OP_GT: return x > y;
+    case OL_OP_GE: return x >= y;
+    case OL_OP_LT: return x < y;
+    default: return x <= y;    /* OL_OP_LE */
+    }
+}
+
+static double sun(int op, double x)
+{
+    switch (op) {
+    case OL_OP_NEG: return -x;
+    case OL_OP_SQRT: return sqrt(x);
+    case OL_OP_ABS: return fabs(x);
+    case OL_OP_SIGN: return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+    case OL_OP_EXP: return exp(x);
+    case OL_OP_LOG: return log(x);
+    default: return x;         /* OL_OP_COPY */
+    }
+}
+
+static double sfused(int op, double a, double b, double c, double e)
+{
+    switch (op) {
+    case OL_OP_LIN2: return a * b + c * e;
+    case OL_OP_MULADD: return a * b + c;
+    case OL_OP_MULSUB: return c - a * b;
+    case OL_OP_SUBMULDIV: return c - a * b / e;
+    default: return sqrt(a) + b;   /* OL_OP_SQRTADD */
+    }
+}
+
+static void run_scalar(const OLInstr *c, int n, double *s, float *const *bufs)
+{
+    for (int i = 0; i < n; i++, c++) {
+        if (is_binary(c->op)) s[c->dst] = sbin(c->op, s[c->a], s[c->b]);
+        else if (is_unary(c->op)) s[c->dst] = sun(c->op, s[c->a]);
+        else if (c->op == OL_OP_WHERE) s[c->dst] = s[c->a] != 0 ? s[c->b] : s[c->c];
+        else if (is_fused(c->op)) s[c->dst] = sfused(c->op, s[c->a], s[c->b], s[c->c], s[c->e]);
+        else if (c->op == OL_OP_LOAD) s[c->dst] = bufs[c->a][0];
+        else if (c->op == OL_OP_STORE) bufs[c->dst][0] = (float)s[c->a];
+    }
+}
+
+/* ------------------------------------------------------------ vector code */
+
+/* Element loops. The destination may be the buffer an operand reads (an
+ * in-place update such as p = p - a m / d writes p as it reads it): element
+ * i reads only element i, so there is no dependence between iterations, and
+ * ivdep lets the compiler vectorize without restrict. */
+#define FOR _Pragma("GCC ivdep") for (int i = 0; i < m; i++)
+
+/* An operand: a register's elements, or a scalar broadcast. */
+typedef struct { const float *v; float s; } Opnd;
+
+#define LOOP(EXPR)                                                            \
+    do {                                                                      \
+        if (a.v && b.v) FOR { float x = a.v[i], y = b.v[i]; d[i] = (EXPR); } \
+        else if (a.v)   FOR { float x = a.v[i], y = b.s;    d[i] = (EXPR); } \
+        else if (b.v)   FOR { float x = a.s,    y = b.v[i]; d[i] = (EXPR); } \
+        else            FOR { float x = a.s,    y = b.s;    d[i] = (EXPR); } \
+    } while (0)
+
+static void vbin(int op, int m, float *d, Opnd a, Opnd b)
+{
+    switch (op) {
+    case OL_OP_ADD: LOOP(x + y); break;
+    case OL_OP_SUB: LOOP(x - y); break;
+    case OL_OP_MUL: LOOP(x * y); break;
+    case OL_OP_DIV: LOOP(x / y); break;
+    case OL_OP_POW: LOOP(powf(x, y)); break;
+    case OL_OP_MAX: LOOP(x > y ? x : y); break;
+    case OL_OP_MIN: LOOP(x < y ? x : y); break;
+    case OL_OP_GT: LOOP(x > y ? 1.0f : 0.0f); break;
+    case OL_OP_GE: LOOP(x >= y ? 1.0f : 0.0f); break;
+    case OL_OP_LT: LOOP(x < y ? 1.0f : 0.0f); break;
+    default: LOOP(x <= y ? 1.0f : 0.0f); break;
+    }
+}
+
+#define ULOOP(EXPR)                                                           \
+    do {                                                                      \
+        if (a.v) FOR { float x = a.v[i]; d[i] = (EXPR); } \
+        else     FOR { float x = a.s;    d[i] = (EXPR); } \
+    } while (0)
+
+static void vun(int op, int m, float *d, Opnd a)
+{
+    switch (op) {
+    case OL_OP_NEG: ULOOP(-x); break;
+    case OL_OP_SQRT: ULOOP(sqrtf(x)); break;
+    case OL_OP_ABS: ULOOP(fabsf(x)); break;
+    case OL_OP_SIGN: ULOOP(x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f)); break;
+    case OL_OP_EXP: ULOOP(expf(x)); break;
+    case OL_OP_LOG: ULOOP(logf(x)); break;
+    default: ULOOP(x); break;
+    }
+}
+
+static void vwhere(int m, float *d, Opnd c, Opnd a, Opnd b)
+{
+    FOR {
+        float ci = c.v ? c.v[i] : c.s;
+        d[i] = ci != 0.0f ? (a.v ? a.v[i] : a.s) : (b.v ? b.v[i] : b.s);
+    }
+}
+
+/* Fused forms. The common operand kinds get their own loop (a scalar
+ * broadcast, the rest vectors); any other mix takes the generic loop. */
+#define V(o) (o.v ? o.v[i] : o.s)
+static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
+{
+    switch (op) {
+    case OL_OP_LIN2:
+        if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * e.v[i]; }
+        else if (!a.v && b.v && c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.v[i] * e.v[i]; }
+        else FOR d[i] = V(a) * V(b) + V(c) * V(e);
+        break;
+    case OL_OP_MULADD:
+        if (a.v && !b.v && !c.v) { FOR d[i] = a.v[i] * b.s + c.s; }
+        else if (!a.v && b.v && c.v) { FOR d[i] = a.s * b.v[i] + c.v[i]; }
+        else FOR d[i] = V(a) * V(b) + V(c);
+        break;
+    case OL_OP_MULSUB:
+        if (!a.v && b.v && c.v) { FOR d[i] = c.v[i] - a.s * b.v[i]; }
+        else FOR d[i] = V(c) - V(a) * V(b);
+        break;
+    case OL_OP_SUBMULDIV:
+        if (!a.v && b.v && c.v && e.v) { FOR d[i] = c.v[i] - a.s * b.v[i] / e.v[i]; }
+        else FOR d[i] = V(c) - V(a) * V(b) / V(e);
+        break;
+    default:  /* OL_OP_SQRTADD */
+        if (a.v && !b.v) { FOR d[i] = sqrtf(a.v[i]) + b.s; }
+        else FOR d[i] = sqrtf(V(a)) + V(b);
+    }
+}
+#undef V
+
+/* Sums in 8 lanes (element i of the span to lane i % 8; blocks start at
+ * multiples of 8), lanes added in a fixed tree: a fixed association. */
+static void vsum(int m, double *restrict lane, Opnd a, int squares)
+{
+    if (!a.v) return;    /* rejected by ol_prog_prepare */
+    for (int i = 0; i < m; i++) {   /* not FOR: lane[i & 7] carries a dependence */
+        double x = a.v[i];
+        lane[i & 7] += squares ? x * x : x;
+    }
+}
+
+typedef struct {
+    const OLProg *P;
+    const OLInstr *code;
+    int ncode;
+    const float *fs;     /* slots rounded to float */
+    float *const *bufs;
+    int vec[OL_PROG_MAXBUF], nvec;   /* the buffers vector code touches */
+} Stage;
+
+static Opnd opnd(const float *const *ptr, const float *fs, int x)
+{
+    Opnd o = { NULL, 0.0f };
+    if (x >= 0) o.v = ptr[x];
+    else o.s = fs[-1 - x];
+    return o;
+}
+
+/* One span [lo, lo + len): the stage's code over each block; lanes gets the
+ * span's reduction lanes (8 per reduction, in code order). */
+static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
+{
+    float regs[OL_PROG_MAXREG][OL_PROG_LANES] __attribute__((aligned(64)));
+    const float *ptr[OL_PROG_MAXREG];
+    for (int64_t off = 0; off < len; off += OL_PROG_LANES) {
+        const int m = (int)(len - off < OL_PROG_LANES ? len - off : OL_PROG_LANES);
+        const int64_t at = lo + off;
+        int r = 0;
+        for (int k = 0; k < S->ncode; k++) {
+            const OLInstr *c = &S->code[k];
+            /* a value only stored is computed straight into its buffer */
+            float *d = c->out >= 0 ? S->bufs[c->out] + at : c->dst >= 0 && c->dst < OL_PROG_MAXREG ? regs[c->dst] : NULL;
+            switch (c->op) {
+            case OL_OP_LOAD:
+                ptr[c->dst] = S->bufs[c->a] + at;
+                continue;
+            case OL_OP_STORE: {
+                Opnd a = opnd(ptr, S->fs, c->a);
+                float *out = S->bufs[c->dst] + at;
+                if (a.v) { if (a.v != out) memcpy(out, a.v, (size_t)m * sizeof *out); }
+                else FOR out[i] = a.s;
+                continue;
+            }
+            case OL_OP_SUM: case OL_OP_SUMSQ:
+                vsum(m, lanes + 8 * r++, opnd(ptr, S->fs, c->a), c->op == OL_OP_SUMSQ);
+                continue;
+            case OL_OP_WHERE:
+                vwhere(m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c));
+                break;
+            case OL_OP_LIN2: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD:
+                vfused(c->op, m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c),
+                       opnd(ptr, S->fs, c->e));
+                break;
+            default:
+                if (is_binary(c->op)) vbin(c->op, m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b));
+                else vun(c->op, m, d, opnd(ptr, S->fs, c->a));
+            }
+            ptr[c->dst] = d;
+        }
+    }
+}
+
+static double lanes_total(const double *l)
+{
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+int ol_prog_run(const OLProg *P, double *slots, int64_t n, float *const *bufs)
+{
+    if (P->numel_slot >= 0) slots[P->numel_slot] = (double)n;
+    float *fs = malloc((size_t)(P->nslots > 0 ? P->nslots : 1) * sizeof *fs);
+    if (!fs) return -1;
+    const int64_t nspans = (n + OL_PROG_SPAN - 1) / OL_PROG_SPAN;
+    for (int k = 0; k < P->nstages; k++) {
+        run_scalar(P->scode + P->sstart[k], P->sstart[k + 1] - P->sstart[k], slots, bufs);
+        for (int i = 0; i < P->nslots; i++) fs[i] = (float)slots[i];
+        Stage S = { P, P->vcode + P->vstart[k], P->vstart[k + 1] - P->vstart[k], fs, bufs, {0}, 0 };
+        for (int b = 0; b < P->nbufs; b++)
+            if (P->vecbuf[b]) S.vec[S.nvec++] = b;
+        int nred = 0, red[OL_PROG_MAXRED];
+        for (int i = 0; i < S.ncode; i++)
+            if (S.code[i].op == OL_OP_SUM || S.code[i].op == OL_OP_SUMSQ) red[nred++] = S.code[i].dst;
+        double *lanes = NULL;
+        if (nred) {
+            lanes = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred * 8, sizeof *lanes);
+            if (!lanes) { free(fs); return -1; }
+        }
+        const int stride = 8 * nred;
+        #pragma omp parallel for schedule(static) if(n > OL_PROG_PARMIN)
+        for (int64_t b = 0; b < nspans; b++) {
+            const int64_t lo = b * OL_PROG_SPAN;
+            run_span(&S, lo, n - lo < OL_PROG_SPAN ? n - lo : OL_PROG_SPAN, lanes ? lanes + b * stride : NULL);
+        }
+        for (int j = 0; j < nred; j++) {
+            double total = 0.0;
+            for (int64_t b = 0; b < nspans; b++) total += lanes_total(lanes + b * stride + 8 * j);
+            slots[red[j]] = total;
+        }
+        free(lanes);
+    }
+    run_scalar(P->scode + P->sstart[P->nstages], P->sstart[P->nstages + 1] - P->sstart[P->nstages], slots, bufs);
+    free(fs);
+    return 0;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static int slot_ok(const OLProg *P, int x) { return x >= 0 && x < P->nslots; }
+
+/* A vector operand: a register written earlier in the stage, or a slot. */
+static int vopnd_ok(const OLProg *P, const unsigned char *def, int x)
+{
+    return x >= 0 ? (x < P->nregs && def[x]) : slot_ok(P, -1 - x);
+}
+
+const char *ol_prog_prepare(OLProg *P)
+{
+    if (P->nregs < 0 || P->nregs > OL_PROG_MAXREG) return "too many registers";
+    if (P->nbufs < 0 || P->nbufs > OL_PROG_MAXBUF) return "too many buffers";
+    if (P->nslots < 0 || P->nstages < 1) return "bad slot or stage count";
+    if (P->numel_slot >= P->nslots) return "bad numel slot";
+    if (P->vstart[0] != 0 || P->sstart[0] != 0) return "stages must start at 0";
+    for (int k = 0; k < P->nstages; k++)
+        if (P->vstart[k + 1] < P->vstart[k]) return "vector stages out of order";
+    for (int k = 0; k <= P->nstages; k++)
+        if (P->sstart[k + 1] < P->sstart[k]) return "scalar sections out of order";
+    memset(P->vecbuf, 0, sizeof P->vecbuf);
+    P->vecbuf[0] = P->vecbuf[1] = 1;     /* p and g are always whole tensors */
+    for (int i = 0; i < P->sstart[P->nstages + 1]; i++) {
+        const OLInstr *c = &P->scode[i];
+        if (c->op < 0 || c->op >= OL_OP_COUNT || c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ) return "bad scalar op";
+        if (c->op == OL_OP_STORE) {
+            if (c->dst < 0 || c->dst >= P->nbufs || !slot_ok(P, c->a)) return "bad scalar store";
+        } else if (c->op == OL_OP_LOAD) {
+            if (!slot_ok(P, c->dst) || c->a < 0 || c->a >= P->nbufs) return "bad scalar load";
+        } else {
+            const int ops[4] = { c->a, c->b, c->c, c->e };
+            if (!slot_ok(P, c->dst)) return "bad scalar destination";
+            for (int j = 0; j < n_operands(c->op); j++)
+                if (!slot_ok(P, ops[j])) return "bad scalar operand";
+        }
+    }
+    for (int k = 0; k < P->nstages; k++) {
+        unsigned char def[OL_PROG_MAXREG] = {0};
+        int nred = 0;
+        for (int i = P->vstart[k]; i < P->vstart[k + 1]; i++) {
+            const OLInstr *c = &P->vcode[i];
+            if (c->op < 0 || c->op >= OL_OP_COUNT) return "bad vector op";
+            const int ops[4] = { c->a, c->b, c->c, c->e };
+            if (c->out < -1 || c->out >= P->nbufs || (c->out >= 0 && (c->op == OL_OP_LOAD || c->op == OL_OP_STORE ||
+                                                                   c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ)))
+                return "bad vector output";
+            if (c->out >= 0) P->vecbuf[c->out] = 1;
+            if (c->op == OL_OP_LOAD) {
+                if (c->dst < 0 || c->dst >= P->nregs || c->a < 0 || c->a >= P->nbufs) return "bad vector load";
+                P->vecbuf[c->a] = 1;
+                def[c->dst] = 1;
+                continue;
+            }
+            for (int j = 0; j < n_operands(c->op); j++)
+                if (!vopnd_ok(P, def, ops[j])) return "bad vector operand";
+            if (c->op == OL_OP_STORE) {
+                if (c->dst < 0 || c->dst >= P->nbufs) return "bad vector store";
+                P->vecbuf[c->dst] = 1;
+            } else if (c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ) {
+                if (!slot_ok(P, c->dst) || c->a < 0) return "bad reduction";
+                if (++nred > OL_PROG_MAXRED) return "too many reductions in a stage";
+            } else {
+                if (c->dst < 0 || c->dst >= P->nregs) return "bad vector destination";
+                /* operands and destination never share a register */
+                for (int j = 0; j < n_operands(c->op); j++)
+                    if (ops[j] == c->dst) return "destination register is also an operand";
+                def[c->dst] = 1;
+            }
+        }
+    }
+    return NULL;
+}
