@@ -13,6 +13,7 @@
 -- rounds as the update is written.
 local C = require "optlab.core"
 local suggest = require "suggest"
+local compat_idiv = require("compat").idiv
 local OPS = C.optim_program_ops
 
 local define = {}
@@ -34,6 +35,7 @@ end
 
 local function key_of(x)
   if type(x) == "string" then return "'" .. x end
+  if type(x) == "function" then return tostring(x) end
   if type(x) == "number" then
     if x ~= x then return "nan" end
     if x == 0 and 1 / x < 0 then return "-0" end
@@ -62,7 +64,11 @@ local function node(op, args, kind, level)
   if n then return n end
   n = setmetatable({}, Node)
   cur.count = cur.count + 1
-  info[n] = { kind = kind, level = level, op = op, args = args, id = cur.count, trace = cur }
+  -- per_tensor: the value may differ between tensors (elements, per-tensor
+  -- reductions and scalars); a global state must not be assigned such a value
+  local per_tensor = kind == 2 or op == "SUM" or op == "SUMSQ" or op == "NUMEL" or op == "SLOAD" or op == "NROWS" or op == "NCOLS"
+  for _, a in ipairs(args) do if info[a] and info[a].per_tensor then per_tensor = true end end
+  info[n] = { kind = kind, level = level, op = op, args = args, id = cur.count, trace = cur, per_tensor = per_tensor }
   cur.cse[key] = n
   return n
 end
@@ -148,6 +154,54 @@ function fn.numel()
   return node("NUMEL", {}, 1, 0)
 end
 function fn.mean(x) return reduction("SUM", x, "mean") / fn.numel() end
+-- Across all parameters: summed tensor by tensor in the parameters' order.
+local function global(op, x, name)
+  check_operand(x, "sum")
+  if not is_node(x) or info[x].kind < 2 then
+    fail(string.format("%supdate: optim.fn.%s needs an element value (built from p, g or the state)", who(), name))
+  end
+  local n = node(op, { x }, 1, info[x].level + 1)
+  info[n].per_tensor = false
+  return n
+end
+function fn.global_sum(x) return global("GSUM", x, "global_sum") end
+function fn.global_sumsq(x) return global("GSUMSQ", x, "global_sumsq") end
+function fn.global_norm(x) return fn.sqrt(global("GSUMSQ", x, "global_norm")) end
+-- Rows and columns: the tensor seen as R x C, C its last dimension (a
+-- vector is one row). row_sum(x) is, at each element, the sum of its row;
+-- col_sum(x) the sum of its column (Adafactor's factored moments).
+local function rowcol(op, x, name)
+  check_operand(x, "sum")
+  if not is_node(x) or info[x].kind < 2 then
+    fail(string.format("%supdate: optim.fn.%s needs an element value (built from p, g or the state)", who(), name))
+  end
+  return node(op, { x }, 2, info[x].level + 1)
+end
+function fn.row_sum(x) return rowcol("RSUM", x, "row_sum") end
+function fn.col_sum(x) return rowcol("CSUM", x, "col_sum") end
+function fn.nrows()
+  if not cur then fail("optim.fn.nrows() is only meaningful inside an update function") end
+  return node("NROWS", {}, 1, 0)
+end
+function fn.ncols()
+  if not cur then fail("optim.fn.ncols() is only meaningful inside an update function") end
+  return node("NCOLS", {}, 1, 0)
+end
+function fn.row_mean(x) return rowcol("RSUM", x, "row_mean") / fn.ncols() end
+function fn.col_mean(x) return rowcol("CSUM", x, "col_mean") / fn.nrows() end
+
+-- A whole-tensor stage between element stages: f(t) gets the value x as a
+-- tensor of the parameter's shape and returns one of that shape (tensor
+-- ops, BLIS matmuls: Muon's Newton-Schulz iteration).
+function fn.matrix(x, f)
+  check_operand(x, "transform")
+  if not is_node(x) or info[x].kind < 2 then
+    fail(who() .. "update: optim.fn.matrix needs an element value (built from p, g or the state)")
+  end
+  if type(f) ~= "function" then fail(who() .. "update: optim.fn.matrix(x, f) needs a function f(tensor) -> tensor") end
+  local n = node("MAT", { x, f }, 2, info[x].level + 1)
+  return n
+end
 define.fn = fn
 
 -- ------------------------------------------------------------ declarations
@@ -173,7 +227,8 @@ local function parse_range(s, name, field)
   end
 end
 
-local DECL_KEYS = { name = true, doc = true, hyper = true, state = true, scalars = true, update = true, show = true, conventions = true }
+local DECL_KEYS = { name = true, doc = true, hyper = true, state = true, scalars = true, globals = true, rows = true, cols = true,
+                    update = true, show = true, conventions = true }
 
 -- A declaration -> a spec for optim.lua (kind "Declared"): fields, defaults,
 -- aliases, the shown fields, and the declaration itself.
@@ -221,9 +276,12 @@ function define.spec(decl)
     for _, a in ipairs(h.alias or {}) do sp.aliases[a] = field end
   end
   if decl.show then sp.show = decl.show end
-  sp.state, sp.scalars = {}, {}
-  for _, list in ipairs { { decl.state, sp.state }, { decl.scalars, sp.scalars } } do
-    if list[1] ~= nil and type(list[1]) ~= "table" then fail("optim.define " .. name .. ": state and scalars must be tables name = initial value") end
+  sp.state, sp.scalars, sp.globals, sp.rows, sp.cols = {}, {}, {}, {}, {}
+  for _, list in ipairs { { decl.state, sp.state }, { decl.scalars, sp.scalars }, { decl.globals, sp.globals },
+                          { decl.rows, sp.rows }, { decl.cols, sp.cols } } do
+    if list[1] ~= nil and type(list[1]) ~= "table" then
+      fail("optim.define " .. name .. ": state, scalars, globals, rows and cols must be tables name = initial value")
+    end
     for k, init in pairs(list[1] or {}) do
       if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then fail("optim.define " .. name .. ": state names must be identifiers") end
       if seen["state " .. k] then fail(string.format("optim.define %s: state '%s' is declared twice", name, k)) end
@@ -236,11 +294,28 @@ function define.spec(decl)
     end
     table.sort(list[2])
   end
-  if #sp.state + #sp.scalars + 2 > 16 then fail("optim.define " .. name .. ": at most 14 state buffers") end
+  if #sp.state + #sp.scalars + #sp.globals + 2 * (#sp.rows + #sp.cols) + 2 > 12 then
+    fail("optim.define " .. name .. ": at most 10 state buffers, scalars and globals (rows and cols count twice)")
+  end
   sp.init = {}
   for k, v in pairs(decl.state or {}) do sp.init[k] = v end
   for k, v in pairs(decl.scalars or {}) do sp.init[k] = v end
+  for k, v in pairs(decl.globals or {}) do sp.init[k] = v end
+  for k, v in pairs(decl.rows or {}) do sp.init[k] = v end
+  for k, v in pairs(decl.cols or {}) do sp.init[k] = v end
   return sp
+end
+
+-- The shape of a buffer of size "all" (the parameter's), "rows" (R), "cols"
+-- (C: the last dimension; a vector is one row) or "one".
+function define.buffer_shape(size, p)
+  local shape = p:shape()
+  if size == "all" then return shape end
+  if size == "one" then return { 1 } end
+  local c = #shape > 0 and shape[#shape] or 1
+  if c < 1 then c = 1 end
+  if size == "cols" then return { c } end
+  return { compat_idiv(p:numel(), c) }
 end
 
 -- ------------------------------------------------------------ tracing
@@ -260,7 +335,18 @@ local function trace(sp, values, clip)
   local bufs, bufidx = { "p", "g" }, {}
   for _, k in ipairs(sp.state) do bufs[#bufs + 1] = k end
   for _, k in ipairs(sp.scalars) do bufs[#bufs + 1] = k end
+  for _, k in ipairs(sp.globals) do bufs[#bufs + 1] = k end
+  for _, k in ipairs(sp.rows) do bufs[#bufs + 1] = k end
+  for _, k in ipairs(sp.cols) do bufs[#bufs + 1] = k end
   for i, k in ipairs(bufs) do bufidx[k] = i - 1 end
+  T.bufidx = bufidx
+  -- the size of each buffer the caller provides: "all" (the parameter's), "rows", "cols" or "one"
+  T.bufsize = { p = "all", g = "all" }
+  for _, k in ipairs(sp.state) do T.bufsize[k] = "all" end
+  for _, k in ipairs(sp.scalars) do T.bufsize[k] = "one" end
+  for _, k in ipairs(sp.globals) do T.bufsize[k] = "one" end
+  for _, k in ipairs(sp.rows) do T.bufsize[k] = "rows" end
+  for _, k in ipairs(sp.cols) do T.bufsize[k] = "cols" end
   cur = T
   local ok, result = pcall(function()
     local p = node("LOAD", { bufidx.p }, 2, 0)
@@ -274,6 +360,14 @@ local function trace(sp, values, clip)
     local current, is_state, is_scalar = {}, {}, {}
     for _, k in ipairs(sp.state) do current[k] = node("LOAD", { bufidx[k] }, 2, 0); is_state[k] = true end
     for _, k in ipairs(sp.scalars) do current[k] = node("SLOAD", { bufidx[k] }, 1, 0); is_scalar[k] = true end
+    for _, k in ipairs(sp.rows) do current[k] = node("RLOAD", { bufidx[k] }, 2, 0) end
+    for _, k in ipairs(sp.cols) do current[k] = node("CLOAD", { bufidx[k] }, 2, 0) end
+    local is_global = {}
+    for _, k in ipairs(sp.globals) do
+      current[k] = node("GLOAD", { bufidx[k] }, 1, 0)
+      info[current[k]].per_tensor = false
+      is_scalar[k], is_global[k] = true, true
+    end
     local initial = {}
     for k, v in pairs(current) do initial[k] = v end
     local names = {}
@@ -293,6 +387,10 @@ local function trace(sp, values, clip)
         end
         if type(v) ~= "number" and not is_node(v) then
           fail(string.format("%s: update assigns a %s to state '%s': it must be a number or a traced value", sp.name, type(v), k))
+        end
+        if is_global[k] and is_node(v) and info[v].per_tensor then
+          fail(string.format("%s: global '%s' is one number for all parameters: assign it a value that is the same for every " ..
+            "tensor (hyperparameters, t, globals, optim.fn.global_sum/global_norm ...)", sp.name, k))
         end
         if is_scalar[k] and is_node(v) and info[v].kind == 2 then
           fail(string.format("%s: state '%s' is one number per tensor (scalars = {...}): assign it a per-tensor value such as optim.fn.sum(...)",
@@ -328,15 +426,24 @@ local function trace(sp, values, clip)
       if not rawequal(current[k], initial[k]) then stores[#stores + 1] = { buf = bufidx[k], value = current[k] } end
     end
     local sstores = {}
-    for _, k in ipairs(sp.scalars) do
-      if not rawequal(current[k], initial[k]) then sstores[#sstores + 1] = { buf = bufidx[k], value = current[k] } end
+    for _, list in ipairs { sp.scalars, sp.globals } do
+      for _, k in ipairs(list) do
+        if not rawequal(current[k], initial[k]) then sstores[#sstores + 1] = { buf = bufidx[k], value = current[k] } end
+      end
     end
-    return { stores = stores, sstores = sstores, g0 = g0 }
+    -- rows and cols: stored at each row's first element (column's, at row 0)
+    local rcstores = {}
+    for _, list in ipairs { { sp.rows, "ROWSTORE" }, { sp.cols, "COLSTORE" } } do
+      for _, k in ipairs(list[1]) do
+        if not rawequal(current[k], initial[k]) then rcstores[#rcstores + 1] = { buf = bufidx[k], name = k, value = current[k], op = list[2] } end
+      end
+    end
+    return { stores = stores, sstores = sstores, rcstores = rcstores, g0 = g0 }
   end)
   cur = nil
   if not ok then error(result, 0) end
   T.bufs = bufs
-  T.stores, T.sstores = result.stores, result.sstores
+  T.stores, T.sstores, T.rcstores = result.stores, result.sstores, result.rcstores
   return T
 end
 
@@ -365,16 +472,35 @@ local function compile(T)
 
   -- stage count
   local nstages = 1
-  local reductions, seen = {}, {}
+  local reductions, mats, seen = {}, {}, {}
   local function walk(x)
     if not is_node(x) or seen[x] then return end
     seen[x] = true
     local ix = info[x]
     for _, a in ipairs(ix.args) do walk(a) end
-    if ix.op == "SUM" or ix.op == "SUMSQ" then
+    if ix.op == "SUM" or ix.op == "SUMSQ" or ix.op == "GSUM" or ix.op == "GSUMSQ" then
       reductions[#reductions + 1] = x
       nstages = math.max(nstages, level(ix.args[1]) + 1)
+    elseif ix.op == "MAT" or ix.op == "RSUM" or ix.op == "CSUM" then
+      -- x goes to a scratch buffer at its stage; f's result (the row or
+      -- column sums) comes back in another
+      local n = #T.bufs
+      T.bufs[n + 1], T.bufs[n + 2] = "_in" .. n, "_out" .. n
+      T.bufsize["_in" .. n] = "all"
+      T.bufsize["_out" .. n] = ix.op == "RSUM" and "rows" or ix.op == "CSUM" and "cols" or "all"
+      mats[#mats + 1] = { node = x, stage = level(ix.args[1]), inbuf = n, outbuf = n + 1, fn = ix.args[2], op = ix.op }
+      mats[x] = mats[#mats]
+      nstages = math.max(nstages, level(ix.args[1]) + 1)
     end
+  end
+  for _, st in ipairs(T.rcstores) do
+    walk(st.value)
+    nstages = math.max(nstages, level(st.value) + 1)
+    -- written to a scratch row (column) during the last stage, copied after it:
+    -- other elements of the row still read the old value in that stage
+    st.tmpbuf = #T.bufs
+    T.bufs[#T.bufs + 1] = "_new_" .. st.name
+    T.bufsize["_new_" .. st.name] = st.op == "ROWSTORE" and "rows" or "cols"
   end
   for _, st in ipairs(T.stores) do walk(st.value); nstages = math.max(nstages, level(st.value) + 1) end
   for _, st in ipairs(T.sstores) do walk(st.value); nstages = math.max(nstages, level(st.value)) end
@@ -388,7 +514,8 @@ local function compile(T)
   -- scalar sections: every kind <= 1 node, in the section of its level
   local sections = {}
   for k = 0, nstages do sections[k] = {} end
-  local scalar_slot, numel_slot = {}, -1
+  local scalar_slot, numel_slot, globals = {}, -1, {}
+  local size_slot = {}
   local function emit_scalar(x)
     if type(x) == "number" then return slot_of_const(x) end
     if scalar_slot[x] then return scalar_slot[x] end
@@ -398,13 +525,22 @@ local function compile(T)
     elseif ix.op == "NUMEL" then
       if numel_slot < 0 then numel_slot = new_slot() end
       s = numel_slot
+    elseif ix.op == "NROWS" or ix.op == "NCOLS" then
+      size_slot[ix.op] = size_slot[ix.op] or new_slot()
+      s = size_slot[ix.op]
     elseif ix.op == "SUM" or ix.op == "SUMSQ" then s = new_slot()     -- written by the vector stage
+    elseif ix.op == "GSUM" or ix.op == "GSUMSQ" then
+      -- each tensor's stage writes its part; the caller sums the parts in
+      -- the parameters' order and puts the total in every tensor's slots
+      s = new_slot()
+      globals[#globals + 1] = { partial = new_slot(), total = s, stage = level(ix.args[1]) }
+      globals[x] = globals[#globals]
     else
       local a = {}
       for i, arg in ipairs(ix.args) do a[i] = emit_scalar(arg) end
       s = new_slot()
       local code = sections[ix.level]
-      if ix.op == "SLOAD" then
+      if ix.op == "SLOAD" or ix.op == "GLOAD" then
         code[#code + 1] = { OPS.LOAD, s, ix.args[1], 0, 0, 0, -1 }
       else
         code[#code + 1] = { OPS[ix.op], s, a[1], a[2] or 0, a[3] or 0, 0, -1 }
@@ -427,8 +563,14 @@ local function compile(T)
       local function args(n) return info[n].args end
       if ix.op == "ADD" then
         if single(A, "MUL") and single(B, "MUL") then return "LIN2", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] } end
-        if single(A, "MUL") then return "MULADD", { args(A)[1], args(A)[2], B } end
-        if single(B, "MUL") then return "MULADD", { args(B)[1], args(B)[2], A } end
+        for _, pair in ipairs { { A, B }, { B, A } } do
+          local M, other = pair[1], pair[2]
+          if single(M, "MUL") then
+            local x, y = args(M)[1], args(M)[2]
+            if single(x, "SQRT") then return "SQRTMULADD", { args(x)[1], y, other } end
+            return "MULADD", { x, y, other }
+          end
+        end
         if single(A, "SQRT") then return "SQRTADD", { args(A)[1], B } end
         if single(B, "SQRT") then return "SQRTADD", { args(B)[1], A } end
       elseif ix.op == "SUB" then
@@ -436,6 +578,7 @@ local function compile(T)
           local m = args(args(B)[1])
           return "SUBMULDIV", { m[1], m[2], A, args(B)[2] }
         end
+        if single(A, "MUL") and single(B, "MUL") then return "LINSUB", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] } end
         if single(B, "MUL") then return "MULSUB", { args(B)[1], args(B)[2], A } end
       end
       return ix.op, ix.args
@@ -444,9 +587,11 @@ local function compile(T)
       if kind(x) < 2 then return -1 - emit_scalar(x) end
       if memo[x] then return memo[x] end
       local ix = info[x]
-      if ix.op == "LOAD" then
+      local LOADS = { LOAD = "LOAD", MAT = "LOAD", RLOAD = "ROWLOAD", CLOAD = "COLLOAD", RSUM = "ROWLOAD", CSUM = "COLLOAD" }
+      if LOADS[ix.op] then
         vreg = vreg + 1
-        code[#code + 1] = { OPS.LOAD, vreg, ix.args[1], 0, 0, 0, -1, nops = 0, load = true }
+        local buf = mats[x] and mats[x].outbuf or ix.args[1]
+        code[#code + 1] = { OPS[LOADS[ix.op]], vreg, buf, 0, 0, 0, -1, nops = 0, load = true }
       else
         local op, args = form(ix)
         local a = {}
@@ -460,7 +605,15 @@ local function compile(T)
     for _, r in ipairs(reductions) do
       if level(info[r].args[1]) == k then
         local src = operand(info[r].args[1])
-        code[#code + 1] = { OPS[info[r].op], emit_scalar(r), src, 0, 0, 0, -1, reduce = true, nops = 1 }
+        local op, slot = info[r].op, emit_scalar(r)
+        if op == "GSUM" or op == "GSUMSQ" then op, slot = op:sub(2), globals[r].partial end
+        code[#code + 1] = { OPS[op], slot, src, 0, 0, 0, -1, reduce = true, nops = 1 }
+      end
+    end
+    for _, m in ipairs(mats) do
+      if m.stage == k then
+        local src = operand(info[m.node].args[1])     -- first: it appends the instructions computing it
+        code[#code + 1] = { OPS.STORE, m.inbuf, src, 0, 0, 0, -1, store = true, nops = 1 }
       end
     end
     if k == nstages - 1 then
@@ -478,13 +631,17 @@ local function compile(T)
         srcs[i] = src
       end
       for i, st in ipairs(T.stores) do code[#code + 1] = { OPS.STORE, st.buf, srcs[i], 0, 0, 0, -1, store = true, nops = 1 } end
+      for _, st in ipairs(T.rcstores) do
+        local src = operand(st.value)
+        code[#code + 1] = { OPS[st.op], st.tmpbuf, src, 0, 0, 0, -1, rcstore = true, nops = 1 }
+      end
       -- A value computed only to be stored goes straight into its buffer,
       -- unless something after its instruction still reads that buffer's
       -- old contents (through the register its LOAD set).
       local def_at, alias_of, last_read = {}, {}, {}
       for i, c in ipairs(code) do
         if c.load then alias_of[c[2]] = c[3] end
-        if not c.store and not c.reduce then def_at[c[2]] = i end
+        if not c.store and not c.reduce and not c.rcstore then def_at[c[2]] = i end
         for j = 1, c.nops do
           local b = c[2 + j] > 0 and alias_of[c[2 + j]]
           if b then last_read[b] = i end
@@ -515,7 +672,7 @@ local function compile(T)
         if virt[j] > 0 then c[2 + j] = phys[virt[j]] end
       end
       local def
-      if not c.store and not c.reduce then    -- allocated before the operands are freed: never one of them
+      if not c.store and not c.reduce and not c.rcstore then    -- allocated before the operands are freed: never one of them
         local r = table.remove(free)
         if not r then r = used; used = used + 1 end
         def = c[2]
@@ -544,13 +701,21 @@ local function compile(T)
   local vcode, vstart = {}, {}
   for k = 0, nstages - 1 do
     vstart[#vstart + 1] = #vcode / 7
-    for _, c in ipairs(vstages[k]) do for j = 1, 7 do vcode[#vcode + 1] = c[j] end end
+    for _, c in ipairs(vstages[k]) do
+      for j = 1, 7 do
+        vcode[#vcode + 1] = c[j]
+      end
+    end
   end
   vstart[#vstart + 1] = #vcode / 7
   if maxreg > 48 then fail(T.name .. ": the update needs " .. maxreg .. " element registers at once; at most 48") end
+  for _, g in ipairs(globals) do g.stage = g.stage end
   return {
     nslots = nslots, nregs = maxreg, nbufs = #T.bufs, nstages = nstages, numel_slot = numel_slot,
     vcode = vcode, scode = scode, vstart = vstart, sstart = sstart, consts = consts, inputs = inputs,
+    nrows_slot = size_slot.NROWS or -1, ncols_slot = size_slot.NCOLS or -1,
+    globals = globals, mats = mats, rcstores = T.rcstores, bufsize = T.bufsize,
+    staged = #globals > 0 or #mats > 0 or #T.rcstores > 0,
   }, T.inputs
 end
 
@@ -567,7 +732,8 @@ function define.program(sp, values, clip)
     local T = trace(sp, values, clip)
     local desc, inputs = compile(T)
     sp.lastdesc = desc
-    prog = { handle = C.optim_program(desc), inputs = inputs, bufs = T.bufs, desc = desc }
+    prog = { handle = C.optim_program(desc), inputs = inputs, bufs = T.bufs, desc = desc, staged = desc.staged,
+             globals = desc.globals, mats = desc.mats, rcstores = desc.rcstores, bufsize = desc.bufsize, nstages = desc.nstages }
     sp.programs[key] = prog
   end
   return prog
