@@ -544,6 +544,9 @@ local STATE = {
 }
 
 function L.new(name, hp, r)
+  if name == "Prodigy" then return L.prodigy(hp, r) end
+  if name == "Muon" then return L.muon(hp, r) end
+  if name == "Adafactor" then return L.adafactor(hp, r) end
   local d = L.DEFAULTS[name] or L.DEFAULTS[name:gsub("Original$", "")]
   local h = {}
   for k, v in pairs(d) do h[k] = v end
@@ -569,10 +572,11 @@ function L.new(name, hp, r)
 end
 
 -- konstmish/prodigy @ a1b4f0eff7ef988ac10d6f11f26b0da15d254588, prodigyopt/prodigy.py,
--- Prodigy.step (one group, slice_p = 1, no FSDP). NOT declarable in the first engine:
--- d_numerator and d_denom are sums over ALL parameters (a global scalar), which then
--- scale every tensor's update in the same step. float64 only.
-function L.prodigy(hp)
+-- Prodigy.step (one group, slice_p = 1, no FSDP): d_numerator and d_denom are sums over ALL
+-- parameters (Python floats: .item() of float32 reductions), and the new d enters every
+-- tensor's denominator in the same step (a global reduction, then an element stage).
+function L.prodigy(hp, r)
+  r = r or id
   local h = {}
   for k, v in pairs(L.DEFAULTS.Prodigy) do h[k] = v end
   for k, v in pairs(hp or {}) do h[k] = v end
@@ -584,38 +588,41 @@ function L.prodigy(hp)
     local bias_correction = 1
     if h.use_bias_correction then bias_correction = (1 - beta2 ^ (k + 1)) ^ 0.5 / (1 - beta1 ^ (k + 1)) end
     local dlr = d * lr * bias_correction
-    local d_numerator, d_denom = self.d_numerator * beta3, 0.0
+    local d_numerator, delta_numerator, d_denom = self.d_numerator * beta3, 0.0, 0.0
     for i, x in ipairs(xs) do
       local p, g = x.p, copy(gs[i])
-      if h.weight_decay ~= 0 and not h.decouple then for j = 1, #p do g[j] = g[j] + h.weight_decay * p[j] end end
+      if h.weight_decay ~= 0 and not h.decouple then for j = 1, #p do g[j] = r(g[j] + r(r(h.weight_decay) * p[j])) end end
+      x.g = g
       local s = self.states[i]
       if not s then
         s = { s = zeros(#p), p0 = copy(p), exp_avg = zeros(#p), exp_avg_sq = zeros(#p) }
         self.states[i] = s
       end
       local diff = {}
-      for j = 1, #p do diff[j] = s.p0[j] - p[j] end
-      d_numerator = d_numerator + (d / h.d0) * dlr * dot(g, diff, x.w)
+      for j = 1, #p do diff[j] = r(s.p0[j] - p[j]) end
+      delta_numerator = delta_numerator + (d / h.d0) * dlr * r(dot(g, diff, x.w))
       for j = 1, #p do
-        s.exp_avg[j] = s.exp_avg[j] * beta1 + d * (1 - beta1) * g[j]
-        s.exp_avg_sq[j] = s.exp_avg_sq[j] * beta2 + d * d * (1 - beta2) * g[j] * g[j]
-        if h.safeguard_warmup then s.s[j] = s.s[j] * beta3 + (d / h.d0) * d * g[j]
-        else s.s[j] = s.s[j] * beta3 + (d / h.d0) * dlr * g[j] end
+        if beta1 > 0 then s.exp_avg[j] = r(r(s.exp_avg[j] * r(beta1)) + r(r(d * (1 - beta1)) * g[j])) end
+        s.exp_avg_sq[j] = r(r(s.exp_avg_sq[j] * r(beta2)) + r(r(r(d * d * (1 - beta2)) * g[j]) * g[j]))
+        if h.safeguard_warmup then s.s[j] = r(r(s.s[j] * r(beta3)) + r(r((d / h.d0) * d) * g[j]))
+        else s.s[j] = r(r(s.s[j] * r(beta3)) + r(r((d / h.d0) * dlr) * g[j])) end
       end
-      d_denom = d_denom + sumabs(s.s, x.w)
+      d_denom = d_denom + r(sumabs(s.s, x.w))
     end
     if d_denom == 0 then return end
-    local d_hat = h.d_coef * d_numerator / d_denom
+    local global_d_numerator = d_numerator + delta_numerator
+    local d_hat = h.d_coef * global_d_numerator / d_denom
     if d == h.d0 then d = max(d, d_hat) end
     self.d_max = max(self.d_max, d_hat)
     d = min(self.d_max, d * h.growth_rate)
-    self.d, self.d_numerator = d, d_numerator
+    self.d, self.d_numerator = d, global_d_numerator
     for i, x in ipairs(xs) do
       local p, s = x.p, self.states[i]
       for j = 1, #p do
-        local denom = sqrt(s.exp_avg_sq[j]) + d * h.eps
-        if h.weight_decay ~= 0 and h.decouple then p[j] = p[j] + (-h.weight_decay * dlr) * p[j] end
-        p[j] = p[j] + (-dlr) * (s.exp_avg[j] / denom)
+        local denom = r(r(sqrt(s.exp_avg_sq[j])) + r(d * h.eps))
+        if h.weight_decay ~= 0 and h.decouple then p[j] = r(p[j] + r(r(-h.weight_decay * dlr) * p[j])) end
+        if beta1 > 0 then p[j] = r(p[j] + r(r(-dlr) * r(s.exp_avg[j] / denom)))
+        else p[j] = r(p[j] + r(r(-dlr * d) * r(x.g[j] / denom))) end
       end
     end
     self.k = k + 1
@@ -627,12 +634,12 @@ end
 -- muon_update and zeropower_via_newtonschulz5, in float64 (the authors run Newton-Schulz in
 -- bfloat16). NOT declarable in the first engine: a matrix stage (X X^T products).
 -- x = { p = array (row-major), rows = , cols = }.
-local function matmul(a, ar, ac, b, bc)      -- (ar x ac) (ac x bc), row-major arrays
+local function matmul(a, ar, ac, b, bc, r)      -- (ar x ac) (ac x bc), row-major arrays
   local c = {}
   for i = 1, ar do
     for j = 1, bc do
       local acc = 0
-      for k = 1, ac do acc = acc + a[(i - 1) * ac + k] * b[(k - 1) * bc + j] end
+      for k = 1, ac do acc = r(acc + r(a[(i - 1) * ac + k] * b[(k - 1) * bc + j])) end
       c[(i - 1) * bc + j] = acc
     end
   end
@@ -643,25 +650,32 @@ local function transpose(a, ar, ac)
   for i = 1, ar do for j = 1, ac do c[(j - 1) * ar + i] = a[(i - 1) * ac + j] end end
   return c
 end
-function L.newton_schulz5(G, rows, cols, steps)
+function L.newton_schulz5(G, rows, cols, steps, r)
+  r = r or id
   local a, b, c = 3.4445, -4.7750, 2.0315
   local X, R, C = copy(G), rows, cols
   local tall = rows > cols
   if tall then X, R, C = transpose(X, rows, cols), cols, rows end
-  local nrm = sqrt(sumsq(X)) + 1e-7
-  for j = 1, #X do X[j] = X[j] / nrm end
+  local nrm = r(r(sqrt(sumsq(X))) + r(1e-7))
+  for j = 1, #X do X[j] = r(X[j] / nrm) end
   for _ = 1, steps do
-    local A = matmul(X, R, C, transpose(X, R, C), R)          -- R x R
-    local AA = matmul(A, R, R, A, R)
+    local A = matmul(X, R, C, transpose(X, R, C), R, r)          -- R x R
+    local AA = matmul(A, R, R, A, R, r)
     local B = {}
-    for j = 1, #A do B[j] = b * A[j] + c * AA[j] end
-    local BX = matmul(B, R, R, X, C)
-    for j = 1, #X do X[j] = a * X[j] + BX[j] end
+    for j = 1, #A do B[j] = r(r(r(b) * A[j]) + r(r(c) * AA[j])) end
+    local BX = matmul(B, R, R, X, C, r)
+    for j = 1, #X do X[j] = r(r(r(a) * X[j]) + BX[j]) end
   end
   if tall then X = transpose(X, R, C) end
   return X
 end
-function L.muon(hp)
+-- torch.lerp_(self, end, w): self + w (end - self) for |w| < 0.5, else end - (end - self)(1 - w)
+local function lerp(a, b, w, r)
+  if abs(w) < 0.5 then return r(a + r(r(w) * r(b - a))) end
+  return r(b - r(r(b - a) * r(1 - w)))
+end
+function L.muon(hp, r)
+  r = r or id
   local h = {}
   for k, v in pairs(L.DEFAULTS.Muon) do h[k] = v end
   for k, v in pairs(hp or {}) do h[k] = v end
@@ -671,14 +685,15 @@ function L.muon(hp)
       local p, g = x.p, copy(gs[i])
       local buf = self.states[i] or zeros(#p)
       self.states[i] = buf
-      for j = 1, #p do buf[j] = buf[j] + (1 - h.momentum) * (g[j] - buf[j]) end   -- lerp_(grad, 1 - beta)
+      for j = 1, #p do buf[j] = lerp(buf[j], g[j], 1 - h.momentum, r) end           -- momentum.lerp_(grad, 1 - beta)
       local u = {}
-      for j = 1, #p do u[j] = h.nesterov and g[j] + h.momentum * (buf[j] - g[j]) or buf[j] end
-      u = L.newton_schulz5(u, x.rows, x.cols, h.ns_steps)
+      for j = 1, #p do u[j] = h.nesterov and lerp(g[j], buf[j], h.momentum, r) or buf[j] end   -- grad.lerp_(momentum, beta)
+      u = L.newton_schulz5(u, x.rows, x.cols, h.ns_steps, r)
       local scale = max(1, x.rows / x.cols) ^ 0.5
       for j = 1, #p do
-        p[j] = p[j] * (1 - h.lr * h.weight_decay)
-        p[j] = p[j] + (-h.lr) * (u[j] * scale)
+        u[j] = r(u[j] * r(scale))
+        p[j] = r(p[j] * r(1 - h.lr * h.weight_decay))
+        p[j] = r(p[j] + r(r(-h.lr) * u[j]))
       end
     end
   end
@@ -691,75 +706,80 @@ end
 -- beta1 = 0, factored for 2-d tensors), float64, including its 1e-30 "HACK" terms. NOT
 -- declarable in the first engine: the factored second moment needs row and column means.
 -- x = { p = array (row-major), rows = , cols = } (rows/cols absent: a vector, v unfactored).
-function L.adafactor(hp)
+function L.adafactor(hp, r)
+  r = r or id
   local h = { multiply_by_parameter_scale = true, beta1 = 0.0, clipping_threshold = 1.0, factored = true }
   for k, v in pairs(hp or {}) do h[k] = v end
+  -- the declaration's names: relative_step = false gives learning_rate = lr; decay 1 - t^-decay_exponent
+  if h.relative_step == false then h.learning_rate = h.lr end
+  local exponent = h.decay_exponent or 0.8
   local o = { hp = h, global_step = 0, states = {} }
-  local function rms(a) return sqrt(sumsq(a) / #a) end
+  local function rms(a, w, n) return r(sqrt(r(sumsq(a, w)) / n)) end
   function o:step(xs, gs)
     local step_num = self.global_step                -- the global step before this update
     for i, x in ipairs(xs) do
       local p, g = x.p, gs[i]
-      local n = #p
+      local n = 0
+      for j = 1, #p do n = n + (x.w and x.w[j] or 1) end
       local st = self.states[i]
       local factored = h.factored and x.rows ~= nil
       if not st then
-        st = { m = zeros(n) }
-        if factored then st.vr, st.vc = zeros(x.rows), zeros(x.cols) else st.v = zeros(n) end
+        st = { m = zeros(#p) }
+        if factored then st.vr, st.vc = zeros(x.rows), zeros(x.cols) else st.v = zeros(#p) end
         self.states[i] = st
       end
       local gsq = {}
-      for j = 1, n do gsq[j] = g[j] * g[j] + 1e-30 end
+      for j = 1, #p do gsq[j] = r(r(g[j] * g[j]) + r(1e-30)) end
       local gsq_mean = 0
-      for j = 1, n do gsq_mean = gsq_mean + gsq[j] end
-      gsq_mean = gsq_mean / n
-      local decay_rate = h.decay_rate or 1.0 - (step_num + 1.0) ^ -0.8
-      local update_scale = h.learning_rate or min(1 / sqrt(step_num + 1.0), 0.01)
-      if h.learning_rate == nil and not h.multiply_by_parameter_scale then update_scale = update_scale * 0.05 end
-      if h.multiply_by_parameter_scale then update_scale = update_scale * max(rms(p), 0.001) end
-      decay_rate = decay_rate + gsq_mean * 1e-30
-      update_scale = update_scale + gsq_mean * 1e-30
-      local mixing_rate = 1.0 - decay_rate
+      for j = 1, #p do gsq_mean = gsq_mean + (x.w and x.w[j] or 1) * gsq[j] end
+      gsq_mean = r(gsq_mean / n)
+      local decay_rate = h.decay_rate or r(1.0 - r((step_num + 1.0) ^ -exponent))
+      local update_scale = h.learning_rate or r(min(r(1 / sqrt(step_num + 1.0)), 0.01))
+      if h.learning_rate == nil and not h.multiply_by_parameter_scale then update_scale = r(update_scale * 0.05) end
+      if h.multiply_by_parameter_scale then update_scale = r(update_scale * r(max(rms(p, x.w, n), 0.001))) end
+      decay_rate = r(decay_rate + r(gsq_mean * r(1e-30)))
+      update_scale = r(update_scale + r(gsq_mean * r(1e-30)))
+      local mixing_rate = r(1.0 - decay_rate)
       local u = {}
       if factored then
         local R, Cn = x.rows, x.cols
-        for r = 1, R do
+        for rr = 1, R do
           local acc = 0
-          for c = 1, Cn do acc = acc + gsq[(r - 1) * Cn + c] end
-          st.vr[r] = decay_rate * st.vr[r] + mixing_rate * (acc / Cn)
+          for c = 1, Cn do acc = acc + gsq[(rr - 1) * Cn + c] end
+          st.vr[rr] = r(r(decay_rate * st.vr[rr]) + r(mixing_rate * r(acc / Cn)))
         end
         for c = 1, Cn do
           local acc = 0
-          for r = 1, R do acc = acc + gsq[(r - 1) * Cn + c] end
-          st.vc[c] = decay_rate * st.vc[c] + mixing_rate * (acc / R)
+          for rr = 1, R do acc = acc + gsq[(rr - 1) * Cn + c] end
+          st.vc[c] = r(r(decay_rate * st.vc[c]) + r(mixing_rate * r(acc / R)))
         end
         local long_term_mean = 0
-        for r = 1, R do long_term_mean = long_term_mean + st.vr[r] end
-        long_term_mean = long_term_mean / R
-        for r = 1, R do
-          local r_factor = 1 / sqrt(st.vr[r] / long_term_mean)
+        for rr = 1, R do long_term_mean = long_term_mean + st.vr[rr] end
+        long_term_mean = r(long_term_mean / R)
+        for rr = 1, R do
+          local r_factor = r(1 / r(sqrt(r(st.vr[rr] / long_term_mean))))
           for c = 1, Cn do
-            local j = (r - 1) * Cn + c
-            u[j] = g[j] * r_factor * (1 / sqrt(st.vc[c]))
+            local j = (rr - 1) * Cn + c
+            u[j] = r(r(g[j] * r_factor) * r(1 / r(sqrt(st.vc[c]))))
           end
         end
       else
-        for j = 1, n do
-          st.v[j] = decay_rate * st.v[j] + mixing_rate * gsq[j]
-          u[j] = g[j] * (1 / sqrt(st.v[j]))
+        for j = 1, #p do
+          st.v[j] = r(r(decay_rate * st.v[j]) + r(mixing_rate * gsq[j]))
+          u[j] = r(g[j] * r(1 / r(sqrt(st.v[j]))))
         end
       end
       if h.clipping_threshold then
-        local clipping_denom = max(1.0, rms(u) / h.clipping_threshold)
-        for j = 1, n do u[j] = u[j] / clipping_denom end
+        local clipping_denom = max(1.0, r(rms(u, x.w, n) / h.clipping_threshold))
+        for j = 1, #p do u[j] = r(u[j] / clipping_denom) end
       end
-      for j = 1, n do
-        local subtrahend = update_scale * u[j]
+      for j = 1, #p do
+        local subtrahend = r(update_scale * u[j])
         if h.beta1 ~= 0 then
-          st.m[j] = h.beta1 * st.m[j] + (1.0 - h.beta1) * subtrahend
+          st.m[j] = r(r(h.beta1 * st.m[j]) + r((1.0 - h.beta1) * subtrahend))
           subtrahend = st.m[j]
         end
-        p[j] = p[j] - subtrahend
+        p[j] = r(p[j] - subtrahend)
       end
     end
     self.global_step = self.global_step + 1

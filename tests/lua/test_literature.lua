@@ -137,6 +137,12 @@ local CASES = {
   { "MADGRAD", { lr = 0.05, momentum = 0.5, weight_decay = 0.1, decouple_decay = true } },
   { "AdEMAMix", {} }, { "AdEMAMix", { lr = 1e-2, beta3_warmup = 45, alpha_warmup = 45, weight_decay = 0.1 } },
   { "AdEMAMix", { lr = 1e-2, beta1 = 0.0, beta2 = 0.99, beta3 = 0.999, alpha = 5.0, beta3_warmup = 20, alpha_warmup = 10 } },
+  { "Prodigy", {} }, { "Prodigy", { weight_decay = 0.1, use_bias_correction = true, safeguard_warmup = true, d_coef = 2.0 } },
+  { "Prodigy", { lr = 0.5, weight_decay = 0.01, decouple = false, beta3 = 0.99, growth_rate = 1.05 } },
+  { "Prodigy", { beta1 = 0, lr = 0.1 } },
+  { "Adafactor", {} }, { "Adafactor", { relative_step = false, lr = 0.003, multiply_by_parameter_scale = false } },
+  { "Adafactor", { multiply_by_parameter_scale = false, decay_exponent = 0.5, clipping_threshold = 2 } },
+  { "Muon", {}, "matrices" }, { "Muon", { lr = 0.05, weight_decay = 0.1, momentum = 0.3 }, "matrices" },
 }
 
 local STEPS = 100
@@ -145,10 +151,11 @@ local SHAPES = { { 1 }, { 7 }, { 3, 5 }, { 45013 } }
 local CHECK = { [1] = true, [2] = true, [3] = true, [5] = true, [10] = true, [20] = true, [35] = true, [50] = true,
                 [75] = true, [STEPS] = true }     -- the steps judged (each one expands 45013 elements)
 
--- Held tensors for the transcription: unique values and multiplicities.
-local function layout()
+-- Held tensors for the transcription: unique values and multiplicities (a 2-d tensor held
+-- whole is also rows x cols, for Adafactor's factored moment and Muon).
+local function layout(shapes)
   local out, off = {}, 0
-  for ti, shape in ipairs(SHAPES) do
+  for ti, shape in ipairs(shapes) do
     local n = 1
     for _, d in ipairs(shape) do n = n * d end
     local u = math.min(n, PERIOD)
@@ -159,11 +166,16 @@ local function layout()
       for i = 1, n do local j = (i - 1) % u + 1; w[j] = w[j] + 1 end
     end
     out[ti] = { shape = shape, n = n, u = u, w = w, off = off }
+    if #shape == 2 and n == u then out[ti].rows, out[ti].cols = shape[1], shape[2] end
     off = off + u
   end
   return out
 end
-local LAYOUT = layout()
+local LAYOUTS = {
+  default = layout(SHAPES),
+  matrices = layout { { 3, 5 }, { 5, 3 }, { 4, 4 }, { 6, 8 } },             -- Muon: matrices only
+  big_matrix = layout { { 150, 300 } },                                     -- Muon above the threads' threshold
+}
 local function grad_value(k, lay, j)
   local scale = lay.u > 1 and 10 ^ (-6 * (j - 1) / (lay.u - 1)) or 1
   return f32(base(k, j + lay.off) * scale)
@@ -176,20 +188,21 @@ local function expand(lay, vals)       -- held values -> the tensor's elements, 
   return out
 end
 
--- The gradient tensors of every step, built once.
-local GRADS
-local function grads()
-  if GRADS then return GRADS end
-  GRADS = {}
+-- The gradient tensors of every step, built once per layout.
+local GRADS = {}
+local function grads(which)
+  if GRADS[which] then return GRADS[which] end
+  local G = {}
   for k = 1, STEPS do
-    GRADS[k] = {}
-    for ti, lay in ipairs(LAYOUT) do
+    G[k] = {}
+    for ti, lay in ipairs(LAYOUTS[which]) do
       local held = {}
       for j = 1, lay.u do held[j] = grad_value(k, lay, j) end
-      GRADS[k][ti] = { held = held, t = tensor.from(expand(lay, held)):reshape(lay.shape) }
+      G[k][ti] = { held = held, t = tensor.from(expand(lay, held)):reshape(lay.shape) }
     end
   end
-  return GRADS
+  GRADS[which] = G
+  return G
 end
 
 local function flat(lists)
@@ -206,8 +219,9 @@ end
 -- Runs one case: the declared optimizer with `threads` threads and (when judge) the transcription
 -- in float64 and float32 alongside, checking lib.fair32 at the CHECK steps. Returns the final
 -- tensors and the worst distance / allowed.
-local function run_case(name, hp, threads, judge)
-  local G = grads()
+local function run_case(name, hp, threads, judge, which, steps)
+  which, steps = which or "default", steps or STEPS
+  local G, LAYOUT = grads(which), LAYOUTS[which]
   local saved = sys.threads()
   sys.set_threads(threads)
   local ok, res = pcall(function()
@@ -218,10 +232,11 @@ local function run_case(name, hp, threads, judge)
       local held = {}
       for j = 1, lay.u do held[j] = param_value(lay, j) end
       ts[ti] = tensor.from(expand(lay, held)):reshape(lay.shape)
-      x64[ti], x32[ti] = { p = L.copy(held), w = lay.w }, { p = L.copy(held), w = lay.w }
+      x64[ti] = { p = L.copy(held), w = lay.w, rows = lay.rows, cols = lay.cols }
+      x32[ti] = { p = L.copy(held), w = lay.w, rows = lay.rows, cols = lay.cols }
     end
     local worst = 0
-    for k = 1, STEPS do
+    for k = 1, steps do
       for ti = 1, #ts do ts[ti].grad = G[k][ti].t end
       opt:step(ts)
       if judge then
@@ -255,7 +270,7 @@ T.declarations_match_their_authors_code = function()
   local worst, order = {}, {}
   for _, c in ipairs(CASES) do
     declared_available(c[1])
-    local r = run_case(c[1], c[2], 1, true)
+    local r = run_case(c[1], c[2], 1, true, c[3])
     if not worst[c[1]] then order[#order + 1] = c[1]; worst[c[1]] = 0 end
     worst[c[1]] = math.max(worst[c[1]], r.worst)
   end
@@ -264,13 +279,15 @@ T.declarations_match_their_authors_code = function()
   print("  distance from the authors' float64 / allowed, worst case and step: " .. table.concat(line, ", "))
 end
 
+-- (30 steps: enough for every state to have been written and read back)
 T.declarations_bit_identical_with_1_and_2_threads = function()
   local seen = {}
   for _, c in ipairs(CASES) do
     if not seen[c[1]] then
       seen[c[1]] = true
       declared_available(c[1])
-      local a, b = run_case(c[1], c[2], 1, false), run_case(c[1], c[2], 2, false)
+      local where = c[1] == "Muon" and "big_matrix" or c[3]
+      local a, b = run_case(c[1], c[2], 1, false, where, 30), run_case(c[1], c[2], 2, false, where, 30)
       for ti = 1, #a.tensors do
         lib.identical(a.tensors[ti], b.tensors[ti], c[1] .. " tensor " .. ti .. " at 1 and 2 threads")
       end
@@ -282,7 +299,6 @@ end
 -- same bits as 80 steps in one go: the states that start at the first step (Schedule-Free's z and
 -- x, Adan's previous gradient, NovoGrad's norm, QHAdam's weights, AdaBound's base lr) resume.
 T.declarations_resume_from_a_saved_state = function()
-  local G = grads()
   local path = os.tmpname()
   local seen = {}
   for _, c in ipairs(CASES) do
@@ -290,6 +306,7 @@ T.declarations_resume_from_a_saved_state = function()
     if not seen[name] then
       seen[name] = true
       declared_available(name)
+      local G, LAYOUT = grads(c[3] or "default"), LAYOUTS[c[3] or "default"]
       local function fresh()
         local ts = {}
         for ti, lay in ipairs(LAYOUT) do
@@ -332,7 +349,9 @@ T.declarations_work_in_train_fit = function()
       declared_available(name)
       local ds = data.blobs { n = 240, centers = 3, features = 4, std = 1.0, seed = 5 }
       tensor.manual_seed(2)
-      local model = nn.Sequential { input = { 4 }, nn.Dense(16, { activation = "relu" }), nn.Dense(3) }
+      local bias = name ~= "Muon"        -- Muon refuses vectors, as its author's does
+      local model = nn.Sequential { input = { 4 }, nn.Dense { 16, activation = "relu", use_bias = bias },
+                                    nn.Dense { 3, use_bias = bias } }
       local opt = optim[name] { lr = LR[name] or 0.01 }
       local h = train.fit(model, opt, ds, { epochs = 4, batch_size = 24, verbose = 0, loss = "cross_entropy" })
       check(#h.loss == 4, name .. ": 4 epochs")
