@@ -540,7 +540,8 @@ local STATE = {
   LARS = { "momentum_buffer" }, Yogi = { "m", "v" }, AdaBound = { "exp_avg", "exp_avg_sq" },
   QHAdam = { "exp_avg", "exp_avg_sq" }, AggMo = { "buf1", "buf2", "buf3" }, NovoGrad = { "exp_avg" },
   SGDW = { "dfdx" }, Signum = { "mom" }, MADGRAD = { "grad_sum_sq", "s" },
-  AdEMAMix = { "exp_avg_fast", "exp_avg_slow", "exp_avg_sq" }, ScheduleFreeSGD = {}, ScheduleFreeAdamW = { "exp_avg_sq", "exp_avg" },
+  AdEMAMix = { "exp_avg_fast", "exp_avg_slow", "exp_avg_sq" }, ScheduleFreeSGD = {},
+  ScheduleFreeAdamW = { "exp_avg_sq", "exp_avg" },
 }
 
 function L.new(name, hp, r)
@@ -631,8 +632,8 @@ function L.prodigy(hp, r)
 end
 
 -- KellerJordan/Muon @ 5bc6993fe1506fd39d5defe80b5c18c0244100a7, muon.py, SingleDeviceMuon.step,
--- muon_update and zeropower_via_newtonschulz5, in float64 (the authors run Newton-Schulz in
--- bfloat16). NOT declarable in the first engine: a matrix stage (X X^T products).
+-- muon_update and zeropower_via_newtonschulz5 (torch.lerp_'s two forms; Newton-Schulz in the
+-- working precision, where the author uses bfloat16): a matrix stage (X X^T products).
 -- x = { p = array (row-major), rows = , cols = }.
 local function matmul(a, ar, ac, b, bc, r)      -- (ar x ac) (ac x bc), row-major arrays
   local c = {}
@@ -703,8 +704,8 @@ end
 -- tensorflow/tensor2tensor @ 02999ee5052a3b4674765dcaf8e05624ee3a9571, tensor2tensor/utils/adafactor.py
 -- (Shazeer's; AdafactorOptimizer._resource_apply_dense with its defaults: relative step
 -- min(1/sqrt(t), 0.01) times max(rms(p), 1e-3), decay 1 - t^-0.8, update clipping at rms 1,
--- beta1 = 0, factored for 2-d tensors), float64, including its 1e-30 "HACK" terms. NOT
--- declarable in the first engine: the factored second moment needs row and column means.
+-- beta1 = 0, factored for 2-d tensors), including its 1e-30 "HACK" terms; the factored second
+-- moment needs row and column means.
 -- x = { p = array (row-major), rows = , cols = } (rows/cols absent: a vector, v unfactored).
 function L.adafactor(hp, r)
   r = r or id

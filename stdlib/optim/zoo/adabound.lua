@@ -1,7 +1,7 @@
 -- AdaBound as its authors' adabound.py runs it (Luolc/AdaBound @ d5bb5ffcea39f5733d642567e7fc55cb35ef6c82,
 -- AdaBound.step). final_lr follows lr's schedule as lr / base_lr, base_lr being lr at the first update
--- (a per-tensor scalar that starts at lr; the authors' is lr when the optimizer was built). AMSBound is not declared (its buffer would cost
--- every user memory).
+-- (a per-tensor scalar that starts at lr; the authors' is lr when the optimizer was built).
+-- AMSBound is not declared (its buffer would cost every user memory).
 return {
   name = "AdaBound",
   doc = [[AdaBound (Luo, Xiong, Liu, Sun, "Adaptive Gradient Methods with Dynamic Bound of Learning Rate",

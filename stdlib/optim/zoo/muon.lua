@@ -1,8 +1,9 @@
 -- Muon as its author's muon.py runs it (KellerJordan/Muon @ 5bc6993fe1506fd39d5defe80b5c18c0244100a7,
 -- SingleDeviceMuon.step, muon_update, zeropower_via_newtonschulz5): Nesterov momentum (torch.lerp_'s
 -- two forms), then 5 quintic Newton-Schulz steps on the update as a matrix (a matrix stage of tensor
--- ops on BLIS, in float32 where the author uses bfloat16), scaled by sqrt(max(1, rows/cols)) (of the last two dims, as the author's). Like the
--- author's (which asserts ndim >= 2), it refuses vectors: biases and gains need another optimizer.
+-- ops on BLIS, in float32 where the author uses bfloat16), scaled by sqrt(max(1, rows/cols)) of the
+-- last two dimensions, as the author's. Like the author's (which asserts ndim >= 2), it refuses
+-- vectors: biases and gains need another optimizer.
 local function newton_schulz5(G)
   local shape = G:shape()
   if #shape < 2 then
