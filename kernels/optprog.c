@@ -1,19 +1,18 @@
 /* Programs of declared optimizers: the evaluator (see optprog.h).
  *
- * Each span of OL_PROG_SPAN elements is walked in blocks of OL_PROG_LANES;
+ * Each span of OL_SPAN elements is walked in blocks of OL_PROG_LANES;
  * for each block the stage's instructions run top to bottom, each one a
  * simple loop the compiler vectorizes. A LOAD costs nothing: the register
  * just points into the buffer. Built with -fno-math-errno (Makefile) so that
  * sqrtf vectorizes, and -ffp-contract=off so vector body and tail round alike.
  */
 #include "optprog.h"
+#include "par.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OL_PROG_SPAN    16384   /* elements per span: the unit of threads  */
-#define OL_PROG_PARMIN  32768   /* below this, one thread                  */
 #define OL_PROG_MAXRED  16      /* reductions per stage                    */
 #ifndef OL_PROG_AHEAD
 #define OL_PROG_AHEAD   2048    /* prefetch distance, elements             */
@@ -36,7 +35,7 @@ static int n_operands(int op)
         op == OL_OP_COLSTORE) return 1;
     if (is_binary(op) || op == OL_OP_SQRTADD) return 2;
     if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB || op == OL_OP_SQRTMULADD) return 3;
-    if (op == OL_OP_LIN2 || op == OL_OP_LINSUB || op == OL_OP_SUBMULDIV) return 4;
+    if (op == OL_OP_LIN2 || op == OL_OP_LIN2SQ || op == OL_OP_LINSUB || op == OL_OP_SUBMULDIV) return 4;
     return 0;    /* LOAD, ROWLOAD, COLLOAD */
 }
 
@@ -76,6 +75,7 @@ static double sfused(int op, double a, double b, double c, double e)
 {
     switch (op) {
     case OL_OP_LIN2: return a * b + c * e;
+    case OL_OP_LIN2SQ: return a * b + c * (e * e);
     case OL_OP_LINSUB: return a * b - c * e;
     case OL_OP_MULADD: return a * b + c;
     case OL_OP_MULSUB: return c - a * b;
@@ -171,6 +171,10 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
         else if (!a.v && b.v && c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.v[i] * e.v[i]; }
         else FOR d[i] = V(a) * V(b) + V(c) * V(e);
         break;
+    case OL_OP_LIN2SQ:
+        if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * (e.v[i] * e.v[i]); }
+        else FOR d[i] = V(a) * V(b) + V(c) * (V(e) * V(e));
+        break;
     case OL_OP_LINSUB:
         if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] - c.s * e.v[i]; }
         else FOR d[i] = V(a) * V(b) - V(c) * V(e);
@@ -199,15 +203,12 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
 }
 #undef V
 
-/* Sums in 8 lanes (element i of the span to lane i % 8; blocks start at
- * multiples of 8), lanes added in a fixed tree: a fixed association. */
-static void vsum(int m, double *restrict lane, Opnd a, int squares)
+/* A span's partial sum: its blocks' sums (par.h's fixed 8-lane association)
+ * added in block order. */
+static void vsum(int m, double *acc, Opnd a, int squares)
 {
     if (!a.v) return;    /* rejected by ol_prog_prepare */
-    for (int i = 0; i < m; i++) {   /* not FOR: lane[i & 7] carries a dependence */
-        double x = a.v[i];
-        lane[i & 7] += squares ? x * x : x;
-    }
+    *acc += squares ? ol_lanes_sum(a.v, m, 1) : ol_lanes_sum(a.v, m, 0);
 }
 
 typedef struct {
@@ -227,9 +228,9 @@ static Opnd opnd(const float *const *ptr, const float *fs, int x)
     return o;
 }
 
-/* One span [lo, lo + len): the stage's code over each block; lanes gets the
- * span's reduction lanes (8 per reduction, in code order). */
-static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
+/* One span [lo, lo + len): the stage's code over each block; partial gets
+ * the span's sum for each reduction, in code order. */
+static void run_span(const Stage *S, int64_t lo, int64_t len, double *partial)
 {
     float regs[OL_PROG_MAXREG][OL_PROG_LANES] __attribute__((aligned(64)));
     const float *ptr[OL_PROG_MAXREG];
@@ -273,12 +274,12 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
                 continue;
             }
             case OL_OP_SUM: case OL_OP_SUMSQ:
-                vsum(m, lanes + 8 * r++, opnd(ptr, S->fs, c->a), c->op == OL_OP_SUMSQ);
+                vsum(m, partial + r++, opnd(ptr, S->fs, c->a), c->op == OL_OP_SUMSQ);
                 continue;
             case OL_OP_WHERE:
                 vwhere(m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c));
                 break;
-            case OL_OP_LIN2: case OL_OP_LINSUB: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD: case OL_OP_SQRTMULADD:
+            case OL_OP_LIN2: case OL_OP_LIN2SQ: case OL_OP_LINSUB: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD: case OL_OP_SQRTMULADD:
                 vfused(c->op, m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c),
                        opnd(ptr, S->fs, c->e));
                 break;
@@ -289,11 +290,6 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
             ptr[c->dst] = d;
         }
     }
-}
-
-static double lanes_total(const double *l)
-{
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
 int ol_prog_stage(const OLProg *P, double *slots, int64_t n, int64_t ncols, float *const *bufs, int k)
@@ -307,28 +303,23 @@ int ol_prog_stage(const OLProg *P, double *slots, int64_t n, int64_t ncols, floa
     float *fs = malloc((size_t)(P->nslots > 0 ? P->nslots : 1) * sizeof *fs);
     if (!fs) return -1;
     for (int i = 0; i < P->nslots; i++) fs[i] = (float)slots[i];
-    const int64_t nspans = (n + OL_PROG_SPAN - 1) / OL_PROG_SPAN;
+    const int64_t nspans = (n + OL_SPAN - 1) / OL_SPAN;
     Stage S = { P, P->vcode + P->vstart[k], P->vstart[k + 1] - P->vstart[k], fs, bufs, ncols };
     int nred = 0, red[OL_PROG_MAXRED];
     for (int i = 0; i < S.ncode; i++)
         if (S.code[i].op == OL_OP_SUM || S.code[i].op == OL_OP_SUMSQ) red[nred++] = S.code[i].dst;
-    double *lanes = NULL;
+    double *partial = NULL;      /* nspans x nred: each span's sums, added in span order */
     if (nred) {
-        lanes = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred * 8, sizeof *lanes);
-        if (!lanes) { free(fs); return -1; }
+        partial = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred, sizeof *partial);
+        if (!partial) { free(fs); return -1; }
     }
-    const int stride = 8 * nred;
-    #pragma omp parallel for schedule(static) if(n > OL_PROG_PARMIN)
-    for (int64_t b = 0; b < nspans; b++) {
-        const int64_t lo = b * OL_PROG_SPAN;
-        run_span(&S, lo, n - lo < OL_PROG_SPAN ? n - lo : OL_PROG_SPAN, lanes ? lanes + b * stride : NULL);
-    }
+    OL_SPANS(n, run_span(&S, lo, len, partial ? partial + lo / OL_SPAN * nred : NULL));
     for (int j = 0; j < nred; j++) {
         double total = 0.0;
-        for (int64_t b = 0; b < nspans; b++) total += lanes_total(lanes + b * stride + 8 * j);
+        for (int64_t b = 0; b < nspans; b++) total += partial[b * nred + j];
         slots[red[j]] = total;
     }
-    free(lanes);
+    free(partial);
     free(fs);
     return 0;
 }
@@ -343,7 +334,7 @@ int ol_prog_run(const OLProg *P, double *slots, int64_t n, int64_t ncols, float 
 void ol_prog_rowcol_sum(const float *x, int64_t R, int64_t C, float *rows, float *cols)
 {
     if (rows) {
-        #pragma omp parallel for schedule(static) if(R * C > OL_PROG_PARMIN)
+        #pragma omp parallel for schedule(static) if(R * C > OL_PAR_MIN)
         for (int64_t i = 0; i < R; i++) {
             double acc = 0.0;
             for (int64_t j = 0; j < C; j++) acc += x[i * C + j];
@@ -352,7 +343,7 @@ void ol_prog_rowcol_sum(const float *x, int64_t R, int64_t C, float *rows, float
     }
     if (cols) {
         /* blocks of columns per thread, each column summed down the rows in order */
-        #pragma omp parallel for schedule(static) if(R * C > OL_PROG_PARMIN)
+        #pragma omp parallel for schedule(static) if(R * C > OL_PAR_MIN)
         for (int64_t j0 = 0; j0 < C; j0 += 64) {
             double acc[64] = {0};
             const int64_t w = C - j0 < 64 ? C - j0 : 64;

@@ -40,10 +40,11 @@
     X(WHERE)                                                                   \
     /* fused forms the compiler picks for single-use subexpressions; each rounds \
      * exactly as the separate operations would (no contraction):            \
-     * LIN2 a*b + c*e, LINSUB a*b - c*e, MULADD a*b + c, MULSUB c - a*b,      \
+     * LIN2 a*b + c*e, LIN2SQ a*b + c*(e*e), LINSUB a*b - c*e, MULADD a*b + c,\
+     * MULSUB c - a*b,                                                         \
      * SUBMULDIV c - a*b/e,                                                   \
      * SQRTADD sqrt(a) + b, SQRTMULADD sqrt(a)*b + c */                       \
-    X(LIN2) X(LINSUB) X(MULADD) X(MULSUB) X(SUBMULDIV) X(SQRTADD) X(SQRTMULADD)                        \
+    X(LIN2) X(LIN2SQ) X(LINSUB) X(MULADD) X(MULSUB) X(SUBMULDIV) X(SQRTADD) X(SQRTMULADD)                        \
     X(LOAD)    /* vector: dst <- buffer a          scalar: slot <- buffer a[0] */ \
     X(STORE)   /* vector: buffer dst <- operand a  scalar: buffer dst[0] <- a  */ \
     X(SUM) X(SUMSQ) /* vector only: slot dst = sum of operand a (sum of squares) */ \

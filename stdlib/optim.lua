@@ -247,7 +247,10 @@ function Optimizer:describe()
   for _, k in ipairs(sp.show) do shown[k] = true end
   for _, k in ipairs(sp.order) do
     local v = self.values[k]
-    if v ~= nil and (shown[k] or (self.given[k] and not (k == "convention" and v == "textbook"))) then
+    -- shown: the usual fields, those the user gave, and numbers a convention
+    -- set away from our defaults (optim.get("Adagrad"): initial_accumulator=0.1)
+    local moved = type(v) == "number" and type(sp.defaults[k]) == "number" and v ~= sp.defaults[k] and sp.field[k] ~= nil
+    if v ~= nil and (shown[k] or moved or (self.given[k] and not (k == "convention" and v == "textbook"))) then
       parts[#parts + 1] = k .. "=" .. fmt(v)
     elseif k == "convention" and v ~= "textbook" then
       parts[#parts + 1] = k .. "=" .. fmt(v)
@@ -393,7 +396,10 @@ end
 --   Keras's global_clipnorm: all by the global norm, g c min(1/|G|, 1/c) (clip_by_global_norm);
 --   otherwise (textbook, torch) clip_norm is global, as torch.nn.utils.clip_grad_norm_:
 --   g min(1, c / (|G| + 1e-6)).
-clip_scales = function(self, grads)
+-- The global norm |G| is `given` when the caller computed it (see Optimizer:step),
+-- else the sum of C.optim_grad_sqnorm in order: ol_sumsq both ways, so the same bits.
+-- A third result is |G| when one was used (nil otherwise), for opt:hyper().grad_norm.
+clip_scales = function(self, grads, given)
   local v = self.values
   local keras = conventions.keras_family[v.convention]
   if v.clip_norm and keras then
@@ -407,20 +413,32 @@ clip_scales = function(self, grads)
   end
   local c = v.global_clip_norm or v.clip_norm
   if not c then return 1, nil end
-  local total = 0
-  for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
-  local norm = math.sqrt(total)
-  if keras then return norm > c and c / norm or 1, nil end
-  if norm > c then return c / (norm + 1e-6), nil end
-  return 1, nil
+  local norm = given
+  if not norm then
+    local total = 0
+    for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
+    norm = math.sqrt(total)
+  end
+  if keras then return norm > c and c / norm or 1, nil, norm end
+  if norm > c then return c / (norm + 1e-6), nil, norm end
+  return 1, nil, norm
 end
 
 -- One update of every tensor in params from its .grad. With a closure, the
 -- closure recomputes loss and gradients first (at the look-ahead point with
 -- lookahead = true, the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
-function Optimizer:step(params, closure)
+-- grad_norm: the global L2 norm of the params' .grad as C.grad_norm(params)
+-- gives it, from a caller that computed it anyway (train.fit logs it and
+-- stops on NaN before the step). A global clip_norm then uses it instead of
+-- computing it again, so the logged norm is the clip's norm, computed once a
+-- step. Not with a closure (it makes new gradients); ignored when the clipped
+-- gradients are not the .grad themselves (accumulated, or clipped by value first).
+function Optimizer:step(params, closure, grad_norm)
   params = param_list(params)
   if closure ~= nil and type(closure) ~= "function" then fail(self.name .. ": step's closure must be a function") end
+  if grad_norm ~= nil and (type(grad_norm) ~= "number" or closure) then
+    fail(self.name .. ": step's grad_norm must be a number, and cannot come with a closure (the closure makes new gradients)")
+  end
   local k = self.t
   local hv = self:resolve(k)
   local v = self.values
@@ -441,11 +459,11 @@ function Optimizer:step(params, closure)
   end
   -- The update itself writes parameters and state in place: like torch.optim's
   -- @torch.no_grad() step, nothing here is recorded, and leaves may be written.
-  tensor.no_grad(self._update, self, params, hv, k, literal)
+  tensor.no_grad(self._update, self, params, hv, k, literal, grad_norm)
   return loss
 end
 
-function Optimizer:_update(params, hv, k, literal)
+function Optimizer:_update(params, hv, k, literal, grad_norm)
   local v = self.values
   C.optim_check(self.label, params)
   local calls = self.calls
@@ -464,16 +482,23 @@ function Optimizer:_update(params, hv, k, literal)
       grads[i] = c
     end
   end
-  local grad_scale, scales = clip_scales(self, grads)
+  local given = not value_first and not v.gradient_accumulation_steps and grad_norm or nil
+  local grad_scale, scales, norm = clip_scales(self, grads, given)
   self.t = k + 1
   local kind = self.spec.kind
   if kind == "Declared" then
     self:_run_program(params, grads, hv, grad_scale, scales, value_first)
-    keras_base.average(v, params, calls, state)
-    hv.grad_scale = grad_scale
-    self.last = hv
-    return
+  else
+    self:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
   end
+  keras_base.average(v, params, calls, state)
+  hv.grad_scale, hv.grad_norm = grad_scale, norm
+  self.last = hv
+end
+
+-- A built-in's step: its hand-written kernel over each tensor (kernels/optim.c).
+function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
+  local v, kind = self.values, self.spec.kind
   if kind == "Nadam" then
     -- mu_t = beta1 (1 - 0.5 0.96^(psi t)): psi = 0.004 in PyTorch and tf.keras <= 2.10;
     -- Keras 3 and tf.keras 2.11+ use 0.96^t (keras/src/optimizers/nadam.py)
@@ -494,9 +519,6 @@ function Optimizer:_update(params, hv, k, literal)
     C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
                    scales and scales[i])
   end
-  keras_base.average(v, params, calls, state)
-  hv.grad_scale = grad_scale
-  self.last = hv
 end
 
 -- Which clippings the update applies to the gradient: by norm (a grad_scale

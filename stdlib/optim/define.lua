@@ -403,6 +403,10 @@ local function trace(sp, values, clip)
     for _, f in ipairs(sp.fields) do hnames[#hnames + 1] = f[1] end
     local h = setmetatable({}, {
       __index = function(_, k)
+        -- the convention, as text at tracing: "textbook", "keras", "tf_keras",
+        -- "keras3", "torch"; form: the update family ("keras3" for tf_keras too)
+        if k == "convention" then return values.convention end
+        if k == "form" then return require("optim.conventions").form[values.convention] end
         local d = sp.defaults[k]
         if d == nil then
           fail(string.format("%s: update reads hyperparameter '%s' that the declaration does not declare%s (hyperparameters: %s)",
@@ -562,7 +566,15 @@ local function compile(T)
       local A, B = ix.args[1], ix.args[2]
       local function args(n) return info[n].args end
       if ix.op == "ADD" then
-        if single(A, "MUL") and single(B, "MUL") then return "LIN2", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] } end
+        if single(A, "MUL") and single(B, "MUL") then
+          -- c*(e*e) (a square of one value) folds in too: b2 v + (1 - b2) (g g)
+          local c, sq = args(B)[1], args(B)[2]
+          if not (single(sq, "MUL") and rawequal(args(sq)[1], args(sq)[2])) then c, sq = sq, c end
+          if single(sq, "MUL") and rawequal(args(sq)[1], args(sq)[2]) then
+            return "LIN2SQ", { args(A)[1], args(A)[2], c, args(sq)[1] }
+          end
+          return "LIN2", { args(A)[1], args(A)[2], args(B)[1], args(B)[2] }
+        end
         for _, pair in ipairs { { A, B }, { B, A } } do
           local M, other = pair[1], pair[2]
           if single(M, "MUL") then
@@ -722,7 +734,7 @@ end
 -- The program for an optimizer's configuration (its booleans and which
 -- clippings are on), traced and compiled on first use, then cached.
 function define.program(sp, values, clip)
-  local key = { clip.norm and "N" or "-", clip.value and "V" or "-" }
+  local key = { clip.norm and "N" or "-", clip.value and "V" or "-", tostring(values.convention) }
   for _, f in ipairs(sp.fields) do
     if f[2] == "bool" then key[#key + 1] = values[f[1]] and "1" or "0" end
   end

@@ -35,9 +35,11 @@ theta <- theta - lr*d]],
 
 -- The methods every optimizer object has (Optimizer in stdlib/optim.lua).
 local METHODS = {
-  step = [[opt:step(params [, closure])  one update of every tensor in params from its .grad (under no_grad,
+  step = [=[opt:step(params [, closure [, grad_norm]])  one update of every tensor in params from its .grad (under no_grad,
 like torch.optim's step). closure: a function that recomputes the loss (zeroing grads and calling
-backward) and returns it; required by lookahead = true. Returns the closure's loss.]],
+backward) and returns it; required by lookahead = true. Returns the closure's loss.
+grad_norm (without a closure): the global L2 norm of the .grad, when the caller computed it already
+(train.fit does, to log it); a global clip_norm then clips by it instead of computing it again.]=],
   zero_grad = [[opt:zero_grad(params)  zero the .grad of every tensor in params (model:zero_grad() does the same)]],
   finalize = [[opt:finalize(params)  with use_ema = true, give the parameters their moving averages (Keras's
 finalize_variable_values; train.fit calls it at the end); otherwise nothing]],
