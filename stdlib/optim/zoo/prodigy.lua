@@ -7,9 +7,9 @@ return {
   doc = [[Prodigy (Mishchenko, Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free Learner", ICML 2024,
 arXiv:2306.06101; authors' code https://github.com/konstmish/prodigy):
   dlr = d lr (bias correction: sqrt(1-b2^t)/(1-b1^t));  g = g + wd p unless decouple
-  m = b1 m + d(1-b1) g;  v = b2 v + d^2(1-b2) g^2;  s = b3 s + (d/d0) dlr g   (b3 = sqrt(b2))
+  m = b1 m + d(1-b1) g;  v = b2 v + d^2(1-b2) g^2;  s = b3 s + (d/d0) dlr g   (beta3 = -1: sqrt(b2), the authors' None)
   r = b3 r + (d/d0) dlr sum <g, p0 - p>;  d_hat = d_coef r / sum |s|   (sums over all parameters)
-  d = min(max(d_max, d_hat), d growth_rate) (d = max(d, d_hat) while d = d0)
+  d = max(d, d_hat) while d = d0;  d_max = max(d_max, d_hat);  d = min(d_max, d growth_rate)
   p = p - dlr wd p (decouple);  p = p - dlr m / (sqrt(v) + d eps)]],
   hyper = {
     { "lr", 1.0, range = "(0, inf)", alias = { "learning_rate" } },
