@@ -534,21 +534,22 @@ end
 -- (define.lua); the others run whole, tensor by tensor.
 function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_first)
   local prog, sp = self.program, self.spec
+  -- globals: numbers (double) the optimizer keeps, inputs of every tensor's program
+  self.globals = self.globals or {}
+  for _, name in ipairs(sp.globals) do
+    if self.globals[name] == nil then
+      local init = sp.init[name]
+      if type(init) == "string" then init = hv[init] end
+      self.globals[name] = init
+    end
+  end
   local values, gs_at = {}, nil
   for i, name in ipairs(prog.inputs) do
     if name == "t" then values[i] = self.t
     elseif name == "grad_scale" then values[i] = grad_scale; gs_at = i
     elseif name == "clip_value" then values[i] = value_first and math.huge or self.values.clip_value
+    elseif name:sub(1, 7) == "global:" then values[i] = self.globals[name:sub(8)]
     else values[i] = hv[name] end
-  end
-  -- globals: one element each, shared by every tensor
-  self.globals = self.globals or {}
-  for _, name in ipairs(sp.globals) do
-    if not self.globals[name] then
-      local init = sp.init[name]
-      if type(init) == "string" then init = hv[init] end
-      self.globals[name] = tensor.zeros({ 1 }):fill_(init)
-    end
   end
   self._scratch = self._scratch or setmetatable({}, { __mode = "k" })
   local lists = {}
@@ -557,7 +558,7 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
     local bufs = { p, grads[i] }
     for j = 3, #prog.bufs do
       local name = prog.bufs[j]
-      local b = st[name] or self.globals[name]
+      local b = st[name]
       if not b then       -- a stage's scratch: not state, not saved
         self._scratch[p] = self._scratch[p] or {}
         b = self._scratch[p][name] or tensor.zeros(define.buffer_shape(prog.bufsize[name], p))
@@ -610,6 +611,10 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
   for _, st in ipairs(prog.rcstores) do
     for _, bufs in ipairs(lists) do tensor.raw.copy_(bufs[st.buf + 1], bufs[st.tmpbuf + 1]) end
   end
+  -- every tensor computed the same new value of a global; keep it (double)
+  if #lists > 0 then
+    for _, g in ipairs(prog.gstores) do self.globals[g.name] = C.optim.program_slot(slots[1], g.slot) end
+  end
 end
 
 -- With use_ema: the parameters take their moving averages (Keras's
@@ -643,7 +648,7 @@ function Optimizer:state_dict()
   end
   if self.globals then
     sd.globals = {}
-    for name, t in pairs(self.globals) do sd.globals[name] = t:clone() end
+    for name, x in pairs(self.globals) do sd.globals[name] = x end
   end
   return sd
 end
@@ -665,8 +670,8 @@ function Optimizer:load_state_dict(sd, params)
   end
   if sd.globals ~= nil then
     if type(sd.globals) ~= "table" then fail(self.name .. ": state_dict.globals is not a table") end
-    for name, t in pairs(sd.globals) do
-      if not (self.spec.init and self.spec.init[name] ~= nil) or not tensor.is_tensor(t) or t:numel() ~= 1 then
+    for name, x in pairs(sd.globals) do
+      if not (self.spec.init and self.spec.init[name] ~= nil) or type(x) ~= "number" then
         fail(string.format("%s: state_dict has a global '%s' this optimizer does not declare", self.name, tostring(name)))
       end
     end
@@ -675,7 +680,7 @@ function Optimizer:load_state_dict(sd, params)
   self.globals = nil
   if sd.globals then
     self.globals = {}
-    for name, t in pairs(sd.globals) do self.globals[name] = t:clone() end
+    for name, x in pairs(sd.globals) do self.globals[name] = x end
   end
   self.calls = sd.calls or sd.t
   for key, s in pairs(self.sched) do s:load_state(sd.schedules and sd.schedules[key]) end
