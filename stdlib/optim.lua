@@ -346,8 +346,11 @@ local function state_of(self, p, i, hv)
       local size = sp.kind == "Declared" and self.program.bufsize[name] or "all"
       st[name] = tensor.zeros(define.buffer_shape(size, p))
       local init = sp.init and sp.init[name]
-      if type(init) == "string" then init = hv[init] end
-      if init and init ~= 0 then st[name]:fill_(init) end
+      if init == "p" then tensor.raw.copy_(st[name], p)
+      else
+        if type(init) == "string" then init = hv[init] end
+        if init and init ~= 0 then st[name]:fill_(init) end
+      end
     end
   end
   for _, name in ipairs(keras_base.buffers(self.values)) do st[name] = tensor.zeros(p:shape()) end

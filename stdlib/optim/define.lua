@@ -99,9 +99,10 @@ function define.spec(decl)
       if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then fail("optim.define " .. name .. ": state names must be identifiers") end
       if seen["state " .. k] then fail(string.format("optim.define %s: state '%s' is declared twice", name, k)) end
       seen["state " .. k] = true
-      if not (type(init) == "number" or (type(init) == "string" and sp.defaults[init] ~= nil and type(sp.defaults[init]) == "number")) then
-        fail(string.format("optim.define %s: state %s's initial value must be a number or a numeric hyperparameter's name, got %s",
-          name, k, tostring(init)))
+      local from_p = init == "p" and list[2] == sp.state      -- a copy of the parameter (Schedule-Free's z and x)
+      if not (type(init) == "number" or from_p or (type(init) == "string" and type(sp.defaults[init]) == "number")) then
+        fail(string.format("optim.define %s: state %s's initial value must be a number, a numeric hyperparameter's name%s, got %s",
+          name, k, list[2] == sp.state and " or \"p\" (the parameter)" or "", tostring(init)))
       end
       list[2][#list[2] + 1] = k
     end

@@ -360,6 +360,13 @@ T.label_help_and_aliases = function()
   local p = tensor.ones(3); p.grad = tensor.ones(3)
   o:step { p }
   check(math.abs(o.state[p].m:totable()[1] - f32(0.5 * f32(0.1))) < 1e-9, "state m starts at lr")
+  -- a state may start as a copy of the parameter
+  local FromP = optim.define { name = "FromPTest", doc = "z starts at p", hyper = { { "lr", 0.5 } }, state = { z = "p" },
+    update = function(p, g, s, h) s.z = s.z - h.lr * g; return s.z end }
+  local q = tensor.from { 1, 2, 3 }
+  q.grad = tensor.ones(3)
+  FromP {}:step { q }
+  check(q:totable()[3] == 2.5, "z = p - lr g from z = p: " .. q:totable()[3])
   local help = require "help"
   local text = help.text and help.text(Al) or nil
   if text then check(text:find("doc text here", 1, true) and text:find("beta1 = 0.9", 1, true), text) end
