@@ -41,6 +41,9 @@ local execute, work, run_parallel = runs.execute, runs.work, runs.run_parallel
 
 ---------------------------------------------------------------- compare
 
+-- steps.csv keeps every step of runs up to this many steps (a stride beyond).
+experiment.STEP_ROWS = 100000
+
 -- For `optlab verify` and `optlab resume`: where reruns write and whether to print.
 experiment._redirect = nil
 experiment._resume = nil
@@ -66,7 +69,7 @@ local function compare(spec)
   local ov, given, jobs = experiment.parse_overrides(args)
   -- resolved configuration: script values, then command-line values
   local cfg = {}
-  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir" } do
+  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir", "step_stride" } do
     cfg[k] = spec[k]
     if ov[k] ~= nil then cfg[k] = ov[k] end
   end
@@ -98,8 +101,18 @@ local function compare(spec)
     tr.resolve_metrics(cfg.metrics, where)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
+  if spec.diagnostics ~= nil then require("train").diagnostics.options(spec.diagnostics, cfg.batch_size, where) end
+  if cfg.step_stride ~= nil and not (compat.is_integer(cfg.step_stride) and cfg.step_stride >= 1) then
+    fail(where .. ": step_stride must be a positive integer (record every k-th step), got " .. tostring(cfg.step_stride))
+  end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
+  -- steps.csv: every step for runs up to STEP_ROWS steps, else a stride that keeps about that many
+  if cfg.step_stride == nil then
+    local n = ds_len(train)
+    local total = cfg.epochs * math.ceil((n or 0) / cfg.batch_size)
+    cfg.step_stride = total <= experiment.STEP_ROWS and 1 or math.ceil(total / experiment.STEP_ROWS)
+  end
 
   -- every run as plain data; the same list in every process
   local runs, fp = {}, {}
@@ -156,6 +169,7 @@ local function compare(spec)
       epochs = cfg.epochs, batch_size = cfg.batch_size, seeds = report.array(seeds), loss = tostring(cfg.loss),
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
+      step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
     },
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },

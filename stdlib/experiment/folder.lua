@@ -163,10 +163,21 @@ local function manifest_of(ctx, records, finished)
   return m
 end
 
+-- The per-step views: steps.csv (train.fit's step_stride) and diagnostics.csv
+-- (diagnostics every k steps), when some record has them.
+local LOG_FILES = { { "steps", "steps.csv", true }, { "diagnostics", "diagnostics.csv", false } }
+local function write_logs(ctx, list)
+  for _, f in ipairs(LOG_FILES) do
+    local text = report.log_csv(list, f[1], f[3])
+    if text then report.write_file(ctx.dir .. "/" .. f[2], text) end
+  end
+end
+
 -- Rewritten after every run: an interrupted or killed run leaves a valid folder.
 local function save_progress(ctx, records)
   local list = ordered(ctx, records)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
+  write_logs(ctx, list)
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, false)) .. "\n")
 end
 
@@ -205,7 +216,8 @@ local function finish(ctx, records)
   local summary = report.summarize(ctx.opts, list)
   local tables = report.tables_text(summary, nseeds, ctx.manifest.config)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
-  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot)
+  write_logs(ctx, list)
+  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot, list)
   if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
   local manifest = manifest_of(ctx, records, true)
   manifest.plots = { rendered = plots.rendered, message = plots.message }
