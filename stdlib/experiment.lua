@@ -101,7 +101,7 @@ local function compare(spec)
     tr.resolve_metrics(cfg.metrics, where)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
-  if spec.diagnostics ~= nil then require("train").diagnostics.options(spec.diagnostics, cfg.batch_size, where) end
+  if spec.diagnostics ~= nil then require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where) end
   if cfg.step_stride ~= nil and not (compat.is_integer(cfg.step_stride) and cfg.step_stride >= 1) then
     fail(where .. ": step_stride must be a positive integer (record every k-th step), got " .. tostring(cfg.step_stride))
   end
@@ -320,7 +320,9 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   model       a function building the network (called once per run)
   optimizers  a list: optim objects, names ("Adam", Keras defaults) or {label = ..., optimizer = ...}
   loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
-  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot
+  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot,
+  step_stride (steps.csv: every k-th step; default every step up to 100,000 steps a run),
+  diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])

@@ -96,8 +96,8 @@ local function setup(model, opt, train_ds, o)
   if stride ~= nil and not (compat.is_integer(stride) and stride >= 1) then
     fail("train.fit: step_stride must be a positive integer (record every k-th step), got " .. tostring(stride))
   end
-  local diag = diagnostics.options(o.diagnostics, o.batch_size or loader.batch_size, "train.fit")
-  local probes = diag and diagnostics.probes(diag, train_ds, o)
+  local diag = diagnostics._options(o.diagnostics, o.batch_size or loader.batch_size, "train.fit")
+  local probes = diag and diagnostics._probes(diag, train_ds, o)
 
   local history = { epoch = {}, loss = {}, val_loss = {}, lr = {}, seconds = {}, ms_per_step = {}, samples_per_s = {}, grad_norm = {} }
   for _, m in ipairs(metrics) do history[m.name], history["val_" .. m.name] = {}, {} end
@@ -161,7 +161,7 @@ end
 -- no random numbers drawn, batch norm's statistics untouched), then back to training.
 local function measure(r)
   set_mode(r.model, false)
-  local ok, d = pcall(diagnostics.measure, r.diag, r.params, r.probes, function(x) return forward(r.model, x) end,
+  local ok, d = pcall(diagnostics._measure, r.diag, r.params, r.probes, function(x) return forward(r.model, x) end,
                       r.loss_fn, hyper_of(r.opt).lr)
   set_mode(r.model, true)
   if not ok then error(d, 0) end
@@ -363,9 +363,12 @@ opt: an optimizer (optim.Adam{...}) or a name ("adam", as optim.get: Keras defau
 opts: epochs = 1, batch_size = 64, loss = "cross_entropy" (a name in nn.functional or a function(output, target)),
 metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {...}, seed = 1, shuffle = true,
 drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
-monitor = "val_loss", output = io.stdout.
+monitor = "val_loss", output = io.stdout, step_stride = k (log every k-th step: history.steps),
+diagnostics = true | {...} (help(train.diagnostics): Hessian eigenvalues, ill-conditioning, gradient noise per epoch).
 history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
-grad_norm), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback".]] },
+grad_norm, the diagnostics' columns), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback";
+history.steps: columns by logged step (step, epoch, loss, lr, grad_norm, hyperparameters, wall_seconds);
+history.diagnostics: columns by step with diagnostics = {every = k}.]] },
     { train.evaluate, [[train.evaluate(model, ds [, opts]) -> {loss = number, <metric> = number, ...}
 The loss and metrics over all of ds, in evaluation mode (dropout off) and without autograd.
 opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one_hot, drop_last, seed.]] },

@@ -242,8 +242,17 @@ local function finish(ctx, records)
     for _, s in ipairs(manifest.missing) do md[#md + 1] = "- " .. s end
     md[#md + 1] = ""
   end
+  local dh, dr = report.diagnostics_rows(summary)
+  if dh then
+    md[#md + 1] = "## Diagnostics (final epoch)"
+    md[#md + 1] = ""
+    md[#md + 1] = report.md_table(dh, dr)
+    md[#md + 1] = ""
+  end
   if manifest.interrupted then md[#md + 1] = "Stopped by " .. manifest.interrupted .. "." ; md[#md + 1] = "" end
-  md[#md + 1] = "Plots: accuracy.svg, loss.svg, time.svg (PNG beside them; `.gp` and `.dat` to restyle)." ..
+  local pnames = {}
+  for _, name in ipairs(plots.names or report.PLOTS) do pnames[#pnames + 1] = name .. ".svg" end
+  md[#md + 1] = "Plots: " .. table.concat(pnames, ", ") .. " (PNG beside them; `.gp` and `.dat` to restyle)." ..
                 (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
   report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
   report.write_file(ctx.dir .. "/report.html",

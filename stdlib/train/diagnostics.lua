@@ -36,7 +36,6 @@ local function norm(a) return math.sqrt(dot(a, a)) end
 local function scale(a, c) for i = 1, #a do raw.mul_(a[i], c) end return a end
 local function axpy(y, x, c) for i = 1, #y do raw.add_(y[i], x[i], c) end return y end   -- y += c x
 local function clone(a) local o = {} for i = 1, #a do o[i] = raw.clone(a[i]) end return o end
-D.dot, D.norm = dot, norm
 
 -- A random unit vector shaped like params (Philox, keyed by seed: the global generator is untouched).
 local function random_unit(params, seed)
@@ -155,7 +154,6 @@ local function tridiag_eig(a, b, k)
   end
   return (lo + hi) / 2
 end
-D.tridiag_eig = tridiag_eig
 
 -- Lanczos with full reorthogonalization (keeps `steps` vectors shaped like the
 -- parameters): the extreme Ritz values estimate the smallest and largest eigenvalues.
@@ -221,7 +219,7 @@ local KNOWN = { every = true, hessian = true, lanczos = true, noise = true, moni
 
 -- diagnostics = true | {every = "epoch" | k, hessian, lanczos, noise, monitor (each true by
 -- default), iters = 20, lanczos_steps = 20, probe_size = batch_size, probe_batches = 8, seed = 1}
-function D.options(o, batch_size, where)
+function D._options(o, batch_size, where)
   if o == nil or o == false then return nil end
   if o == true then o = {} end
   if type(o) ~= "table" then fail(where .. ": diagnostics must be true or a table {every, hessian, lanczos, noise, ...}") end
@@ -251,7 +249,7 @@ end
 
 -- The probe batches: the first probe_batches batches of probe_size examples of a fixed
 -- shuffle of the training set (seeded by diagnostics.seed, not by the run's seed).
-function D.probes(c, train_ds, o)
+function D._probes(c, train_ds, o)
   local data = base.data
   local loader = data.loader(train_ds, { batch_size = c.probe_size, shuffle = true, seed = c.seed, drop_last = true,
                                          normalize = o.normalize, one_hot = o.one_hot })
@@ -270,7 +268,7 @@ end
 
 -- Measures every diagnostic asked for at the parameters as they are. forward(x) and
 -- loss_fn(out, y) as fit has them; lr: the learning rate of the last step.
-function D.measure(c, params, probes, forward, loss_fn, lr)
+function D._measure(c, params, probes, forward, loss_fn, lr)
   local function closure_of(p) return function() return loss_fn(forward(p.x), p.y) end end
   local cl = closure_of(probes[1])
   local out = {}
@@ -296,5 +294,24 @@ function D.measure(c, params, probes, forward, loss_fn, lr)
   for _, p in ipairs(params) do p.grad = nil end
   return out
 end
+
+-- ---- help ------------------------------------------------------------------
+local help = require "help"
+help.register(D, [[
+train.diagnostics  Hessian eigenvalues, the textbook's ill-conditioning terms and the gradient noise scale
+train.fit(..., {diagnostics = true | {every = "epoch" | k, hessian, lanczos, noise, monitor, iters = 20,
+lanczos_steps = 20, probe_size = batch_size, probe_batches = 8, seed = 1}}) records them; the functions
+below take params (a list of tensors) and closure() -> the loss (a tensor) at the parameters.]])
+for _, d in ipairs {
+  { D.gradient, "train.diagnostics.gradient(params, closure) -> grads, loss  the gradient at the parameters (fresh tensors)" },
+  { D.hvp, "train.diagnostics.hvp(params, closure, v [, theta0, rel]) -> Hd, d  H times d ~ h v by central differences of gradients " ..
+           "(no double backward in optlab's autograd); d is the displacement applied; the parameters are restored bit for bit" },
+  { D.power, "train.diagnostics.power(params, closure [, {iters = 20, tol = 1e-5, seed = 1}]) -> lambda_max, v, products  " ..
+             "power iteration on Hessian-vector products (shifted when a negative eigenvalue dominates)" },
+  { D.lanczos, "train.diagnostics.lanczos(params, closure [, {steps = 20, seed = 1}]) -> lambda_min, lambda_max, ritz  " ..
+               "Lanczos with full reorthogonalization; the Ritz values ascending" },
+  { D.noise, "train.diagnostics.noise(params, closures, B) -> {grad_var, noise_trace, noise_scale}  the variance of the " ..
+             "gradients of P probe batches of B examples and the simple noise scale tr(Sigma)/|G|^2 (McCandlish et al., 2018)" },
+} do help.register(d[1], d[2]) end
 
 return D
