@@ -215,7 +215,7 @@ local function epoch_clauses(file, kk, n, nseeds, style_of)
 end
 
 local function band_note(nseeds)
-  return nseeds > 1 and string.format("lines: mean over %d seeds; bands: min-max over the seeds", nseeds) or nil
+  return nseeds > 1 and string.format("lines: mean over %d seeds; bands: min-max over seeds", nseeds) or nil
 end
 
 -- accuracy.gp / loss.gp: one panel per metric with values, one line per optimizer.

@@ -124,7 +124,7 @@ local function steps_plot(put, summary, logs, steps, nseeds)
   local labels = {}
   for i, s in ipairs(summary) do labels[i] = s.display end
   local note = "smoothed: moving average (bias-corrected EMA); faint: the raw minibatch loss" ..
-               (nseeds > 1 and string.format("; lines: mean over %d seeds, bands: min-max over the seeds", nseeds) or "")
+               (nseeds > 1 and string.format("; lines: mean over %d seeds, bands: min-max over seeds", nseeds) or "")
   put("steps.gp", figure_gp("steps", "minibatch loss per step (log scale)", 1100, panels, #panels, labels, note))
 end
 
@@ -266,7 +266,7 @@ local function diagnostics_plot(put, summary, nseeds)
   local labels = {}
   for i, s in ipairs(summary) do labels[i] = s.display end
   local note = "on fixed probe batches, in evaluation mode, at the end of each epoch; log axes where every value is positive" ..
-               (nseeds > 1 and string.format("; lines: mean over %d seeds, bands: min-max over the seeds", nseeds) or "")
+               (nseeds > 1 and string.format("; lines: mean over %d seeds, bands: min-max over seeds", nseeds) or "")
   put("diagnostics.gp", figure_gp("diagnostics", "diagnostics of the textbook's challenges", 1100, panels,
                                   math.min(#panels, 2), labels, note))
   return true
