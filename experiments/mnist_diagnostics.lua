@@ -5,7 +5,7 @@
 -- eps g'g, and the gradient noise scale B = tr(Sigma)/|G|^2 (McCandlish et al.,
 -- 2018), on 8 fixed probe batches at the end of every epoch.
 --
--- Time on a 2-core machine: 9 runs x 3 epochs on 2,048 digits, about 4 minutes,
+-- Time on a 2-core machine: 9 runs x 3 epochs on 2,048 digits, about 5 minutes,
 -- most of it the diagnostics (about 3 s per measurement: some 90 gradients of the
 -- CNN on a probe batch of 64).  Quick look: seeds=1 epochs=2.
 --

@@ -86,9 +86,9 @@ local function widen(r, v)
   if v <= 0 then r.nonpos = true return end
   r.lo, r.hi = math.min(r.lo, v), math.max(r.hi, v)
 end
-local function log_axis(r, axis)
+local function log_axis(r, axis, positive_only)
   axis = axis or "y"
-  if r.n == 0 or r.nonpos then return nil end
+  if r.n == 0 or (r.nonpos and not positive_only) or r.hi < r.lo then return nil end
   local lo, hi = r.lo, r.hi
   if hi == lo then lo, hi = lo / 1.25, hi * 1.25 end
   local pad = (hi / lo) ^ 0.04
@@ -103,7 +103,8 @@ report._log_axis = log_axis
 
 -- A figure of panels (rows x cols) with one legend below them all: panels =
 -- { {title, xlabel, ylabel, y = range (log when it can be), ylog = false to keep it
--- linear, xtics_1 = true, clauses = {plot clauses}} }; labels: the legend's entries
+-- linear or "positive" for a log axis that leaves non-positive values out, xtics_1 = true,
+-- clauses = {plot clauses}} }; labels: the legend's entries
 -- (optimizer i in colour i), drawn by a last full-width plot of its own: a key inside
 -- a panel is only as wide as the panel and would stack its entries.
 local PANEL_H, TOP = 330, 32
@@ -113,7 +114,19 @@ local function figure_gp(name, title, w, panels, cols, labels, note)
   for _, l in ipairs(labels) do maxlen = math.max(maxlen, compat.utf8_len(l)) end
   local kcols = math.max(1, math.min(#labels, math.floor((w - 40) / ((maxlen + 7) * 7.5))))
   local krows = math.ceil(#labels / kcols)
-  local legend = krows * 18 + 14 + (note and 18 or 0)
+  -- a note longer than the figure is wide goes on two lines, split at the "; " nearest its middle
+  local note_lines = 0
+  if note then
+    note_lines = 1
+    if compat.utf8_len(note) * 6.3 > w - 20 then
+      local best
+      for at in note:gmatch("()%; ") do
+        if not best or math.abs(at - #note / 2) < math.abs(best - #note / 2) then best = at end
+      end
+      if best then note = { note:sub(1, best), note:sub(best + 2) }; note_lines = 2 end
+    end
+  end
+  local legend = krows * 18 + 14 + note_lines * 16
   local h = TOP + rows * PANEL_H + legend
   local lines = { gp_head(name, w, h) }
   lines[#lines + 1] = "  set multiplot"
@@ -127,7 +140,7 @@ local function figure_gp(name, title, w, panels, cols, labels, note)
     lines[#lines + 1] = "  set xlabel " .. gp_str(panel.xlabel or "")
     lines[#lines + 1] = "  set ylabel " .. gp_str(panel.ylabel or "")
     lines[#lines + 1] = panel.xtics_1 and "  set xtics 1" or "  set xtics autofreq"
-    local ax = panel.ylog ~= false and panel.y and log_axis(panel.y)
+    local ax = panel.ylog ~= false and panel.y and log_axis(panel.y, "y", panel.ylog == "positive")
     if ax then lines[#lines + 1] = ax
     else lines[#lines + 1] = "  unset logscale y\n  set yrange [*:*]\n  set ytics autofreq" end
     lines[#lines + 1] = "  plot " .. table.concat(panel.clauses, ", \\\n       ")
@@ -137,9 +150,12 @@ local function figure_gp(name, title, w, panels, cols, labels, note)
   lines[#lines + 1] = string.format("  set origin 0,0\n  set size 1,%.4f", legend / h)
   lines[#lines + 1] = "  unset logscale\n  unset border\n  unset tics\n  unset title\n  unset xlabel\n  unset ylabel\n  unset grid"
   lines[#lines + 1] = "  set xrange [0:1]\n  set yrange [0:1]\n  set lmargin 0\n  set rmargin 0\n  set tmargin 0\n  set bmargin 0"
-  lines[#lines + 1] = string.format("  set key at screen 0.5,%.4f center top horizontal maxrows %d samplen 3 width 2",
+  lines[#lines + 1] = string.format("  set key at screen 0.5,%.4f center top horizontal maxrows %d samplen 3 width 4",
                                     (legend - 4) / h, krows)
-  if note then lines[#lines + 1] = string.format("  set label 99 %s at screen 0.5,%.4f center font \",9\"", gp_str(note), 10 / h) end
+  if note then
+    local text = type(note) == "table" and (gp_str(note[1]):sub(1, -2) .. "\\n" .. gp_str(note[2]):sub(2)) or gp_str(note)
+    lines[#lines + 1] = string.format("  set label 99 %s at screen 0.5,%.4f center font \",9\"", text, (note_lines == 2 and 22 or 10) / h)
+  end
   local keyc = {}
   for i, l in ipairs(labels) do
     keyc[i] = string.format("2 with lines linewidth 2 linecolor rgb %q title %s", PALETTE[(i - 1) % #PALETTE + 1], gp_str(l))

@@ -192,7 +192,9 @@ end
 local DIAG_PANELS = {
   { title = "Hessian: largest eigenvalue (solid) and 2/lr (dashed)", ylabel = "eigenvalue", solid = "hess_max", dashed = "two_over_lr" },
   { title = "Hessian: smallest eigenvalue (Lanczos)", ylabel = "eigenvalue", solid = "hess_min" },
-  { title = "ill-conditioning: ½ε²gᵀHg (solid) against εgᵀg (dashed)", ylabel = "change of the loss", solid = "ill_cond_gHg", dashed = "ill_cond_gg" },
+  -- log: the terms span decades; a non-positive gHg (negative curvature along g) is left out
+  { title = "ill-conditioning: ½ε²gᵀHg (solid) against εgᵀg (dashed)", ylabel = "change of the loss", solid = "ill_cond_gHg",
+    dashed = "ill_cond_gg", ylog = "positive" },
   { title = "gradient noise scale B = tr(Σ)/|G|²", ylabel = "examples", solid = "noise_scale" },
 }
 
@@ -261,11 +263,12 @@ local function diagnostics_plot(put, summary, nseeds)
         cl[#cl + 1] = line_clause("diagnostics.dat", "1", d, i, nil, "lines dashtype 2 linewidth 1.5")
       end
     end
-    panels[pi] = { title = p.title, xlabel = "epoch", ylabel = p.ylabel, y = r, xtics_1 = maxe <= 20, clauses = cl }
+    panels[pi] = { title = p.title, xlabel = "epoch", ylabel = p.ylabel, y = r, ylog = p.ylog, xtics_1 = maxe <= 20, clauses = cl }
   end
   local labels = {}
   for i, s in ipairs(summary) do labels[i] = s.display end
-  local note = "on fixed probe batches, in evaluation mode, at the end of each epoch; log axes where every value is positive" ..
+  local note = "on fixed probe batches, in evaluation mode, at the end of each epoch; log axes where values are positive " ..
+               "(a non-positive ½ε²gᵀHg is left out)" ..
                (nseeds > 1 and string.format("; lines: mean over %d seeds, bands: min-max over seeds", nseeds) or "")
   put("diagnostics.gp", figure_gp("diagnostics", "diagnostics of the textbook's challenges", 1100, panels,
                                   math.min(#panels, 2), labels, note))

@@ -317,6 +317,13 @@ function T.compare_writes_steps_csv_and_the_new_plots_and_verify_checks_every_st
     local html = report.read_file(dir .. "/report.html")
     check(html:find('href="steps.svg"', 1, true) and html:find("Diagnostics (final epoch)", 1, true), "report.html shows them")
   end
+  -- --jobs 2 gives the serial run's steps bit for bit
+  local jrc, jout = run(q(path) .. " runs_dir=" .. q(TMP .. "/runs") .. " --jobs 2")
+  check(jrc == 0, "--jobs 2 runs")
+  local jdir = jout:match("Run folder: ([^\n]+)")
+  local same, _, first = experiment.compare_metrics(report.read_file(dir .. "/steps.csv"), report.read_file(jdir .. "/steps.csv"),
+                                                    nil, "step", "steps.csv")
+  check(same, "steps.csv under --jobs 2: " .. tostring(first))
   -- verify reruns and compares steps.csv bit for bit, wall-clock seconds excluded
   local vrc, vout = run("verify " .. q(dir))
   check(vrc == 0 and vout:find("OK, every metric matches bit for bit", 1, true), "verify:\n" .. vout)
