@@ -198,45 +198,101 @@ local DIAG_PANELS = {
   { title = "gradient noise scale B = tr(Σ)/|G|²", ylabel = "examples", solid = "noise_scale" },
 }
 
-local function diagnostics_plot(put, summary, nseeds)
-  local n = #summary
-  local has = {}
-  for _, s in ipairs(summary) do
-    for _, p in ipairs(DIAG_PANELS) do
-      for _, v in pairs(s.curve[p.solid] or {}) do if finite(v) then has[p.solid] = true end end
+-- The diagnostics' values per x (epoch, or step with diagnostics every k steps): per column
+-- k and optimizer i, series[k][i][x] = {mean, lo, hi} over seeds; and the xs.
+local function epoch_series(summary, keys)
+  local series, xs, maxe = {}, {}, 0
+  for _, s in ipairs(summary) do maxe = math.max(maxe, s.epochs or 0) end
+  for e = 1, maxe do xs[e] = e end
+  for _, k in ipairs(keys) do
+    series[k] = {}
+    for i, s in ipairs(summary) do
+      local c, at = s.curve, {}
+      for e = 1, maxe do
+        local m = c[k] and c[k][e]
+        if m ~= nil then at[e] = { mean = m, lo = c[k .. "_min"] and c[k .. "_min"][e] or m, hi = c[k .. "_max"] and c[k .. "_max"][e] or m } end
+      end
+      series[k][i] = at
     end
-    -- 2/lr beside lambda_max: the largest curvature at which gradient descent at this lr is stable
+  end
+  return series, xs
+end
+
+local function step_series(summary, records, keys)
+  local logs, seen, xs = {}, {}, {}
+  for i = 1, #summary do logs[i] = {} end
+  for _, r in ipairs(records) do
+    local log = r.logs and r.logs.diagnostics
+    if log and logs[r.opt] and type(log.step) == "table" then
+      -- 2/lr: from the lr of the step log at the same steps
+      local lr, two = {}, {}
+      local sl = r.logs.steps
+      if sl and sl.lr then for j, st in ipairs(sl.step) do lr[st] = sl.lr[j] end end
+      for j, st in ipairs(log.step) do
+        two[j] = lr[st] and lr[st] > 0 and 2 / lr[st] or nil
+        if not seen[st] then seen[st] = true; xs[#xs + 1] = st end
+      end
+      local l = {}
+      for k, v in pairs(log) do l[k] = v end
+      l.two_over_lr = two
+      table.insert(logs[r.opt], l)
+    end
+  end
+  table.sort(xs)
+  local series = {}
+  for _, k in ipairs(keys) do
+    series[k] = {}
+    for i = 1, #summary do series[k][i] = over_seeds(logs[i], k) end
+  end
+  return series, xs
+end
+
+local function diagnostics_plot(put, summary, records, nseeds)
+  local n = #summary
+  -- 2/lr beside lambda_max: the largest curvature at which gradient descent at this lr is stable
+  for _, s in ipairs(summary) do
     local two, lr = {}, s.curve.lr or {}
     for e, v in pairs(lr) do if v and v > 0 then two[e] = 2 / v end end
     s.curve.two_over_lr, s.curve.two_over_lr_min, s.curve.two_over_lr_max = two, two, two
   end
+  local per_step = false
+  for _, r in ipairs(records) do if r.logs and r.logs.diagnostics then per_step = true end end
+  local all = {}
+  for _, p in ipairs(DIAG_PANELS) do
+    all[#all + 1] = p.solid
+    if p.dashed then all[#all + 1] = p.dashed end
+  end
+  local series, xs
+  if per_step then series, xs = step_series(summary, records, all) else series, xs = epoch_series(summary, all) end
+  local function has(k)
+    for i = 1, n do for _, a in pairs(series[k][i]) do if finite(a.mean) then return true end end end
+    return false
+  end
   local keys, panels_of = {}, {}
   for _, p in ipairs(DIAG_PANELS) do
-    if has[p.solid] then
+    if has(p.solid) then
       keys[#keys + 1] = p.solid
       if p.dashed then keys[#keys + 1] = p.dashed end
       panels_of[#panels_of + 1] = p
     end
   end
   if #panels_of == 0 then return false end
-  local maxe = 0
-  for _, s in ipairs(summary) do maxe = math.max(maxe, s.epochs or 0) end
-  local head = { "epoch" }
+  local xname = per_step and "step" or "epoch"
+  local head = { xname }
   for _, k in ipairs(keys) do
     for _, s in ipairs(summary) do head[#head + 1] = s.display .. " " .. k; head[#head + 1] = "min"; head[#head + 1] = "max" end
   end
-  local lines = { "# the diagnostics per epoch: per column and optimizer the mean over seeds, the min and the max: " ..
+  local lines = { "# the diagnostics per " .. xname .. ": per column and optimizer the mean over seeds, the min and the max: " ..
                   table.concat(keys, ", "), table.concat(head, "\t") }
   local ranges = {}
   for _, k in ipairs(keys) do ranges[k] = range() end
-  for e = 1, maxe do
-    local row = { tostring(e) }
+  for _, x in ipairs(xs) do
+    local row = { report.num(x) }
     for _, k in ipairs(keys) do
-      for _, s in ipairs(summary) do
-        local c = s.curve
-        local m, lo, hi = c[k] and c[k][e], c[k .. "_min"] and c[k .. "_min"][e], c[k .. "_max"] and c[k .. "_max"][e]
-        row[#row + 1] = cell(m); row[#row + 1] = cell(lo or m); row[#row + 1] = cell(hi or m)
-        widen(ranges[k], m); widen(ranges[k], lo); widen(ranges[k], hi)
+      for i = 1, n do
+        local a = series[k][i][x]
+        row[#row + 1] = cell(a and a.mean); row[#row + 1] = cell(a and a.lo); row[#row + 1] = cell(a and a.hi)
+        if a then widen(ranges[k], a.mean); widen(ranges[k], a.lo); widen(ranges[k], a.hi) end
       end
     end
     lines[#lines + 1] = table.concat(row, "\t")
@@ -254,21 +310,23 @@ local function diagnostics_plot(put, summary, nseeds)
         r.lo, r.hi = math.min(r.lo, rk.lo), math.max(r.hi, rk.hi)
       end
     end
+    local style = per_step and "lines linewidth 2" or nil
     for i = 1, n do
       local c = 2 + ((index[p.solid] - 1) * n + (i - 1)) * 3
       if nseeds > 1 then cl[#cl + 1] = band_clause("diagnostics.dat", "1", c + 1, c + 2, i) end
-      cl[#cl + 1] = line_clause("diagnostics.dat", "1", c, i, pi == 1 and summary[i].display or nil)
+      cl[#cl + 1] = line_clause("diagnostics.dat", "1", c, i, nil, style)
       if p.dashed then
         local d = 2 + ((index[p.dashed] - 1) * n + (i - 1)) * 3
         cl[#cl + 1] = line_clause("diagnostics.dat", "1", d, i, nil, "lines dashtype 2 linewidth 1.5")
       end
     end
-    panels[pi] = { title = p.title, xlabel = "epoch", ylabel = p.ylabel, y = r, ylog = p.ylog, xtics_1 = maxe <= 20, clauses = cl }
+    panels[pi] = { title = p.title, xlabel = xname, ylabel = p.ylabel, y = r, ylog = p.ylog,
+                   xtics_1 = not per_step and #xs <= 20, clauses = cl }
   end
   local labels = {}
   for i, s in ipairs(summary) do labels[i] = s.display end
-  local note = "on fixed probe batches, in evaluation mode, at the end of each epoch; log axes where values are positive " ..
-               "(a non-positive ½ε²gᵀHg is left out)" ..
+  local note = "on fixed probe batches, in evaluation mode, " .. (per_step and "every k steps" or "at the end of each epoch") ..
+               "; log axes where values are positive (a non-positive ½ε²gᵀHg is left out)" ..
                (nseeds > 1 and string.format("; lines: mean over %d seeds, bands: min-max over seeds", nseeds) or "")
   put("diagnostics.gp", figure_gp("diagnostics", "diagnostics of the textbook's challenges", 1100, panels,
                                   math.min(#panels, 2), labels, note))
@@ -288,7 +346,7 @@ function M.write(put, summary, records, nseeds)
       names[#names + 1] = "schedule"
     end
   end
-  if diagnostics_plot(put, summary, nseeds) then names[#names + 1] = "diagnostics" end
+  if diagnostics_plot(put, summary, records, nseeds) then names[#names + 1] = "diagnostics" end
   return names
 end
 

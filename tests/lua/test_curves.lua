@@ -270,6 +270,56 @@ function T.smoothing_is_a_bias_corrected_moving_average()
   close(s[300], 2, 0.1, "alternating noise averages out")
 end
 
+-- Plot data from records made by hand: two optimizers, two seeds, step logs and
+-- diagnostics every 2 steps (no gnuplot run: only the .dat and .gp files).
+function T.per_step_plot_data_has_means_bands_and_the_moving_hyperparameters()
+  local recs = {}
+  for o = 1, 2 do
+    for seed = 1, 2 do
+      local log = { step = {}, epoch = {}, loss = {}, lr = {}, momentum = {}, wall_seconds = {} }
+      local dl = { step = {}, epoch = {}, hess_max = {} }
+      for st = 1, 6 do
+        log.step[st], log.epoch[st], log.loss[st] = st, 1, o + seed + st / 10
+        log.lr[st], log.momentum[st], log.wall_seconds[st] = 0.1 / st, o == 2 and 0.5 + st / 100 or 0.9, st / 100
+        if st % 2 == 0 then
+          local k = #dl.step + 1
+          dl.step[k], dl.epoch[k], dl.hess_max[k] = st, 1, 10 * o + seed
+        end
+      end
+      recs[#recs + 1] = { id = #recs + 1, opt = o, label = "O" .. o, seed = seed, status = "complete",
+                          history = { loss = { 1 }, hess_max = { 10 * o + seed }, lr = { 0.1 } },
+                          logs = { steps = log, diagnostics = dl } }
+    end
+  end
+  local summary = report.summarize({ { label = "O1", display = "O1" }, { label = "O2", display = "O2" } }, recs)
+  local dir = TMP .. "/plotdata"
+  report.mkdir_p(dir)
+  local p = report.plots(dir, summary, 2, "/nonexistent/gnuplot", recs)
+  check(not p.rendered and table.concat(p.names, ",") == "accuracy,loss,time,steps,schedule,diagnostics", table.concat(p.names, ","))
+  local function rows(name)
+    local out = {}
+    for l in report.read_file(dir .. "/" .. name):gmatch("([^\n]*)\n") do
+      if l:sub(1, 1) ~= "#" then local r = {} for c in (l .. "\t"):gmatch("([^\t]*)\t") do r[#r + 1] = c end out[#out + 1] = r end
+    end
+    return out
+  end
+  -- steps.dat: per optimizer smoothed mean, raw mean, band min and max, seconds; step 3 of O1: seeds give 2.3 and 3.3
+  local st = rows("steps.dat")
+  check(#st == 7 and st[4][1] == "3", "a row per step")
+  close(tonumber(st[4][3]), 2.8, 1e-12, "raw mean over seeds")
+  check(tonumber(st[4][4]) < tonumber(st[4][5]), "a band between the seeds")
+  close(tonumber(st[4][6]), 0.03, 1e-12, "training seconds")
+  -- schedule.dat: lr, then momentum (it moves for O2), not a constant column
+  local sc = rows("schedule.dat")
+  check(table.concat(sc[1], ",") == "step,O1 lr,O2 lr,O1 momentum,O2 momentum", table.concat(sc[1], ","))
+  -- diagnostics.dat by step (every 2 steps), mean and band over seeds
+  local dg = rows("diagnostics.dat")
+  check(dg[1][1] == "step" and #dg == 4 and dg[2][1] == "2", "diagnostics by step")
+  close(tonumber(dg[2][2]), 11.5, 1e-12, "hess_max mean of O1")
+  check(dg[2][3] == "11" and dg[2][4] == "12", "band of O1: " .. dg[2][3] .. " " .. dg[2][4])
+  check(report.read_file(dir .. "/steps.gp"):find("min-max over seeds", 1, true), "the legend says what the band is")
+end
+
 -- A comparison of three optimizers over three seeds with a moving schedule and diagnostics.
 local SCRIPT = [==[
 local ds = data.blobs { n = 240, centers = 3, features = 2, std = 2.0, seed = 7 }
@@ -349,6 +399,14 @@ function T.compare_writes_steps_csv_and_the_new_plots_and_verify_checks_every_st
   vrc, vout = run("verify " .. q(dir))
   check(vrc ~= 0 and vout:find("steps.csv", 1, true) and vout:find("step 1 loss: recorded 0.5", 1, true),
         "verify names the changed step:\n" .. vout)
+  -- a folder from an optlab before per-step logs (no steps.csv, no step_stride in its manifest) still verifies
+  os.remove(dir .. "/steps.csv")
+  local mtext = report.read_file(dir .. "/manifest.json")
+  report.write_file(dir .. "/manifest.json", (mtext:gsub('\n *"step_stride": 1,', "")))
+  check(not report.read_file(dir .. "/manifest.json"):find("step_stride", 1, true), "step_stride removed")
+  vrc, vout = run("verify " .. q(dir))
+  check(vrc == 0 and vout:find("has no steps.csv (its optlab wrote none); comparing metrics.csv only", 1, true),
+        "an older folder verifies on metrics.csv:\n" .. vout)
 end
 
 return T
