@@ -12,7 +12,8 @@
 --
 -- This file holds train.fit; the rest lives in stdlib/train/ by concern: base.lua (the
 -- train table), metrics.lua (losses, metrics, evaluate), progress.lua (the progress line),
--- checkpoint.lua (the checkpoint file), callbacks.lua (early stopping, checkpoint, CSV logger).
+-- checkpoint.lua (the checkpoint file), callbacks.lua (early stopping, checkpoint, CSV logger),
+-- diagnostics.lua (Hessian eigenvalues, ill-conditioning, gradient noise: fit's diagnostics = {...}).
 local base = require "train.base"
 local C, train, fail = base.C, base.train, base.fail
 local metrics = require "train.metrics"
