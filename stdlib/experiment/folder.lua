@@ -167,8 +167,10 @@ end
 -- (diagnostics every k steps), when some record has them.
 local LOG_FILES = { { "steps", "steps.csv", true }, { "diagnostics", "diagnostics.csv", false } }
 local function write_logs(ctx, list)
+  -- the rows of each finished run are formatted once (100,000 steps take seconds)
+  ctx.log_cache = ctx.log_cache or setmetatable({}, { __mode = "k" })
   for _, f in ipairs(LOG_FILES) do
-    local text = report.log_csv(list, f[1], f[3])
+    local text = report.log_csv(list, f[1], f[3], ctx.log_cache)
     if text then report.write_file(ctx.dir .. "/" .. f[2], text) end
   end
 end

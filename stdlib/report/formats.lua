@@ -137,7 +137,9 @@ end
 -- is kept only when it moves within some run (a schedule of momentum, say), so a
 -- constant hyperparameter does not fill the file. Returns nil when no record has the log.
 local LOG_FIRST = { "loss", "lr", "grad_norm" }
-function report.log_csv(records, field, keep_moving)
+-- cache (optional, weak-keyed by record): the formatted rows of records seen before with
+-- the same columns, so a view rewritten after every run formats each run once.
+function report.log_csv(records, field, keep_moving, cache)
   local seen, any = {}, false
   for _, r in ipairs(records) do
     local log = r.logs and r.logs[field]
@@ -163,13 +165,26 @@ function report.log_csv(records, field, keep_moving)
   local header = { "run", "optimizer", "seed", "step", "epoch" }
   for _, k in ipairs(cols) do header[#header + 1] = k end
   local lines = { table.concat(header, ",") }
+  local sig = field .. ":" .. lines[1]
   for _, r in ipairs(records) do
     local log = r.logs and r.logs[field]
     if type(log) == "table" and type(log.step) == "table" then
-      for i = 1, #log.step do
-        local row = { tostring(r.id), csv_cell(r.label), tostring(r.seed), report.num(log.step[i]), report.num(log.epoch and log.epoch[i]) }
-        for _, k in ipairs(cols) do row[#row + 1] = report.num(log[k] and log[k][i]) end
-        lines[#lines + 1] = table.concat(row, ",")
+      local c = cache and cache[r] and cache[r][field]
+      if c and c.sig == sig then
+        if c.text ~= "" then lines[#lines + 1] = c.text end
+      else
+        local mine = {}
+        for i = 1, #log.step do
+          local row = { tostring(r.id), csv_cell(r.label), tostring(r.seed), report.num(log.step[i]), report.num(log.epoch and log.epoch[i]) }
+          for _, k in ipairs(cols) do row[#row + 1] = report.num(log[k] and log[k][i]) end
+          mine[#mine + 1] = table.concat(row, ",")
+        end
+        local text = table.concat(mine, "\n")
+        if cache then
+          cache[r] = cache[r] or {}
+          cache[r][field] = { sig = sig, text = text }
+        end
+        if #mine > 0 then lines[#lines + 1] = text end
       end
     end
   end

@@ -30,6 +30,20 @@ local function smooth(ys)
 end
 M.smooth = smooth
 
+-- The plots draw at most this many points per curve: a run of 100,000 logged steps is
+-- thinned to every k-th step (its first and last kept) after smoothing over all of them,
+-- so gnuplot renders in seconds; steps.csv keeps every logged step.
+M.PLOT_POINTS = 2000
+local function thin(steps)
+  local n = #steps
+  if n <= M.PLOT_POINTS then return steps end
+  local k = math.ceil(n / M.PLOT_POINTS)
+  local out = {}
+  for i = 1, n, k do out[#out + 1] = steps[i] end
+  if out[#out] ~= steps[n] then out[#out + 1] = steps[n] end
+  return out
+end
+
 -- Per optimizer (summary order) the step logs of its runs, and every step logged.
 local function by_optimizer(summary, records)
   local logs, steps, seen = {}, {}, {}
@@ -45,7 +59,7 @@ local function by_optimizer(summary, records)
     end
   end
   table.sort(steps)
-  return logs, steps
+  return logs, thin(steps)
 end
 
 -- Per step, the mean, min and max over the runs of a column (a function of a log and
@@ -84,7 +98,8 @@ local function steps_plot(put, summary, logs, steps, nseeds)
     }
   end
   local lines = { "# loss per logged step: per optimizer the smoothed loss (mean over seeds), the raw loss (mean), " ..
-                  "the min and max of the smoothed loss over seeds, the mean training seconds",
+                  "the min and max of the smoothed loss over seeds, the mean training seconds" ..
+                  string.format(" (at most %d steps drawn; steps.csv has every logged step)", M.PLOT_POINTS),
                   table.concat(head, "\t") }
   for _, st in ipairs(steps) do
     local row = { report.num(st) }
@@ -239,6 +254,7 @@ local function step_series(summary, records, keys)
     end
   end
   table.sort(xs)
+  xs = thin(xs)
   local series = {}
   for _, k in ipairs(keys) do
     series[k] = {}
