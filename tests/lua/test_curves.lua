@@ -320,6 +320,28 @@ function T.per_step_plot_data_has_means_bands_and_the_moving_hyperparameters()
   check(report.read_file(dir .. "/steps.gp"):find("min-max over seeds", 1, true), "the legend says what the band is")
 end
 
+-- A long run: steps.csv keeps every step, the plot data at most PLOT_POINTS of them (the
+-- last included), and a cached rewrite of the view gives the same text.
+function T.long_runs_are_thinned_for_plotting_only()
+  local n = 5003
+  local log = { step = {}, epoch = {}, loss = {}, lr = {} }
+  for i = 1, n do log.step[i], log.epoch[i], log.loss[i], log.lr[i] = i, 1, 1 + 1 / i, 0.1 end
+  local recs = { { id = 1, opt = 1, label = "A", seed = 1, status = "complete", history = { loss = { 1 } }, logs = { steps = log } } }
+  local cache = setmetatable({}, { __mode = "k" })
+  local csv = report.log_csv(recs, "steps", true, cache)
+  check(select(2, csv:gsub("\n", "")) == n + 1, "steps.csv keeps every step")
+  check(report.log_csv(recs, "steps", true, cache) == csv, "the cached rewrite is the same text")
+  local dir = TMP .. "/thin"
+  report.mkdir_p(dir)
+  report.plots(dir, report.summarize({ { label = "A", display = "A" } }, recs), 1, "/nonexistent/gnuplot", recs)
+  local rows, last = 0, nil
+  for l in report.read_file(dir .. "/steps.dat"):gmatch("([^\n]*)\n") do
+    if l:match("^%d") then rows = rows + 1; last = l:match("^(%d+)") end
+  end
+  local P = require("report.steps").PLOT_POINTS
+  check(rows <= P + 1 and rows >= P / 2 and last == tostring(n), "steps.dat: " .. rows .. " rows, last step " .. tostring(last))
+end
+
 -- A comparison of three optimizers over three seeds with a moving schedule and diagnostics.
 local SCRIPT = [==[
 local ds = data.blobs { n = 240, centers = 3, features = 2, std = 2.0, seed = 7 }
