@@ -107,6 +107,15 @@ local function compare(spec)
   end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
+  if spec.diagnostics ~= nil then
+    -- the probe batches come from the training set: say so now, not once per run
+    local d = require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where)
+    local need = d and (d.noise and d.probe_batches or 1) * d.probe_size or 0
+    if ds_len(train) < need then
+      fail(string.format("%s: diagnostics need %d probe batches of %d examples; the training set has %d examples",
+                         where, d.noise and d.probe_batches or 1, d.probe_size, ds_len(train)))
+    end
+  end
   -- steps.csv: every step for runs up to STEP_ROWS steps, else a stride that keeps about that many
   if cfg.step_stride == nil then
     local n = ds_len(train)

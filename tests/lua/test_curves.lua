@@ -213,6 +213,13 @@ function T.fit_options_of_the_curves_are_checked_at_the_users_line()
          "noise needs probe_batches >= 2")
   raises(function() train.fit(mlp(), "sgd", BLOBS, { verbose = 0, diagnostics = { probe_size = 200 } }) end,
          "diagnostics need 8 probe batches of 200 examples")
+  -- experiment.compare says it before any run
+  local cerr = raises(function()
+    experiment.compare { name = "x", data = { BLOBS, BLOBS }, model = mlp, optimizers = { "SGD" }, arg = {},
+                         runs_dir = TMP .. "/never", diagnostics = { probe_size = 200 } }
+  end, "diagnostics need 8 probe batches of 200 examples; the training set has 240 examples")
+  check(cerr:find("test_curves.lua:%d+:"), "names the user's line: " .. cerr)
+  check(not report.exists(TMP .. "/never"), "no run folder")
 end
 
 function T.the_step_log_follows_the_schedule_and_survives_resume()
