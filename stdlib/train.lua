@@ -198,7 +198,7 @@ local function train_step(r, e, step)
       "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, r.steps, lv, epochs_text(e - 1)), true)
     return false
   end
-  r.opt:step(r.params)
+  r.opt:step(r.params, nil, gn)    -- the norm once a step: logged, and clip_norm's (Optimizer:step)
   r.lsum, r.seen, r.gsum = r.lsum + lv * b, r.seen + b, r.gsum + gn
   local g = (e - 1) * r.steps + step
   if r.step_log and (g - 1) % r.stride == 0 then log_step(r, e, g, lv, gn) end
