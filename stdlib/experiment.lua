@@ -41,6 +41,9 @@ local execute, work, run_parallel = runs.execute, runs.work, runs.run_parallel
 
 ---------------------------------------------------------------- compare
 
+-- steps.csv keeps every step of runs up to this many steps (a stride beyond).
+experiment.STEP_ROWS = 100000
+
 -- For `optlab verify` and `optlab resume`: where reruns write and whether to print.
 experiment._redirect = nil
 experiment._resume = nil
@@ -66,7 +69,7 @@ local function compare(spec)
   local ov, given, jobs = experiment.parse_overrides(args)
   -- resolved configuration: script values, then command-line values
   local cfg = {}
-  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir" } do
+  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir", "step_stride" } do
     cfg[k] = spec[k]
     if ov[k] ~= nil then cfg[k] = ov[k] end
   end
@@ -98,8 +101,27 @@ local function compare(spec)
     tr.resolve_metrics(cfg.metrics, where)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
+  if spec.diagnostics ~= nil then require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where) end
+  if cfg.step_stride ~= nil and not (compat.is_integer(cfg.step_stride) and cfg.step_stride >= 1) then
+    fail(where .. ": step_stride must be a positive integer (record every k-th step), got " .. tostring(cfg.step_stride))
+  end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
+  if spec.diagnostics ~= nil then
+    -- the probe batches come from the training set: say so now, not once per run
+    local d = require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where)
+    local need = d and (d.noise and d.probe_batches or 1) * d.probe_size or 0
+    if ds_len(train) < need then
+      fail(string.format("%s: diagnostics need %d probe batches of %d examples; the training set has %d examples",
+                         where, d.noise and d.probe_batches or 1, d.probe_size, ds_len(train)))
+    end
+  end
+  -- steps.csv: every step for runs up to STEP_ROWS steps, else a stride that keeps about that many
+  if cfg.step_stride == nil then
+    local n = ds_len(train)
+    local total = cfg.epochs * math.ceil((n or 0) / cfg.batch_size)
+    cfg.step_stride = total <= experiment.STEP_ROWS and 1 or math.ceil(total / experiment.STEP_ROWS)
+  end
 
   -- every run as plain data; the same list in every process
   local runs, fp = {}, {}
@@ -156,6 +178,7 @@ local function compare(spec)
       epochs = cfg.epochs, batch_size = cfg.batch_size, seeds = report.array(seeds), loss = tostring(cfg.loss),
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
+      step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
     },
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
@@ -311,7 +334,9 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   model       a function building the network (called once per run)
   optimizers  a list: optim objects, names ("Adam", Keras defaults) or {label = ..., optimizer = ...}
   loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
-  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot
+  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot,
+  step_stride (steps.csv: every k-th step; default every step up to 100,000 steps a run),
+  diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])

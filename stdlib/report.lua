@@ -7,7 +7,8 @@
 --   base.lua     the report table, files and shell, number helpers
 --   formats.lua  JSON (manifest.json) and CSV (metrics.csv)
 --   tables.lua   summary statistics over seeds, the printed tables, summary.md
---   plots.lua    gnuplot .dat/.gp files and SVG/PNG plots
+--   plots.lua    gnuplot .dat/.gp files and SVG/PNG plots, log axes, the per-epoch plots
+--   steps.lua    the per-step plots (loss per step and per second, schedules) and the diagnostics'
 --   html.lua     report.html
 local report = require "report.base".report
 require "report.formats"

@@ -15,11 +15,15 @@ function experiment.is_interrupt(h)
   return type(h) == "table" and h.stopped == "interrupted"
 end
 
+-- train.fit's per-step logs in a history (step_stride, diagnostics every k steps):
+-- tables of columns, kept apart from the per-epoch columns (rec.logs).
+local LOGS = { steps = true, diagnostics = true }
+
 -- Copies the array columns of a history as plain numbers.
 local function plain_history(h)
   local out = {}
   for k, v in pairs(h) do
-    if type(k) == "string" and type(v) == "table" then
+    if type(k) == "string" and type(v) == "table" and not LOGS[k] then
       local col = {}
       for i = 1, #v do col[i] = tonumber(v[i]) end
       out[k] = col
@@ -41,6 +45,7 @@ local function execute(ctx, run)
       epochs = ctx.cfg.epochs, batch_size = ctx.cfg.batch_size, loss = ctx.cfg.loss, metrics = ctx.cfg.metrics,
       validation = ctx.val, callbacks = ctx.spec.callbacks, seed = run.seed, verbose = ctx.verbose,
       label = ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""),
+      step_stride = ctx.cfg.step_stride, diagnostics = ctx.spec.diagnostics,
     }
     return ctx.fit(model, opt, ctx.train, cfg)
   end)
@@ -56,6 +61,12 @@ local function execute(ctx, run)
     return rec
   end
   rec.history = plain_history(h)
+  for k in pairs(LOGS) do
+    if type(h[k]) == "table" then
+      rec.logs = rec.logs or {}
+      rec.logs[k] = plain_history(h[k])
+    end
+  end
   rec.stopped = h.stopped
   local n = report.epochs_of(rec.history)
   if h.stopped then

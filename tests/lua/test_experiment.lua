@@ -249,7 +249,8 @@ function T.plots_are_valid_svg_and_png_and_report_references_them()
   local svg = report.read_file(folder .. "/accuracy.svg")
   for _, n in ipairs { "A", "B", "C" } do check(svg:find(">" .. n .. "</text>", 1, true), "legend lacks " .. n) end
   local dat = report.read_file(folder .. "/accuracy.dat")
-  check(dat:find("epoch\tA\tB\tC\tA\tB\tC\n", 1, true), "accuracy.dat header")
+  check(dat:find("epoch\tA\tmin\tmax\tB\tmin\tmax\tC\tmin\tmax\tA\tmin\tmax\tB\tmin\tmax\tC\tmin\tmax\n", 1, true),
+        "accuracy.dat header: per metric and optimizer the mean, min and max over seeds")
   local html = report.read_file(folder .. "/report.html")
   for _, name in ipairs(report.PLOTS) do
     for _, ext in ipairs { "svg", "png", "gp", "dat" } do
@@ -311,7 +312,7 @@ function T.override_errors_list_the_valid_keys()
   }
   for _, c in ipairs(cases) do
     local err = raises(function() experiment.parse_overrides { c[1] } end, c[2], c[1])
-    check(err:find("valid keys: batch_size, epochs, jobs, name, optimizers, runs_dir, seed, seeds, train_limit, val_limit, verbose", 1, true),
+    check(err:find("valid keys: batch_size, epochs, jobs, name, optimizers, runs_dir, seed, seeds, step_stride, train_limit, val_limit, verbose", 1, true),
           c[1] .. ": error does not list the valid keys: " .. err)
   end
   local v, given, jobs = experiment.parse_overrides { "epochs=2", "seeds=1,2", "--jobs", "3", "optimizers=Adam,SGD" }
