@@ -9,9 +9,11 @@
 --   tables.lua   summary statistics over seeds, the printed tables, summary.md
 --   plots.lua    gnuplot .dat/.gp files and SVG/PNG plots
 --   html.lua     report.html
+--   schedule.lua which run ran when, on how many threads (summary.md, report.html)
 local report = require "report.base".report
 require "report.formats"
 require "report.tables"
 require "report.plots"
 require "report.html"
+require "report.schedule"
 return report

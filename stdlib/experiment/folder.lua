@@ -153,6 +153,7 @@ local function manifest_of(ctx, records, finished)
     }
   end
   m.runs = runs
+  m.schedule = require("experiment.sched").schedule_of(ctx, records)
   m.modules = modules_of(ctx, records)
   m.missing = report.array(missing_list(ctx, records))
   m.interrupted = ctx.interrupted and ("Ctrl-C " .. ctx.interrupted) or nil
@@ -231,6 +232,7 @@ local function finish(ctx, records)
     md[#md + 1] = ""
   end
   if manifest.interrupted then md[#md + 1] = "Stopped by " .. manifest.interrupted .. "." ; md[#md + 1] = "" end
+  if manifest.schedule then md[#md + 1] = report.schedule_md(manifest.schedule) end
   md[#md + 1] = "Plots: accuracy.svg, loss.svg, time.svg (PNG beside them; `.gp` and `.dat` to restyle)." ..
                 (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
   report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
