@@ -247,6 +247,7 @@ local function finish(ctx, records)
       for _, s in ipairs(manifest.missing) do print("  " .. s) end
     end
     if not plots.rendered then print("\nPlots not rendered: " .. tostring(plots.message)) end
+    if manifest.schedule then print("\nSchedule: " .. (report.schedule_parts(manifest.schedule))) end
     if why then print("\n" .. why) end
     print("\nRun folder: " .. ctx.dir)
   end
