@@ -970,7 +970,8 @@ function T.by_default_runs_share_the_cores_and_equal_jobs_1_bit_for_bit()
   local s1 = manifest(f1).schedule
   check(s1.processes == false and s1.runs[1].threads[1].n == 2 and s1.runs[2].start >= s1.runs[1]["end"], "serial schedule")
   -- one core: the runs stay in the process
-  local rc3, out3 = run("--threads 1 " .. args)
+  local spath, sdir = script("ok")
+  local rc3, out3 = run("--threads 1 " .. q(spath) .. " runs_dir=" .. q(sdir .. "/runs"))
   check(rc3 == 0 and manifest(out3:match("Run folder: ([^\n]+)")).schedule.processes == false, "--threads 1 started workers")
 end
 
