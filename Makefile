@@ -78,7 +78,7 @@ $(BUILD)/vm/lffi.o: CFLAGS_ALL += -I$(BUILD)/vm
 # sqrtf vectorizes only without errno; sqrt is correctly rounded either way.
 # Only for the optimizer kernels: elsewhere it would let expf go to libmvec,
 # whose vector results differ from the scalar tail's.
-$(BUILD)/kernels/optim.o: CFLAGS_OURS += -fno-math-errno
+$(BUILD)/kernels/optim.o $(BUILD)/kernels/optprog.o: CFLAGS_OURS += -fno-math-errno
 
 $(BUILD)/tests/c/%.o: tests/c/%.c $(wildcard kernels/*.h vm/*.h tests/c/*.h) | deps
 	@mkdir -p $(dir $@)

@@ -158,6 +158,7 @@ if C.sys then
   help.register(sys.blis_arch, "sys.blis_arch()  the BLIS kernel set in use (\"skx\", \"haswell\", ...)")
   help.register(sys.isatty, "sys.isatty(fd)  true if file descriptor fd (1 = stdout) is a terminal")
   help.register(sys.getcwd, "sys.getcwd()  the current directory")
+  help.register(sys.listdir, "sys.listdir(path)  the names in a directory, sorted bytewise, without . and ..")
   help.register(sys.catch_interrupts, "sys.catch_interrupts(on) -> was  while on, Ctrl-C sets a flag (sys.interrupted()) instead of stopping")
   help.register(sys.interrupted, "sys.interrupted()  true once Ctrl-C was pressed while interrupts are caught")
   help.register(sys.set_exit_status, "sys.set_exit_status(code)  the exit status optlab returns when the script ends")

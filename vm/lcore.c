@@ -15,6 +15,7 @@ void ol_open_train(lua_State *L);
 void ol_open_signal(lua_State *L);
 void ol_open_proc(lua_State *L);
 void ol_open_optim(lua_State *L);
+void ol_open_optprog(lua_State *L);
 void ol_open_nn(lua_State *L);
 void ol_open_ffi(lua_State *L);
 
@@ -27,6 +28,7 @@ static void (*const openers[])(lua_State *L) = {
     ol_open_signal,
     ol_open_proc,
     ol_open_optim,
+    ol_open_optprog,
     ol_open_nn,
     ol_open_ffi,
 };

@@ -3,6 +3,7 @@
  * a shell, so the parent sees each worker's fate and Ctrl-C cannot kill a
  * shell between them; wait_any for the scheduler), and the exit status a
  * script asks for. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -13,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "host.h"
-#include "tensor.h"
+#include "lcheck.h"
 
 extern char **environ;
 
@@ -23,6 +24,39 @@ static int sys_getcwd(lua_State *L)
     char buf[PATH_MAX];
     if (!getcwd(buf, sizeof buf)) ol_error(L, "getcwd: %s", strerror(errno));
     lua_pushstring(L, buf);
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* sys.listdir(path) -> the names in a directory, sorted bytewise (so the
+ * same order on every machine), without "." and "..". */
+static int sys_listdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    if (!d) ol_error(L, "listdir: %s: %s", path, strerror(errno));
+    lua_newtable(L);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        lua_pushstring(L, e->d_name);
+        lua_rawseti(L, -2, ++n);
+    }
+    closedir(d);
+    /* sort through a C array of the interned strings (they stay anchored in the table) */
+    const char **names = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *names, 0);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, -2, i + 1);
+        names[i] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
     return 1;
 }
 
@@ -134,14 +168,13 @@ int ol_exit_status(void) { return exit_status; }
 
 static int sys_set_exit_status(lua_State *L)
 {
-    lua_Integer s = luaL_checkinteger(L, 1);
-    if (s < 0 || s > 255) ol_error(L, "set_exit_status: expected 0..255, got %d", (int)s);
+    lua_Integer s = ol_checkrange(L, 1, 0, 255, "set_exit_status", "exit status");
     exit_status = (int)s;
     return 0;
 }
 
 static const luaL_Reg proc_funcs[] = {
-    {"getcwd", sys_getcwd}, {"spawn", sys_spawn}, {"wait", sys_wait}, {"wait_any", sys_wait_any},
+    {"getcwd", sys_getcwd}, {"listdir", sys_listdir}, {"spawn", sys_spawn}, {"wait", sys_wait}, {"wait_any", sys_wait_any},
     {"set_exit_status", sys_set_exit_status},
     {NULL, NULL}
 };

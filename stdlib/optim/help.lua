@@ -35,9 +35,11 @@ theta <- theta - lr*d]],
 
 -- The methods every optimizer object has (Optimizer in stdlib/optim.lua).
 local METHODS = {
-  step = [[opt:step(params [, closure])  one update of every tensor in params from its .grad (under no_grad,
+  step = [=[opt:step(params [, closure [, grad_norm]])  one update of every tensor in params from its .grad (under no_grad,
 like torch.optim's step). closure: a function that recomputes the loss (zeroing grads and calling
-backward) and returns it; required by lookahead = true. Returns the closure's loss.]],
+backward) and returns it; required by lookahead = true. Returns the closure's loss.
+grad_norm (without a closure): the global L2 norm of the .grad, when the caller computed it already
+(train.fit does, to log it); a global clip_norm then clips by it instead of computing it again.]=],
   zero_grad = [[opt:zero_grad(params)  zero the .grad of every tensor in params (model:zero_grad() does the same)]],
   finalize = [[opt:finalize(params)  with use_ema = true, give the parameters their moving averages (Keras's
 finalize_variable_values; train.fit calls it at the end); otherwise nothing]],
@@ -51,21 +53,46 @@ states and a copy of every buffer, in the parameters' order of first use]],
   load_state_dict = [[opt:load_state_dict(sd [, params])  restore a state_dict(); with params, attach each
 buffer to its parameter now (checked against their number), else at the next step by position]],
   save = [[opt:save(path)  the state_dict in one file (serial.save)]],
+  clipping = [[opt:clipping()  which clippings the update applies: {norm = clip_norm or global_clip_norm set, value = clip_value set}]],
   load = [[opt:load(path [, params])  load_state_dict from a file written by opt:save]],
 }
 
-return function(optim, specs, Optimizer)
+local function kv(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
+  return table.concat(out, ", ")
+end
+
+local M = {}
+
+-- help(ctor) of a declared optimizer (optim.define): its doc, then its
+-- hyperparameters in declaration order with defaults, ranges and aliases.
+function M.declared(optim, sp, ctor)
+  local help = require "help"
+  local lines = { string.format("optim.%s{...}  (declared with optim.define)", sp.name), "", sp.doc, "", "hyperparameters:" }
+  for _, h in ipairs(sp.decl.hyper) do
+    local extra = {}
+    if h.range then extra[#extra + 1] = "in " .. h.range end
+    if h.alias then extra[#extra + 1] = "also " .. table.concat(h.alias, ", ") end
+    lines[#lines + 1] = string.format("  %s = %s%s", h[1], tostring(h[2]), #extra > 0 and "  (" .. table.concat(extra, "; ") .. ")" or "")
+  end
+  local st = {}
+  for _, k in ipairs(sp.state) do st[#st + 1] = k .. " = " .. tostring(sp.init[k]) end
+  for _, k in ipairs(sp.scalars) do st[#st + 1] = k .. " = " .. tostring(sp.init[k]) .. " (one per tensor)" end
+  if #st > 0 then lines[#lines + 1] = "state: " .. table.concat(st, ", ") end
+  lines[#lines + 1] = "also: clip_norm, global_clip_norm, clip_value, use_ema, ema_momentum, ema_overwrite_frequency, "
+    .. "gradient_accumulation_steps; any number may be a schedule."
+  help.register(ctor, table.concat(lines, "\n"))
+end
+
+function M.install(optim, specs, Optimizer)
   local help = require "help"
   for name, text in pairs(METHODS) do help.register(Optimizer[name], text) end
-  local function kv(t)
-    local keys = {}
-    for k in pairs(t) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local out = {}
-    for _, k in ipairs(keys) do out[#out + 1] = k .. " = " .. tostring(t[k]) end
-    return table.concat(out, ", ")
-  end
   for name, sp in pairs(specs) do
+    if sp.kind == "Declared" then goto continue end
     local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, global_clip_norm, clip_value, decay, use_ema, ema_momentum, "
       .. "ema_overwrite_frequency, gradient_accumulation_steps, convention = "
       .. "\"textbook\" | \"keras\" | \"tf_keras\" | \"keras3\" | \"torch\"; any value may be a schedule.", name, kv(sp.defaults),
@@ -75,6 +102,7 @@ return function(optim, specs, Optimizer)
       if d then text = text .. string.format("\noptim.get(%q, %q): {%s}", name, c, kv(d)) end
     end
     help.register(optim[name], text)
+    ::continue::
   end
   help.register(optim, [[optim: optimizers updating tensors in place from their .grad
 optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, ASGD, Rprop, Adadelta{...}
@@ -83,5 +111,34 @@ optim.get(name [, convention] [, overrides]): a framework's forms and defaults; 
   help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "
     .. "(\"keras\" (default: tf.keras 2.10), \"tf_keras\", \"keras3\", \"torch\" or \"pytorch\", \"textbook\"), its forms and defaults")
   help.register(optim.sweep, "optim.sweep(ctor, {lr = 0.01, momentum = {0, 0.5, 0.9}}): one optimizer per combination of the listed values")
+  help.register(optim.define, [[optim.define{name = "MyAdam", doc = "...", hyper = {{"lr", 1e-3, range = "[0, inf)"}, ...},
+  state = {m = 0, v = 0}, update = function(p, g, s, h, t) ... return p - ... end}
+An optimizer declared by its update rule, written as ordinary arithmetic on the element values p, g, s.<state>,
+h.<hyperparameter> and the step t (1 at the first update), with optim.fn for sqrt, abs, sign, exp, log, max, min,
+where, gt/ge/lt/le and the per-tensor reductions sum, sumsq, norm, mean, numel. Traced once, run as one fused
+program per tensor. Returns a constructor like optim.Adam. README: "Write your own optimizer".]])
+  local FN = {
+    sqrt = "sqrt(x)", abs = "abs(x)", sign = "sign(x)  -1, 0 or 1", exp = "exp(x)", log = "log(x)", pow = "pow(x, y)  x^y, as x ^ y",
+    max = "max(a, b)  a > b ? a : b", min = "min(a, b)  a < b ? a : b",
+    gt = "gt(a, b)  1 if a > b else 0", ge = "ge(a, b)  1 if a >= b else 0", lt = "lt(a, b)  1 if a < b else 0", le = "le(a, b)  1 if a <= b else 0",
+    where = "where(c, a, b)  a where c ~= 0, else b (per element, or per step on scalars)",
+    sum = "sum(x)  the sum of x over the tensor (double, fixed order)", sumsq = "sumsq(x)  the sum of x^2 over the tensor",
+    norm = "norm(x)  sqrt(sumsq(x))", mean = "mean(x)  sum(x) / numel()", numel = "numel()  the tensor's element count",
+    global_sum = "global_sum(x)  the sum of x over every parameter (tensor by tensor, in the parameters' order)",
+    global_sumsq = "global_sumsq(x)  the sum of x^2 over every parameter", global_norm = "global_norm(x)  sqrt(global_sumsq(x))",
+    matrix = "matrix(x, f)  f(t) on x as a tensor of the parameter's shape (tensor ops, matmuls: Muon's Newton-Schulz)",
+    row_sum = "row_sum(x)  at each element, the sum of its row (the tensor as R x C, C its last dimension)",
+    col_sum = "col_sum(x)  at each element, the sum of its column", row_mean = "row_mean(x)  row_sum(x) / ncols()",
+    col_mean = "col_mean(x)  col_sum(x) / nrows()", nrows = "nrows()  R: the element count over the last dimension",
+    ncols = "ncols()  C: the last dimension (a vector is one row)",
+  }
+  for name, text in pairs(FN) do
+    help.register(optim.fn[name], "optim.fn." .. text .. "  (in an optim.define update; on plain numbers outside one)")
+  end
+  help.register(optim.fn, "optim.fn: the math of update functions (optim.define): sqrt, abs, sign, exp, log, pow, max, min, "
+    .. "where(c, a, b), gt, ge, lt, le (1 or 0); per tensor sum, sumsq, norm, mean, numel; across parameters global_sum, "
+    .. "global_sumsq, global_norm; rows and columns row_sum, col_sum, row_mean, col_mean, nrows, ncols; matrix(x, f)")
 end
+
+return M
 
