@@ -62,7 +62,8 @@ end
 
 ---------------------------------------------------------------- the parent's side
 
-local function tell(w) report.write_file(w.control, w.threads .. "\n") end
+-- A control file that cannot be written (a full /tmp) only leaves the worker its threads.
+local function tell(w) pcall(report.write_file, w.control, w.threads .. "\n") end
 
 -- Runs `pending` in worker processes, at most at_once at a time, sharing
 -- sys.threads() cores among them. on_record(rec) after each run ends (the
