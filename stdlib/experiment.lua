@@ -20,7 +20,8 @@
 -- This file holds compare; the rest lives in stdlib/experiment/ by concern: base.lua (the
 -- experiment table, fail), spec.lua (spec keys, overrides, optimizer entries), env.lua
 -- (data sets, their files, the machine), folder.lua (records, code copies, manifest, views),
--- runs.lua (one run, --jobs workers). verify and resume are in stdlib/rerun.lua.
+-- runs.lua (one run, the worker's side), sched.lua (which run goes when, on how many
+-- threads). verify and resume are in stdlib/rerun.lua.
 local common = require "experiment.base"
 local C = common.C
 local report = common.report
@@ -37,7 +38,8 @@ local run_dir, FINISHED, write_record, read_record = folder.run_dir, folder.FINI
 local keep_copy, sync_code, missing_list, ordered = folder.keep_copy, folder.sync_code, folder.missing_list, folder.ordered
 local manifest_of, save_progress, outcome, finish = folder.manifest_of, folder.save_progress, folder.outcome, folder.finish
 local runs = require "experiment.runs"
-local execute, work, run_parallel = runs.execute, runs.work, runs.run_parallel
+local execute, work = runs.execute, runs.work
+local sched = require "experiment.sched"
 
 ---------------------------------------------------------------- compare
 
@@ -144,7 +146,17 @@ local function compare(spec)
     return work(ctx, experiment._worker)
   end
 
-  jobs = (redirect and redirect.jobs) or (resume and resume.jobs) or jobs or spec.jobs or 1
+  jobs = (redirect and redirect.jobs) or (resume and resume.jobs) or jobs or spec.jobs
+  if jobs ~= nil and not (compat.is_integer(jobs) and jobs >= 1) then fail(where .. ": jobs must be a positive integer") end
+  local explicit_jobs = jobs
+  if jobs == nil then
+    -- By default every core works: as many runs at once as there are cores, in
+    -- worker processes, which re-run the script from its top. So only a script
+    -- file's first comparison hands runs out; others in the process run here.
+    jobs = (ctx.script_path and not experiment._compared) and sys.threads() or 1
+  end
+  experiment._compared = true
+  ctx.cores, ctx.at_once = sys.threads(), 1
   ctx.quiet = redirect and redirect.quiet
   local records = {}
   if resume then
@@ -170,10 +182,9 @@ local function compare(spec)
   for _, o in ipairs(opts) do
     optlist[#optlist + 1] = { label = o.label, name = o.name, display = o.display, hyperparameters = o.hyper }
   end
-  local threads_per_job = jobs > 1 and math.max(1, math.floor(sys.threads() / jobs)) or nil
   ctx.manifest = {
     name = cfg.name, description = spec.description,
-    command = { overrides = report.array(given), jobs = jobs },
+    command = { overrides = report.array(given), jobs = explicit_jobs },
     config = {
       epochs = cfg.epochs, batch_size = cfg.batch_size, seeds = report.array(seeds), loss = tostring(cfg.loss),
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
@@ -183,7 +194,6 @@ local function compare(spec)
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
-    threads_per_job = threads_per_job,
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
   }
   if resume then
@@ -237,7 +247,8 @@ local function compare(spec)
   if ctx.interrupted or ctx.write_error then
     -- nothing runs
   elseif jobs > 1 and #pending > 1 then
-    run_parallel(ctx, math.min(jobs, #pending), records, pending)
+    ctx.at_once = math.min(jobs, #pending)
+    sched.run_parallel(ctx, ctx.at_once, records, pending, function() guarded(save_progress, ctx, records) end)
     if sys.interrupted() then ctx.interrupted = "during the runs" end
     guarded(save_progress, ctx, records)
   else
@@ -334,9 +345,9 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   model       a function building the network (called once per run)
   optimizers  a list: optim objects, names ("Adam", Keras defaults) or {label = ..., optimizer = ...}
   loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
-  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot,
-  step_stride (steps.csv: every k-th step; default every step up to 100,000 steps a run),
-  diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
+  verbose, runs_dir, jobs (runs at once; default one per core, sharing the cores), description,
+  fit (a replacement for train.fit), gnuplot, step_stride (steps.csv: every k-th step; default every step up to
+  100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])

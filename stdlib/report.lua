@@ -10,9 +10,11 @@
 --   plots.lua    gnuplot .dat/.gp files and SVG/PNG plots, log axes, the per-epoch plots
 --   steps.lua    the per-step plots (loss per step and per second, schedules) and the diagnostics'
 --   html.lua     report.html
+--   schedule.lua which run ran when, on how many threads (summary.md, report.html)
 local report = require "report.base".report
 require "report.formats"
 require "report.tables"
 require "report.plots"
 require "report.html"
+require "report.schedule"
 return report

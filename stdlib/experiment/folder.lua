@@ -153,6 +153,7 @@ local function manifest_of(ctx, records, finished)
     }
   end
   m.runs = runs
+  m.schedule = require("experiment.sched").schedule_of(ctx, records)
   m.modules = modules_of(ctx, records)
   m.missing = report.array(missing_list(ctx, records))
   m.interrupted = ctx.interrupted and ("Ctrl-C " .. ctx.interrupted) or nil
@@ -252,6 +253,7 @@ local function finish(ctx, records)
     md[#md + 1] = ""
   end
   if manifest.interrupted then md[#md + 1] = "Stopped by " .. manifest.interrupted .. "." ; md[#md + 1] = "" end
+  if manifest.schedule then md[#md + 1] = report.schedule_md(manifest.schedule) end
   local pnames = {}
   for _, name in ipairs(plots.names or report.PLOTS) do pnames[#pnames + 1] = name .. ".svg" end
   md[#md + 1] = "Plots: " .. table.concat(pnames, ", ") .. " (PNG beside them; `.gp` and `.dat` to restyle)." ..
@@ -268,6 +270,7 @@ local function finish(ctx, records)
       for _, s in ipairs(manifest.missing) do print("  " .. s) end
     end
     if not plots.rendered then print("\nPlots not rendered: " .. tostring(plots.message)) end
+    if manifest.schedule then print("\nSchedule: " .. (report.schedule_parts(manifest.schedule))) end
     if why then print("\n" .. why) end
     print("\nRun folder: " .. ctx.dir)
   end

@@ -61,6 +61,7 @@ function report.html(dir, title, summary, nseeds, manifest, missing, plots)
       '<a href="%s.gp">%s.gp</a> · <a href="%s.dat">%s.dat</a></figcaption></figure>',
       name, name, name, name, name, name, name, name)
   end
+  if manifest.schedule then out[#out + 1] = report.schedule_html(manifest.schedule) end
   out[#out + 1] = '<h2>Files</h2><p><a href="metrics.csv">metrics.csv</a> · <a href="summary.md">summary.md</a> · ' ..
                   '<a href="manifest.json">manifest.json</a></p>'
   out[#out + 1] = "<h2>Manifest</h2><pre>" .. html_escape(report.json(manifest)) .. "</pre>"
