@@ -75,9 +75,11 @@ static int l_program(lua_State *L)
     memset(pr, 0, size);
     char *mem = (char *)(pr + 1);
     OLProg *P = &pr->P;
+    /* the doubles first, right after the struct (aligned as a userdata is),
+     * then the int32 arrays, whose lengths are not multiples of 8 bytes */
+    pr->consts = (double *)mem; mem += (size_t)(nslots ? nslots : 1) * sizeof(double);
     P->vcode = (OLInstr *)mem; mem += (size_t)nv / 7 * sizeof(OLInstr);
     P->scode = (OLInstr *)mem; mem += (size_t)ns / 7 * sizeof(OLInstr);
-    pr->consts = (double *)mem; mem += (size_t)(nslots ? nslots : 1) * sizeof(double);
     P->vstart = (int *)mem; mem += (size_t)(nstages + 1) * sizeof(int);
     P->sstart = (int *)mem; mem += (size_t)(nstages + 2) * sizeof(int);
     pr->inputs = (int *)mem;
