@@ -191,18 +191,18 @@ static int l_clip_value(lua_State *L)
     return 0;
 }
 
-/* C.optim_lookahead(p, v, save, alpha): save = p; p = p + alpha v. */
-static int l_lookahead(lua_State *L)
+/* C.optim_nesterov_point(p, v, save, alpha): save = p; p = p + alpha v. */
+static int l_nesterov_point(lua_State *L)
 {
     int64_t n = numel_at(L, 1);
-    if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "optim_lookahead: sizes differ");
-    float *p = contig_data(L, 1, "optim_lookahead");
-    float *v = contig_data(L, 2, "optim_lookahead");
-    float *s = contig_data(L, 3, "optim_lookahead");
+    if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "optim_nesterov_point: sizes differ");
+    float *p = contig_data(L, 1, "optim_nesterov_point");
+    float *v = contig_data(L, 2, "optim_nesterov_point");
+    float *s = contig_data(L, 3, "optim_nesterov_point");
     float alpha = (float)luaL_checknumber(L, 4);
     ol_written(ol_checktensor(L, 1));
     ol_written(ol_checktensor(L, 3));
-    ol_lookahead(n, p, v, s, alpha);
+    ol_nesterov_point(n, p, v, s, alpha);
     return 0;
 }
 
@@ -259,7 +259,7 @@ static const luaL_Reg optim_funcs[] = {
     {"optim_check", l_optim_check},
     {"optim_hyper", l_optim_hyper}, {"optim_update", l_optim_update},
     {"optim_grad_sqnorm", l_grad_sqnorm}, {"optim_clip_value", l_clip_value},
-    {"optim_lookahead", l_lookahead},
+    {"optim_nesterov_point", l_nesterov_point},
     {"bench_copy", l_bench_copy}, {"bench_triad", l_bench_triad},
     {NULL, NULL}
 };
