@@ -316,7 +316,9 @@ metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {.
 drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
 monitor = "val_loss", output = io.stdout.
 history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
-grad_norm), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback".]] },
+grad_norm), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback".
+With weight averaging (optim.EMA, optim.Polyak, use_ema = true) each validation runs on the averaged
+weights (opt:swap_average), training goes on from the raw ones, and the model ends with the averages.]] },
     { train.evaluate, [[train.evaluate(model, ds [, opts]) -> {loss = number, <metric> = number, ...}
 The loss and metrics over all of ds, in evaluation mode (dropout off) and without autograd.
 opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one_hot, drop_last, seed.]] },

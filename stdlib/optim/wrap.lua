@@ -195,7 +195,8 @@ local function average_step(self, params, closure)
   local buf = ema and "ema" or "average"
   tensor.no_grad(function()
     if ema then
-      local m = it ~= 0 and self.opts.momentum or 0
+      -- the momentum as the parameters' float32, and 1 - m in float32 (Keras's ops)
+      local m = it ~= 0 and compat.f32(self.opts.momentum) or 0
       for i, p in ipairs(params) do
         local avg = state_of(self, p, i, zeros_like(buf)).ema
         avg:mul_(m):add_(p:clone():mul_(1 - m))
@@ -361,7 +362,7 @@ end
 -- parameters' order of first appearance.
 function Wrapper:state_dict()
   if type(self.inner.state_dict) ~= "function" then fail(self.name .. ": the wrapped optimizer has no state_dict") end
-  local sd = { name = self.name, wrapper = self.kind, calls = self.calls, epoch = self.epoch,
+  local sd = { name = self.name, wrapper = self.kind, t = self.t, calls = self.calls, epoch = self.epoch,
                inner = self.inner:state_dict(), state = {} }
   for i, p in ipairs(self.order) do
     local st = {}
