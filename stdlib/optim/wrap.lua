@@ -239,7 +239,7 @@ end
 -- The parameters take their averages (Keras's finalize_variable_values; train.fit calls it at the end).
 local function average_finalize(self, params)
   params = param_list(params)
-  self.inner:finalize(params)
+  if type(self.inner.finalize) == "function" then self.inner:finalize(params) end
   local buf = self.kind == "EMA" and "ema" or "average"
   tensor.no_grad(function()
     for i, p in ipairs(params) do
