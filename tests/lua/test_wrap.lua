@@ -163,8 +163,8 @@ end
 function T.keras_options_are_the_wrappers()
   local a = optim.Adam { lr = 0.05, use_ema = true, ema_momentum = 0.9, gradient_accumulation_steps = 2 }
   check(a.kind == "EMA" and a.inner.kind == "Accumulate" and a.inner.inner.name == "Adam", "EMA(Accumulate(Adam))")
-  check(tostring(a) == "Adam(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-08, ema_momentum=0.9, use_ema=true, gradient_accumulation_steps=2)"
-    or tostring(a):find("use_ema=true", 1, true), tostring(a))
+  check(tostring(a) == "Adam(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-08, use_ema=true, ema_momentum=0.9, gradient_accumulation_steps=2)",
+    "the label the options always gave: " .. tostring(a))
   local b = optim.EMA(optim.Accumulate(optim.Adam { lr = 0.05 }, { steps = 2 }), { momentum = 0.9 })
   local xa, xb = run(a, 8, 13), run(b, 8, 13)
   identical(xa, xb, "use_ema + gradient_accumulation_steps = EMA(Accumulate(...))")
