@@ -165,7 +165,7 @@ local function new_optimizer(sp, hp)
   local given, values = {}, {}
   for k, v in pairs(hp) do
     if type(k) ~= "string" then fail(string.format("%s: hyperparameters are named (lr = ...), got a positional value", sp.name)) end
-    if k == "lookahead" then
+    if k == "lookahead" and not sp.field.lookahead then
       -- renamed: Lookahead is the wrapper of Zhang et al. (optim.Lookahead)
       fail(string.format("%s: lookahead = ... is now nesterov = \"literal\" (the textbook's Nesterov, the gradient at " ..
         "theta + alpha v through a closure)%s; Lookahead (Zhang et al. 2019) is optim.Lookahead(opt, {k = 5, alpha = 0.5})",
@@ -727,7 +727,7 @@ wrap.install_help(optim)
 -- capitalized name that is no optimizer gets optim.get's "did you mean".
 setmetatable(optim, { __index = function(_, key)
   if type(key) ~= "string" or not key:match("^%u") then return nil end
-  local names = {}
+  local names = { "EMA", "Polyak", "Lookahead", "Accumulate" }     -- the wrappers
   for n in pairs(specs) do names[#names + 1] = n end
   table.sort(names)
   fail(string.format("optim.%s is not an optimizer%s (known: %s)", key, suggest.phrase(key, names), table.concat(names, ", ")))

@@ -233,6 +233,7 @@ function T.errors_at_the_users_line()
   local e = raises(function() optim.Lookahead(nil) end, "optim.Lookahead: expected an optimizer to wrap")
   check(e:find("test_wrap.lua:", 1, true), "at the user's line: " .. e)
   raises(function() optim.Lookahead(optim.Adam {}, { kk = 3 }) end, "unknown option 'kk' (did you mean 'k'?)")
+  raises(function() return optim.LookAhead end, "optim.LookAhead is not an optimizer (did you mean 'Lookahead'?)")
   raises(function() optim.Lookahead(optim.Adam {}, { k = 0 }) end, "k = 0 must be an integer >= 1")
   raises(function() optim.Lookahead(optim.Adam {}, { alpha = 1.5 }) end, "alpha = 1.5 must be a number in [0, 1]")
   raises(function() optim.EMA(optim.Adam {}, { momentum = -0.1 }) end, "momentum = -0.1 must be a number in [0, 1]")
@@ -258,6 +259,10 @@ function T.literal_nesterov_is_named_apart_from_lookahead()
   raises(function() optim.RMSprop { momentum = 0.9, nesterov = true, lookahead = true } end, "is now nesterov = \"literal\"")
   raises(function() optim.Adam { lookahead = true } end, "Adam has no such form; Lookahead (Zhang et al. 2019) is optim.Lookahead")
   raises(function() optim.SGD { nesterov = "literal" } end, "needs momentum > 0")
+  -- a declaration may still name a hyperparameter lookahead
+  local D = optim.define { name = "WrapTestLookaheadField", doc = "p - lr g", hyper = { { "lr", 0.1 }, { "lookahead", 0 } },
+    update = function(p, g, s, h) return p - h.lr * g + h.lookahead * g end }
+  check(D { lookahead = 0.5 }.values.lookahead == 0.5, "a declared lookahead hyperparameter")
   local opt = optim.SGD { lr = 0.02, momentum = 0.9, nesterov = "literal" }
   check(tostring(opt) == "SGD(lr=0.02, momentum=0.9, nesterov=literal)", tostring(opt))
   raises(function() opt:step { tensor.from { 1 } } end, "nesterov = \"literal\" needs a closure")
