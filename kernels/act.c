@@ -3,10 +3,9 @@
  * round alike. Loops calling libm (expf, erfcf, tanhf) stay scalar: glibc's
  * vector math variants are only enabled under -ffast-math, which we forbid. */
 #include "act.h"
+#include "par.h"
 
 #include <math.h>
-
-#define OL_PAR_MIN 32768 /* below this, threads cost more than they save */
 
 static const float OL_SQRT1_2 = 0.70710678118654752440f;      /* 1/sqrt(2) */
 static const float OL_INV_SQRT_2PI = 0.39894228040143267794f; /* 1/sqrt(2*pi) */

@@ -1,5 +1,6 @@
 /* Batch gather/convert and the epoch shuffle. */
 #include "batch.h"
+#include "par.h"
 #include "rng.h"
 
 #include <math.h>
@@ -23,7 +24,7 @@ int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
      * the gather a lookup and keeps mean=0,std=1 bit-equal to x/255. */
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean) / std;
-#pragma omp parallel for schedule(static) if (b * row_len > 32768)
+#pragma omp parallel for schedule(static) if (b * row_len > OL_PAR_MIN)
     for (int64_t k = 0; k < b; k++) {
         const uint8_t *restrict s = src + idx[k] * row_len;
         float *restrict d = dst + k * row_len;
@@ -40,7 +41,7 @@ int ol_batch_rows_f32(const float *restrict src, int64_t n, int64_t row_len,
         return OL_BATCH_EARG;
     if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
     int plain = mean == 0.0f && std == 1.0f;
-#pragma omp parallel for schedule(static) if (b * row_len > 32768)
+#pragma omp parallel for schedule(static) if (b * row_len > OL_PAR_MIN)
     for (int64_t k = 0; k < b; k++) {
         const float *restrict s = src + idx[k] * row_len;
         float *restrict d = dst + k * row_len;
@@ -76,7 +77,7 @@ int ol_batch_onehot(const uint8_t *restrict labels, int64_t n,
     if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
     for (int64_t k = 0; k < b; k++)
         if (labels[idx[k]] >= nclasses) return OL_BATCH_EARG;
-#pragma omp parallel for schedule(static) if (b * nclasses > 32768)
+#pragma omp parallel for schedule(static) if (b * nclasses > OL_PAR_MIN)
     for (int64_t k = 0; k < b; k++) {
         float *restrict d = dst + k * nclasses;
         memset(d, 0, (size_t)nclasses * sizeof *d);
@@ -100,7 +101,7 @@ static uint64_t draw64(uint64_t seed, uint64_t epoch, int64_t i, uint64_t attemp
 void ol_shuffle_indices(uint64_t seed, uint64_t epoch, int64_t n, int64_t *idx)
 {
     if (n <= 0) return;
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t i = 0; i < n; i++) idx[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         uint64_t range = (uint64_t)i + 1;

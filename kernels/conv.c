@@ -17,6 +17,7 @@
  * padded image and its gradient (direct); after the groups, dw partials [G, k, c*r*s] and db
  * partials [G, k]. */
 #include "conv.h"
+#include "par.h"
 
 #include "gemm.h"
 
@@ -187,21 +188,6 @@ static void col2im_image(const ol_conv2d_shape *sh, const float *restrict col, s
                 }
             }
 }
-
-/* Sum of a[0..n) in a fixed order: 16 double lanes (vectorizable without reassociation),
- * then the lanes in index order. Independent of the thread count by construction. */
-static double sum_fixed(const float *restrict a, size_t n)
-{
-    double acc[16] = { 0 };
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += a[i + j];
-    for (int j = 0; i < n; i++, j++) acc[j] += a[i];
-    double t = 0.0;
-    for (int j = 0; j < 16; j++) t += acc[j];
-    return t;
-}
-
 
 /* ---- direct kernel ---------------------------------------------------------------------- */
 
@@ -421,7 +407,7 @@ static void backward_image(const ol_conv2d_shape *sh, const float *xn, const flo
     ol_gemm_serial(K, crs, pq, 1.0f, dz, pq, 1, col, 1, pq, first ? 0.0f : 1.0f, dwg, crs, 1);
     if (dbg)
         for (int k = 0; k < K; k++) {
-            float s = (float)sum_fixed(dz + (size_t)k * pq, pq);
+            float s = (float)ol_lanes_sum(dz + (size_t)k * pq, pq, 0);
             dbg[k] = first ? s : dbg[k] + s;
         }
     if (!dxn) return;
@@ -440,7 +426,7 @@ static void reduce_groups(const ol_conv2d_shape *sh, const float *dw_part, const
 {
     const int G = ngroups(sh), K = sh->k;
     const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s;
-#pragma omp parallel for schedule(static) if (kcrs * G > 32768)
+#pragma omp parallel for schedule(static) if (kcrs * G > OL_PAR_MIN)
     for (size_t i = 0; i < kcrs; i++) {
         float s = dw_part[i];
         for (int g = 1; g < G; g++) s += dw_part[g * kcrs + i];

@@ -1,8 +1,7 @@
 #include "elementwise.h"
+#include "par.h"
 #include <math.h>
 #include <stdbool.h>
-
-#define PAR_MIN 32768
 
 static inline float binop(ol_binop op, float x, float y)
 {
@@ -88,10 +87,10 @@ static inline int64_t row_offset(int ndim, const int64_t *shape, const int64_t *
 #define CONTIG_BINARY(OP, EXPR)                                                  \
     case OP:                                                                    \
         if (bscalar) {                                                          \
-            _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)")       \
+            _Pragma("omp parallel for schedule(static) if (n > OL_PAR_MIN)")       \
             for (int64_t i = 0; i < n; i++) { float x = a[i], y = b0; out[i] = EXPR; } \
         } else {                                                                \
-            _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)")       \
+            _Pragma("omp parallel for schedule(static) if (n > OL_PAR_MIN)")       \
             for (int64_t i = 0; i < n; i++) { float x = a[i], y = b[i]; out[i] = EXPR; } \
         }                                                                       \
         return;
@@ -118,7 +117,7 @@ void ol_binary(ol_binop op, int ndim, const int64_t *shape,
     if (ndim == 0) { out[0] = binop(op, a[0], b[0]); return; }
     int64_t cols = shape[ndim - 1], rows = n / cols;
     int64_t co = so[ndim - 1], ca = sa[ndim - 1], cb = sb[ndim - 1];
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + row_offset(ndim, shape, so, r);
         const float *x = a + row_offset(ndim, shape, sa, r);
@@ -134,13 +133,13 @@ void ol_unary(ol_unop op, int ndim, const int64_t *shape,
     if (n == 0) return;
     if (ndim == 0) { out[0] = unop(op, a[0]); return; }
     if (is_contig(ndim, shape, so) && is_contig(ndim, shape, sa)) {
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = unop(op, a[i]);
         return;
     }
     int64_t cols = shape[ndim - 1], rows = n / cols;
     int64_t co = so[ndim - 1], ca = sa[ndim - 1];
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + row_offset(ndim, shape, so, r);
         const float *x = a + row_offset(ndim, shape, sa, r);
@@ -150,7 +149,7 @@ void ol_unary(ol_unop op, int ndim, const int64_t *shape,
 
 void ol_clamp(int64_t n, float *out, const float *a, float lo, float hi)
 {
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float x = a[i];
         out[i] = x < lo ? lo : (x > hi ? hi : x);
@@ -164,13 +163,13 @@ void ol_copy(int ndim, const int64_t *shape, float *out, const int64_t *so,
     if (n == 0) return;
     if (ndim == 0) { out[0] = a[0]; return; }
     if (is_contig(ndim, shape, so) && is_contig(ndim, shape, sa)) {
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = a[i];
         return;
     }
     int64_t cols = shape[ndim - 1], rows = n / cols;
     int64_t co = so[ndim - 1], ca = sa[ndim - 1];
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + row_offset(ndim, shape, so, r);
         const float *x = a + row_offset(ndim, shape, sa, r);
@@ -184,7 +183,7 @@ void ol_fill(int ndim, const int64_t *shape, float *out, const int64_t *so, floa
     if (n == 0) return;
     if (ndim == 0) { out[0] = value; return; }
     int64_t cols = shape[ndim - 1], rows = n / cols, co = so[ndim - 1];
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + row_offset(ndim, shape, so, r);
         for (int64_t j = 0; j < cols; j++) o[j * co] = value;
@@ -237,7 +236,7 @@ void ol_update(ol_updop op, int ndim, const int64_t *shape, float *o, const int6
     if (ndim == 0) { update_row(op, 1, o, 1, a, 1, b, 1, s, s2); return; }
     if (is_contig(ndim, shape, so) && is_contig(ndim, shape, sa) && is_contig(ndim, shape, sb)) {
         int64_t chunks = (n + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
-        #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
         for (int64_t c = 0; c < chunks; c++) {
             int64_t lo = c * UPDATE_CHUNK, len = n - lo < UPDATE_CHUNK ? n - lo : UPDATE_CHUNK;
             update_row(op, len, o + lo, 1, a + lo, 1, b + lo, 1, s, s2);
@@ -245,7 +244,7 @@ void ol_update(ol_updop op, int ndim, const int64_t *shape, float *o, const int6
         return;
     }
     int64_t cols = shape[ndim - 1], rows = n / cols;
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t r = 0; r < rows; r++)
         update_row(op, cols, o + row_offset(ndim, shape, so, r), so[ndim - 1],
                    a + row_offset(ndim, shape, sa, r), sa[ndim - 1],
@@ -261,7 +260,7 @@ void ol_where(int ndim, const int64_t *shape, float *out, const int64_t *so,
     if (ndim == 0) { out[0] = cond[0] != 0 ? a[0] : b[0]; return; }
     int64_t cols = shape[ndim - 1], rows = n / cols;
     int64_t co = so[ndim - 1], cc = sc[ndim - 1], ca = sa[ndim - 1], cb = sb[ndim - 1];
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + row_offset(ndim, shape, so, r);
         const float *c = cond + row_offset(ndim, shape, sc, r);

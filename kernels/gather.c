@@ -1,7 +1,7 @@
 #include "gather.h"
+#include "par.h"
 #include <math.h>
 
-#define PAR_MIN 32768
 #define MAXDIM 8 /* OL_MAXDIM: kernels do not include the VM's headers */
 
 /* The index space split into lines along dim: the other dims (outer) and
@@ -55,7 +55,7 @@ void ol_gather(int ndim, const int64_t *shape, int dim, float *out, const int64_
     lines_t L;
     const int64_t *st[3] = {so, sa, si};
     split(&L, ndim, shape, dim, st);
-    #pragma omp parallel for schedule(static) if (L.lines * L.len > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (L.lines * L.len > OL_PAR_MIN)
     for (int64_t r = 0; r < L.lines; r++) {
         float *o = out + offset(&L, 0, r);
         const float *x = a + offset(&L, 1, r), *ix = idx + offset(&L, 2, r);
@@ -72,7 +72,7 @@ void ol_scatter_add(int ndim, const int64_t *shape, int dim, float *o, const int
     split(&L, ndim, shape, dim, st);
     /* a line of o along dim receives only from the same line of src: lines are
      * independent, and within one the additions happen in index order */
-    #pragma omp parallel for schedule(static) if (L.lines * L.len > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (L.lines * L.len > OL_PAR_MIN)
     for (int64_t r = 0; r < L.lines; r++) {
         float *y = o + offset(&L, 0, r);
         const float *ix = idx + offset(&L, 1, r), *x = src + offset(&L, 2, r);

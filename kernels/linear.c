@@ -2,12 +2,11 @@
  * bias/ReLU and the column sums of db are element-wise passes. db sums rows in index order
  * inside each column, and columns are independent: deterministic. */
 #include "linear.h"
+#include "par.h"
 
 #include "gemm.h"
 
 #include <string.h>
-
-#define OMP_MIN 32768 /* below this many elements a parallel region costs more than it saves */
 
 void ol_linear_forward(int n, int in, int out, const float *restrict x,
                        const float *restrict w, const float *restrict b, int relu,
@@ -17,7 +16,7 @@ void ol_linear_forward(int n, int in, int out, const float *restrict x,
     ol_gemm(n, out, in, 1.0f, x, in, 1, w, 1, in, 0.0f, y, out, 1);
     if (!b && !relu) return;
     /* ReLU as v < 0 ? 0 : v, PyTorch's: NaN passes through (one maxps either way). */
-#pragma omp parallel for schedule(static) if ((size_t)n * out > OMP_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)n * out > OL_PAR_MIN)
     for (int i = 0; i < n; i++) {
         float *restrict yi = y + (size_t)i * out;
         if (b && relu)

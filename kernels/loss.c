@@ -1,22 +1,14 @@
-/* Losses. Reductions are deterministic: items (rows or elements) are split
- * into at most OL_SUM_BLOCKS contiguous blocks whose length depends only on
- * the item count; each block is summed in order in double by one thread and
- * the block partials are then summed in order. Thread count never enters.
- * (Private to the losses; general reductions live in reduce.c.) */
+/* Losses. Reductions are the ordered sums of par.h: items (rows or elements)
+ * in fixed blocks of about OL_SUM_BLOCK elements, each block summed in order
+ * in double by one thread, the block partials then summed in order. Thread
+ * count never enters. */
 #include "loss.h"
+#include "par.h"
 
 #include <math.h>
 
-#define OL_PAR_MIN 32768 /* below this many elements, stay on one thread */
-#define OL_SUM_BLOCKS 64
-
-/* Block length, a multiple of `grain`, such that n items need <= OL_SUM_BLOCKS blocks. */
-static size_t block_len(size_t n, size_t grain) {
-    size_t units = (n + grain - 1) / grain;
-    return grain * ((units + OL_SUM_BLOCKS - 1) / OL_SUM_BLOCKS);
-}
-
-static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+/* Rows of c values per block of an ordered sum: about OL_SUM_BLOCK values. */
+static int64_t row_block(int c) { return c < 1 || c >= OL_SUM_BLOCK ? 1 : OL_SUM_BLOCK / c; }
 
 static float row_max(int c, const float *restrict x) {
     float m = -INFINITY;
@@ -48,27 +40,32 @@ int ol_check_labels(int n, int c, const int32_t *labels) {
 
 /* ---- cross-entropy with class-index labels ---- */
 
+typedef struct {
+    int c;
+    const float *logits, *targets;
+    const int32_t *labels;
+    float *probs;
+} Rows;
+
+static double ce_rows(int64_t lo, int64_t hi, const void *ctx) {
+    const Rows *r = ctx;
+    const int c = r->c;
+    double s = 0.0;
+    for (int64_t i = lo; i < hi; i++) {
+        const float *x = r->logits + i * c;
+        double lse = row_logsumexp(c, x, r->probs ? r->probs + i * c : NULL);
+        int32_t k = r->labels[i];
+        s += (k >= 0 && k < c) ? lse - x[k] : NAN;
+    }
+    return s;
+}
+
 float ol_cross_entropy_forward(int n, int c, const float *restrict logits,
                                const int32_t *restrict labels, float *restrict probs) {
     if (n <= 0)
         return NAN;
-    size_t len = block_len((size_t)n, 1), nblk = ((size_t)n + len - 1) / len;
-    double part[OL_SUM_BLOCKS];
-#pragma omp parallel for schedule(static) if ((size_t)n * c > OL_PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        double s = 0.0;
-        for (size_t i = b * len; i < min_sz((size_t)n, (b + 1) * len); i++) {
-            const float *x = logits + i * c;
-            double lse = row_logsumexp(c, x, probs ? probs + i * c : NULL);
-            int32_t k = labels[i];
-            s += (k >= 0 && k < c) ? lse - x[k] : NAN;
-        }
-        part[b] = s;
-    }
-    double total = 0.0;
-    for (size_t b = 0; b < nblk; b++)
-        total += part[b];
-    return (float)(total / n);
+    const Rows r = { c, logits, NULL, labels, probs };
+    return (float)(ol_ordered_sum(n, row_block(c), (int64_t)n * c, ce_rows, &r) / n);
 }
 
 void ol_cross_entropy_backward(int n, int c, const float *restrict logits,
@@ -93,27 +90,25 @@ void ol_cross_entropy_backward(int n, int c, const float *restrict logits,
 
 /* ---- cross-entropy with soft targets ---- */
 
+static double ce_soft_rows(int64_t lo, int64_t hi, const void *ctx) {
+    const Rows *r = ctx;
+    const int c = r->c;
+    double s = 0.0;
+    for (int64_t i = lo; i < hi; i++) {
+        const float *x = r->logits + i * c, *t = r->targets + i * c;
+        double lse = row_logsumexp(c, x, r->probs ? r->probs + i * c : NULL);
+        for (int j = 0; j < c; j++)
+            s += (double)t[j] * (lse - x[j]);
+    }
+    return s;
+}
+
 float ol_cross_entropy_soft_forward(int n, int c, const float *restrict logits,
                                     const float *restrict targets, float *restrict probs) {
     if (n <= 0)
         return NAN;
-    size_t len = block_len((size_t)n, 1), nblk = ((size_t)n + len - 1) / len;
-    double part[OL_SUM_BLOCKS];
-#pragma omp parallel for schedule(static) if ((size_t)n * c > OL_PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        double s = 0.0;
-        for (size_t i = b * len; i < min_sz((size_t)n, (b + 1) * len); i++) {
-            const float *x = logits + i * c, *t = targets + i * c;
-            double lse = row_logsumexp(c, x, probs ? probs + i * c : NULL);
-            for (int j = 0; j < c; j++)
-                s += (double)t[j] * (lse - x[j]);
-        }
-        part[b] = s;
-    }
-    double total = 0.0;
-    for (size_t b = 0; b < nblk; b++)
-        total += part[b];
-    return (float)(total / n);
+    const Rows r = { c, logits, targets, NULL, probs };
+    return (float)(ol_ordered_sum(n, row_block(c), (int64_t)n * c, ce_soft_rows, &r) / n);
 }
 
 void ol_cross_entropy_soft_backward(int n, int c, const float *restrict logits,
@@ -136,24 +131,23 @@ void ol_cross_entropy_soft_backward(int n, int c, const float *restrict logits,
 
 /* ---- mean squared error ---- */
 
+typedef struct { const float *a, *b; } Pair;
+
+static double mse_block(int64_t lo, int64_t hi, const void *ctx) {
+    const Pair *q = ctx;
+    double s = 0.0;
+    for (int64_t i = lo; i < hi; i++) {
+        double d = (double)q->a[i] - q->b[i];
+        s += d * d;
+    }
+    return s;
+}
+
 float ol_mse_forward(size_t n, const float *restrict pred, const float *restrict target) {
     if (n == 0)
         return NAN;
-    size_t len = block_len(n, 4096), nblk = (n + len - 1) / len;
-    double part[OL_SUM_BLOCKS];
-#pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        double s = 0.0;
-        for (size_t i = b * len; i < min_sz(n, (b + 1) * len); i++) {
-            double d = (double)pred[i] - target[i];
-            s += d * d;
-        }
-        part[b] = s;
-    }
-    double total = 0.0;
-    for (size_t b = 0; b < nblk; b++)
-        total += part[b];
-    return (float)(total / n);
+    const Pair q = { pred, target };
+    return (float)(ol_ordered_sum((int64_t)n, OL_SUM_BLOCK, (int64_t)n, mse_block, &q) / n);
 }
 
 void ol_mse_backward(size_t n, const float *restrict pred, const float *restrict target,
@@ -166,27 +160,23 @@ void ol_mse_backward(size_t n, const float *restrict pred, const float *restrict
 
 /* ---- binary cross-entropy on logits ---- */
 
+static double bce_block(int64_t lo, int64_t hi, const void *ctx) {
+    const Pair *q = ctx;
+    double s = 0.0;
+    for (int64_t i = lo; i < hi; i++) {
+        float x = q->a[i];
+        /* = -[t log sigmoid(x) + (1-t) log(1-sigmoid(x))], never exp of a positive */
+        s += (double)(x > 0.0f ? x : 0.0f) - (double)x * q->b[i] + log1pf(expf(-fabsf(x)));
+    }
+    return s;
+}
+
 float ol_binary_cross_entropy_with_logits_forward(size_t n, const float *restrict logits,
                                                   const float *restrict targets) {
     if (n == 0)
         return NAN;
-    size_t len = block_len(n, 4096), nblk = (n + len - 1) / len;
-    double part[OL_SUM_BLOCKS];
-#pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
-    for (size_t b = 0; b < nblk; b++) {
-        double s = 0.0;
-        for (size_t i = b * len; i < min_sz(n, (b + 1) * len); i++) {
-            float x = logits[i];
-            /* = -[t log sigmoid(x) + (1-t) log(1-sigmoid(x))], never exp of a positive */
-            s += (double)(x > 0.0f ? x : 0.0f) - (double)x * targets[i]
-                 + log1pf(expf(-fabsf(x)));
-        }
-        part[b] = s;
-    }
-    double total = 0.0;
-    for (size_t b = 0; b < nblk; b++)
-        total += part[b];
-    return (float)(total / n);
+    const Pair q = { logits, targets };
+    return (float)(ol_ordered_sum((int64_t)n, OL_SUM_BLOCK, (int64_t)n, bce_block, &q) / n);
 }
 
 void ol_binary_cross_entropy_with_logits_backward(size_t n, const float *restrict logits,

@@ -3,11 +3,10 @@
  * thread (sums in double, n then hw order), so results do not depend on the
  * thread count. Parallelism is over channels; with C == 1 it runs serially. */
 #include "norm.h"
+#include "par.h"
 
 #include <math.h>
 #include <stddef.h>
-
-#define OL_PAR_MIN 32768
 
 static int check_shape(int N, int C, int HW) {
     return (N < 1 || C < 1 || HW < 1) ? OL_NORM_EBADSHAPE : OL_NORM_OK;

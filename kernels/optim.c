@@ -1,33 +1,20 @@
 /* Optimizer updates, one fused pass per tensor (see optim.h for the formulas).
  *
  * Layout of every kernel: the per-step scalars are computed once in double and
- * rounded to float; then the tensor is cut into fixed OL_BLOCK-element spans,
- * spread over threads with schedule(static); each span runs a small always-
- * inlined loop whose variant flags are literal constants at the call site, so
+ * rounded to float; then the tensor is cut into OL_SPAN-element spans
+ * (OL_SPANS, par.h), spread over threads with schedule(static); each span
+ * runs a small always-inlined loop whose variant flags are literal constants at the call site, so
  * the compiler emits one branch-free vectorized loop per variant.
  * This file is compiled with -fno-math-errno (Makefile) so that sqrtf
  * vectorizes; sqrt is correctly rounded either way, so nothing else changes.
  */
 #include "optim.h"
+#include "par.h"
 
 #include <math.h>
 #include <stddef.h>
 
-#define OL_BLOCK   16384          /* elements per span                     */
-#define OL_PAR_MIN 32768          /* below this, one thread                */
 #define INL static inline __attribute__((always_inline))
-
-/* Run CALL over spans [lo, lo+len) of n elements, in parallel when large. */
-#define OL_SPANS(n, CALL)                                                     \
-    do {                                                                      \
-        const int64_t nb_ = ((n) + OL_BLOCK - 1) / OL_BLOCK;                  \
-        _Pragma("omp parallel for schedule(static) if((n) > OL_PAR_MIN)")     \
-        for (int64_t b_ = 0; b_ < nb_; b_++) {                                \
-            const int64_t lo = b_ * OL_BLOCK;                                 \
-            const int64_t len = (n) - lo < OL_BLOCK ? (n) - lo : OL_BLOCK;    \
-            CALL;                                                             \
-        }                                                                     \
-    } while (0)
 
 OLOptHyper ol_optim_hyper_default(void)
 {
@@ -547,39 +534,9 @@ int ol_adadelta_update(int64_t n, float *restrict p, const float *restrict g,
     return 0;
 }
 
-/* ------------------------------------------------------ norms, clipping */
+/* ------------------------------------------------------------ clipping */
 
-#define SQ_BLOCK 4096
-#define SQ_GROUP 256   /* blocks per parallel round: partials live on the stack */
-
-/* 8 lanes (element i goes to lane i % 8), lanes added in order: a fixed
- * association, so the same bits whatever the thread count. */
-static double block_sqsum(const float *restrict x, int64_t len)
-{
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= len; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j] * (double)x[i + j];
-    for (int j = 0; i < len; i++, j++) acc[j] += (double)x[i] * (double)x[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-double ol_grad_sqnorm(int64_t n, const float *restrict g)
-{
-    double total = 0.0, part[SQ_GROUP];
-    const int64_t nb = (n + SQ_BLOCK - 1) / SQ_BLOCK;
-    for (int64_t b0 = 0; b0 < nb; b0 += SQ_GROUP) {
-        const int64_t cnt = nb - b0 < SQ_GROUP ? nb - b0 : SQ_GROUP;
-        #pragma omp parallel for schedule(static) if(n > OL_PAR_MIN)
-        for (int64_t k = 0; k < cnt; k++) {
-            const int64_t lo = (b0 + k) * SQ_BLOCK;
-            const int64_t len = n - lo < SQ_BLOCK ? n - lo : SQ_BLOCK;
-            part[k] = block_sqsum(g + lo, len);
-        }
-        for (int64_t k = 0; k < cnt; k++) total += part[k];
-    }
-    return total;
-}
+/* Norms for clip_norm are ol_sumsq (reduce.h), the same sum as the logged grad_norm. */
 
 INL void clip_span(int64_t len, float *restrict g, float c)
 {

@@ -117,10 +117,6 @@ int ol_rprop_update(int64_t n, float *restrict p, const float *restrict g,
 int ol_adadelta_update(int64_t n, float *restrict p, const float *restrict g,
                        float *restrict sq, float *restrict acc, const OLOptHyper *h);
 
-/* Sum of squares in double, over fixed 4096-element blocks summed in order:
- * the same bits for any thread count. For a global clip_norm. */
-double ol_grad_sqnorm(int64_t n, const float *restrict g);
-
 /* g = clamp(g, -c, c) in place. */
 void ol_clip_value(int64_t n, float *restrict g, float c);
 

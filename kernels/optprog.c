@@ -1,19 +1,18 @@
 /* Programs of declared optimizers: the evaluator (see optprog.h).
  *
- * Each span of OL_PROG_SPAN elements is walked in blocks of OL_PROG_LANES;
+ * Each span of OL_SPAN elements is walked in blocks of OL_PROG_LANES;
  * for each block the stage's instructions run top to bottom, each one a
  * simple loop the compiler vectorizes. A LOAD costs nothing: the register
  * just points into the buffer. Built with -fno-math-errno (Makefile) so that
  * sqrtf vectorizes, and -ffp-contract=off so vector body and tail round alike.
  */
 #include "optprog.h"
+#include "par.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OL_PROG_SPAN    16384   /* elements per span: the unit of threads  */
-#define OL_PROG_PARMIN  32768   /* below this, one thread                  */
 #define OL_PROG_MAXRED  16      /* reductions per stage                    */
 #ifndef OL_PROG_AHEAD
 #define OL_PROG_AHEAD   2048    /* prefetch distance, elements             */
@@ -27,16 +26,17 @@ const char *const ol_prog_op_names[OL_OP_COUNT] = {
 
 static int is_binary(int op) { return op >= OL_OP_ADD && op <= OL_OP_LE; }
 static int is_unary(int op) { return op >= OL_OP_NEG && op <= OL_OP_COPY; }
-static int is_fused(int op) { return op >= OL_OP_LIN2 && op <= OL_OP_SQRTADD; }
+static int is_fused(int op) { return op >= OL_OP_LIN2 && op <= OL_OP_SQRTMULADD; }
 
 /* Operands an instruction reads: a; a, b; a, b, c; or a, b, c, e. */
 static int n_operands(int op)
 {
-    if (is_unary(op) || op == OL_OP_STORE || op == OL_OP_SUM || op == OL_OP_SUMSQ) return 1;
+    if (is_unary(op) || op == OL_OP_STORE || op == OL_OP_SUM || op == OL_OP_SUMSQ || op == OL_OP_ROWSTORE ||
+        op == OL_OP_COLSTORE) return 1;
     if (is_binary(op) || op == OL_OP_SQRTADD) return 2;
-    if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB) return 3;
-    if (op == OL_OP_LIN2 || op == OL_OP_SUBMULDIV) return 4;
-    return 0;    /* LOAD */
+    if (op == OL_OP_WHERE || op == OL_OP_MULADD || op == OL_OP_MULSUB || op == OL_OP_SQRTMULADD) return 3;
+    if (op == OL_OP_LIN2 || op == OL_OP_LIN2SQ || op == OL_OP_LINSUB || op == OL_OP_SUBMULDIV) return 4;
+    return 0;    /* LOAD, ROWLOAD, COLLOAD */
 }
 
 /* ------------------------------------------------------------ scalar code */
@@ -75,10 +75,13 @@ static double sfused(int op, double a, double b, double c, double e)
 {
     switch (op) {
     case OL_OP_LIN2: return a * b + c * e;
+    case OL_OP_LIN2SQ: return a * b + c * (e * e);
+    case OL_OP_LINSUB: return a * b - c * e;
     case OL_OP_MULADD: return a * b + c;
     case OL_OP_MULSUB: return c - a * b;
     case OL_OP_SUBMULDIV: return c - a * b / e;
-    default: return sqrt(a) + b;   /* OL_OP_SQRTADD */
+    case OL_OP_SQRTADD: return sqrt(a) + b;
+    default: return sqrt(a) * b + c;   /* OL_OP_SQRTMULADD */
     }
 }
 
@@ -168,6 +171,14 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
         else if (!a.v && b.v && c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.v[i] * e.v[i]; }
         else FOR d[i] = V(a) * V(b) + V(c) * V(e);
         break;
+    case OL_OP_LIN2SQ:
+        if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * (e.v[i] * e.v[i]); }
+        else FOR d[i] = V(a) * V(b) + V(c) * (V(e) * V(e));
+        break;
+    case OL_OP_LINSUB:
+        if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] - c.s * e.v[i]; }
+        else FOR d[i] = V(a) * V(b) - V(c) * V(e);
+        break;
     case OL_OP_MULADD:
         if (a.v && !b.v && !c.v) { FOR d[i] = a.v[i] * b.s + c.s; }
         else if (!a.v && b.v && c.v) { FOR d[i] = a.s * b.v[i] + c.v[i]; }
@@ -181,6 +192,10 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
         if (!a.v && b.v && c.v && e.v) { FOR d[i] = c.v[i] - a.s * b.v[i] / e.v[i]; }
         else FOR d[i] = V(c) - V(a) * V(b) / V(e);
         break;
+    case OL_OP_SQRTMULADD:
+        if (a.v && !b.v && !c.v) { FOR d[i] = sqrtf(a.v[i]) * b.s + c.s; }
+        else FOR d[i] = sqrtf(V(a)) * V(b) + V(c);
+        break;
     default:  /* OL_OP_SQRTADD */
         if (a.v && !b.v) { FOR d[i] = sqrtf(a.v[i]) + b.s; }
         else FOR d[i] = sqrtf(V(a)) + V(b);
@@ -188,15 +203,12 @@ static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
 }
 #undef V
 
-/* Sums in 8 lanes (element i of the span to lane i % 8; blocks start at
- * multiples of 8), lanes added in a fixed tree: a fixed association. */
-static void vsum(int m, double *restrict lane, Opnd a, int squares)
+/* A span's partial sum: its blocks' sums (par.h's fixed 8-lane association)
+ * added in block order. */
+static void vsum(int m, double *acc, Opnd a, int squares)
 {
     if (!a.v) return;    /* rejected by ol_prog_prepare */
-    for (int i = 0; i < m; i++) {   /* not FOR: lane[i & 7] carries a dependence */
-        double x = a.v[i];
-        lane[i & 7] += squares ? x * x : x;
-    }
+    *acc += squares ? ol_lanes_sum(a.v, m, 1) : ol_lanes_sum(a.v, m, 0);
 }
 
 typedef struct {
@@ -205,7 +217,7 @@ typedef struct {
     int ncode;
     const float *fs;     /* slots rounded to float */
     float *const *bufs;
-    int vec[OL_PROG_MAXBUF], nvec;   /* the buffers vector code touches */
+    int64_t ncols;
 } Stage;
 
 static Opnd opnd(const float *const *ptr, const float *fs, int x)
@@ -216,9 +228,9 @@ static Opnd opnd(const float *const *ptr, const float *fs, int x)
     return o;
 }
 
-/* One span [lo, lo + len): the stage's code over each block; lanes gets the
- * span's reduction lanes (8 per reduction, in code order). */
-static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
+/* One span [lo, lo + len): the stage's code over each block; partial gets
+ * the span's sum for each reduction, in code order. */
+static void run_span(const Stage *S, int64_t lo, int64_t len, double *partial)
 {
     float regs[OL_PROG_MAXREG][OL_PROG_LANES] __attribute__((aligned(64)));
     const float *ptr[OL_PROG_MAXREG];
@@ -241,13 +253,33 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
                 else FOR out[i] = a.s;
                 continue;
             }
+            case OL_OP_ROWLOAD: case OL_OP_COLLOAD: {
+                const float *src = S->bufs[c->a];
+                int64_t r = at / S->ncols, col = at % S->ncols;
+                if (c->op == OL_OP_ROWLOAD)
+                    for (int i = 0; i < m; i++) { d[i] = src[r]; if (++col == S->ncols) { col = 0; r++; } }
+                else
+                    for (int i = 0; i < m; i++) { d[i] = src[col]; if (++col == S->ncols) col = 0; }
+                ptr[c->dst] = d;
+                continue;
+            }
+            case OL_OP_ROWSTORE: case OL_OP_COLSTORE: {
+                Opnd a = opnd(ptr, S->fs, c->a);
+                float *out = S->bufs[c->dst];
+                int64_t r = at / S->ncols, col = at % S->ncols;
+                for (int i = 0; i < m; i++) {
+                    if (c->op == OL_OP_ROWSTORE ? col == 0 : r == 0) out[c->op == OL_OP_ROWSTORE ? r : col] = a.v ? a.v[i] : a.s;
+                    if (++col == S->ncols) { col = 0; r++; }
+                }
+                continue;
+            }
             case OL_OP_SUM: case OL_OP_SUMSQ:
-                vsum(m, lanes + 8 * r++, opnd(ptr, S->fs, c->a), c->op == OL_OP_SUMSQ);
+                vsum(m, partial + r++, opnd(ptr, S->fs, c->a), c->op == OL_OP_SUMSQ);
                 continue;
             case OL_OP_WHERE:
                 vwhere(m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c));
                 break;
-            case OL_OP_LIN2: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD:
+            case OL_OP_LIN2: case OL_OP_LIN2SQ: case OL_OP_LINSUB: case OL_OP_MULADD: case OL_OP_MULSUB: case OL_OP_SUBMULDIV: case OL_OP_SQRTADD: case OL_OP_SQRTMULADD:
                 vfused(c->op, m, d, opnd(ptr, S->fs, c->a), opnd(ptr, S->fs, c->b), opnd(ptr, S->fs, c->c),
                        opnd(ptr, S->fs, c->e));
                 break;
@@ -260,52 +292,80 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *lanes)
     }
 }
 
-static double lanes_total(const double *l)
+int ol_prog_stage(const OLProg *P, double *slots, int64_t n, int64_t ncols, float *const *bufs, int k)
 {
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-}
-
-int ol_prog_run(const OLProg *P, double *slots, int64_t n, float *const *bufs)
-{
+    if (k < 0 || k > P->nstages || ncols < 1) return -1;
     if (P->numel_slot >= 0) slots[P->numel_slot] = (double)n;
+    if (P->ncols_slot >= 0) slots[P->ncols_slot] = (double)ncols;
+    if (P->nrows_slot >= 0) slots[P->nrows_slot] = (double)(n / ncols);
+    run_scalar(P->scode + P->sstart[k], P->sstart[k + 1] - P->sstart[k], slots, bufs);
+    if (k == P->nstages) return 0;    /* the last section: stores of scalar state */
     float *fs = malloc((size_t)(P->nslots > 0 ? P->nslots : 1) * sizeof *fs);
     if (!fs) return -1;
-    const int64_t nspans = (n + OL_PROG_SPAN - 1) / OL_PROG_SPAN;
-    for (int k = 0; k < P->nstages; k++) {
-        run_scalar(P->scode + P->sstart[k], P->sstart[k + 1] - P->sstart[k], slots, bufs);
-        for (int i = 0; i < P->nslots; i++) fs[i] = (float)slots[i];
-        Stage S = { P, P->vcode + P->vstart[k], P->vstart[k + 1] - P->vstart[k], fs, bufs, {0}, 0 };
-        for (int b = 0; b < P->nbufs; b++)
-            if (P->vecbuf[b]) S.vec[S.nvec++] = b;
-        int nred = 0, red[OL_PROG_MAXRED];
-        for (int i = 0; i < S.ncode; i++)
-            if (S.code[i].op == OL_OP_SUM || S.code[i].op == OL_OP_SUMSQ) red[nred++] = S.code[i].dst;
-        double *lanes = NULL;
-        if (nred) {
-            lanes = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred * 8, sizeof *lanes);
-            if (!lanes) { free(fs); return -1; }
-        }
-        const int stride = 8 * nred;
-        #pragma omp parallel for schedule(static) if(n > OL_PROG_PARMIN)
-        for (int64_t b = 0; b < nspans; b++) {
-            const int64_t lo = b * OL_PROG_SPAN;
-            run_span(&S, lo, n - lo < OL_PROG_SPAN ? n - lo : OL_PROG_SPAN, lanes ? lanes + b * stride : NULL);
-        }
-        for (int j = 0; j < nred; j++) {
-            double total = 0.0;
-            for (int64_t b = 0; b < nspans; b++) total += lanes_total(lanes + b * stride + 8 * j);
-            slots[red[j]] = total;
-        }
-        free(lanes);
+    for (int i = 0; i < P->nslots; i++) fs[i] = (float)slots[i];
+    const int64_t nspans = (n + OL_SPAN - 1) / OL_SPAN;
+    Stage S = { P, P->vcode + P->vstart[k], P->vstart[k + 1] - P->vstart[k], fs, bufs, ncols };
+    int nred = 0, red[OL_PROG_MAXRED];
+    for (int i = 0; i < S.ncode; i++)
+        if (S.code[i].op == OL_OP_SUM || S.code[i].op == OL_OP_SUMSQ) red[nred++] = S.code[i].dst;
+    double *partial = NULL;      /* nspans x nred: each span's sums, added in span order */
+    if (nred) {
+        partial = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred, sizeof *partial);
+        if (!partial) { free(fs); return -1; }
     }
-    run_scalar(P->scode + P->sstart[P->nstages], P->sstart[P->nstages + 1] - P->sstart[P->nstages], slots, bufs);
+    OL_SPANS(n, run_span(&S, lo, len, partial ? partial + lo / OL_SPAN * nred : NULL));
+    for (int j = 0; j < nred; j++) {
+        double total = 0.0;
+        for (int64_t b = 0; b < nspans; b++) total += partial[b * nred + j];
+        slots[red[j]] = total;
+    }
+    free(partial);
     free(fs);
     return 0;
+}
+
+int ol_prog_run(const OLProg *P, double *slots, int64_t n, int64_t ncols, float *const *bufs)
+{
+    for (int k = 0; k <= P->nstages; k++)
+        if (ol_prog_stage(P, slots, n, ncols, bufs, k) != 0) return -1;
+    return 0;
+}
+
+void ol_prog_rowcol_sum(const float *x, int64_t R, int64_t C, float *rows, float *cols)
+{
+    if (rows) {
+        #pragma omp parallel for schedule(static) if(R * C > OL_PAR_MIN)
+        for (int64_t i = 0; i < R; i++) {
+            double acc = 0.0;
+            for (int64_t j = 0; j < C; j++) acc += x[i * C + j];
+            rows[i] = (float)acc;
+        }
+    }
+    if (cols) {
+        /* blocks of columns per thread, each column summed down the rows in order */
+        #pragma omp parallel for schedule(static) if(R * C > OL_PAR_MIN)
+        for (int64_t j0 = 0; j0 < C; j0 += 64) {
+            double acc[64] = {0};
+            const int64_t w = C - j0 < 64 ? C - j0 : 64;
+            for (int64_t i = 0; i < R; i++)
+                for (int64_t j = 0; j < w; j++) acc[j] += x[i * C + j0 + j];
+            for (int64_t j = 0; j < w; j++) cols[j0 + j] = (float)acc[j];
+        }
+    }
 }
 
 /* ------------------------------------------------------------ validation */
 
 static int slot_ok(const OLProg *P, int x) { return x >= 0 && x < P->nslots; }
+
+/* A buffer takes one size: the first vector use sets it. */
+static int set_kind(OLProg *P, int b, unsigned char kind)
+{
+    if (b < 2 && kind != OL_BUF_ALL) return 0;
+    if (P->bufkind[b] != OL_BUF_ONE && P->bufkind[b] != kind) return 0;
+    P->bufkind[b] = kind;
+    return 1;
+}
 
 /* A vector operand: a register written earlier in the stage, or a slot. */
 static int vopnd_ok(const OLProg *P, const unsigned char *def, int x)
@@ -318,14 +378,14 @@ const char *ol_prog_prepare(OLProg *P)
     if (P->nregs < 0 || P->nregs > OL_PROG_MAXREG) return "too many registers";
     if (P->nbufs < 0 || P->nbufs > OL_PROG_MAXBUF) return "too many buffers";
     if (P->nslots < 0 || P->nstages < 1) return "bad slot or stage count";
-    if (P->numel_slot >= P->nslots) return "bad numel slot";
+    if (P->numel_slot >= P->nslots || P->ncols_slot >= P->nslots || P->nrows_slot >= P->nslots) return "bad size slot";
     if (P->vstart[0] != 0 || P->sstart[0] != 0) return "stages must start at 0";
     for (int k = 0; k < P->nstages; k++)
         if (P->vstart[k + 1] < P->vstart[k]) return "vector stages out of order";
     for (int k = 0; k <= P->nstages; k++)
         if (P->sstart[k + 1] < P->sstart[k]) return "scalar sections out of order";
-    memset(P->vecbuf, 0, sizeof P->vecbuf);
-    P->vecbuf[0] = P->vecbuf[1] = 1;     /* p and g are always whole tensors */
+    memset(P->bufkind, OL_BUF_ONE, sizeof P->bufkind);
+    P->bufkind[0] = P->bufkind[1] = OL_BUF_ALL;     /* p and g are always whole tensors */
     for (int i = 0; i < P->sstart[P->nstages + 1]; i++) {
         const OLInstr *c = &P->scode[i];
         if (c->op < 0 || c->op >= OL_OP_COUNT || c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ) return "bad scalar op";
@@ -347,21 +407,23 @@ const char *ol_prog_prepare(OLProg *P)
             const OLInstr *c = &P->vcode[i];
             if (c->op < 0 || c->op >= OL_OP_COUNT) return "bad vector op";
             const int ops[4] = { c->a, c->b, c->c, c->e };
-            if (c->out < -1 || c->out >= P->nbufs || (c->out >= 0 && (c->op == OL_OP_LOAD || c->op == OL_OP_STORE ||
-                                                                   c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ)))
+            if (c->out < -1 || c->out >= P->nbufs || (c->out >= 0 && !is_binary(c->op) && !is_unary(c->op) &&
+                                                      !is_fused(c->op) && c->op != OL_OP_WHERE))
                 return "bad vector output";
-            if (c->out >= 0) P->vecbuf[c->out] = 1;
-            if (c->op == OL_OP_LOAD) {
+            if (c->out >= 0 && !set_kind(P, c->out, OL_BUF_ALL)) return "buffer used at two sizes";
+            if (c->op == OL_OP_LOAD || c->op == OL_OP_ROWLOAD || c->op == OL_OP_COLLOAD) {
                 if (c->dst < 0 || c->dst >= P->nregs || c->a < 0 || c->a >= P->nbufs) return "bad vector load";
-                P->vecbuf[c->a] = 1;
+                if (!set_kind(P, c->a, c->op == OL_OP_LOAD ? OL_BUF_ALL : c->op == OL_OP_ROWLOAD ? OL_BUF_ROWS : OL_BUF_COLS))
+                    return "buffer used at two sizes";
                 def[c->dst] = 1;
                 continue;
             }
             for (int j = 0; j < n_operands(c->op); j++)
                 if (!vopnd_ok(P, def, ops[j])) return "bad vector operand";
-            if (c->op == OL_OP_STORE) {
+            if (c->op == OL_OP_STORE || c->op == OL_OP_ROWSTORE || c->op == OL_OP_COLSTORE) {
                 if (c->dst < 0 || c->dst >= P->nbufs) return "bad vector store";
-                P->vecbuf[c->dst] = 1;
+                if (!set_kind(P, c->dst, c->op == OL_OP_STORE ? OL_BUF_ALL : c->op == OL_OP_ROWSTORE ? OL_BUF_ROWS : OL_BUF_COLS))
+                    return "buffer used at two sizes";
             } else if (c->op == OL_OP_SUM || c->op == OL_OP_SUMSQ) {
                 if (!slot_ok(P, c->dst) || c->a < 0) return "bad reduction";
                 if (++nred > OL_PROG_MAXRED) return "too many reductions in a stage";

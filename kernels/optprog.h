@@ -40,12 +40,19 @@
     X(WHERE)                                                                   \
     /* fused forms the compiler picks for single-use subexpressions; each rounds \
      * exactly as the separate operations would (no contraction):            \
-     * LIN2 a*b + c*e, MULADD a*b + c, MULSUB c - a*b, SUBMULDIV c - a*b/e,   \
-     * SQRTADD sqrt(a) + b */                                                 \
-    X(LIN2) X(MULADD) X(MULSUB) X(SUBMULDIV) X(SQRTADD)                        \
+     * LIN2 a*b + c*e, LIN2SQ a*b + c*(e*e), LINSUB a*b - c*e, MULADD a*b + c,\
+     * MULSUB c - a*b,                                                         \
+     * SUBMULDIV c - a*b/e,                                                   \
+     * SQRTADD sqrt(a) + b, SQRTMULADD sqrt(a)*b + c */                       \
+    X(LIN2) X(LIN2SQ) X(LINSUB) X(MULADD) X(MULSUB) X(SUBMULDIV) X(SQRTADD) X(SQRTMULADD)                        \
     X(LOAD)    /* vector: dst <- buffer a          scalar: slot <- buffer a[0] */ \
     X(STORE)   /* vector: buffer dst <- operand a  scalar: buffer dst[0] <- a  */ \
-    X(SUM) X(SUMSQ) /* vector only: slot dst = sum of operand a (sum of squares) */
+    X(SUM) X(SUMSQ) /* vector only: slot dst = sum of operand a (sum of squares) */ \
+    /* rows and columns: the tensor seen as R x C, C its last dimension;    \
+     * ROWLOAD/COLLOAD: dst = buffer a broadcast along rows (a[row]) or     \
+     * columns (a[col]); ROWSTORE/COLSTORE: buffer dst[row] (dst[col]) =    \
+     * operand a at each row's first element (at row 0): one write each */  \
+    X(ROWLOAD) X(COLLOAD) X(ROWSTORE) X(COLSTORE)
 
 typedef enum {
 #define OL_PROG_ENUM(name) OL_OP_##name,
@@ -61,15 +68,17 @@ typedef struct {
     int32_t op, dst, a, b, c, e, out;
 } OLInstr;
 
+/* What a buffer holds: one number (scalar code), n elements, R or C. */
+enum { OL_BUF_ONE = 0, OL_BUF_ALL = 1, OL_BUF_ROWS = 2, OL_BUF_COLS = 3 };
+
 typedef struct {
     int nslots, nregs, nbufs, nstages;
     int numel_slot;              /* slot set to the element count, or -1   */
+    int nrows_slot, ncols_slot;  /* slots set to R and C, or -1             */
     OLInstr *vcode, *scode;
     int *vstart;                 /* stage k: vcode[vstart[k] .. vstart[k+1])  */
     int *sstart;                 /* section k: scode[sstart[k] .. sstart[k+1]), k = 0..nstages */
-    unsigned char vecbuf[OL_PROG_MAXBUF]; /* set by ol_prog_prepare: buffer i is
-                                             read or written by vector code (n
-                                             floats), else by scalar code (1)  */
+    unsigned char bufkind[OL_PROG_MAXBUF]; /* set by ol_prog_prepare: OL_BUF_*  */
 } OLProg;
 
 /* The names of the operations, indexed by OLProgOp. */
@@ -81,8 +90,18 @@ const char *ol_prog_prepare(OLProg *P);
 
 /* Run P on one tensor of n elements. slots holds P->nslots doubles with the
  * inputs (hyperparameters, t, constants) filled in; bufs[i] the buffers, each
- * of n floats, or of 1 float when the program only loads/stores it in scalar
- * code. Returns 0, or -1 if out of memory. */
-int ol_prog_run(const OLProg *P, double *slots, int64_t n, float *const *bufs);
+ * of the size its bufkind says (n, R = n / ncols, C = ncols, or at least 1). Returns 0, or -1 if out of memory. */
+int ol_prog_run(const OLProg *P, double *slots, int64_t n, int64_t ncols, float *const *bufs);
+
+/* One step of ol_prog_run: section k and vector stage k, or (k == nstages)
+ * the last section. A caller that sums reductions across tensors (a global
+ * norm) or transforms a whole matrix between stages runs the stages of all
+ * tensors in turn, keeping each tensor's slots between calls. */
+int ol_prog_stage(const OLProg *P, double *slots, int64_t n, int64_t ncols, float *const *bufs, int k);
+
+/* x seen as R x C: rows[i] = sum of row i, cols[j] = sum of column j (either
+ * may be NULL), each summed in double in index order: the same bits at any
+ * thread count. */
+void ol_prog_rowcol_sum(const float *x, int64_t R, int64_t C, float *rows, float *cols);
 
 #endif

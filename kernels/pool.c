@@ -1,13 +1,12 @@
 /* Pooling: one OpenMP iteration per (n, c) plane, so every output and every dx element is
  * written by exactly one thread in a fixed order (bit-identical across thread counts). */
 #include "pool.h"
+#include "par.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
-
-#define OMP_MIN 32768 /* below this many elements a parallel region costs more than it saves */
 
 int ol_pool2d_shape_init(ol_pool2d_shape *sh, int n, int c, int h, int w, int kh, int kw,
                          int stride_h, int stride_w, int pad_h, int pad_w)
@@ -50,7 +49,7 @@ void ol_maxpool2d_forward(const ol_pool2d_shape *sh, const float *restrict x, fl
 {
     const int H = sh->h, W = sh->w, P = sh->p, Q = sh->q, planes = sh->n * sh->c;
     const size_t hw = (size_t)H * W, pq = (size_t)P * Q;
-#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OMP_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OL_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * hw;
         float *yp = y + pl * pq;
@@ -98,7 +97,7 @@ void ol_maxpool2d_backward(const ol_pool2d_shape *sh, const float *restrict dy,
 {
     const int planes = sh->n * sh->c;
     const size_t hw = (size_t)sh->h * sh->w, pq = (size_t)sh->p * sh->q;
-#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OMP_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OL_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
         float *dxp = dx + pl * hw;
         const float *dyp = dy + pl * pq;
@@ -113,7 +112,7 @@ void ol_avgpool2d_forward(const ol_pool2d_shape *sh, const float *restrict x, fl
     const int H = sh->h, W = sh->w, P = sh->p, Q = sh->q, planes = sh->n * sh->c;
     const size_t hw = (size_t)H * W, pq = (size_t)P * Q;
     const float inv = 1.0f / (float)(sh->kh * sh->kw);
-#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OMP_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OL_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * hw;
         float *yp = y + pl * pq;
@@ -137,7 +136,7 @@ void ol_avgpool2d_backward(const ol_pool2d_shape *sh, const float *restrict dy, 
     const int H = sh->h, W = sh->w, P = sh->p, Q = sh->q, planes = sh->n * sh->c;
     const size_t hw = (size_t)H * W, pq = (size_t)P * Q;
     const float inv = 1.0f / (float)(sh->kh * sh->kw);
-#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OMP_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * hw > OL_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
         float *dxp = dx + pl * hw;
         const float *dyp = dy + pl * pq;

@@ -1,30 +1,13 @@
 #include "reduce.h"
+#include "par.h"
 #include <math.h>
-#include <stdlib.h>
 
-#define BLOCK 4096
+/* Whole-buffer sums: ordered sums of par.h, lanes inside a block. */
+static double sum_block(int64_t lo, int64_t hi, const void *a) { return ol_lanes_sum((const float *)a + lo, hi - lo, 0); }
+static double sumsq_block(int64_t lo, int64_t hi, const void *a) { return ol_lanes_sum((const float *)a + lo, hi - lo, 1); }
 
-static double block_reduce(int64_t n, const float *a, int squares)
-{
-    int64_t nb = (n + BLOCK - 1) / BLOCK;
-    double stack[64], *part = nb <= 64 ? stack : malloc((size_t)nb * sizeof *part);
-    if (!part) return NAN;
-    #pragma omp parallel for schedule(static) if (nb > 8)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t lo = b * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
-        double s = 0;
-        if (squares) for (int64_t i = lo; i < hi; i++) s += (double)a[i] * a[i];
-        else         for (int64_t i = lo; i < hi; i++) s += a[i];
-        part[b] = s;
-    }
-    double s = 0;
-    for (int64_t b = 0; b < nb; b++) s += part[b];
-    if (part != stack) free(part);
-    return s;
-}
-
-double ol_sum(int64_t n, const float *a) { return block_reduce(n, a, 0); }
-double ol_sumsq(int64_t n, const float *a) { return block_reduce(n, a, 1); }
+double ol_sum(int64_t n, const float *a) { return ol_ordered_sum(n, OL_SUM_BLOCK, n, sum_block, a); }
+double ol_sumsq(int64_t n, const float *a) { return ol_ordered_sum(n, OL_SUM_BLOCK, n, sumsq_block, a); }
 
 static inline int64_t row_offset(int ndim, const int64_t *shape, const int64_t *s, int64_t r)
 {
@@ -100,7 +83,7 @@ void ol_reduce_p(ol_redop op, double p, int ndim, const int64_t *shape, const in
 {
     int64_t rows = 1;
     for (int d = 0; d < ndim; d++) rows *= shape[d];
-    #pragma omp parallel for schedule(static) if (rows * len > 32768 && rows > 1)
+    #pragma omp parallel for schedule(static) if (rows * len > OL_PAR_MIN && rows > 1)
     for (int64_t r = 0; r < rows; r++) {
         const float *x = a + row_offset(ndim, shape, strides, r);
         switch (op) {
@@ -132,7 +115,7 @@ void ol_reduce_p(ol_redop op, double p, int ndim, const int64_t *shape, const in
 void ol_cumsum(int64_t outer, int64_t len, int64_t inner, const float *a, float *out)
 {
     int64_t lines = outer * inner;
-    #pragma omp parallel for schedule(static) if (lines * len > 32768 && lines > 1)
+    #pragma omp parallel for schedule(static) if (lines * len > OL_PAR_MIN && lines > 1)
     for (int64_t l = 0; l < lines; l++) {
         int64_t base = (l / inner) * len * inner + l % inner;
         double s = 0;
@@ -143,20 +126,18 @@ void ol_cumsum(int64_t outer, int64_t len, int64_t inner, const float *a, float 
     }
 }
 
+typedef struct { const float *a, *b; int64_t sa, sb; } Dot;
+
+static double dot_block(int64_t lo, int64_t hi, const void *ctx)
+{
+    const Dot *d = ctx;
+    double s = 0;
+    for (int64_t i = lo; i < hi; i++) s += (double)d->a[i * d->sa] * d->b[i * d->sb];
+    return s;
+}
+
 double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb)
 {
-    int64_t nb = (n + BLOCK - 1) / BLOCK;
-    double stack[64], *part = nb <= 64 ? stack : malloc((size_t)nb * sizeof *part);
-    if (!part) return NAN;
-    #pragma omp parallel for schedule(static) if (nb > 8)
-    for (int64_t blk = 0; blk < nb; blk++) {
-        int64_t lo = blk * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
-        double s = 0;
-        for (int64_t i = lo; i < hi; i++) s += (double)a[i * sa] * b[i * sb];
-        part[blk] = s;
-    }
-    double s = 0;
-    for (int64_t blk = 0; blk < nb; blk++) s += part[blk];
-    if (part != stack) free(part);
-    return s;
+    const Dot d = { a, b, sa, sb };
+    return ol_ordered_sum(n, OL_SUM_BLOCK, n, dot_block, &d);
 }

@@ -1,6 +1,6 @@
 /* Reductions whose result does not depend on the thread count: sums over a
- * whole buffer use fixed 4096-element blocks summed in order; reductions along
- * a dimension give each output element one serial loop in a fixed order. */
+ * whole buffer are ordered sums (par.h); reductions along a dimension give
+ * each output element one serial loop in a fixed order. */
 #ifndef OL_REDUCE_H
 #define OL_REDUCE_H
 #include <stdint.h>
@@ -15,7 +15,9 @@ typedef enum {
 
 /* Sum (in double) of a contiguous buffer. */
 double ol_sum(int64_t n, const float *a);
-/* Sum of squares (in double) of a contiguous buffer. */
+/* Sum of squares (in double) of a contiguous buffer: the only one. The
+ * logged grad_norm, clipping by norm (C.grad_norm, C.optim_grad_sqnorm) and
+ * t:sumsq() all come from here. */
 double ol_sumsq(int64_t n, const float *a);
 
 /* Reduce a strided [outer, len] view: out[o] = op over k of a[o*... + k*step].
@@ -32,6 +34,6 @@ void ol_reduce_p(ol_redop op, double p, int ndim, const int64_t *shape, const in
  * buffer, accumulated in double (as PyTorch does on the CPU). */
 void ol_cumsum(int64_t outer, int64_t len, int64_t inner, const float *a, float *out);
 
-/* sum of a[i*sa] * b[i*sb], in double over fixed 4096-element blocks. */
+/* sum of a[i*sa] * b[i*sb], in double, an ordered sum (par.h). */
 double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb);
 #endif

@@ -1,4 +1,5 @@
 #include "rng.h"
+#include "par.h"
 #include <math.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ void ol_philox4x32(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, uint32_t out[
 void ol_rng_uniform(uint64_t key, uint64_t stream, float lo, float hi, float *out, size_t n)
 {
     float span = hi - lo;
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
     for (size_t b = 0; b < (n + 3) / 4; b++) {
         uint32_t r[4];
         ol_philox4x32(key, stream, b, r);
@@ -35,7 +36,7 @@ void ol_rng_uniform(uint64_t key, uint64_t stream, float lo, float hi, float *ou
 
 void ol_rng_normal(uint64_t key, uint64_t stream, float mean, float std, float *out, size_t n)
 {
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
     for (size_t b = 0; b < (n + 1) / 2; b++) {
         uint32_t r[4];
         ol_philox4x32(key, stream, b, r);
@@ -209,7 +210,7 @@ void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, siz
 {
     const float keep = 1.0f / (1.0f - p);
     const uint32_t t = keep_threshold(p);
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
     for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
         uint64_t bits[CHUNK / 64];
         keep_chunk(key, stream, t, c, n, bits);
@@ -224,7 +225,7 @@ void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, 
     const float keep = 1.0f / (1.0f - p);
     const uint32_t t = keep_threshold(p);
     const size_t words = (n + 63) / 64;
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
     for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
         uint64_t cb[CHUNK / 64];
         keep_chunk(key, stream, t, c, n, cb);
@@ -239,7 +240,7 @@ void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, 
 void ol_dropout_backward(float p, const uint64_t *bits, const float *dy, float *dx, size_t n)
 {
     const float keep = 1.0f / (1.0f - p);
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
     for (size_t w = 0; w < (n + 63) / 64; w++)
         apply_bits(bits[w], keep, dy + 64 * w, dx + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
 }

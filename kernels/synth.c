@@ -1,4 +1,5 @@
 #include "synth.h"
+#include "par.h"
 #include "rng.h"
 
 #include <math.h>
@@ -17,7 +18,7 @@ int ol_synth_blobs(uint64_t seed, int64_t n, int f, int k, float std, float box,
     if (!c) return OL_SYNTH_EARG;
     ol_rng_uniform(seed, S_CENTERS, -box, box, c, (size_t)k * (size_t)f);
     ol_rng_normal(seed, S_NOISE, 0.0f, std, x, (size_t)(n * f));
-#pragma omp parallel for schedule(static) if (n * f > 32768)
+#pragma omp parallel for schedule(static) if (n * f > OL_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         int cls = (int)(i % k);
         y[i] = (float)cls;
@@ -33,7 +34,7 @@ int ol_synth_spirals(uint64_t seed, int64_t n, float noise, float turns,
     if (n < 0 || !(noise >= 0.0f) || !(turns > 0.0f)) return OL_SYNTH_EARG;
     ol_rng_normal(seed, S_NOISE, 0.0f, noise, x, (size_t)(2 * n));
     ol_rng_uniform(seed, S_UNIFORM, 0.0f, 1.0f, y, (size_t)n);   /* y holds u until overwritten */
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         int cls = (int)(i % 2);
         double t = 2.0 * PI * turns * sqrt((double)y[i]);
@@ -81,7 +82,7 @@ int ol_synth_linreg(uint64_t seed, int64_t n, int d, double cond, float noise, i
     ol_rng_normal(seed, S_WEIGHTS, 0.0f, 1.0f, w, (size_t)d);
     ol_rng_normal(seed, S_TARGET_NOISE, 0.0f, noise, e, (size_t)n);
     /* x_i = Q^T-rows: x_i[k] = sum_j z_ij s_j q[j, k]  (cov = Q^T diag(s^2) Q) */
-#pragma omp parallel for schedule(static) if (n * d > 32768)
+#pragma omp parallel for schedule(static) if (n * d > OL_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         double yi = 0;
         for (int k = 0; k < d; k++) {

@@ -292,6 +292,11 @@ function experiment.compare_metrics(...) return require("rerun").compare_metrics
 function experiment.verify_main(argv) return require("rerun").verify_main(argv) end
 function experiment.resume_main(argv) return require("rerun").resume_main(argv) end
 
+-- experiment.landscape and experiment.test_functions live in stdlib/landscape/; they share these.
+require("landscape.run").attach(experiment, { resolve_optimizers = resolve_optimizers, run_dir = run_dir, keep_copy = keep_copy,
+  sync_code = sync_code, git_info = git_info, cpu_model = cpu_model, lua_release = lua_release,
+  utc = utc, abspath = abspath, word = word })
+
 -- ---- help ------------------------------------------------------------------
 local help = require "help"
 do

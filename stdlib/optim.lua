@@ -260,7 +260,10 @@ function Optimizer:describe()
   for _, k in ipairs(sp.show) do shown[k] = true end
   for _, k in ipairs(sp.order) do
     local v = self.values[k]
-    if v ~= nil and (shown[k] or (self.given[k] and not (k == "convention" and v == "textbook"))) then
+    -- shown: the usual fields, those the user gave, and numbers a convention
+    -- set away from our defaults (optim.get("Adagrad"): initial_accumulator=0.1)
+    local moved = type(v) == "number" and type(sp.defaults[k]) == "number" and v ~= sp.defaults[k] and sp.field[k] ~= nil
+    if v ~= nil and (shown[k] or moved or (self.given[k] and not (k == "convention" and v == "textbook"))) then
       parts[#parts + 1] = k .. "=" .. fmt(v)
     elseif k == "convention" and v ~= "textbook" then
       parts[#parts + 1] = k .. "=" .. fmt(v)
@@ -317,9 +320,11 @@ end
 -- Which state buffers an optimizer keeps, in kernel argument order.
 local function buffer_names(self)
   local v, k = self.values, self.spec.kind
-  if k == "Declared" then
+  if k == "Declared" then      -- per-parameter buffers; globals and scratch live elsewhere
     local names = {}
-    for i = 3, #self.program.bufs do names[#names + 1] = self.program.bufs[i] end
+    for _, list in ipairs { self.spec.state, self.spec.scalars, self.spec.rows, self.spec.cols } do
+      for _, name in ipairs(list) do names[#names + 1] = name end
+    end
     return names
   end
   local mom = self.sched.momentum ~= nil or (type(v.momentum) == "number" and v.momentum ~= 0) or nesterov_on(self)
@@ -344,9 +349,10 @@ local function state_of(self, p, i, hv)
   local sp = self.spec
   for j, name in ipairs(names) do
     if name then
-      -- a declaration's per-tensor scalars are one element; its buffers start at their declared value
-      local scalar = sp.kind == "Declared" and sp.decl.scalars and sp.decl.scalars[name] ~= nil
-      st[name] = tensor.zeros(scalar and { 1 } or p:shape())
+      -- a declaration's per-tensor scalars are one element, its rows and cols R and C
+      -- (the parameter seen as R x C); its buffers start at their declared value
+      local size = sp.kind == "Declared" and self.program.bufsize[name] or "all"
+      st[name] = tensor.zeros(define.buffer_shape(size, p))
       local init = sp.init and sp.init[name]
       if type(init) == "string" then init = hv[init] end
       if init and init ~= 0 then st[name]:fill_(init) end
@@ -397,7 +403,10 @@ end
 --   Keras's global_clipnorm: all by the global norm, g c min(1/|G|, 1/c) (clip_by_global_norm);
 --   otherwise (textbook, torch) clip_norm is global, as torch.nn.utils.clip_grad_norm_:
 --   g min(1, c / (|G| + 1e-6)).
-clip_scales = function(self, grads)
+-- The global norm |G| is `given` when the caller computed it (see Optimizer:step),
+-- else the sum of C.optim_grad_sqnorm in order: ol_sumsq both ways, so the same bits.
+-- A third result is |G| when one was used (nil otherwise), for opt:hyper().grad_norm.
+clip_scales = function(self, grads, given)
   local v = self.values
   local keras = conventions.keras_family[v.convention]
   if v.clip_norm and keras then
@@ -411,20 +420,32 @@ clip_scales = function(self, grads)
   end
   local c = v.global_clip_norm or v.clip_norm
   if not c then return 1, nil end
-  local total = 0
-  for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
-  local norm = math.sqrt(total)
-  if keras then return norm > c and c / norm or 1, nil end
-  if norm > c then return c / (norm + 1e-6), nil end
-  return 1, nil
+  local norm = given
+  if not norm then
+    local total = 0
+    for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
+    norm = math.sqrt(total)
+  end
+  if keras then return norm > c and c / norm or 1, nil, norm end
+  if norm > c then return c / (norm + 1e-6), nil, norm end
+  return 1, nil, norm
 end
 
 -- One update of every tensor in params from its .grad. With a closure, the
 -- closure recomputes loss and gradients first (at the look-ahead point with
 -- nesterov = "literal", the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
-function Optimizer:step(params, closure)
+-- grad_norm: the global L2 norm of the params' .grad as C.grad_norm(params)
+-- gives it, from a caller that computed it anyway (train.fit logs it and
+-- stops on NaN before the step). A global clip_norm then uses it instead of
+-- computing it again, so the logged norm is the clip's norm, computed once a
+-- step. Not with a closure (it makes new gradients); ignored when the clipped
+-- gradients are not the .grad themselves (accumulated, or clipped by value first).
+function Optimizer:step(params, closure, grad_norm)
   params = param_list(params)
   if closure ~= nil and type(closure) ~= "function" then fail(self.name .. ": step's closure must be a function") end
+  if grad_norm ~= nil and (type(grad_norm) ~= "number" or closure) then
+    fail(self.name .. ": step's grad_norm must be a number, and cannot come with a closure (the closure makes new gradients)")
+  end
   local k = self.t
   local hv = self:resolve(k)
   local v = self.values
@@ -445,11 +466,11 @@ function Optimizer:step(params, closure)
   end
   -- The update itself writes parameters and state in place: like torch.optim's
   -- @torch.no_grad() step, nothing here is recorded, and leaves may be written.
-  tensor.no_grad(self._update, self, params, hv, k, literal)
+  tensor.no_grad(self._update, self, params, hv, k, literal, grad_norm)
   return loss
 end
 
-function Optimizer:_update(params, hv, k, literal)
+function Optimizer:_update(params, hv, k, literal, grad_norm)
   local v = self.values
   C.optim_check(self.label, params)
   self.calls = self.calls + 1
@@ -463,15 +484,22 @@ function Optimizer:_update(params, hv, k, literal)
       grads[i] = c
     end
   end
-  local grad_scale, scales = clip_scales(self, grads)
+  local given = not value_first and not v.gradient_accumulation_steps and grad_norm or nil
+  local grad_scale, scales, norm = clip_scales(self, grads, given)
   self.t = k + 1
   local kind = self.spec.kind
   if kind == "Declared" then
     self:_run_program(params, grads, hv, grad_scale, scales, value_first)
-    hv.grad_scale = grad_scale
-    self.last = hv
-    return
+  else
+    self:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
   end
+  hv.grad_scale, hv.grad_norm = grad_scale, norm
+  self.last = hv
+end
+
+-- A built-in's step: its hand-written kernel over each tensor (kernels/optim.c).
+function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
+  local v, kind = self.values, self.spec.kind
   if kind == "Nadam" then
     -- mu_t = beta1 (1 - 0.5 0.96^(psi t)): psi = 0.004 in PyTorch and tf.keras <= 2.10;
     -- Keras 3 and tf.keras 2.11+ use 0.96^t (keras/src/optimizers/nadam.py)
@@ -492,8 +520,6 @@ function Optimizer:_update(params, hv, k, literal)
     C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
                    scales and scales[i])
   end
-  hv.grad_scale = grad_scale
-  self.last = hv
 end
 
 -- Which clippings the update applies to the gradient: by norm (a grad_scale
@@ -504,24 +530,86 @@ function Optimizer:clipping()
 end
 
 -- A declared optimizer's step: its program over each tensor, with this
--- step's hyperparameters, t and gradient scale as inputs.
+-- step's hyperparameters, t and gradient scale as inputs. A program with
+-- global reductions or matrix stages runs stage by stage over all tensors
+-- (define.lua); the others run whole, tensor by tensor.
 function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_first)
-  local prog = self.program
-  local values = {}
+  local prog, sp = self.program, self.spec
+  local values, gs_at = {}, nil
   for i, name in ipairs(prog.inputs) do
     if name == "t" then values[i] = self.t
-    elseif name == "grad_scale" then values[i] = grad_scale
+    elseif name == "grad_scale" then values[i] = grad_scale; gs_at = i
     elseif name == "clip_value" then values[i] = value_first and math.huge or self.values.clip_value
     else values[i] = hv[name] end
   end
-  local gs_at
-  for i, name in ipairs(prog.inputs) do if name == "grad_scale" then gs_at = i end end
+  -- globals: one element each, shared by every tensor
+  self.globals = self.globals or {}
+  for _, name in ipairs(sp.globals) do
+    if not self.globals[name] then
+      local init = sp.init[name]
+      if type(init) == "string" then init = hv[init] end
+      self.globals[name] = tensor.zeros({ 1 }):fill_(init)
+    end
+  end
+  self._scratch = self._scratch or setmetatable({}, { __mode = "k" })
+  local lists = {}
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
-    if gs_at and scales then values[gs_at] = scales[i] end
-    local bufs = {}
-    for j = 3, #prog.bufs do bufs[#bufs + 1] = st[prog.bufs[j]] end
-    C.optim_program_run(prog.handle, values, self.label, i, p, grads[i], table.unpack(bufs))
+    local bufs = { p, grads[i] }
+    for j = 3, #prog.bufs do
+      local name = prog.bufs[j]
+      local b = st[name] or self.globals[name]
+      if not b then       -- a stage's scratch: not state, not saved
+        self._scratch[p] = self._scratch[p] or {}
+        b = self._scratch[p][name] or tensor.zeros(define.buffer_shape(prog.bufsize[name], p))
+        self._scratch[p][name] = b
+      end
+      bufs[#bufs + 1] = b
+    end
+    lists[i] = bufs
+  end
+  if not prog.staged then
+    for i, bufs in ipairs(lists) do
+      if gs_at and scales then values[gs_at] = scales[i] end
+      C.optim_program_run(prog.handle, values, self.label, i, table.unpack(bufs))
+    end
+    return
+  end
+  local slots = {}
+  for i = 1, #lists do slots[i] = C.optim_program_slots(prog.handle) end
+  for k = 0, prog.nstages do
+    for i, bufs in ipairs(lists) do
+      if gs_at and scales then values[gs_at] = scales[i] end
+      C.optim_program_stage(prog.handle, slots[i], k == 0 and values or nil, k, self.label, i, table.unpack(bufs))
+    end
+    for _, g in ipairs(prog.globals) do
+      if g.stage == k then
+        local total = 0
+        for i = 1, #lists do total = total + C.optim_program_slot(slots[i], g.partial) end
+        for i = 1, #lists do C.optim_program_slot(slots[i], g.total, total) end
+      end
+    end
+    for _, m in ipairs(prog.mats) do
+      if m.stage == k and m.op ~= "MAT" then
+        for i, bufs in ipairs(lists) do
+          local out = bufs[m.outbuf + 1]
+          C.optim_rowcol_sum(bufs[m.inbuf + 1], params[i], m.op == "RSUM" and out or nil, m.op == "CSUM" and out or nil)
+        end
+      elseif m.stage == k then
+        for i, bufs in ipairs(lists) do
+          local out = m.fn(bufs[m.inbuf + 1])
+          if not tensor.is_tensor(out) or table.concat(out:shape(), "x") ~= table.concat(params[i]:shape(), "x") then
+            fail(string.format("%s: optim.fn.matrix's function must return a tensor of the parameter's shape %s, got %s",
+              self.name, table.concat(params[i]:shape(), "x"),
+              tensor.is_tensor(out) and table.concat(out:shape(), "x") or type(out)))
+          end
+          tensor.raw.copy_(bufs[m.outbuf + 1], out)
+        end
+      end
+    end
+  end
+  for _, st in ipairs(prog.rcstores) do
+    for _, bufs in ipairs(lists) do tensor.raw.copy_(bufs[st.buf + 1], bufs[st.tmpbuf + 1]) end
   end
 end
 
@@ -548,6 +636,10 @@ function Optimizer:state_dict()
     for name, t in pairs(self.state[p]) do st[name] = t:clone() end
     sd.state[i] = st
   end
+  if self.globals then
+    sd.globals = {}
+    for name, t in pairs(self.globals) do sd.globals[name] = t:clone() end
+  end
   return sd
 end
 
@@ -566,7 +658,20 @@ function Optimizer:load_state_dict(sd, params)
       if not tensor.is_tensor(t) then fail(string.format("%s: state '%s' of parameter %d is not a tensor", self.name, tostring(name), i)) end
     end
   end
+  if sd.globals ~= nil then
+    if type(sd.globals) ~= "table" then fail(self.name .. ": state_dict.globals is not a table") end
+    for name, t in pairs(sd.globals) do
+      if not (self.spec.init and self.spec.init[name] ~= nil) or not tensor.is_tensor(t) or t:numel() ~= 1 then
+        fail(string.format("%s: state_dict has a global '%s' this optimizer does not declare", self.name, tostring(name)))
+      end
+    end
+  end
   self.t, self.epoch, self.mu_prod = sd.t, sd.epoch, sd.mu_prod or 1.0
+  self.globals = nil
+  if sd.globals then
+    self.globals = {}
+    for name, t in pairs(sd.globals) do self.globals[name] = t:clone() end
+  end
   self.calls = sd.calls or sd.t
   for key, s in pairs(self.sched) do s:load_state(sd.schedules and sd.schedules[key]) end
   self.state = setmetatable({}, { __mode = "k" })
@@ -630,7 +735,7 @@ function optim.get(name, convention, overrides)
     fail(string.format("optim.get: unknown optimizer '%s'%s (known: %s)", name, suggest.phrase(name, names),
       table.concat(names, ", ")))
   end
-  if has and not has[sp.name] then
+  if has and not has[sp.name] and sp.kind ~= "Declared" then    -- a declaration brings its own defaults
     local names = {}
     for n in pairs(has) do names[#names + 1] = n end
     table.sort(names)

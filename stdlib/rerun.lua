@@ -212,6 +212,9 @@ function rerun.verify_main(argv)
   if not dir then return false end
   local m, why = open_folder(dir, "verify")
   if not m then io.stderr:write("optlab verify: " .. why .. "\n"); return false end
+  if m.kind == "landscape" then   -- experiment.landscape's folder: trajectories, not metrics (stdlib/landscape/verify.lua)
+    return require("landscape.verify").main(dir, m, function(a) return run_copy(dir, a) end, rerun_args(m, dir .. "/" .. m.script.copy))
+  end
   local copy = dir .. "/" .. m.script.copy
   local args = rerun_args(m, copy)
   print(string.format("optlab verify: will run %s %s (the folder's copy of %s, SHA-256 checked): " ..
@@ -301,6 +304,10 @@ function rerun.resume_main(argv)
   if not dir then return 2 end
   local m, why = open_folder(dir, "resume")
   if not m then io.stderr:write("optlab resume: " .. why .. "\n"); return 1 end
+  if m.kind == "landscape" then
+    io.stderr:write("optlab resume: " .. dir .. " is a landscape run, written whole at its end: run its script again\n")
+    return 1
+  end
   local copy = dir .. "/" .. m.script.copy
   local args = rerun_args(m, copy)
   print(string.format("optlab resume: will run %s %s (the folder's copy of %s, SHA-256 checked): " ..

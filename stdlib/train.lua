@@ -151,7 +151,7 @@ local function train_step(r, e, step)
       "stopping before the step is applied (history kept for %s)", tostring(gn), e, step, r.steps, lv, epochs_text(e - 1)), true)
     return false
   end
-  r.opt:step(r.params)
+  r.opt:step(r.params, nil, gn)    -- the norm once a step: logged, and clip_norm's (Optimizer:step)
   r.lsum, r.seen, r.gsum = r.lsum + lv * b, r.seen + b, r.gsum + gn
   for i, m in ipairs(r.metrics) do r.msums[i] = r.msums[i] + value_of(untaped(m.fn, output, y)) * b end
   r.blogs.step, r.blogs.loss, r.blogs.size = step, lv, b

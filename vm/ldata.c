@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tensor.h"
+#include "lcheck.h"
 #include "batch.h"
 #include "csvread.h"
 #include "idx.h"
@@ -135,8 +135,7 @@ static int data_from_tensors(lua_State *L)
     if (x->shape[0] != y->shape[0])
         ol_error(L, "data: x has %lld examples but y has %lld", (long long)x->shape[0], (long long)y->shape[0]);
     if (is_cls && y->ndim != 1) ol_error(L, "data: class labels must be a 1-dimensional tensor of ids");
-    lua_Integer given = luaL_optinteger(L, 4, 0);
-    if (given < 0 || given > 256) ol_error(L, "data: classes must be in 1..256, got %lld", (long long)given);
+    lua_Integer given = ol_optrange(L, 4, 0, 0, 256, "data", "classes (0: count them)");
     lua_settop(L, 3);
     lua_pushvalue(L, 1);
     OLTensor *xc = ol_pushcontiguous(L, lua_gettop(L));
@@ -311,8 +310,7 @@ static int ds_gather(lua_State *L)
 /* C.data_indices(n) -> 0, 1, ..., n-1 */
 static int data_indices(lua_State *L)
 {
-    lua_Integer n = luaL_checkinteger(L, 1);
-    if (n < 0 || n >= ((lua_Integer)1 << 40)) ol_error(L, "index list: bad length %lld", (long long)n);
+    lua_Integer n = ol_checkrange(L, 1, 0, ((lua_Integer)1 << 40) - 1, "index list", "length");
     Indices *ind = lua_newuserdatauv(L, sizeof *ind, 0);
     ind->n = 0; ind->v = NULL;
     luaL_setmetatable(L, OL_INDICES);
@@ -503,13 +501,12 @@ fail:
 static int data_synthetic(lua_State *L)
 {
     const char *kind = luaL_checkstring(L, 1);
-    lua_Integer seed = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
-    if (n < 1 || n > ((lua_Integer)1 << 31)) ol_error(L, "data.%s: n must be in 1..2^31, got %lld", kind, (long long)n);
+    char op[40];
+    snprintf(op, sizeof op, "data.%s", strcmp(kind, "linreg") == 0 ? "linear_regression" : kind);
+    lua_Integer seed = luaL_checkinteger(L, 2), n = ol_checkrange(L, 3, 1, (lua_Integer)1 << 31, op, "n");
     int rc;
     if (strcmp(kind, "blobs") == 0) {
-        lua_Integer f = luaL_checkinteger(L, 4), k = luaL_checkinteger(L, 5);
-        if (f < 1 || f > 65536) ol_error(L, "data.blobs: features must be in 1..65536, got %lld", (long long)f);
-        if (k < 1 || k > 256) ol_error(L, "data.blobs: centers must be in 1..256, got %lld", (long long)k);
+        lua_Integer f = ol_checkrange(L, 4, 1, 65536, op, "features"), k = ol_checkrange(L, 5, 1, 256, op, "centers");
         int64_t sx[2] = {n, f};
         OLTensor *x = ol_pushtensor_empty(L, 2, sx), *y = ol_pushtensor_empty(L, 1, sx);
         rc = ol_synth_blobs((uint64_t)seed, n, (int)f, (int)k, (float)luaL_checknumber(L, 6),
@@ -526,8 +523,7 @@ static int data_synthetic(lua_State *L)
         return 2;
     }
     if (strcmp(kind, "linreg") == 0) {
-        lua_Integer d = luaL_checkinteger(L, 4);
-        if (d < 1 || d > 4096) ol_error(L, "data.linear_regression: features must be in 1..4096, got %lld", (long long)d);
+        lua_Integer d = ol_checkrange(L, 4, 1, 4096, op, "features");
         int64_t sx[2] = {n, d}, sy[2] = {n, 1};
         OLTensor *x = ol_pushtensor_empty(L, 2, sx), *y = ol_pushtensor_empty(L, 2, sy);
         OLTensor *w = ol_pushtensor_empty(L, 1, &sx[1]);

@@ -3,14 +3,14 @@
  * stdlib/nn.lua records them on the autograd tape; nothing here does.
  *
  * Every binding checks ranks and shapes before calling a kernel and names
- * the op and the shapes in its error. Inputs that are not contiguous are
- * copied (ol_pushcontiguous replaces the argument slot, which keeps the copy
- * alive for the call); outputs come from ol_pushtensor_empty, which reuses
+ * the op and the shapes in its error (argument checks: lcheck.h). Inputs
+ * that are not contiguous are copied (ol_checkcontig); outputs come from ol_pushtensor_empty, which reuses
  * cached blocks, since kernels overwrite every element. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "tensor.h"
+#include "lcheck.h"
+#include "par.h"
 #include "act.h"
 #include "loss.h"
 #include "norm.h"
@@ -21,31 +21,6 @@
 
 /* ---- argument helpers ------------------------------------------------- */
 
-/* Argument idx as a contiguous tensor; the slot is replaced by the copy. */
-static OLTensor *contig(lua_State *L, int idx)
-{
-    ol_checktensor(L, idx);
-    OLTensor *t = ol_pushcontiguous(L, idx);
-    lua_replace(L, idx);
-    return t;
-}
-
-/* Optional tensor argument (nil/none -> NULL), made contiguous. */
-static OLTensor *opt_contig(lua_State *L, int idx)
-{
-    if (lua_isnoneornil(L, idx)) return NULL;
-    return contig(L, idx);
-}
-
-/* A tensor the kernel updates in place (running statistics): must already be contiguous. */
-static OLTensor *inplace_arg(lua_State *L, int idx, const char *op, const char *what)
-{
-    if (lua_isnoneornil(L, idx)) return NULL;
-    OLTensor *t = ol_checktensor(L, idx);
-    if (!ol_iscontiguous(t)) ol_error(L, "%s: %s is updated in place and must be contiguous", op, what);
-    return t;
-}
-
 static const char *shp(const OLTensor *t, char *buf) { return ol_shapestr(t, buf, 160); }
 
 static int to_int(lua_State *L, int64_t v, const char *op, const OLTensor *t)
@@ -53,14 +28,6 @@ static int to_int(lua_State *L, int64_t v, const char *op, const OLTensor *t)
     char s[160];
     if (v > INT32_MAX) ol_error(L, "%s: tensor of shape %s is too large for this kernel", op, shp(t, s));
     return (int)v;
-}
-
-static void same_shape(lua_State *L, const char *op, const OLTensor *a, const char *an,
-                       const OLTensor *b, const char *bn)
-{
-    char s1[160], s2[160];
-    if (!ol_sameshape(a, b))
-        ol_error(L, "%s: %s %s and %s %s must have the same shape", op, an, shp(a, s1), bn, shp(b, s2));
 }
 
 /* The upstream gradient of a scalar loss: a number or a one-element tensor. */
@@ -145,7 +112,7 @@ static void rows_cols(lua_State *L, const char *op, const OLTensor *x, int *rows
 static int act_forward(lua_State *L)
 {
     int a = (int)lua_tointeger(L, lua_upvalueindex(1));
-    OLTensor *x = contig(L, 1);
+    OLTensor *x = ol_checkcontig(L, 1);
     OLTensor *y = ol_pushtensor_empty(L, x->ndim, x->shape);
     size_t n = (size_t)ol_numel(x);
     const float *xp = ol_data(x);
@@ -153,11 +120,11 @@ static int act_forward(lua_State *L)
     int rows, cols;
     switch (a) {
     case A_RELU: ol_relu_forward(n, xp, yp); break;
-    case A_LEAKY: ol_leaky_relu_forward(n, xp, yp, (float)luaL_optnumber(L, 2, 0.01)); break;
-    case A_ELU: ol_elu_forward(n, xp, yp, (float)luaL_optnumber(L, 2, 1.0)); break;
+    case A_LEAKY: ol_leaky_relu_forward(n, xp, yp, (float)ol_optnum(L, 2, 0.01, "leaky_relu", "negative_slope")); break;
+    case A_ELU: ol_elu_forward(n, xp, yp, (float)ol_optnum(L, 2, 1.0, "elu", "alpha")); break;
     case A_TANH: ol_tanh_forward(n, xp, yp); break;
     case A_SIGMOID: ol_sigmoid_forward(n, xp, yp); break;
-    case A_GELU: ol_gelu_forward(n, xp, yp, (int)luaL_optinteger(L, 2, OL_GELU_NONE)); break;
+    case A_GELU: ol_gelu_forward(n, xp, yp, (int)ol_optrange(L, 2, OL_GELU_NONE, 0, 1, "gelu", "approximate")); break;
     case A_SOFTMAX: rows_cols(L, act_names[a], x, &rows, &cols); ol_softmax_forward(rows, cols, xp, yp); break;
     case A_LOG_SOFTMAX: rows_cols(L, act_names[a], x, &rows, &cols); ol_log_softmax_forward(rows, cols, xp, yp); break;
     }
@@ -169,10 +136,10 @@ static int act_forward(lua_State *L)
 static int act_backward(lua_State *L)
 {
     int a = (int)lua_tointeger(L, lua_upvalueindex(1));
-    OLTensor *s = contig(L, 1), *dy = contig(L, 2);
+    OLTensor *s = ol_checkcontig(L, 1), *dy = ol_checkcontig(L, 2);
     char name[40];
     snprintf(name, sizeof name, "%s backward", act_names[a]);
-    same_shape(L, name, s, (a == A_TANH || a == A_SIGMOID || a >= A_SOFTMAX) ? "y" : "x", dy, "dy");
+    ol_checksameshape(L, name, s, (a == A_TANH || a == A_SIGMOID || a >= A_SOFTMAX) ? "y" : "x", dy, "dy");
     OLTensor *dx = ol_pushtensor_empty(L, s->ndim, s->shape);
     size_t n = (size_t)ol_numel(s);
     const float *sp = ol_data(s), *g = ol_data(dy);
@@ -180,11 +147,11 @@ static int act_backward(lua_State *L)
     int rows, cols;
     switch (a) {
     case A_RELU: ol_relu_backward(n, sp, g, d); break;
-    case A_LEAKY: ol_leaky_relu_backward(n, sp, g, d, (float)luaL_optnumber(L, 3, 0.01)); break;
-    case A_ELU: ol_elu_backward(n, sp, g, d, (float)luaL_optnumber(L, 3, 1.0)); break;
+    case A_LEAKY: ol_leaky_relu_backward(n, sp, g, d, (float)ol_optnum(L, 3, 0.01, name, "negative_slope")); break;
+    case A_ELU: ol_elu_backward(n, sp, g, d, (float)ol_optnum(L, 3, 1.0, name, "alpha")); break;
     case A_TANH: ol_tanh_backward(n, sp, g, d); break;
     case A_SIGMOID: ol_sigmoid_backward(n, sp, g, d); break;
-    case A_GELU: ol_gelu_backward(n, sp, g, d, (int)luaL_optinteger(L, 3, OL_GELU_NONE)); break;
+    case A_GELU: ol_gelu_backward(n, sp, g, d, (int)ol_optrange(L, 3, OL_GELU_NONE, 0, 1, name, "approximate")); break;
     case A_SOFTMAX: rows_cols(L, name, s, &rows, &cols); ol_softmax_backward(rows, cols, sp, g, d); break;
     case A_LOG_SOFTMAX: rows_cols(L, name, s, &rows, &cols); ol_log_softmax_backward(rows, cols, sp, g, d); break;
     }
@@ -196,7 +163,7 @@ static int act_backward(lua_State *L)
 /* cross_entropy_forward(logits [n, c], labels [n] | targets [n, c]) -> loss (0-d tensor) */
 static int cross_entropy_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *y = contig(L, 2);
+    OLTensor *x = ol_checkcontig(L, 1), *y = ol_checkcontig(L, 2);
     int n, c, soft;
     const int32_t *lab = loss_targets(L, "cross_entropy", x, y, &n, &c, &soft);
     float loss = soft ? ol_cross_entropy_soft_forward(n, c, ol_data(x), ol_data(y), NULL)
@@ -208,7 +175,7 @@ static int cross_entropy_forward(lua_State *L)
 /* cross_entropy_backward(logits, labels, gscale) -> dlogits */
 static int cross_entropy_backward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *y = contig(L, 2);
+    OLTensor *x = ol_checkcontig(L, 1), *y = ol_checkcontig(L, 2);
     float scale = scale_arg(L, 3);
     int n, c, soft;
     const int32_t *lab = loss_targets(L, "cross_entropy backward", x, y, &n, &c, &soft);
@@ -221,7 +188,7 @@ static int cross_entropy_backward(lua_State *L)
 /* accuracy(logits [n, c], labels [n] | one-hot [n, c]) -> number of rows whose argmax is the label */
 static int accuracy(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *y = contig(L, 2);
+    OLTensor *x = ol_checkcontig(L, 1), *y = ol_checkcontig(L, 2);
     int n, c, soft;
     const int32_t *lab = loss_targets(L, "accuracy", x, y, &n, &c, &soft);
     if (soft) { /* one-hot: the label is the target row's argmax (first on ties) */
@@ -238,26 +205,19 @@ static int accuracy(lua_State *L)
     return 1;
 }
 
-static void pair_check(lua_State *L, const char *op, const OLTensor *a, const OLTensor *b)
-{
-    char s1[160], s2[160];
-    if (!ol_sameshape(a, b))
-        ol_error(L, "%s: input %s and target %s must have the same shape", op, shp(a, s1), shp(b, s2));
-}
-
 /* mse_forward(pred, target) -> loss; mse_backward(pred, target, gscale) -> dpred */
 static int mse_forward(lua_State *L)
 {
-    OLTensor *p = contig(L, 1), *t = contig(L, 2);
-    pair_check(L, "mse", p, t);
+    OLTensor *p = ol_checkcontig(L, 1), *t = ol_checkcontig(L, 2);
+    ol_checksameshape(L, "mse", p, "input", t, "target");
     push_scalar(L, ol_mse_forward((size_t)ol_numel(p), ol_data(p), ol_data(t)));
     return 1;
 }
 
 static int mse_backward(lua_State *L)
 {
-    OLTensor *p = contig(L, 1), *t = contig(L, 2);
-    pair_check(L, "mse backward", p, t);
+    OLTensor *p = ol_checkcontig(L, 1), *t = ol_checkcontig(L, 2);
+    ol_checksameshape(L, "mse backward", p, "input", t, "target");
     float scale = scale_arg(L, 3);
     OLTensor *d = ol_pushtensor_empty(L, p->ndim, p->shape);
     ol_mse_backward((size_t)ol_numel(p), ol_data(p), ol_data(t), scale, ol_data(d));
@@ -267,16 +227,16 @@ static int mse_backward(lua_State *L)
 /* binary_cross_entropy (with logits): forward(logits, targets) -> loss; backward(logits, targets, gscale) -> dlogits */
 static int bce_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *t = contig(L, 2);
-    pair_check(L, "binary_cross_entropy", x, t);
+    OLTensor *x = ol_checkcontig(L, 1), *t = ol_checkcontig(L, 2);
+    ol_checksameshape(L, "binary_cross_entropy", x, "input", t, "target");
     push_scalar(L, ol_binary_cross_entropy_with_logits_forward((size_t)ol_numel(x), ol_data(x), ol_data(t)));
     return 1;
 }
 
 static int bce_backward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *t = contig(L, 2);
-    pair_check(L, "binary_cross_entropy backward", x, t);
+    OLTensor *x = ol_checkcontig(L, 1), *t = ol_checkcontig(L, 2);
+    ol_checksameshape(L, "binary_cross_entropy backward", x, "input", t, "target");
     float scale = scale_arg(L, 3);
     OLTensor *d = ol_pushtensor_empty(L, x->ndim, x->shape);
     ol_binary_cross_entropy_with_logits_backward((size_t)ol_numel(x), ol_data(x), ol_data(t), scale, ol_data(d));
@@ -318,9 +278,10 @@ static void bn_status(lua_State *L, const char *op, int rc, const OLTensor *x)
 static int batch_norm_train(lua_State *L)
 {
     const char *op = "batch_norm";
-    OLTensor *x = contig(L, 1), *g = opt_contig(L, 2), *b = opt_contig(L, 3);
-    OLTensor *rm = inplace_arg(L, 4, op, "running_mean"), *rv = inplace_arg(L, 5, op, "running_var");
-    float eps = (float)luaL_optnumber(L, 6, 1e-5), mom = (float)luaL_optnumber(L, 7, 0.1);
+    OLTensor *x = ol_checkcontig(L, 1), *g = ol_optcontig(L, 2), *b = ol_optcontig(L, 3);
+    OLTensor *rm = lua_isnoneornil(L, 4) ? NULL : ol_checkinplace(L, 4, op, "running_mean");
+    OLTensor *rv = lua_isnoneornil(L, 5) ? NULL : ol_checkinplace(L, 5, op, "running_var");
+    float eps = (float)ol_optnum(L, 6, 1e-5, op, "eps"), mom = (float)ol_optnum(L, 7, 0.1, op, "momentum");
     int N, C, HW;
     bn_dims(L, op, x, &N, &C, &HW);
     bn_vec(L, op, g, "weight", C, x); bn_vec(L, op, b, "bias", C, x);
@@ -342,11 +303,11 @@ static int batch_norm_train(lua_State *L)
 static int batch_norm_train_backward(lua_State *L)
 {
     const char *op = "batch_norm backward";
-    OLTensor *x = contig(L, 1), *dy = contig(L, 2), *g = opt_contig(L, 3);
-    OLTensor *sm = contig(L, 4), *si = contig(L, 5);
+    OLTensor *x = ol_checkcontig(L, 1), *dy = ol_checkcontig(L, 2), *g = ol_optcontig(L, 3);
+    OLTensor *sm = ol_checkcontig(L, 4), *si = ol_checkcontig(L, 5);
     int N, C, HW;
     bn_dims(L, op, x, &N, &C, &HW);
-    same_shape(L, op, x, "x", dy, "dy");
+    ol_checksameshape(L, op, x, "x", dy, "dy");
     bn_vec(L, op, g, "weight", C, x); bn_vec(L, op, sm, "save_mean", C, x); bn_vec(L, op, si, "save_invstd", C, x);
     int64_t c64 = C;
     OLTensor *dx = ol_pushtensor_empty(L, x->ndim, x->shape);
@@ -361,9 +322,9 @@ static int batch_norm_train_backward(lua_State *L)
 static int batch_norm_eval(lua_State *L)
 {
     const char *op = "batch_norm (eval)";
-    OLTensor *x = contig(L, 1), *g = opt_contig(L, 2), *b = opt_contig(L, 3);
-    OLTensor *rm = contig(L, 4), *rv = contig(L, 5);
-    float eps = (float)luaL_optnumber(L, 6, 1e-5);
+    OLTensor *x = ol_checkcontig(L, 1), *g = ol_optcontig(L, 2), *b = ol_optcontig(L, 3);
+    OLTensor *rm = ol_checkcontig(L, 4), *rv = ol_checkcontig(L, 5);
+    float eps = (float)ol_optnum(L, 6, 1e-5, op, "eps");
     int N, C, HW;
     bn_dims(L, op, x, &N, &C, &HW);
     bn_vec(L, op, g, "weight", C, x); bn_vec(L, op, b, "bias", C, x);
@@ -378,12 +339,12 @@ static int batch_norm_eval(lua_State *L)
 static int batch_norm_eval_backward(lua_State *L)
 {
     const char *op = "batch_norm (eval) backward";
-    OLTensor *x = contig(L, 1), *dy = contig(L, 2), *g = opt_contig(L, 3);
-    OLTensor *rm = contig(L, 4), *rv = contig(L, 5);
-    float eps = (float)luaL_optnumber(L, 6, 1e-5);
+    OLTensor *x = ol_checkcontig(L, 1), *dy = ol_checkcontig(L, 2), *g = ol_optcontig(L, 3);
+    OLTensor *rm = ol_checkcontig(L, 4), *rv = ol_checkcontig(L, 5);
+    float eps = (float)ol_optnum(L, 6, 1e-5, op, "eps");
     int N, C, HW;
     bn_dims(L, op, x, &N, &C, &HW);
-    same_shape(L, op, x, "x", dy, "dy");
+    ol_checksameshape(L, op, x, "x", dy, "dy");
     bn_vec(L, op, g, "weight", C, x); bn_vec(L, op, rm, "running_mean", C, x); bn_vec(L, op, rv, "running_var", C, x);
     int64_t c64 = C;
     OLTensor *dx = ol_pushtensor_empty(L, x->ndim, x->shape);
@@ -396,10 +357,10 @@ static int batch_norm_eval_backward(lua_State *L)
 
 /* ---- dropout and initializers ----------------------------------------- */
 
+/* A Philox key or stream: any integer, its bits taken as they are. */
 static uint64_t u64_arg(lua_State *L, int idx, const char *op, const char *what)
 {
-    if (!lua_isinteger(L, idx)) ol_error(L, "%s: %s must be an integer, got %s", op, what, luaL_typename(L, idx));
-    return (uint64_t)lua_tointeger(L, idx);
+    return (uint64_t)ol_checkrange(L, idx, INT64_MIN, INT64_MAX, op, what);
 }
 
 /* dropout_forward(x, p, key, stream) -> y, mask: the decisions of ol_rng_dropout_mask(key,
@@ -410,7 +371,7 @@ typedef struct { int64_t n; float p; uint64_t bits[]; } dropout_mask;
 
 static int dropout_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1);
+    OLTensor *x = ol_checkcontig(L, 1);
     double p = luaL_checknumber(L, 2);
     if (!(p >= 0 && p < 1)) ol_error(L, "dropout: rate must be in [0, 1), got %g", p);
     uint64_t key = u64_arg(L, 3, "dropout", "key"), stream = u64_arg(L, 4, "dropout", "stream");
@@ -426,7 +387,7 @@ static int dropout_forward(lua_State *L)
 
 static int dropout_backward(lua_State *L)
 {
-    OLTensor *dy = contig(L, 1);
+    OLTensor *dy = ol_checkcontig(L, 1);
     dropout_mask *m = luaL_checkudata(L, 2, DROPOUT_MASK);
     if (ol_numel(dy) != m->n)
         ol_error(L, "dropout backward: dy has %lld elements, the mask %lld", (long long)ol_numel(dy), (long long)m->n);
@@ -456,7 +417,7 @@ static int truncated_normal(lua_State *L)
     size_t n = (size_t)ol_numel(t);
     float *o = ol_data(t);
     ol_rng_normal(key, stream, 0.0f, 1.0f, o, n);
-    #pragma omp parallel for schedule(static) if (n > 32768)
+    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float z = o[i];
         for (uint64_t round = 1; fabsf(z) > 2.0f; round++) {
@@ -490,7 +451,7 @@ static void linear_dims(lua_State *L, const char *op, const OLTensor *x, const O
 /* linear_forward(x [n, in], w [out, in], b [out] | nil, relu) -> y = x W^T + b (then ReLU) */
 static int linear_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *w = contig(L, 2), *b = opt_contig(L, 3);
+    OLTensor *x = ol_checkcontig(L, 1), *w = ol_checkcontig(L, 2), *b = ol_optcontig(L, 3);
     int relu = lua_toboolean(L, 4), n, in, out;
     linear_dims(L, "linear", x, w, b, &n, &in, &out);
     int64_t ys[2] = {n, out};
@@ -502,10 +463,10 @@ static int linear_forward(lua_State *L)
 /* dy, masked by the fused ReLU's output y when y is given (a copy: upstream gradients are never modified) */
 static OLTensor *masked_grad(lua_State *L, int dy_idx, int y_idx, const char *op)
 {
-    OLTensor *dy = contig(L, dy_idx);
+    OLTensor *dy = ol_checkcontig(L, dy_idx);
     if (lua_isnoneornil(L, y_idx)) return dy;
-    OLTensor *y = contig(L, y_idx);
-    same_shape(L, op, y, "y", dy, "dy");
+    OLTensor *y = ol_checkcontig(L, y_idx);
+    ol_checksameshape(L, op, y, "y", dy, "dy");
     OLTensor *g = ol_pushtensor_empty(L, dy->ndim, dy->shape);
     ol_relu_backward((size_t)ol_numel(dy), ol_data(y), ol_data(dy), ol_data(g));
     lua_replace(L, dy_idx);
@@ -516,7 +477,7 @@ static OLTensor *masked_grad(lua_State *L, int dy_idx, int y_idx, const char *op
 static int linear_backward(lua_State *L)
 {
     const char *op = "linear backward";
-    OLTensor *x = contig(L, 1), *w = contig(L, 2);
+    OLTensor *x = ol_checkcontig(L, 1), *w = ol_checkcontig(L, 2);
     int n, in, out;
     linear_dims(L, op, x, w, NULL, &n, &in, &out);
     OLTensor *dy = masked_grad(L, 3, 4, op);
@@ -537,9 +498,13 @@ static int linear_backward(lua_State *L)
 
 /* ---- conv2d ----------------------------------------------------------- */
 
-typedef struct { int top, bottom, left, right; } pads;
+/* Sizes, strides, paddings: ints for the kernels. */
+static int int_arg(lua_State *L, int idx, const char *op, const char *what)
+{
+    return (int)ol_checkrange(L, idx, 0, INT32_MAX, op, what);
+}
 
-static int int_arg(lua_State *L, int idx, const char *op, const char *what);
+typedef struct { int top, bottom, left, right; } pads;
 
 /* Padding argument: "valid", "same" (Keras: output = ceil(in / stride); an odd
  * total puts the extra row/column at the bottom/right), a number, or {ph, pw}. */
@@ -568,14 +533,6 @@ static pads resolve_pads(lua_State *L, int idx, int h, int w, int r, int s, int 
     } else ol_error(L, "conv2d: padding must be 'valid', 'same', a number or {ph, pw}, got %s", luaL_typename(L, idx));
     if (p.top < 0 || p.left < 0) ol_error(L, "conv2d: padding must be >= 0, got %d, %d", p.top, p.left);
     return p;
-}
-
-static int int_arg(lua_State *L, int idx, const char *op, const char *what)
-{
-    if (!lua_isinteger(L, idx)) ol_error(L, "%s: %s must be an integer, got %s", op, what, luaL_typename(L, idx));
-    lua_Integer v = lua_tointeger(L, idx);
-    if (v < 0 || v > INT32_MAX) ol_error(L, "%s: %s out of range: %lld", op, what, (long long)v);
-    return (int)v;
 }
 
 /* Checks x [n,c,h,w] and w [k,c,r,s] and fills the kernel's shape. Arguments at
@@ -616,7 +573,7 @@ static OLTensor *pad_copy(lua_State *L, const OLTensor *x, pads pd)
     OLTensor *xp = ol_pushtensor(L, 4, ps);
     const float *src = ol_data(x);
     float *dst = ol_data(xp);
-    #pragma omp parallel for schedule(static) if (n * c * h * w > 32768)
+    #pragma omp parallel for schedule(static) if (n * c * h * w > OL_PAR_MIN)
     for (int64_t pl = 0; pl < n * c; pl++)
         for (int64_t i = 0; i < h; i++)
             memcpy(dst + (pl * ps[2] + i + pd.top) * ps[3] + pd.left, src + (pl * h + i) * w, (size_t)w * sizeof(float));
@@ -665,7 +622,7 @@ static void crop_padded(const OLTensor *dxin, OLTensor *dx, const ol_conv2d_shap
 /* conv2d_forward(x, w, b | nil, stride_h, stride_w, padding, dil_h, dil_w, relu) -> y */
 static int conv2d_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *w = contig(L, 2), *b = opt_contig(L, 3);
+    OLTensor *x = ol_checkcontig(L, 1), *w = ol_checkcontig(L, 2), *b = ol_optcontig(L, 3);
     int relu = lua_toboolean(L, 9), explicit_pad;
     ol_conv2d_shape sh;
     pads pd;
@@ -684,7 +641,7 @@ static int conv2d_forward(lua_State *L)
 static int conv2d_backward(lua_State *L)
 {
     const char *op = "conv2d backward";
-    OLTensor *x = contig(L, 1), *w = contig(L, 2);
+    OLTensor *x = ol_checkcontig(L, 1), *w = ol_checkcontig(L, 2);
     int explicit_pad;
     ol_conv2d_shape sh;
     pads pd;
@@ -734,7 +691,7 @@ static void pool_dy(lua_State *L, const char *op, const OLTensor *dy, const ol_p
 /* max_pool2d_forward(x, kh, kw, sh, sw, ph, pw) -> y, argmax indices (opaque, for backward) */
 static int max_pool2d_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1);
+    OLTensor *x = ol_checkcontig(L, 1);
     ol_pool2d_shape sh;
     pool_setup(L, "max_pool2d", x, 2, &sh);
     int64_t ys[4] = {sh.n, sh.c, sh.p, sh.q};
@@ -751,7 +708,7 @@ static int max_pool2d_forward(lua_State *L)
 static int max_pool2d_backward(lua_State *L)
 {
     const char *op = "max_pool2d backward";
-    OLTensor *x = ol_checktensor(L, 1), *dy = contig(L, 2);
+    OLTensor *x = ol_checktensor(L, 1), *dy = ol_checkcontig(L, 2);
     pool_index *pi = luaL_checkudata(L, 3, POOL_INDEX);
     ol_pool2d_shape sh;
     pool_setup(L, op, x, 4, &sh);
@@ -765,7 +722,7 @@ static int max_pool2d_backward(lua_State *L)
 /* avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw) -> y */
 static int avg_pool2d_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1);
+    OLTensor *x = ol_checkcontig(L, 1);
     ol_pool2d_shape sh;
     pool_setup(L, "avg_pool2d", x, 2, &sh);
     int64_t ys[4] = {sh.n, sh.c, sh.p, sh.q};
@@ -778,7 +735,7 @@ static int avg_pool2d_forward(lua_State *L)
 static int avg_pool2d_backward(lua_State *L)
 {
     const char *op = "avg_pool2d backward";
-    OLTensor *x = ol_checktensor(L, 1), *dy = contig(L, 2);
+    OLTensor *x = ol_checktensor(L, 1), *dy = ol_checkcontig(L, 2);
     ol_pool2d_shape sh;
     pool_setup(L, op, x, 3, &sh);
     pool_dy(L, op, dy, &sh);
@@ -804,7 +761,7 @@ static int pool_arg(lua_State *L, int idx, const ol_conv2d_shape *sh)
  *   -> y, arg: max_pool2d(conv2d(x, w, b) (+ReLU), pool) and the argmax offsets for backward */
 static int conv2d_maxpool_forward(lua_State *L)
 {
-    OLTensor *x = contig(L, 1), *w = contig(L, 2), *b = opt_contig(L, 3);
+    OLTensor *x = ol_checkcontig(L, 1), *w = ol_checkcontig(L, 2), *b = ol_optcontig(L, 3);
     int relu = lua_toboolean(L, 9), explicit_pad;
     ol_conv2d_shape sh;
     pads pd;
@@ -829,7 +786,7 @@ static int conv2d_maxpool_forward(lua_State *L)
 static int conv2d_maxpool_backward(lua_State *L)
 {
     const char *op = "conv2d_max_pool2d backward";
-    OLTensor *x = contig(L, 1), *w = contig(L, 2), *dy = contig(L, 3), *y = contig(L, 4);
+    OLTensor *x = ol_checkcontig(L, 1), *w = ol_checkcontig(L, 2), *dy = ol_checkcontig(L, 3), *y = ol_checkcontig(L, 4);
     conv_pool_arg *a = luaL_checkudata(L, 5, CONV_POOL_ARG);
     int explicit_pad;
     ol_conv2d_shape sh;
@@ -842,7 +799,7 @@ static int conv2d_maxpool_backward(lua_State *L)
     if (!(dy->ndim == 4 && dy->shape[0] == sh.n && dy->shape[1] == sh.k && dy->shape[2] == sh.p / pool &&
           dy->shape[3] == sh.q / pool))
         ol_error(L, "%s: dy must be [%d, %d, %d, %d], got %s", op, sh.n, sh.k, sh.p / pool, sh.q / pool, shp(dy, s1));
-    same_shape(L, op, dy, "dy", y, "y");
+    ol_checksameshape(L, op, dy, "dy", y, "y");
     if (a->n != n) ol_error(L, "%s: the indices come from a different forward", op);
     lua_settop(L, 14);
     const OLTensor *xin = explicit_pad ? pad_copy(L, x, pd) : x;

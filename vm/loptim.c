@@ -9,7 +9,8 @@
  * every error, raised at the user's file:line. */
 #include <math.h>
 #include "optim.h"
-#include "tensor.h"
+#include "reduce.h"
+#include "lcheck.h"
 
 #define OL_HYPER "optlab.OptimHyper"
 
@@ -127,10 +128,7 @@ static int l_optim_update(lua_State *L)
     if (!ol_iscontiguous(p))
         ol_error(L, "%s: parameter %d (shape %s) is not contiguous: optimizers update parameters in place",
                  label, pi, ol_shapestr(p, a, sizeof a));
-    if (!ol_iscontiguous(g)) {
-        g = ol_pushcontiguous(L, 6);
-        lua_replace(L, 6);
-    }
+    g = ol_checkcontig(L, 6);
     const int64_t n = ol_numel(p);
     float *s1 = state_arg(L, 7, n, label, pi, 1);
     float *s2 = state_arg(L, 8, n, label, pi, 2);
@@ -162,67 +160,59 @@ static int l_optim_update(lua_State *L)
     return 0;
 }
 
-static float *contig_data(lua_State *L, int idx, const char *what)
-{
-    OLTensor *t = ol_checktensor(L, idx);
-    if (!ol_iscontiguous(t)) ol_error(L, "%s: tensor argument %d is not contiguous", what, idx);
-    return ol_data(t);
-}
-
-static int64_t numel_at(lua_State *L, int idx) { return ol_numel(ol_checktensor(L, idx)); }
-
-/* C.optim_grad_sqnorm(g) -> sum of squares in double, deterministic. */
+/* C.optim_grad_sqnorm(g) -> sum of squares in double: ol_sumsq, the sum
+ * C.grad_norm takes, so a clip's norm and the logged one agree to the bit. */
 static int l_grad_sqnorm(lua_State *L)
 {
-    OLTensor *g = ol_checktensor(L, 1);
-    if (!ol_iscontiguous(g)) g = ol_pushcontiguous(L, 1);
-    lua_pushnumber(L, ol_grad_sqnorm(ol_numel(g), ol_data(g)));
+    OLTensor *g = ol_checkcontig(L, 1);
+    lua_pushnumber(L, ol_sumsq(ol_numel(g), ol_data(g)));
     return 1;
 }
 
 /* C.optim_clip_value(g, c): clamp in place. */
 static int l_clip_value(lua_State *L)
 {
-    float *g = contig_data(L, 1, "optim_clip_value");
+    OLTensor *g = ol_checkinplace(L, 1, "optim_clip_value", "the gradient");
     double c = luaL_checknumber(L, 2);
     if (!(c >= 0)) ol_error(L, "clip_value must be >= 0, got %g", c);
-    ol_written(ol_checktensor(L, 1));
-    ol_clip_value(numel_at(L, 1), g, (float)c);
+    ol_written(g);
+    ol_clip_value(ol_numel(g), ol_data(g), (float)c);
     return 0;
 }
 
 /* C.optim_nesterov_point(p, v, save, alpha): save = p; p = p + alpha v. */
 static int l_nesterov_point(lua_State *L)
 {
-    int64_t n = numel_at(L, 1);
-    if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "optim_nesterov_point: sizes differ");
-    float *p = contig_data(L, 1, "optim_nesterov_point");
-    float *v = contig_data(L, 2, "optim_nesterov_point");
-    float *s = contig_data(L, 3, "optim_nesterov_point");
+    const char *op = "optim_nesterov_point";
+    OLTensor *p = ol_checkinplace(L, 1, op, "the parameter"), *v = ol_checkcontig(L, 2);
+    OLTensor *s = ol_checkinplace(L, 3, op, "the saved parameter");
+    ol_checksameshape(L, op, p, "parameter", v, "velocity");
+    ol_checksameshape(L, op, p, "parameter", s, "saved parameter");
     float alpha = (float)luaL_checknumber(L, 4);
-    ol_written(ol_checktensor(L, 1));
-    ol_written(ol_checktensor(L, 3));
-    ol_nesterov_point(n, p, v, s, alpha);
+    ol_written(p);
+    ol_written(s);
+    ol_nesterov_point(ol_numel(p), ol_data(p), ol_data(v), ol_data(s), alpha);
     return 0;
 }
 
 /* C.bench_copy(a, b) and C.bench_triad(a, b, c, s): bandwidth probes. */
 static int l_bench_copy(lua_State *L)
 {
-    int64_t n = numel_at(L, 1);
-    if (numel_at(L, 2) != n) ol_error(L, "bench_copy: sizes differ");
-    ol_written(ol_checktensor(L, 1));
-    ol_bench_copy(n, contig_data(L, 1, "bench_copy"), contig_data(L, 2, "bench_copy"));
+    OLTensor *a = ol_checkinplace(L, 1, "bench_copy", "a"), *b = ol_checkcontig(L, 2);
+    ol_checksameshape(L, "bench_copy", a, "a", b, "b");
+    ol_written(a);
+    ol_bench_copy(ol_numel(a), ol_data(a), ol_data(b));
     return 0;
 }
 
 static int l_bench_triad(lua_State *L)
 {
-    int64_t n = numel_at(L, 1);
-    if (numel_at(L, 2) != n || numel_at(L, 3) != n) ol_error(L, "bench_triad: sizes differ");
-    ol_written(ol_checktensor(L, 1));
-    ol_bench_triad(n, contig_data(L, 1, "bench_triad"), contig_data(L, 2, "bench_triad"),
-                   contig_data(L, 3, "bench_triad"), (float)luaL_checknumber(L, 4));
+    OLTensor *a = ol_checkinplace(L, 1, "bench_triad", "a"), *b = ol_checkcontig(L, 2), *c = ol_checkcontig(L, 3);
+    ol_checksameshape(L, "bench_triad", a, "a", b, "b");
+    ol_checksameshape(L, "bench_triad", a, "a", c, "c");
+    float s = (float)luaL_checknumber(L, 4);
+    ol_written(a);
+    ol_bench_triad(ol_numel(a), ol_data(a), ol_data(b), ol_data(c), s);
     return 0;
 }
 

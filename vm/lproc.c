@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "host.h"
-#include "tensor.h"
+#include "lcheck.h"
 
 extern char **environ;
 
@@ -111,8 +111,7 @@ int ol_exit_status(void) { return exit_status; }
 
 static int sys_set_exit_status(lua_State *L)
 {
-    lua_Integer s = luaL_checkinteger(L, 1);
-    if (s < 0 || s > 255) ol_error(L, "set_exit_status: expected 0..255, got %d", (int)s);
+    lua_Integer s = ol_checkrange(L, 1, 0, 255, "set_exit_status", "exit status");
     exit_status = (int)s;
     return 0;
 }

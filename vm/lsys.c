@@ -5,7 +5,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include "tensor.h"
+#include "lcheck.h"
 #include "gemm.h"
 
 static int sys_clock(lua_State *L)
@@ -28,8 +28,7 @@ static int sys_threads(lua_State *L) { lua_pushinteger(L, ol_threads_get()); ret
 
 static int sys_set_threads(lua_State *L)
 {
-    lua_Integer n = luaL_checkinteger(L, 1);
-    if (n < 1 || n > 1024) ol_error(L, "set_threads: thread count must be in 1..1024, got %d", (int)n);
+    lua_Integer n = ol_checkrange(L, 1, 1, 1024, "set_threads", "thread count");
     ol_threads_set((int)n);
     return 0;
 }

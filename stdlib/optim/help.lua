@@ -37,9 +37,11 @@ theta <- theta - lr*d]],
 
 -- The methods every optimizer object has (Optimizer in stdlib/optim.lua).
 local METHODS = {
-  step = [[opt:step(params [, closure])  one update of every tensor in params from its .grad (under no_grad,
+  step = [=[opt:step(params [, closure [, grad_norm]])  one update of every tensor in params from its .grad (under no_grad,
 like torch.optim's step). closure: a function that recomputes the loss (zeroing grads and calling
-backward) and returns it; required by nesterov = "literal". Returns the closure's loss.]],
+backward) and returns it; required by nesterov = "literal". Returns the closure's loss.
+grad_norm (without a closure): the global L2 norm of the .grad, when the caller computed it already
+(train.fit does, to log it); a global clip_norm then clips by it instead of computing it again.]=],
   zero_grad = [[opt:zero_grad(params)  zero the .grad of every tensor in params (model:zero_grad() does the same)]],
   finalize = [[opt:finalize(params)  with weight averaging (use_ema = true, optim.EMA, optim.Polyak), give the
 parameters their averages (Keras's finalize_variable_values; train.fit calls it at the end); otherwise nothing]],
@@ -128,12 +130,20 @@ program per tensor. Returns a constructor like optim.Adam. README: "Write your o
     where = "where(c, a, b)  a where c ~= 0, else b (per element, or per step on scalars)",
     sum = "sum(x)  the sum of x over the tensor (double, fixed order)", sumsq = "sumsq(x)  the sum of x^2 over the tensor",
     norm = "norm(x)  sqrt(sumsq(x))", mean = "mean(x)  sum(x) / numel()", numel = "numel()  the tensor's element count",
+    global_sum = "global_sum(x)  the sum of x over every parameter (tensor by tensor, in the parameters' order)",
+    global_sumsq = "global_sumsq(x)  the sum of x^2 over every parameter", global_norm = "global_norm(x)  sqrt(global_sumsq(x))",
+    matrix = "matrix(x, f)  f(t) on x as a tensor of the parameter's shape (tensor ops, matmuls: Muon's Newton-Schulz)",
+    row_sum = "row_sum(x)  at each element, the sum of its row (the tensor as R x C, C its last dimension)",
+    col_sum = "col_sum(x)  at each element, the sum of its column", row_mean = "row_mean(x)  row_sum(x) / ncols()",
+    col_mean = "col_mean(x)  col_sum(x) / nrows()", nrows = "nrows()  R: the element count over the last dimension",
+    ncols = "ncols()  C: the last dimension (a vector is one row)",
   }
   for name, text in pairs(FN) do
     help.register(optim.fn[name], "optim.fn." .. text .. "  (in an optim.define update; on plain numbers outside one)")
   end
   help.register(optim.fn, "optim.fn: the math of update functions (optim.define): sqrt, abs, sign, exp, log, pow, max, min, "
-    .. "where(c, a, b), gt, ge, lt, le (1 or 0), and per tensor sum, sumsq, norm, mean, numel")
+    .. "where(c, a, b), gt, ge, lt, le (1 or 0); per tensor sum, sumsq, norm, mean, numel; across parameters global_sum, "
+    .. "global_sumsq, global_norm; rows and columns row_sum, col_sum, row_mean, col_mean, nrows, ncols; matrix(x, f)")
 end
 
 return M

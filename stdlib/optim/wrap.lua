@@ -155,13 +155,15 @@ local function inner_updates(self)
   return type(self.inner.t) == "number" and self.inner.t or self.calls
 end
 
-function Wrapper:step(params, closure)
+-- grad_norm: the .grad's global norm from a caller that computed it (train.fit; Optimizer:step),
+-- passed on where the inner optimizer sees those .grad (not under Accumulate).
+function Wrapper:step(params, closure, grad_norm)
   params = param_list(params)
   if closure ~= nil and type(closure) ~= "function" then fail(self.name .. ": step's closure must be a function") end
   for i, p in ipairs(params) do
     if not tensor.is_tensor(p) then fail(string.format("%s: parameter %d is not a tensor", self.name, i)) end
   end
-  local loss = self:_step(params, closure)
+  local loss = self:_step(params, closure, grad_norm)
   self.calls = self.calls + 1
   self.t = self.inner.t
   return loss
@@ -188,9 +190,9 @@ local function zeros_like(name)
   return function(p) return { [name] = tensor.zeros(p:shape()) } end
 end
 
-local function average_step(self, params, closure)
+local function average_step(self, params, closure, grad_norm)
   local it = inner_updates(self)
-  local loss = self.inner:step(params, closure)
+  local loss = self.inner:step(params, closure, grad_norm)
   local ema = self.kind == "EMA"
   local buf = ema and "ema" or "average"
   tensor.no_grad(function()
@@ -264,11 +266,11 @@ local LOOKAHEAD = {
   { "alpha", 0.5, check = unit(false, false), show = true },
 }
 
-local function lookahead_step(self, params, closure)
+local function lookahead_step(self, params, closure, grad_norm)
   tensor.no_grad(function()
     for i, p in ipairs(params) do state_of(self, p, i, function(q) return { slow = q:clone() } end) end
   end)
-  local loss = self.inner:step(params, closure)
+  local loss = self.inner:step(params, closure, grad_norm)
   if (self.calls + 1) % self.opts.k == 0 then
     local a = self.opts.alpha
     tensor.no_grad(function()
@@ -327,7 +329,7 @@ local KINDS = {
   Accumulate = { fields = ACCUMULATE, step = accumulate_step },
 }
 
-function Wrapper:_step(params, closure) return KINDS[self.kind].step(self, params, closure) end
+function Wrapper:_step(params, closure, grad_norm) return KINDS[self.kind].step(self, params, closure, grad_norm) end
 
 function Wrapper:swap_average(params)
   local own = KINDS[self.kind].swap
@@ -453,7 +455,7 @@ function M.install_help(optim)
   local help = require "help"
   for kind, text in pairs(HELP) do help.register(optim[kind], text) end
   local methods = {
-    step = "w:step(params [, closure])  the inner optimizer's step, then this wrapper's work (averaging, the slow weights); Accumulate calls closure itself",
+    step = "w:step(params [, closure [, grad_norm]])  the inner optimizer's step, then this wrapper's work (averaging, the slow weights); Accumulate calls closure itself and keeps grad_norm (the norm of one call's gradient) from the inner optimizer",
     swap_average = "opt:swap_average(params)  swaps the parameters with their averaged weights (EMA, Polyak; a second call swaps back); true if it swapped",
     finalize = "w:finalize(params)  the inner optimizer's finalize, then, for EMA and Polyak, the parameters take their averages",
     describe = "w:describe()  the label tostring(w) shows, e.g. Lookahead(Adam(lr=0.001, ...), k=5, alpha=0.5)",

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "optim.h"
+#include "reduce.h"
 
 enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
 
@@ -485,21 +486,27 @@ Test(optim, missing_state_is_an_error)
     cr_assert_eq(ol_sgd_update(-1, p, g, s, &h), OL_OPTIM_EINVAL);
 }
 
-Test(optim, grad_sqnorm)
+/* The norm clip_norm uses is ol_sumsq (reduce.h), an ordered sum of par.h:
+ * sizes around a block (4096) and past one parallel round (256 blocks). */
+Test(optim, sumsq_sizes)
 {
     const int64_t sizes[] = {0, 1, 7, 4096, 4097, 1000003, 2 * 256 * 4096 + 5};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         const int64_t n = sizes[k];
         float *g = malloc((n + 1) * 4);
         uint64_t s = 3;
-        double want = 0;
-        for (int64_t i = 0; i < n; i++) { g[i] = urand(&s); want += (double)g[i] * g[i]; }
+        double want = 0, want1 = 0;
+        for (int64_t i = 0; i < n; i++) { g[i] = urand(&s); want += (double)g[i] * g[i]; want1 += g[i]; }
         omp_set_num_threads(1);
-        double one = ol_grad_sqnorm(n, g);
+        double one = ol_sumsq(n, g), sum1 = ol_sum(n, g), dot1 = ol_dot(n, g, 1, g, 1);
         omp_set_num_threads(2);
-        double two = ol_grad_sqnorm(n, g);
+        double two = ol_sumsq(n, g), sum2 = ol_sum(n, g), dot2 = ol_dot(n, g, 1, g, 1);
         cr_assert(memcmp(&one, &two, sizeof one) == 0, "n=%ld: %.17g vs %.17g", (long)n, one, two);
+        cr_assert(memcmp(&sum1, &sum2, sizeof one) == 0, "sum n=%ld: %.17g vs %.17g", (long)n, sum1, sum2);
+        cr_assert(memcmp(&dot1, &dot2, sizeof one) == 0, "dot n=%ld: %.17g vs %.17g", (long)n, dot1, dot2);
         cr_assert(fabs(one - want) <= 1e-12 * want, "n=%ld: %.17g, naive %.17g", (long)n, one, want);
+        cr_assert(fabs(dot1 - want) <= 1e-12 * want, "dot n=%ld: %.17g, naive %.17g", (long)n, dot1, want);
+        cr_assert(fabs(sum1 - want1) <= 1e-9, "sum n=%ld: %.17g, naive %.17g", (long)n, sum1, want1);
         free(g);
     }
 }

@@ -151,6 +151,167 @@ T.reductions_same_bits_at_any_thread_count = function()
   sys.set_threads(2)
 end
 
+-- Across all parameters: a global norm (clipping inside the declaration),
+-- a global state counting steps, and a matrix stage (Newton-Schulz as in Muon).
+local GClip = optim.define {
+  name = "GlobalClipTest", doc = "SGD clipped by the global gradient norm",
+  hyper = { { "lr", 0.1 }, { "c", 1.0 } },
+  globals = { steps = 0 },
+  update = function(p, g, s, h)
+    s.steps = s.steps + 1
+    return p - h.lr * (h.c / fn.max(h.c, fn.global_norm(g))) * g
+  end,
+}
+
+-- Newton-Schulz iteration towards the nearest orthogonal matrix (Muon's
+-- quintic, Jordan et al. 2024: a = 3.4445, b = -4.7750, c = 2.0315).
+local function newton_schulz(m, steps)
+  if m:dim() ~= 2 then return m end
+  local x = m / (m:norm() + 1e-7)
+  local tall = m:shape()[1] > m:shape()[2]
+  if tall then x = x:t() end
+  for _ = 1, steps do
+    local a = x:matmul(x:t())
+    local b = a * -4.7750 + a:matmul(a) * 2.0315
+    x = x * 3.4445 + b:matmul(x)
+  end
+  if tall then x = x:t() end
+  return x:contiguous()
+end
+local Orth = optim.define {
+  name = "OrthTest", doc = "p - lr * orthogonalize(momentum)",
+  hyper = { { "lr", 0.02 }, { "beta", 0.95 } },
+  state = { m = 0 },
+  update = function(p, g, s, h)
+    s.m = h.beta * s.m + g
+    return p - h.lr * fn.matrix(s.m, function(t) return newton_schulz(t, 10) end)
+  end,
+}
+
+T.global_reductions_and_state = function()
+  local shapes = { { 70001 }, { 3 }, { 20, 30 } }
+  local function setup()
+    local ps = {}
+    for i, sh in ipairs(shapes) do
+      ps[i] = tensor.randn(sh, { seed = i })
+      ps[i].grad = tensor.randn(sh, { seed = 10 + i }) * (i == 1 and 0.01 or 1)
+    end
+    return ps
+  end
+  local ps = setup()
+  local before, total = {}, 0
+  for i, p in ipairs(ps) do
+    before[i] = p:reshape(-1):totable()
+    for _, x in ipairs(p.grad:reshape(-1):totable()) do total = total + x * x end
+  end
+  local o = GClip {}
+  o:step(ps)
+  local scale = f32(0.1 * (1 / math.max(1, math.sqrt(total))))
+  for i, p in ipairs(ps) do
+    local got, g = p:reshape(-1):totable(), p.grad:reshape(-1):totable()
+    for j = 1, #got, 97 do
+      local want = f32(before[i][j] - f32(scale * g[j]))
+      check(got[j] == want, string.format("tensor %d element %d: got %.9g, want %.9g", i, j, got[j], want))
+    end
+  end
+  check(o.globals.steps:item() == 1, "the global counted one step")
+  -- resume from a state_dict: the global comes back
+  o:step(ps)
+  local o2 = GClip {}
+  o2:load_state_dict(o:state_dict(), ps)
+  check(o2.globals.steps:item() == 2, "global restored: " .. o2.globals.steps:item())
+  -- same bits at 1 and 2 threads
+  local out = {}
+  for threads = 1, 2 do
+    sys.set_threads(threads)
+    local q = setup()
+    local oo = GClip {}
+    for _ = 1, 3 do oo:step(q) end
+    out[threads] = q[1]
+  end
+  sys.set_threads(2)
+  identical(out[1], out[2], "global norm: 1 vs 2 threads")
+end
+
+T.matrix_stage_orthogonalizes = function()
+  local p = tensor.zeros({ 16, 8 })
+  p.grad = tensor.randn({ 16, 8 }, { seed = 9 })
+  local o = Orth { lr = 1 }
+  o:step { p }
+  -- p = -orth(g): the columns of a 16 x 8 orthogonalized matrix are near orthonormal
+  local gram = p:t():matmul(p):reshape(-1):totable()
+  local worst = 0
+  for i = 1, 8 do
+    for j = 1, 8 do worst = math.max(worst, math.abs(gram[(i - 1) * 8 + j] - (i == j and 1 or 0))) end
+  end
+  check(worst < 0.35, "Newton-Schulz (5 quintic steps leave singular values in ~[0.7, 1.2]): |U^T U - I| = " .. worst)
+  -- a 1-D parameter passes through f unchanged (f decides per shape, at run time)
+  local b = tensor.zeros(5)
+  b.grad = tensor.ones(5)
+  Orth { lr = 1 }:step { b }
+  check(b:totable()[1] == -1, "bias: p - lr g")
+  raises(function()
+    local Bad = optim.define { name = "BadMat", doc = "d", hyper = { { "lr", 1 } },
+      update = function(p, g) return p - fn.matrix(g, function(t) return t:reshape(-1):narrow(1, 1, 2) end) end }
+    local q = tensor.zeros({ 2, 2 }); q.grad = tensor.ones({ 2, 2 })
+    Bad {}:step { q }
+  end, "must return a tensor of the parameter's shape 2x2, got 2")
+end
+
+-- Rows and columns (Adafactor's factored second moment): against float64,
+-- on a matrix, a vector (one row) and a matrix large enough for threads.
+local Factored = optim.define {
+  name = "FactoredTest", doc = "r, c: EMAs of the row and column means of g^2; v = r c / mean(r)",
+  hyper = { { "lr", 0.1 }, { "beta2", 0.9 } },
+  rows = { r = 0 }, cols = { c = 0 },
+  update = function(p, g, s, h)
+    local g2 = g * g + 1e-30
+    s.r = h.beta2 * s.r + (1 - h.beta2) * fn.row_mean(g2)
+    s.c = h.beta2 * s.c + (1 - h.beta2) * fn.col_mean(g2)
+    return p - h.lr * g / fn.sqrt(s.r * s.c / fn.mean(s.r))
+  end,
+}
+
+T.rows_and_columns_match_a_float64_reference = function()
+  for _, shape in ipairs { { 3, 4 }, { 7 }, { 300, 257 } } do
+    local p = tensor.randn(shape, { seed = 1 })
+    local g = tensor.randn(shape, { seed = 2 })
+    p.grad = g
+    local R, C = 1, shape[#shape]
+    for i = 1, #shape - 1 do R = R * shape[i] end
+    local pv, gv = p:reshape(-1):totable(), g:reshape(-1):totable()
+    local o = Factored {}
+    o:step { p }
+    local r, c, mr = {}, {}, 0
+    for i = 1, R do r[i] = 0 end
+    for j = 1, C do c[j] = 0 end
+    for i = 1, R do
+      for j = 1, C do
+        local x = gv[(i - 1) * C + j] ^ 2
+        r[i], c[j] = r[i] + x / C, c[j] + x / R
+      end
+    end
+    for i = 1, R do r[i] = 0.1 * r[i]; mr = mr + r[i] / R end
+    local got, worst = p:reshape(-1):totable(), 0
+    for i = 1, R do
+      for j = 1, C do
+        local k = (i - 1) * C + j
+        local want = pv[k] - 0.1 * gv[k] / math.sqrt(r[i] * 0.1 * c[j] / mr)
+        worst = math.max(worst, math.abs(got[k] - want) / (math.abs(pv[k]) + math.abs(want)))
+      end
+    end
+    check(worst < 1e-6, string.format("%s: worst relative error %.3g", table.concat(shape, "x"), worst))
+    check(#o.state[p].r:totable() == R and #o.state[p].c:totable() == C, "row and column state sizes")
+  end
+  local out = {}
+  for threads = 1, 2 do
+    sys.set_threads(threads)
+    out[threads] = run(Factored {}, 200003, 3)
+  end
+  sys.set_threads(2)
+  identical(out[1], out[2], "rows and columns: 1 vs 2 threads")
+end
+
 T.schedules_and_resume = function()
   -- lr from a schedule, then a state_dict mid-run resumes bit for bit
   local function make() return D.Adam { lr = schedule.linear { from = 0.01, to = 0.001, steps = 20 } } end
@@ -260,8 +421,59 @@ T.errors_name_the_optimizer_and_the_field = function()
     HERE, "Adam is a built-in optimizer")
   fails(function() optim.define { name = "Bad", doc = "d", hyper = {}, updates = function(p) return p end } end,
     HERE, "unknown field 'updates'", "did you mean 'update'")
+  fails(function() optim.define { name = "Bad", doc = "d", hyper = {}, globals = { d = 0 },
+    update = function(p, g, s) s.d = fn.sum(g); return p end } {} end, HERE, "global 'd' is one number for all parameters")
   fails(function() optim.define { name = "Bad", doc = "d", hyper = {}, scalars = { v = 0 },
     update = function(p, g, s) s.v = g; return p end } {} end, HERE, "state 'v' is one number per tensor")
+end
+
+-- A comparison script that declares its optimizer: by object and by name,
+-- in --jobs 2 workers; the manifest records its hyperparameters and
+-- `optlab verify` reruns it bit for bit.
+T.declared_in_compare_jobs_and_verify = function()
+  local report = require "report"
+  local experiment = require "experiment"
+  local q = report.shell_quote
+  local exe = os.getenv("OPTLAB") or experiment.optlab_exe()
+  local dir = os.tmpname()
+  os.remove(dir)
+  report.mkdir_p(dir)
+  report.write_file(dir .. "/decl.lua", [[
+local fn = optim.fn
+optim.define {
+  name = "SignMomentum", doc = "sign of an EMA of g (Signum, Bernstein et al. 2018)",
+  hyper = { { "lr", 0.01, range = "[0, inf)" }, { "beta", 0.9, range = "[0, 1)" } },
+  state = { m = 0 },
+  update = function(p, g, s, h) s.m = h.beta * s.m + (1 - h.beta) * g; return p - h.lr * fn.sign(s.m) end,
+}
+local ds = data.blobs { n = 300, centers = 3, features = 4, std = 1.5, seed = 7 }
+local tr, va = ds:split { validation = 0.25 }
+return experiment.compare {
+  name = "declared", data = { tr, va }, batch_size = 30, epochs = 2, seeds = { 1 }, verbose = 0,
+  model = function() return nn.Sequential { input = { 4 }, nn.Dense(8, { activation = "relu" }), nn.Dense(3) } end,
+  optimizers = { optim.SignMomentum { lr = 0.02 }, "SignMomentum", "SGD" },
+}
+]])
+  local function run(args)
+    local p = io.popen(q(exe) .. " " .. args .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    return ok, out
+  end
+  local ok, out = run(q(dir .. "/decl.lua") .. " runs_dir=" .. q(dir .. "/runs") .. " --jobs 2")
+  check(ok, "the comparison failed:\n" .. out)
+  local folder = out:match("Run folder: ([^\n]+)")
+  check(folder, "no run folder in:\n" .. out)
+  local m = report.json_decode(report.read_file(folder .. "/manifest.json"))
+  local found
+  for _, o in ipairs(m.config and m.config.optimizers or {}) do
+    if o.label == "SignMomentum(lr=0.02, beta=0.9)" then found = o end
+  end
+  check(found and found.hyperparameters and found.hyperparameters.lr == 0.02 and found.hyperparameters.beta == 0.9,
+    "manifest entry of the declared optimizer: " .. report.read_file(folder .. "/manifest.json"))
+  local vok, vout = run("--threads 1 verify " .. q(folder))
+  check(vok and vout:find("OK, every metric matches bit for bit", 1, true), "verify:\n" .. vout)
+  os.execute("rm -rf " .. q(dir))
 end
 
 -- A hand-made program can never read or write outside its buffers.
@@ -269,7 +481,8 @@ T.program_checker_refuses_unsound_programs = function()
   local C = require "optlab.core"
   local O = C.optim_program_ops
   local function prog(vcode, extra)
-    local d = { nslots = 2, nregs = 2, nbufs = 2, nstages = 1, numel_slot = -1, vcode = vcode, scode = {},
+    local d = { nslots = 2, nregs = 2, nbufs = 2, nstages = 1, numel_slot = -1, nrows_slot = -1, ncols_slot = -1,
+                vcode = vcode, scode = {},
                 vstart = { 0, #vcode / 7 }, sstart = { 0, 0, 0 }, consts = {}, inputs = {} }
     for k, v in pairs(extra or {}) do d[k] = v end
     return C.optim_program(d)

@@ -428,4 +428,12 @@ function T.unknown_optimizer_constructor_says_did_you_mean()
   check(optim.lowercase_probe == nil, "a lowercase unknown key is plain nil")
 end
 
+-- A value a convention sets away from our default shows in the label
+-- (issue 16: tostring(optim.get("Adagrad")) hid initial_accumulator = 0.1).
+T.label_shows_what_a_convention_moved = function()
+  local label = tostring(optim.get("Adagrad"))
+  check(label:find("initial_accumulator=0.1", 1, true), label)
+  check(tostring(optim.Adagrad {}) == "Adagrad(lr=0.01, eps=1e-07)", tostring(optim.Adagrad {}))
+end
+
 return T

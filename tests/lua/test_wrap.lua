@@ -302,11 +302,11 @@ end
 function T.fit_evaluates_with_the_averaged_weights()
   local tr, va = blobs()
   local o = { epochs = 3, batch_size = 25, verbose = 0, validation = va }
-  local plain = train.fit(model(), optim.Adam { lr = 0.01 }, tr, o)
+  local plain = train.fit(model(), optim.Adam { lr = 0.01, clip_norm = 1 }, tr, o)
   for _, make in ipairs {
-    function() return optim.Adam { lr = 0.01, use_ema = true, ema_momentum = 0.9 } end,
-    function() return optim.EMA(optim.Adam { lr = 0.01 }, { momentum = 0.9 }) end,
-    function() return optim.Polyak(optim.Adam { lr = 0.01 }) end,
+    function() return optim.Adam { lr = 0.01, clip_norm = 1, use_ema = true, ema_momentum = 0.9 } end,
+    function() return optim.EMA(optim.Adam { lr = 0.01, clip_norm = 1 }, { momentum = 0.9 }) end,
+    function() return optim.Polyak(optim.Adam { lr = 0.01, clip_norm = 1 }) end,
   } do
     local opt = make()
     local m = model()
