@@ -40,7 +40,8 @@ end
 -- Field kinds: "num" (schedulable number), "bool", "conv", "opt" (optional positive number),
 -- "nesterov" (false, true: the one-gradient form, or "literal": the textbook's, with a closure).
 -- decay: Keras 2's inverse-time decay of lr, lr / (1 + decay k) (PyTorch Adagrad's lr_decay).
--- use_ema ... gradient_accumulation_steps: Keras's base optimizer options (optim/keras_base.lua).
+-- use_ema ... gradient_accumulation_steps: Keras's base optimizer options, made into the wrappers
+-- optim.EMA and optim.Accumulate around the optimizer (optim/keras_base.lua, optim/wrap.lua).
 local COMMON = {
   { "lr", "num", NONNEG }, { "weight_decay", "num", NONNEG }, { "decay", "fixed", NONNEG },
   { "clip_norm", "opt", POS }, { "global_clip_norm", "opt", POS }, { "clip_value", "opt", POS },

@@ -22,10 +22,10 @@ local M = {}
 function M.wrap(opt)
   local v = opt.values
   if v.gradient_accumulation_steps then
-    opt = wrap.Accumulate(opt, { steps = v.gradient_accumulation_steps }, true)
+    opt = wrap.as_option("Accumulate", opt, { steps = v.gradient_accumulation_steps })
   end
   if v.use_ema then
-    opt = wrap.EMA(opt, { momentum = v.ema_momentum, overwrite_frequency = v.ema_overwrite_frequency }, true)
+    opt = wrap.as_option("EMA", opt, { momentum = v.ema_momentum, overwrite_frequency = v.ema_overwrite_frequency })
   end
   return opt
 end

@@ -425,8 +425,11 @@ end
 
 -- The constructors: optim.EMA(opt [, opts]) and friends.
 for kind, k in pairs(KINDS) do
-  M[kind] = function(inner, opts, as_option) return new(kind, k.fields, inner, opts, as_option) end
+  M[kind] = function(inner, opts) return new(kind, k.fields, inner, opts) end
 end
+
+-- The wrapper made from an optimizer's own option (optim/keras_base.lua).
+function M.as_option(kind, inner, opts) return new(kind, KINDS[kind].fields, inner, opts, true) end
 
 local HELP = {
   EMA = [[optim.EMA(opt [, {momentum = 0.99, overwrite_frequency = n}])  weight averaging, exponential
