@@ -1,6 +1,6 @@
 -- Optimizer throughput: ns per parameter and GB/s for each optimizer on 1M and
 -- 10M parameters with 1 and 2 threads, against the copy and triad bandwidth
--- measured in the same run (C.bench_copy / C.bench_triad, same threading).
+-- measured in the same run (C.optim.bench_copy / C.optim.bench_triad, same threading).
 -- GB/s counts the bytes a fused update must move: param read+write, grad
 -- read, each state buffer read+write. Copy and triad are counted as STREAM
 -- does (8 and 12 bytes per element); their stores to a separate array also
@@ -48,8 +48,8 @@ for _, n in ipairs { 1000000, 10000000 } do
   for threads = 1, 2 do
     sys.set_threads(threads)
     local reps = n > 1000000 and 10 or 40
-    local tc = best_time(function() C.bench_copy(a, b) end, reps)
-    local tt = best_time(function() C.bench_triad(a, b, c, 0.5) end, reps)
+    local tc = best_time(function() C.optim.bench_copy(a, b) end, reps)
+    local tt = best_time(function() C.optim.bench_triad(a, b, c, 0.5) end, reps)
     local copy_bw, triad_bw = 8 * n / tc / 1e9, 12 * n / tt / 1e9
     print(string.format("%-22s %5s %3d %9.3f %8.2f", "copy (a = b)", label, threads, tc / n * 1e9, copy_bw))
     print(string.format("%-22s %5s %3d %9.3f %8.2f %7.2f", "triad (a = b + s c)", label, threads, tt / n * 1e9, triad_bw, 1))

@@ -73,11 +73,11 @@ elseif mode == "optim" then
   local C = require "optlab.core"
   do
     local a, b, c = tensor.zeros(n), tensor.ones(n), tensor.ones(n)
-    C.bench_triad(a, b, c, 0.5)
+    C.optim.bench_triad(a, b, c, 0.5)
     local best = math.huge
     for _ = 1, reps do
       local t0 = sys.clock()
-      C.bench_triad(a, b, c, 0.5)
+      C.optim.bench_triad(a, b, c, 0.5)
       best = math.min(best, sys.clock() - t0)
     end
     print(string.format("RESULT impl=optlab mode=bandwidth threads=%d n=%d triad_gbs=%.2f", threads, n, 12 * n / best / 1e9))

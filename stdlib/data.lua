@@ -118,7 +118,7 @@ function data.idx(opts)
   if type(opts) ~= "table" or type(opts.images) ~= "string" or type(opts.labels) ~= "string" then
     fail("data.idx: expected {images = path, labels = path}")
   end
-  return read_from(C.data_idx(opts.images, opts.labels, opts.channel ~= false), { opts.images, opts.labels })
+  return read_from(C.data.idx(opts.images, opts.labels, opts.channel ~= false), { opts.images, opts.labels })
 end
 
 local function idx_pair_set(name, dirs, hint, names)
@@ -131,8 +131,8 @@ local function idx_pair_set(name, dirs, hint, names)
         table.concat(dirs, ", "), hint))
     end
   end
-  return read_from(C.data_idx(paths[1], paths[2], true), { paths[1], paths[2] }),
-         read_from(C.data_idx(paths[3], paths[4], true), { paths[3], paths[4] })
+  return read_from(C.data.idx(paths[1], paths[2], true), { paths[1], paths[2] }),
+         read_from(C.data.idx(paths[3], paths[4], true), { paths[3], paths[4] })
 end
 
 local function is_dir(p)
@@ -196,16 +196,16 @@ data.fashion_mnist_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "C
 function data.csv(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then fail("data.csv: expected a file path") end
-  local x, y, features, class_names, ids, label_name = C.data_csv(path, opts.label)
+  local x, y, features, class_names, ids, label_name = C.data.csv(path, opts.label)
   local task = opts.task or ((class_names or ids) and "classification" or "regression")
   local ds
   if task == "classification" then
     if not (class_names or ids) then
       fail(string.format("data.csv: %s: column '%s' is not a class id (integers 0..255 or names); use task = \"regression\"", path, label_name))
     end
-    ds = C.data_from_tensors(x, y, "classes", class_names and #class_names or nil)
+    ds = C.data.from_tensors(x, y, "classes", class_names and #class_names or nil)
   elseif task == "regression" then
-    ds = C.data_from_tensors(x, y:reshape(#y, 1), "targets")
+    ds = C.data.from_tensors(x, y:reshape(#y, 1), "targets")
   else
     fail("data.csv: task must be \"classification\" or \"regression\", got " .. tostring(task))
   end
@@ -216,7 +216,7 @@ end
 -- data.tensors(x, y, {targets = true}) for regression targets [N, ...].
 function data.tensors(x, y, opts)
   opts = opts or {}
-  return C.data_from_tensors(x, y, opts.targets and "targets" or "classes", opts.classes)
+  return C.data.from_tensors(x, y, opts.targets and "targets" or "classes", opts.classes)
 end
 
 -- ---- synthetic --------------------------------------------------------
@@ -226,15 +226,15 @@ local function seed_of(o) return o.seed or tensor.seed() end
 -- Gaussian blobs: data.blobs{n = 1000, centers = 3, features = 2, std = 1, box = 10, seed = 1}.
 function data.blobs(o)
   o = o or {}
-  local x, y = C.data_synthetic("blobs", seed_of(o), o.n or 1000, o.features or 2, o.centers or 3, o.std or 1.0, o.box or 10.0)
-  return C.data_from_tensors(x, y, "classes", o.centers or 3)
+  local x, y = C.data.synthetic("blobs", seed_of(o), o.n or 1000, o.features or 2, o.centers or 3, o.std or 1.0, o.box or 10.0)
+  return C.data.from_tensors(x, y, "classes", o.centers or 3)
 end
 
 -- Two spirals: data.spirals{n = 1000, noise = 0.05, turns = 1.5, seed = 1}.
 function data.spirals(o)
   o = o or {}
-  local x, y = C.data_synthetic("spirals", seed_of(o), o.n or 1000, o.noise or 0.05, o.turns or 1.5)
-  return C.data_from_tensors(x, y, "classes", 2)
+  local x, y = C.data.synthetic("spirals", seed_of(o), o.n or 1000, o.noise or 0.05, o.turns or 1.5)
+  return C.data.from_tensors(x, y, "classes", 2)
 end
 
 -- Linear regression: data.linear_regression{n = 1000, features = 10, condition = 100,
@@ -243,9 +243,9 @@ end
 -- rotate = false), targets [N, 1] = x w + noise. Returns ds, w (the true weights [features]).
 function data.linear_regression(o)
   o = o or {}
-  local x, y, w = C.data_synthetic("linreg", seed_of(o), o.n or 1000, o.features or 10, o.condition or 100,
+  local x, y, w = C.data.synthetic("linreg", seed_of(o), o.n or 1000, o.features or 10, o.condition or 100,
     o.noise or 0.1, o.rotate ~= false)
-  return C.data_from_tensors(x, y, "targets"), w
+  return C.data.from_tensors(x, y, "targets"), w
 end
 
 -- ---- loader -----------------------------------------------------------
@@ -269,7 +269,7 @@ function data.loader(ds, opts)
   local self = setmetatable({
     ds = ds, n = #ds, batch_size = bs, shuffle = opts.shuffle ~= false, seed = opts.seed or 1,
     drop_last = opts.drop_last == true, mean = norm.mean or 0, std = norm.std or 1,
-    one_hot = opts.one_hot == true, order = C.data_indices(#ds), shuffled_for = nil,
+    one_hot = opts.one_hot == true, order = C.data.indices(#ds), shuffled_for = nil,
   }, Loader)
   return self
 end

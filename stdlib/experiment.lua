@@ -20,7 +20,8 @@
 -- This file holds compare; the rest lives in stdlib/experiment/ by concern: base.lua (the
 -- experiment table, fail), spec.lua (spec keys, overrides, optimizer entries), env.lua
 -- (data sets, their files, the machine), folder.lua (records, code copies, manifest, views),
--- runs.lua (one run, --jobs workers). verify and resume are in stdlib/rerun.lua.
+-- runs.lua (one run, the worker's side), sched.lua (which run goes when, on how many
+-- threads). verify and resume are in stdlib/rerun.lua.
 local common = require "experiment.base"
 local C = common.C
 local report = common.report
@@ -37,9 +38,13 @@ local run_dir, FINISHED, write_record, read_record = folder.run_dir, folder.FINI
 local keep_copy, sync_code, missing_list, ordered = folder.keep_copy, folder.sync_code, folder.missing_list, folder.ordered
 local manifest_of, save_progress, outcome, finish = folder.manifest_of, folder.save_progress, folder.outcome, folder.finish
 local runs = require "experiment.runs"
-local execute, work, run_parallel = runs.execute, runs.work, runs.run_parallel
+local execute, work = runs.execute, runs.work
+local sched = require "experiment.sched"
 
 ---------------------------------------------------------------- compare
+
+-- steps.csv keeps every step of runs up to this many steps (a stride beyond).
+experiment.STEP_ROWS = 100000
 
 -- For `optlab verify` and `optlab resume`: where reruns write and whether to print.
 experiment._redirect = nil
@@ -66,7 +71,7 @@ local function compare(spec)
   local ov, given, jobs = experiment.parse_overrides(args)
   -- resolved configuration: script values, then command-line values
   local cfg = {}
-  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir" } do
+  for _, k in ipairs { "name", "epochs", "batch_size", "train_limit", "val_limit", "verbose", "runs_dir", "step_stride" } do
     cfg[k] = spec[k]
     if ov[k] ~= nil then cfg[k] = ov[k] end
   end
@@ -98,8 +103,27 @@ local function compare(spec)
     tr.resolve_metrics(cfg.metrics, where)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
+  if spec.diagnostics ~= nil then require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where) end
+  if cfg.step_stride ~= nil and not (compat.is_integer(cfg.step_stride) and cfg.step_stride >= 1) then
+    fail(where .. ": step_stride must be a positive integer (record every k-th step), got " .. tostring(cfg.step_stride))
+  end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
+  if spec.diagnostics ~= nil then
+    -- the probe batches come from the training set: say so now, not once per run
+    local d = require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where)
+    local need = d and (d.noise and d.probe_batches or 1) * d.probe_size or 0
+    if ds_len(train) < need then
+      fail(string.format("%s: diagnostics need %d probe batches of %d examples; the training set has %d examples",
+                         where, d.noise and d.probe_batches or 1, d.probe_size, ds_len(train)))
+    end
+  end
+  -- steps.csv: every step for runs up to STEP_ROWS steps, else a stride that keeps about that many
+  if cfg.step_stride == nil then
+    local n = ds_len(train)
+    local total = cfg.epochs * math.ceil((n or 0) / cfg.batch_size)
+    cfg.step_stride = total <= experiment.STEP_ROWS and 1 or math.ceil(total / experiment.STEP_ROWS)
+  end
 
   -- every run as plain data; the same list in every process
   local runs, fp = {}, {}
@@ -122,7 +146,17 @@ local function compare(spec)
     return work(ctx, experiment._worker)
   end
 
-  jobs = (redirect and redirect.jobs) or (resume and resume.jobs) or jobs or spec.jobs or 1
+  jobs = (redirect and redirect.jobs) or (resume and resume.jobs) or jobs or spec.jobs
+  if jobs ~= nil and not (compat.is_integer(jobs) and jobs >= 1) then fail(where .. ": jobs must be a positive integer") end
+  local explicit_jobs = jobs
+  if jobs == nil then
+    -- By default every core works: as many runs at once as there are cores, in
+    -- worker processes, which re-run the script from its top. So only a script
+    -- file's first comparison hands runs out; others in the process run here.
+    jobs = (ctx.script_path and not experiment._compared) and sys.threads() or 1
+  end
+  experiment._compared = true
+  ctx.cores, ctx.at_once = sys.threads(), 1
   ctx.quiet = redirect and redirect.quiet
   local records = {}
   if resume then
@@ -148,19 +182,18 @@ local function compare(spec)
   for _, o in ipairs(opts) do
     optlist[#optlist + 1] = { label = o.label, name = o.name, display = o.display, hyperparameters = o.hyper }
   end
-  local threads_per_job = jobs > 1 and math.max(1, math.floor(sys.threads() / jobs)) or nil
   ctx.manifest = {
     name = cfg.name, description = spec.description,
-    command = { overrides = report.array(given), jobs = jobs },
+    command = { overrides = report.array(given), jobs = explicit_jobs },
     config = {
       epochs = cfg.epochs, batch_size = cfg.batch_size, seeds = report.array(seeds), loss = tostring(cfg.loss),
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
+      step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
     },
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
-    threads_per_job = threads_per_job,
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
   }
   if resume then
@@ -214,7 +247,8 @@ local function compare(spec)
   if ctx.interrupted or ctx.write_error then
     -- nothing runs
   elseif jobs > 1 and #pending > 1 then
-    run_parallel(ctx, math.min(jobs, #pending), records, pending)
+    ctx.at_once = math.min(jobs, #pending)
+    sched.run_parallel(ctx, ctx.at_once, records, pending, function() guarded(save_progress, ctx, records) end)
     if sys.interrupted() then ctx.interrupted = "during the runs" end
     guarded(save_progress, ctx, records)
   else
@@ -311,7 +345,9 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   model       a function building the network (called once per run)
   optimizers  a list: optim objects, names ("Adam", Keras defaults) or {label = ..., optimizer = ...}
   loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
-  verbose, runs_dir, jobs (parallel runs), description, fit (a replacement for train.fit), gnuplot
+  verbose, runs_dir, jobs (runs at once; default one per core, sharing the cores), description,
+  fit (a replacement for train.fit), gnuplot, step_stride (steps.csv: every k-th step; default every step up to
+  100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])

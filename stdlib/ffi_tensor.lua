@@ -19,7 +19,7 @@ return function(tensor)
 
   function tensor.methods.ffi(t)
     if not ffi then need_luajit("t:ffi()") end
-    local p, n = C.data_ptr(t)
+    local p, n = C.ffi.data_ptr(t)
     local fp = ffi.cast("float *", p)
     anchors[fp] = t
     return fp, n
@@ -40,8 +40,8 @@ not checked: p[n] is memory outside the tensor. On Lua 5.4 it raises an error.]]
   function tensor.kernels()
     if not ffi then need_luajit("tensor.kernels()") end
     if not kernels then
-      ffi.cdef(C.ffi_cdef())
-      local lib = C.ffi_library()
+      ffi.cdef(C.ffi.cdef())
+      local lib = C.ffi.library()
       kernels = lib and ffi.load(lib) or ffi.C
     end
     return kernels

@@ -164,6 +164,7 @@ if C.sys then
   help.register(sys.set_exit_status, "sys.set_exit_status(code)  the exit status optlab returns when the script ends")
   help.register(sys.spawn, "sys.spawn(argv [, opts]) -> pid  starts a process (no shell)")
   help.register(sys.wait, "sys.wait(pid) -> code  waits for a process from sys.spawn")
+  help.register(sys.wait_any, "sys.wait_any{pid, ...} -> pid, how, code  waits for the first of these processes to end (sys.wait's how and code)")
 end
 
 return true

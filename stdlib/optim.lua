@@ -355,8 +355,11 @@ local function state_of(self, p, i, hv)
       local size = sp.kind == "Declared" and self.program.bufsize[name] or "all"
       st[name] = tensor.zeros(define.buffer_shape(size, p))
       local init = sp.init and sp.init[name]
-      if type(init) == "string" then init = hv[init] end
-      if init and init ~= 0 then st[name]:fill_(init) end
+      if init == "p" then tensor.raw.copy_(st[name], p)
+      else
+        if type(init) == "string" then init = hv[init] end
+        if init and init ~= 0 then st[name]:fill_(init) end
+      end
     end
   end
   if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
@@ -405,7 +408,7 @@ end
 --   otherwise (textbook, torch) clip_norm is global, as torch.nn.utils.clip_grad_norm_:
 --   g min(1, c / (|G| + 1e-6)).
 -- The global norm |G| is `given` when the caller computed it (see Optimizer:step),
--- else the sum of C.optim_grad_sqnorm in order: ol_sumsq both ways, so the same bits.
+-- else the sum of C.optim.grad_sqnorm in order: ol_sumsq both ways, so the same bits.
 -- A third result is |G| when one was used (nil otherwise), for opt:hyper().grad_norm.
 clip_scales = function(self, grads, given)
   local v = self.values
@@ -413,7 +416,7 @@ clip_scales = function(self, grads, given)
   if v.clip_norm and keras then
     local scales, low = {}, 1
     for i, g in ipairs(grads) do
-      local norm = math.sqrt(C.optim_grad_sqnorm(g))
+      local norm = math.sqrt(C.optim.grad_sqnorm(g))
       scales[i] = norm > v.clip_norm and v.clip_norm / norm or 1
       low = math.min(low, scales[i])
     end
@@ -424,7 +427,7 @@ clip_scales = function(self, grads, given)
   local norm = given
   if not norm then
     local total = 0
-    for _, g in ipairs(grads) do total = total + C.optim_grad_sqnorm(g) end
+    for _, g in ipairs(grads) do total = total + C.optim.grad_sqnorm(g) end
     norm = math.sqrt(total)
   end
   if keras then return norm > c and c / norm or 1, nil, norm end
@@ -435,7 +438,7 @@ end
 -- One update of every tensor in params from its .grad. With a closure, the
 -- closure recomputes loss and gradients first (at the look-ahead point with
 -- nesterov = "literal", the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
--- grad_norm: the global L2 norm of the params' .grad as C.grad_norm(params)
+-- grad_norm: the global L2 norm of the params' .grad as C.train.grad_norm(params)
 -- gives it, from a caller that computed it anyway (train.fit logs it and
 -- stops on NaN before the step). A global clip_norm then uses it instead of
 -- computing it again, so the logged norm is the clip's norm, computed once a
@@ -458,7 +461,7 @@ function Optimizer:step(params, closure, grad_norm)
       if not tensor.is_tensor(p) then fail(string.format("%s: parameter %d is not a tensor", self.name, i)) end
       local st = state_of(self, p, i, hv)
       st.theta = st.theta or tensor.zeros(p:shape())
-      C.optim_nesterov_point(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
+      C.optim.nesterov_point(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
     end
     loss = closure()
     for _, p in ipairs(params) do tensor.raw.copy_(p, self.state[p].theta) end
@@ -473,7 +476,7 @@ end
 
 function Optimizer:_update(params, hv, k, literal, grad_norm)
   local v = self.values
-  C.optim_check(self.label, params)
+  C.optim.check(self.label, params)
   self.calls = self.calls + 1
   local grads = {}
   for i, p in ipairs(params) do grads[i] = p.grad end
@@ -481,7 +484,7 @@ function Optimizer:_update(params, hv, k, literal, grad_norm)
   if value_first then     -- tf.keras <= 2.10 (_transform_gradients): clipvalue, then the norm of the clipped
     for i, g in ipairs(grads) do
       local c = g:clone()
-      C.optim_clip_value(c, v.clip_value)
+      C.optim.clip_value(c, v.clip_value)
       grads[i] = c
     end
   end
@@ -513,12 +516,12 @@ function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_firs
   local ht = hyper_table(self, hv, self.t, grad_scale)
   if literal then ht.nesterov = false end   -- gradient already taken at theta + alpha v
   if value_first then ht.clip_value = nil end
-  local h = C.optim_hyper(ht)
+  local h = C.optim.hyper(ht)
   local names = buffer_names(self)
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
     local b1, b2, b3 = names[1], names[2], names[3]
-    C.optim_update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
+    C.optim.update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
                    scales and scales[i])
   end
 end
@@ -536,21 +539,22 @@ end
 -- (define.lua); the others run whole, tensor by tensor.
 function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_first)
   local prog, sp = self.program, self.spec
+  -- globals: numbers (double) the optimizer keeps, inputs of every tensor's program
+  self.globals = self.globals or {}
+  for _, name in ipairs(sp.globals) do
+    if self.globals[name] == nil then
+      local init = sp.init[name]
+      if type(init) == "string" then init = hv[init] end
+      self.globals[name] = init
+    end
+  end
   local values, gs_at = {}, nil
   for i, name in ipairs(prog.inputs) do
     if name == "t" then values[i] = self.t
     elseif name == "grad_scale" then values[i] = grad_scale; gs_at = i
     elseif name == "clip_value" then values[i] = value_first and math.huge or self.values.clip_value
+    elseif name:sub(1, 7) == "global:" then values[i] = self.globals[name:sub(8)]
     else values[i] = hv[name] end
-  end
-  -- globals: one element each, shared by every tensor
-  self.globals = self.globals or {}
-  for _, name in ipairs(sp.globals) do
-    if not self.globals[name] then
-      local init = sp.init[name]
-      if type(init) == "string" then init = hv[init] end
-      self.globals[name] = tensor.zeros({ 1 }):fill_(init)
-    end
   end
   self._scratch = self._scratch or setmetatable({}, { __mode = "k" })
   local lists = {}
@@ -559,7 +563,7 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
     local bufs = { p, grads[i] }
     for j = 3, #prog.bufs do
       local name = prog.bufs[j]
-      local b = st[name] or self.globals[name]
+      local b = st[name]
       if not b then       -- a stage's scratch: not state, not saved
         self._scratch[p] = self._scratch[p] or {}
         b = self._scratch[p][name] or tensor.zeros(define.buffer_shape(prog.bufsize[name], p))
@@ -572,29 +576,29 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
   if not prog.staged then
     for i, bufs in ipairs(lists) do
       if gs_at and scales then values[gs_at] = scales[i] end
-      C.optim_program_run(prog.handle, values, self.label, i, table.unpack(bufs))
+      C.optim.program_run(prog.handle, values, self.label, i, table.unpack(bufs))
     end
     return
   end
   local slots = {}
-  for i = 1, #lists do slots[i] = C.optim_program_slots(prog.handle) end
+  for i = 1, #lists do slots[i] = C.optim.program_slots(prog.handle) end
   for k = 0, prog.nstages do
     for i, bufs in ipairs(lists) do
       if gs_at and scales then values[gs_at] = scales[i] end
-      C.optim_program_stage(prog.handle, slots[i], k == 0 and values or nil, k, self.label, i, table.unpack(bufs))
+      C.optim.program_stage(prog.handle, slots[i], k == 0 and values or nil, k, self.label, i, table.unpack(bufs))
     end
     for _, g in ipairs(prog.globals) do
       if g.stage == k then
         local total = 0
-        for i = 1, #lists do total = total + C.optim_program_slot(slots[i], g.partial) end
-        for i = 1, #lists do C.optim_program_slot(slots[i], g.total, total) end
+        for i = 1, #lists do total = total + C.optim.program_slot(slots[i], g.partial) end
+        for i = 1, #lists do C.optim.program_slot(slots[i], g.total, total) end
       end
     end
     for _, m in ipairs(prog.mats) do
       if m.stage == k and m.op ~= "MAT" then
         for i, bufs in ipairs(lists) do
           local out = bufs[m.outbuf + 1]
-          C.optim_rowcol_sum(bufs[m.inbuf + 1], params[i], m.op == "RSUM" and out or nil, m.op == "CSUM" and out or nil)
+          C.optim.rowcol_sum(bufs[m.inbuf + 1], params[i], m.op == "RSUM" and out or nil, m.op == "CSUM" and out or nil)
         end
       elseif m.stage == k then
         for i, bufs in ipairs(lists) do
@@ -611,6 +615,10 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
   end
   for _, st in ipairs(prog.rcstores) do
     for _, bufs in ipairs(lists) do tensor.raw.copy_(bufs[st.buf + 1], bufs[st.tmpbuf + 1]) end
+  end
+  -- every tensor computed the same new value of a global; keep it (double)
+  if #lists > 0 then
+    for _, g in ipairs(prog.gstores) do self.globals[g.name] = C.optim.program_slot(slots[1], g.slot) end
   end
 end
 
@@ -639,7 +647,7 @@ function Optimizer:state_dict()
   end
   if self.globals then
     sd.globals = {}
-    for name, t in pairs(self.globals) do sd.globals[name] = t:clone() end
+    for name, x in pairs(self.globals) do sd.globals[name] = x end
   end
   return sd
 end
@@ -661,8 +669,8 @@ function Optimizer:load_state_dict(sd, params)
   end
   if sd.globals ~= nil then
     if type(sd.globals) ~= "table" then fail(self.name .. ": state_dict.globals is not a table") end
-    for name, t in pairs(sd.globals) do
-      if not (self.spec.init and self.spec.init[name] ~= nil) or not tensor.is_tensor(t) or t:numel() ~= 1 then
+    for name, x in pairs(sd.globals) do
+      if not (self.spec.init and self.spec.init[name] ~= nil) or type(x) ~= "number" then
         fail(string.format("%s: state_dict has a global '%s' this optimizer does not declare", self.name, tostring(name)))
       end
     end
@@ -671,7 +679,7 @@ function Optimizer:load_state_dict(sd, params)
   self.globals = nil
   if sd.globals then
     self.globals = {}
-    for name, t in pairs(sd.globals) do self.globals[name] = t:clone() end
+    for name, x in pairs(sd.globals) do self.globals[name] = x end
   end
   self.calls = sd.calls or sd.t
   for key, s in pairs(self.sched) do s:load_state(sd.schedules and sd.schedules[key]) end

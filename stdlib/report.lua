@@ -7,11 +7,14 @@
 --   base.lua     the report table, files and shell, number helpers
 --   formats.lua  JSON (manifest.json) and CSV (metrics.csv)
 --   tables.lua   summary statistics over seeds, the printed tables, summary.md
---   plots.lua    gnuplot .dat/.gp files and SVG/PNG plots
+--   plots.lua    gnuplot .dat/.gp files and SVG/PNG plots, log axes, the per-epoch plots
+--   steps.lua    the per-step plots (loss per step and per second, schedules) and the diagnostics'
 --   html.lua     report.html
+--   schedule.lua which run ran when, on how many threads (summary.md, report.html)
 local report = require "report.base".report
 require "report.formats"
 require "report.tables"
 require "report.plots"
 require "report.html"
+require "report.schedule"
 return report

@@ -10,10 +10,13 @@ local rerun = {}
 local FINISHED = experiment.FINISHED
 local abspath, stdlib_dir, pos_int = experiment._abspath, experiment._stdlib_dir, experiment._pos_int
 
+-- The per-step views verify compares beside metrics.csv.
+local LOG_FILES = { "steps.csv", "diagnostics.csv" }
+
 local function metric_columns(header)
   local cols = {}
   for _, k in ipairs(header) do
-    if k ~= "run" and k ~= "optimizer" and k ~= "seed" and k ~= "epoch" and not report.TIMING[k] then
+    if k ~= "run" and k ~= "optimizer" and k ~= "seed" and k ~= "epoch" and k ~= "step" and not report.TIMING[k] then
       cols[#cols + 1] = k
     end
   end
@@ -36,22 +39,25 @@ end
 -- column of each must be in the other. tolerance nil: bit for bit; else
 -- relative. Returns ok, lines of the per-run report, the first difference
 -- (text), the metric columns, and per metric the largest relative difference.
-function rerun.compare_metrics(recorded, rerun_csv, tolerance)
+-- unit "step" and file "steps.csv" compare the per-step views (steps.csv,
+-- diagnostics.csv), whose rows are run x logged step.
+function rerun.compare_metrics(recorded, rerun_csv, tolerance, unit, file)
+  unit, file = unit or "epoch", file or "metrics.csv"
   local a, b = report.parse_csv(recorded), report.parse_csv(rerun_csv)
   local cols, bcols = metric_columns(a.header), metric_columns(b.header)
   local first = nil
   local has = {}
   for _, k in ipairs(cols) do has[k] = true end
   for _, k in ipairs(bcols) do
-    if not has[k] then first = first or ("metrics.csv has no column '" .. k .. "', which the rerun has") end
+    if not has[k] then first = first or (file .. " has no column '" .. k .. "', which the rerun has") end
   end
   local hasb = {}
   for _, k in ipairs(bcols) do hasb[k] = true end
   for _, k in ipairs(cols) do
-    if not hasb[k] then first = first or ("metrics.csv has a column '" .. k .. "', which the rerun has not") end
+    if not hasb[k] then first = first or (file .. " has a column '" .. k .. "', which the rerun has not") end
   end
-  if #cols == 0 then first = first or "metrics.csv has no metric columns" end
-  local function key(r) return r.optimizer .. "\0" .. r.seed .. "\0" .. r.epoch end
+  if #cols == 0 then first = first or (file .. " has no metric columns") end
+  local function key(r) return r.optimizer .. "\0" .. r.seed .. "\0" .. tostring(r[unit]) end
   local index, seen = {}, {}
   for _, r in ipairs(b.rows) do index[key(r)] = r end
   local lines, per, order, maxrel = {}, {}, {}, {}
@@ -66,7 +72,7 @@ function rerun.compare_metrics(recorded, rerun_csv, tolerance)
     p.epochs = p.epochs + 1
     local other = index[key(r)]
     local diff = nil
-    if seen[key(r)] then diff = "the row appears twice in metrics.csv"
+    if seen[key(r)] then diff = "the row appears twice in " .. file
     elseif not other then diff = "the rerun has no such row" end
     seen[key(r)] = true
     if other and not diff then
@@ -83,16 +89,16 @@ function rerun.compare_metrics(recorded, rerun_csv, tolerance)
       end
     end
     if diff then
-      p.bad[#p.bad + 1] = "epoch " .. r.epoch .. " " .. diff
-      first = first or string.format("%s, epoch %s, %s (metrics.csv line %d)", name, r.epoch, diff, r._line)
+      p.bad[#p.bad + 1] = unit .. " " .. r[unit] .. " " .. diff
+      first = first or string.format("%s, %s %s, %s (%s line %d)", name, unit, r[unit], diff, file, r._line)
     end
   end
   -- rows the rerun has and the record lacks: a deleted run, epoch or row
   for _, r in ipairs(b.rows) do
     if not seen[key(r)] then
       local p, name = entry(r)
-      p.bad[#p.bad + 1] = "epoch " .. r.epoch .. " missing from metrics.csv"
-      first = first or string.format("%s, epoch %s: the row is missing from metrics.csv", name, r.epoch)
+      p.bad[#p.bad + 1] = unit .. " " .. r[unit] .. " missing from " .. file
+      first = first or string.format("%s, %s %s: the row is missing from %s", name, unit, r[unit], file)
     end
   end
   local verdict = tolerance and string.format("all %d metrics within %g relative", #cols, tolerance) or
@@ -100,9 +106,11 @@ function rerun.compare_metrics(recorded, rerun_csv, tolerance)
   for _, name in ipairs(order) do
     local p = per[name]
     if #p.bad == 0 then
-      lines[#lines + 1] = string.format("  %-40s epochs 1-%d: %s", name, p.epochs, verdict)
+      lines[#lines + 1] = unit == "epoch" and string.format("  %-40s epochs 1-%d: %s", name, p.epochs, verdict)
+                          or string.format("  %-40s %s: %d rows: %s", name, file, p.epochs, verdict)
     else
-      lines[#lines + 1] = string.format("  %-40s MISMATCH in %d of %d epochs; first: %s", name, #p.bad, p.epochs, p.bad[1])
+      lines[#lines + 1] = string.format("  %-40s MISMATCH in %d of %d %ss%s; first: %s", name, #p.bad, p.epochs, unit,
+                                        unit == "epoch" and "" or (" of " .. file), p.bad[1])
     end
   end
   if #b.rows == 0 and #a.rows == 0 then first = first or "no rows recorded" end
@@ -257,6 +265,8 @@ function rerun.verify_main(argv)
   local last = experiment._last
   local rerun_csv = ok and last and report.read_file(last.dir .. "/metrics.csv") or nil
   local rerun_m = ok and last and last.manifest or nil
+  local rerun_logs = {}
+  for _, file in ipairs(LOG_FILES) do rerun_logs[file] = ok and last and report.read_file(last.dir .. "/" .. file) or nil end
   os.execute("rm -rf " .. report.shell_quote(tmp))   -- pass or fail, no temporary folder stays
   if not ok or not last or not rerun_csv then
     io.stderr:write("optlab verify: the rerun failed: " .. tostring(err or "the script did not call experiment.compare") .. "\n")
@@ -276,8 +286,36 @@ function rerun.verify_main(argv)
   end
   local pok, same, lines, first, cols, maxrel = pcall(rerun.compare_metrics, recorded, rerun_csv, tol)
   if not pok then problems[#problems + 1] = tostring(same); same, lines, cols, maxrel = false, {}, {}, {} end
-  print(string.format("optlab verify: %s against a rerun in %s, now removed (%d metrics per epoch: %s; timing excluded)",
-                      dir, tmp, #cols, table.concat(cols, ", ")))
+  local nepoch = #cols
+  -- the per-step views, bit for bit too (wall_seconds excluded); a file on one side only is a difference
+  for _, file in ipairs(LOG_FILES) do
+    local x, y = rerun_logs[file], report.read_file(dir .. "/" .. file)
+    local older = not y and type(m.config) == "table" and m.config.step_stride == nil
+    if older then
+      -- a folder of an optlab before per-step logs: nothing recorded to compare
+      print(string.format("optlab verify: %s has no %s (its optlab wrote none); comparing metrics.csv only", dir, file))
+    elseif x or y then
+      if not y then problems[#problems + 1] = "the folder has no " .. file .. ", which the rerun wrote"
+      elseif not x then problems[#problems + 1] = "the folder has a " .. file .. ", which the rerun did not write"
+      else
+        local lok, lsame, llines, lfirst, lcols, lmax = pcall(rerun.compare_metrics, y, x, tol, "step", file)
+        if not lok then problems[#problems + 1] = file .. ": " .. tostring(lsame)
+        else
+          for _, l in ipairs(llines) do lines[#lines + 1] = l end
+          if not lsame then problems[#problems + 1] = file .. ": " .. tostring(lfirst) end
+          for _, k in ipairs(lcols) do
+            if maxrel[file .. ":" .. k] == nil then cols[#cols + 1] = file .. ":" .. k end
+            maxrel[file .. ":" .. k] = lmax[k]
+          end
+        end
+      end
+    end
+  end
+  local per_step = {}
+  for i = nepoch + 1, #cols do per_step[#per_step + 1] = cols[i] end
+  print(string.format("optlab verify: %s against a rerun in %s, now removed (%d metrics per epoch: %s;%s timing excluded)",
+                      dir, tmp, nepoch, table.concat(cols, ", ", 1, nepoch),
+                      #per_step > 0 and (" per step: " .. table.concat(per_step, ", ") .. ";") or ""))
   for _, l in ipairs(lines) do print(l) end
   if other then
     for _, k in ipairs(cols) do

@@ -308,13 +308,13 @@ function serial.save(path, value)
     map[name], names[t] = t, name
     return name
   end
-  C.save(path, map, encode_text(value, ctx))
+  C.serial.save(path, map, encode_text(value, ctx))
 end
 
 -- serial.load(path) -> value: reads serial.save's file back; every tensor
 -- record must be referred to by the text and every reference must exist.
 function serial.load(path)
-  local tensors, text = C.load(path)
+  local tensors, text = C.serial.load(path)
   if C.is_tensor(tensors) then tensors = { [""] = tensors } end
   if text == nil then
     if tensors.__meta__ then

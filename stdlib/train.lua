@@ -12,7 +12,8 @@
 --
 -- This file holds train.fit; the rest lives in stdlib/train/ by concern: base.lua (the
 -- train table), metrics.lua (losses, metrics, evaluate), progress.lua (the progress line),
--- checkpoint.lua (the checkpoint file), callbacks.lua (early stopping, checkpoint, CSV logger).
+-- checkpoint.lua (the checkpoint file), callbacks.lua (early stopping, checkpoint, CSV logger),
+-- diagnostics.lua (Hessian eigenvalues, ill-conditioning, gradient noise: fit's diagnostics = {...}).
 local base = require "train.base"
 local C, train, fail = base.C, base.train, base.fail
 local metrics = require "train.metrics"
@@ -24,6 +25,7 @@ local epochs_text, fmt_val = progress.epochs_text, progress.fmt_val
 local restore = require "train.checkpoint".restore
 local callbacks = require "train.callbacks"
 local normalize_callbacks, call = callbacks.normalize_callbacks, callbacks.call
+local diagnostics = require "train.diagnostics"
 
 -- ---- fit ------------------------------------------------------------------
 
@@ -91,11 +93,20 @@ local function setup(model, opt, train_ds, o)
   end
   local params = params_of(model)
   local callbacks = normalize_callbacks(o.callbacks)
+  local stride = o.step_stride
+  if stride ~= nil and not (compat.is_integer(stride) and stride >= 1) then
+    fail("train.fit: step_stride must be a positive integer (record every k-th step), got " .. tostring(stride))
+  end
+  local diag = diagnostics._options(o.diagnostics, o.batch_size or loader.batch_size, "train.fit")
+  local probes = diag and diagnostics._probes(diag, train_ds, o)
 
   local history = { epoch = {}, loss = {}, val_loss = {}, lr = {}, seconds = {}, ms_per_step = {}, samples_per_s = {}, grad_norm = {} }
   for _, m in ipairs(metrics) do history[m.name], history["val_" .. m.name] = {}, {} end
   local ctx = { model = model, opt = opt, params = params, history = history, loader = loader, callbacks = callbacks,
-    epochs = epochs, stop_training = false, steps = steps }
+    epochs = epochs, stop_training = false, steps = steps,
+    -- per-step logs (columns of numbers), kept in checkpoints so a resumed run has them whole
+    step_log = stride and { step = {}, epoch = {}, loss = {}, grad_norm = {}, wall_seconds = {} } or nil,
+    diag_log = diag and diag.every ~= "epoch" and { step = {}, epoch = {} } or nil }
   local first_epoch = 1
   if o.resume then
     local st = train.load_state(o.resume)
@@ -109,6 +120,7 @@ local function setup(model, opt, train_ds, o)
       normalize = o.normalize, one_hot = o.one_hot },
     monitor = o.monitor or (val and "val_loss" or "loss"),
     msums = {}, blogs = { step = 0, loss = 0, size = 0 },
+    stride = stride, step_log = ctx.step_log, diag = diag, probes = probes, diag_log = ctx.diag_log, diag_secs = 0,
     last_finite = { value = nil, epoch = nil, step = nil },
   }
 end
@@ -120,6 +132,41 @@ local function stop(r, why, message, newline)
     if newline and r.tty then r.out:write("\n") end
     r.out:write(message, "\n")
   end
+end
+
+-- Appends a row (name = number) to a log of columns.
+-- A row with `step` opens a new row; one without fills in the last.
+local function append(log, row)
+  local n = #log.step + (row.step and 1 or 0)
+  for k, v in pairs(row) do
+    log[k] = log[k] or {}
+    log[k][n] = v
+  end
+end
+
+-- Step g's row of the step log: the minibatch loss, the gradient norm, the
+-- hyperparameters the step applied, the training seconds so far (the epochs before
+-- this one, then this epoch's clock without the diagnostics).
+local function log_step(r, e, g, lv, gn)
+  local before = 0
+  for i = 1, e - 1 do before = before + (r.history.seconds[i] or 0) end
+  local row = { step = g, epoch = e, loss = lv, grad_norm = gn,
+                wall_seconds = before + (sys.clock() - r.epoch_t0 - r.diag_secs) }
+  local hp = hyper_of(r.opt)
+  row.lr = hp.lr
+  for _, k in ipairs(HYPER_COLUMNS) do if type(hp[k]) == "number" then row[k] = hp[k] end end
+  append(r.step_log, row)
+end
+
+-- The diagnostics at the parameters as they are, in evaluation mode (no dropout,
+-- no random numbers drawn, batch norm's statistics untouched), then back to training.
+local function measure(r)
+  set_mode(r.model, false)
+  local ok, d = pcall(diagnostics._measure, r.diag, r.params, r.probes, function(x) return forward(r.model, x) end,
+                      r.loss_fn, hyper_of(r.opt).lr)
+  set_mode(r.model, true)
+  if not ok then error(d, 0) end
+  return d
 end
 
 -- One batch: forward, loss, backward, the update, the running sums, the batch
@@ -143,7 +190,7 @@ local function train_step(r, e, step)
   end
   lf.value, lf.epoch, lf.step = lv, e, step
   loss:backward()
-  local gn = C.grad_norm(r.params)
+  local gn = C.train.grad_norm(r.params)
   if not is_finite(gn) then
     -- a NaN or Inf gradient under a finite loss: stop before the step
     -- applies it, so the weights stay those of the last good step
@@ -153,6 +200,15 @@ local function train_step(r, e, step)
   end
   r.opt:step(r.params, nil, gn)    -- the norm once a step: logged, and clip_norm's (Optimizer:step)
   r.lsum, r.seen, r.gsum = r.lsum + lv * b, r.seen + b, r.gsum + gn
+  local g = (e - 1) * r.steps + step
+  if r.step_log and (g - 1) % r.stride == 0 then log_step(r, e, g, lv, gn) end
+  if r.diag_log and g % r.diag.every == 0 then
+    local t = sys.clock()
+    local d = measure(r)
+    append(r.diag_log, { step = g, epoch = e })
+    append(r.diag_log, d)
+    r.diag_secs = r.diag_secs + (sys.clock() - t)
+  end
   for i, m in ipairs(r.metrics) do r.msums[i] = r.msums[i] + value_of(untaped(m.fn, output, y)) * b end
   r.blogs.step, r.blogs.loss, r.blogs.size = step, lv, b
   for _, cb in ipairs(r.callbacks) do call(cb, "on_batch_end", step, r.blogs, r.ctx) end
@@ -178,7 +234,7 @@ end
 local function train_epoch(r, e, t0)
   r.lsum, r.seen, r.gsum = 0, 0, 0
   for i = 1, #r.metrics do r.msums[i] = 0 end
-  r.last_draw = t0
+  r.last_draw, r.epoch_t0, r.diag_secs = t0, t0, 0
   local stopped_at
   for step = 1, r.steps do
     if not train_step(r, e, step) then return "stop" end
@@ -279,8 +335,11 @@ local function run(r)
     for _, cb in ipairs(callbacks) do call(cb, "on_epoch_begin", e, ctx) end
     local t0 = sys.clock()
     if train_epoch(r, e, t0) == "stop" then return end
-    local secs = sys.clock() - t0
+    local secs = sys.clock() - t0 - r.diag_secs
     local logs = epoch_logs(r, e, secs)
+    if r.diag then
+      for k, v in pairs(measure(r)) do logs[k] = v end
+    end
     record(r.history, e, logs)
     observe(r, logs)
     print_epoch(r, e, logs, secs)
@@ -300,6 +359,8 @@ function train.fit(model, opt, train_ds, o)
   if ok and type(r.opt.finalize) == "function" then r.opt:finalize(r.params) end
   for _, cb in ipairs(r.callbacks) do call(cb, "on_train_end", r.ctx) end
   if not ok then error(err, 0) end
+  -- the per-step logs ride along in the history, beside its per-epoch columns
+  r.history.steps, r.history.diagnostics = r.step_log, r.diag_log
   return r.history
 end
 
@@ -314,9 +375,12 @@ opt: an optimizer (optim.Adam{...}) or a name ("adam", as optim.get: Keras defau
 opts: epochs = 1, batch_size = 64, loss = "cross_entropy" (a name in nn.functional or a function(output, target)),
 metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {...}, seed = 1, shuffle = true,
 drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
-monitor = "val_loss", output = io.stdout.
+monitor = "val_loss", output = io.stdout, step_stride = k (log every k-th step: history.steps),
+diagnostics = true | {...} (help(train.diagnostics): Hessian eigenvalues, ill-conditioning, gradient noise per epoch).
 history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
-grad_norm), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback".
+grad_norm, the diagnostics' columns), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback";
+history.steps: columns by logged step (step, epoch, loss, lr, grad_norm, hyperparameters, wall_seconds);
+history.diagnostics: columns by step with diagnostics = {every = k}.
 With weight averaging (optim.EMA, optim.Polyak, use_ema = true) each validation runs on the averaged
 weights (opt:swap_average), training goes on from the raw ones, and the model ends with the averages.]] },
     { train.evaluate, [[train.evaluate(model, ds [, opts]) -> {loss = number, <metric> = number, ...}

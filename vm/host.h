@@ -10,6 +10,7 @@
  * a build tree. Returns 0, or 1 with an error message on the stack. */
 int ol_host_setup(lua_State *L, const char *exe_dir);
 int luaopen_optlab_core(lua_State *L);
+
 /* The status sys.set_exit_status asked for (0 unless a script set it). */
 int ol_exit_status(void);
 #endif

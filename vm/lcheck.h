@@ -35,4 +35,9 @@ lua_Integer ol_optrange(lua_State *L, int idx, lua_Integer dflt, lua_Integer lo,
 /* A number argument, or dflt when nil or absent. */
 double ol_optnum(lua_State *L, int idx, double dflt, const char *op, const char *what);
 
+/* With the core table on top of the stack: add funcs to its sub-table `name`
+ * (made if absent), so each binding file's functions live under its module:
+ * C.optim.update, C.data.idx, C.train.grad_norm... */
+void ol_module(lua_State *L, const char *name, const luaL_Reg *funcs);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "host.h"
 #include "tensor.h"
+#include "lcheck.h"
 
 void ol_open_tensor(lua_State *L);
 void ol_open_sys(lua_State *L);
@@ -32,6 +33,18 @@ static void (*const openers[])(lua_State *L) = {
     ol_open_nn,
     ol_open_ffi,
 };
+
+void ol_module(lua_State *L, const char *name, const luaL_Reg *funcs)
+{
+    if (lua_getfield(L, -1, name) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+    }
+    luaL_setfuncs(L, funcs, 0);
+    lua_pop(L, 1);
+}
 
 int luaopen_optlab_core(lua_State *L)
 {

@@ -543,8 +543,8 @@ static const luaL_Reg ind_methods[] = {
     {"shuffle", ind_shuffle}, {"reset", ind_reset}, {"totable", ind_totable}, {NULL, NULL}
 };
 static const luaL_Reg data_funcs[] = {
-    {"data_idx", data_idx}, {"data_from_tensors", data_from_tensors}, {"data_indices", data_indices},
-    {"data_csv", data_csv}, {"data_synthetic", data_synthetic}, {NULL, NULL}
+    {"idx", data_idx}, {"from_tensors", data_from_tensors}, {"indices", data_indices},
+    {"csv", data_csv}, {"synthetic", data_synthetic}, {NULL, NULL}
 };
 
 void ol_open_data(lua_State *L)
@@ -567,5 +567,5 @@ void ol_open_data(lua_State *L)
     luaL_setfuncs(L, ind_methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    luaL_setfuncs(L, data_funcs, 0);
+    ol_module(L, "data", data_funcs);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "tensor.h"
+#include "lcheck.h"
 #include "act.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -53,8 +54,8 @@ static int ffi_library(lua_State *L)
 }
 
 static const luaL_Reg functions[] = {
-    {"ffi_cdef", ffi_cdef}, {"data_ptr", data_ptr}, {"ffi_library", ffi_library},
+    {"cdef", ffi_cdef}, {"data_ptr", data_ptr}, {"library", ffi_library},
     {NULL, NULL}
 };
 
-void ol_open_ffi(lua_State *L) { luaL_setfuncs(L, functions, 0); }
+void ol_open_ffi(lua_State *L) { ol_module(L, "ffi", functions); }

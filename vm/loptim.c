@@ -180,7 +180,7 @@ static int l_clip_value(lua_State *L)
     return 0;
 }
 
-/* C.optim_nesterov_point(p, v, save, alpha): save = p; p = p + alpha v. */
+/* C.optim.nesterov_point(p, v, save, alpha): save = p; p = p + alpha v. */
 static int l_nesterov_point(lua_State *L)
 {
     const char *op = "optim_nesterov_point";
@@ -246,10 +246,10 @@ static int l_optim_check(lua_State *L)
 }
 
 static const luaL_Reg optim_funcs[] = {
-    {"optim_check", l_optim_check},
-    {"optim_hyper", l_optim_hyper}, {"optim_update", l_optim_update},
-    {"optim_grad_sqnorm", l_grad_sqnorm}, {"optim_clip_value", l_clip_value},
-    {"optim_nesterov_point", l_nesterov_point},
+    {"check", l_optim_check},
+    {"hyper", l_optim_hyper}, {"update", l_optim_update},
+    {"grad_sqnorm", l_grad_sqnorm}, {"clip_value", l_clip_value},
+    {"nesterov_point", l_nesterov_point},
     {"bench_copy", l_bench_copy}, {"bench_triad", l_bench_triad},
     {NULL, NULL}
 };
@@ -258,5 +258,5 @@ void ol_open_optim(lua_State *L)
 {
     luaL_newmetatable(L, OL_HYPER);
     lua_pop(L, 1);
-    luaL_setfuncs(L, optim_funcs, 0);
+    ol_module(L, "optim", optim_funcs);
 }

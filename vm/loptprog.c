@@ -14,6 +14,7 @@
 #include <string.h>
 #include "optprog.h"
 #include "tensor.h"
+#include "lcheck.h"
 
 #define OL_PROGRAM "optlab.OptimProgram"
 #define OL_SLOTS "optlab.OptimProgramSlots"
@@ -244,9 +245,9 @@ static int l_rowcol_sum(lua_State *L)
 }
 
 static const luaL_Reg program_funcs[] = {
-    {"optim_program", l_program}, {"optim_program_run", l_program_run},
-    {"optim_program_slots", l_program_slots}, {"optim_program_slot", l_program_slot},
-    {"optim_program_stage", l_program_stage}, {"optim_rowcol_sum", l_rowcol_sum},
+    {"program", l_program}, {"program_run", l_program_run},
+    {"program_slots", l_program_slots}, {"program_slot", l_program_slot},
+    {"program_stage", l_program_stage}, {"rowcol_sum", l_rowcol_sum},
     {NULL, NULL}
 };
 
@@ -256,11 +257,13 @@ void ol_open_optprog(lua_State *L)
     lua_pop(L, 1);
     luaL_newmetatable(L, OL_SLOTS);
     lua_pop(L, 1);
-    luaL_setfuncs(L, program_funcs, 0);
+    ol_module(L, "optim", program_funcs);
+    lua_getfield(L, -1, "optim");
     lua_createtable(L, 0, OL_OP_COUNT);
     for (int i = 0; i < OL_OP_COUNT; i++) {
         lua_pushinteger(L, i);
         lua_setfield(L, -2, ol_prog_op_names[i]);
     }
-    lua_setfield(L, -2, "optim_program_ops");
+    lua_setfield(L, -2, "program_ops");
+    lua_pop(L, 1);
 }

@@ -1,10 +1,12 @@
 /* Processes, for experiment.lua: the working directory as the kernel knows
  * it, worker processes for --jobs (started and waited for here, not through
  * a shell, so the parent sees each worker's fate and Ctrl-C cannot kill a
- * shell between them), and the exit status a script asks for. */
+ * shell between them; wait_any for the scheduler), and the exit status a
+ * script asks for. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -80,18 +82,9 @@ static int sys_spawn(lua_State *L)
     return 1;
 }
 
-/* sys.wait(pid) -> "exit", status | "signal", number, name. Waits through
- * the EINTR of a caught Ctrl-C: the child decides when it is done. */
-static int sys_wait(lua_State *L)
+/* A child's fate as sys.wait reports it: "exit", status | "signal", number, name. */
+static int push_fate(lua_State *L, int st)
 {
-    lua_Integer id = luaL_checkinteger(L, 1);
-    /* waitpid reads 0 and negative ids as process groups: only one child here */
-    if (id < 1 || id > INT_MAX) ol_error(L, "wait: expected a process id from sys.spawn, got %d", (int)id);
-    pid_t pid = (pid_t)id;
-    int st;
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) ol_error(L, "wait: process %d: %s", (int)pid, strerror(errno));
-    }
     if (WIFSIGNALED(st)) {
         lua_pushliteral(L, "signal");
         lua_pushinteger(L, WTERMSIG(st));
@@ -101,6 +94,70 @@ static int sys_wait(lua_State *L)
     lua_pushliteral(L, "exit");
     lua_pushinteger(L, WIFEXITED(st) ? WEXITSTATUS(st) : 1);
     return 2;
+}
+
+/* waitpid reads 0 and negative ids as process groups: only children here */
+static pid_t check_pid(lua_State *L, lua_Integer id, const char *fn)
+{
+    if (id < 1 || id > INT_MAX) ol_error(L, "%s: expected a process id from sys.spawn, got %d", fn, (int)id);
+    return (pid_t)id;
+}
+
+/* sys.wait(pid) -> "exit", status | "signal", number, name. Waits through
+ * the EINTR of a caught Ctrl-C: the child decides when it is done. */
+static int sys_wait(lua_State *L)
+{
+    pid_t pid = check_pid(L, luaL_checkinteger(L, 1), "wait");
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) ol_error(L, "wait: process %d: %s", (int)pid, strerror(errno));
+    }
+    return push_fate(L, st);
+}
+
+/* sys.wait_any{pid, ...} -> pid, then its fate as sys.wait gives it. Waits
+ * for the first of these children to end (the experiment scheduler starts
+ * the next run, or gives the freed cores to the runs still going); the
+ * others stay for later calls. SIGCHLD is blocked in this thread while it
+ * waits, so sigtimedwait wakes as a child ends; a SIGCHLD taken by one of
+ * OpenMP's threads instead is caught by looking again every 0.2 s. */
+static int sys_wait_any(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    if (n < 1 || n > 4096) ol_error(L, "wait_any: expected a list of 1 to 4096 process ids");
+    pid_t *pids = lua_newuserdata(L, (size_t)n * sizeof *pids);
+    for (lua_Integer i = 1; i <= n; i++) {
+        int ok;
+        lua_rawgeti(L, 1, i);
+        lua_Integer id = lua_tointegerx(L, -1, &ok);
+        if (!ok) ol_error(L, "wait_any: entry %d is not a process id", (int)i);
+        pids[i - 1] = check_pid(L, id, "wait_any");
+        lua_pop(L, 1);
+    }
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &chld, &old);
+    for (;;) {
+        for (lua_Integer i = 0; i < n; i++) {
+            int st;
+            pid_t r = waitpid(pids[i], &st, WNOHANG);
+            if (r == pids[i]) {
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                lua_pushinteger(L, r);
+                return 1 + push_fate(L, st);
+            }
+            if (r < 0 && errno != EINTR) {
+                int e = errno;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                ol_error(L, "wait_any: process %d: %s", (int)pids[i], strerror(e));
+            }
+        }
+        /* a child's end, a timeout or a caught Ctrl-C (EINTR): look again */
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        sigtimedwait(&chld, NULL, &ts);
+    }
 }
 
 /* The exit status of optlab when the script returns normally: a comparison
@@ -117,7 +174,8 @@ static int sys_set_exit_status(lua_State *L)
 }
 
 static const luaL_Reg proc_funcs[] = {
-    {"getcwd", sys_getcwd}, {"listdir", sys_listdir}, {"spawn", sys_spawn}, {"wait", sys_wait}, {"set_exit_status", sys_set_exit_status},
+    {"getcwd", sys_getcwd}, {"listdir", sys_listdir}, {"spawn", sys_spawn}, {"wait", sys_wait}, {"wait_any", sys_wait_any},
+    {"set_exit_status", sys_set_exit_status},
     {NULL, NULL}
 };
 

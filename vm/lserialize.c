@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "tensor.h"
+#include "lcheck.h"
 
 #define MAGIC "OLTENSOR"
 #define VERSION_PLAIN 1u /* tensors only */
@@ -251,4 +252,4 @@ static int t_load(lua_State *L)
 
 static const luaL_Reg funcs[] = {{"save", t_save}, {"load", t_load}, {NULL, NULL}};
 
-void ol_open_serialize(lua_State *L) { luaL_setfuncs(L, funcs, 0); }
+void ol_open_serialize(lua_State *L) { ol_module(L, "serial", funcs); }

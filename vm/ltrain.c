@@ -2,6 +2,7 @@
  * elements in Lua. */
 #include <math.h>
 #include "tensor.h"
+#include "lcheck.h"
 #include "reduce.h"
 
 /* C.grad_norm(params) -> global L2 norm of the .grad of every parameter,
@@ -78,4 +79,4 @@ static const luaL_Reg train_funcs[] = {
     {"grad_norm", grad_norm}, {"accuracy_count", accuracy_count}, {"isfinite", isfinite_num}, {NULL, NULL}
 };
 
-void ol_open_train(lua_State *L) { luaL_setfuncs(L, train_funcs, 0); }
+void ol_open_train(lua_State *L) { ol_module(L, "train", train_funcs); }

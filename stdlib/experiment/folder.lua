@@ -153,6 +153,7 @@ local function manifest_of(ctx, records, finished)
     }
   end
   m.runs = runs
+  m.schedule = require("experiment.sched").schedule_of(ctx, records)
   m.modules = modules_of(ctx, records)
   m.missing = report.array(missing_list(ctx, records))
   m.interrupted = ctx.interrupted and ("Ctrl-C " .. ctx.interrupted) or nil
@@ -163,10 +164,23 @@ local function manifest_of(ctx, records, finished)
   return m
 end
 
+-- The per-step views: steps.csv (train.fit's step_stride) and diagnostics.csv
+-- (diagnostics every k steps), when some record has them.
+local LOG_FILES = { { "steps", "steps.csv", true }, { "diagnostics", "diagnostics.csv", false } }
+local function write_logs(ctx, list)
+  -- the rows of each finished run are formatted once (100,000 steps take seconds)
+  ctx.log_cache = ctx.log_cache or setmetatable({}, { __mode = "k" })
+  for _, f in ipairs(LOG_FILES) do
+    local text = report.log_csv(list, f[1], f[3], ctx.log_cache)
+    if text then report.write_file(ctx.dir .. "/" .. f[2], text) end
+  end
+end
+
 -- Rewritten after every run: an interrupted or killed run leaves a valid folder.
 local function save_progress(ctx, records)
   local list = ordered(ctx, records)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
+  write_logs(ctx, list)
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, false)) .. "\n")
 end
 
@@ -205,7 +219,8 @@ local function finish(ctx, records)
   local summary = report.summarize(ctx.opts, list)
   local tables = report.tables_text(summary, nseeds, ctx.manifest.config)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
-  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot)
+  write_logs(ctx, list)
+  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot, list)
   if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
   local manifest = manifest_of(ctx, records, true)
   manifest.plots = { rendered = plots.rendered, message = plots.message }
@@ -230,8 +245,18 @@ local function finish(ctx, records)
     for _, s in ipairs(manifest.missing) do md[#md + 1] = "- " .. s end
     md[#md + 1] = ""
   end
+  local dh, dr = report.diagnostics_rows(summary)
+  if dh then
+    md[#md + 1] = "## Diagnostics (final epoch)"
+    md[#md + 1] = ""
+    md[#md + 1] = report.md_table(dh, dr)
+    md[#md + 1] = ""
+  end
   if manifest.interrupted then md[#md + 1] = "Stopped by " .. manifest.interrupted .. "." ; md[#md + 1] = "" end
-  md[#md + 1] = "Plots: accuracy.svg, loss.svg, time.svg (PNG beside them; `.gp` and `.dat` to restyle)." ..
+  if manifest.schedule then md[#md + 1] = report.schedule_md(manifest.schedule) end
+  local pnames = {}
+  for _, name in ipairs(plots.names or report.PLOTS) do pnames[#pnames + 1] = name .. ".svg" end
+  md[#md + 1] = "Plots: " .. table.concat(pnames, ", ") .. " (PNG beside them; `.gp` and `.dat` to restyle)." ..
                 (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
   report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
   report.write_file(ctx.dir .. "/report.html",
@@ -245,6 +270,7 @@ local function finish(ctx, records)
       for _, s in ipairs(manifest.missing) do print("  " .. s) end
     end
     if not plots.rendered then print("\nPlots not rendered: " .. tostring(plots.message)) end
+    if manifest.schedule then print("\nSchedule: " .. (report.schedule_parts(manifest.schedule))) end
     if why then print("\n" .. why) end
     print("\nRun folder: " .. ctx.dir)
   end

@@ -1,12 +1,11 @@
--- Running the runs: one run in this process, or a share of them in --jobs worker processes.
+-- Running the runs: one run in this process, or in a worker process (sched.lua starts them).
 local common = require "experiment.base"
 local experiment = common.experiment
 local report = common.report
 local serial = common.serial
 local fail = common.fail
 local folder = require "experiment.folder"
-local read_record, write_record, sync_code = folder.read_record, folder.write_record, folder.sync_code
-local optlab_exe = require "experiment.env".optlab_exe
+local write_record, sync_code = folder.write_record, folder.sync_code
 
 ---------------------------------------------------------------- running one run
 
@@ -15,11 +14,15 @@ function experiment.is_interrupt(h)
   return type(h) == "table" and h.stopped == "interrupted"
 end
 
+-- train.fit's per-step logs in a history (step_stride, diagnostics every k steps):
+-- tables of columns, kept apart from the per-epoch columns (rec.logs).
+local LOGS = { steps = true, diagnostics = true }
+
 -- Copies the array columns of a history as plain numbers.
 local function plain_history(h)
   local out = {}
   for k, v in pairs(h) do
-    if type(k) == "string" and type(v) == "table" then
+    if type(k) == "string" and type(v) == "table" and not LOGS[k] then
       local col = {}
       for i = 1, #v do col[i] = tonumber(v[i]) end
       out[k] = col
@@ -28,19 +31,29 @@ local function plain_history(h)
   return out
 end
 
--- Runs one optimizer x seed. Returns the run's record (plain data).
-local function execute(ctx, run)
-  local rec = { id = run.id, opt = run.opt, label = run.label, seed = run.seed }
+-- Runs one optimizer x seed. Returns the run's record (plain data), with
+-- when it started and its thread counts (sched.lua's schedule). poll(rec),
+-- for workers, gives the callback that changes the threads between steps.
+local function execute(ctx, run, poll)
+  local rec = { id = run.id, opt = run.opt, label = run.label, seed = run.seed,
+                started = sys.time(), threads = { { at = 0, n = sys.threads() } } }
   local t0 = sys.clock()
   local ok, h = pcall(function()
+    local callbacks = ctx.spec.callbacks
+    if poll then
+      callbacks = {}
+      for i, cb in ipairs(ctx.spec.callbacks or {}) do callbacks[i] = cb end
+      callbacks[#callbacks + 1] = poll(rec)
+    end
     local tensor = require("tensor")
     tensor.manual_seed(run.seed)
     local model = ctx.spec.model()
     local opt = ctx.opts[run.opt].make()
     local cfg = {
       epochs = ctx.cfg.epochs, batch_size = ctx.cfg.batch_size, loss = ctx.cfg.loss, metrics = ctx.cfg.metrics,
-      validation = ctx.val, callbacks = ctx.spec.callbacks, seed = run.seed, verbose = ctx.verbose,
+      validation = ctx.val, callbacks = callbacks, seed = run.seed, verbose = ctx.verbose,
       label = ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""),
+      step_stride = ctx.cfg.step_stride, diagnostics = ctx.spec.diagnostics,
     }
     return ctx.fit(model, opt, ctx.train, cfg)
   end)
@@ -56,6 +69,12 @@ local function execute(ctx, run)
     return rec
   end
   rec.history = plain_history(h)
+  for k in pairs(LOGS) do
+    if type(h[k]) == "table" then
+      rec.logs = rec.logs or {}
+      rec.logs[k] = plain_history(h[k])
+    end
+  end
   rec.stopped = h.stopped
   local n = report.epochs_of(rec.history)
   if h.stopped then
@@ -80,10 +99,13 @@ local function execute(ctx, run)
   return rec
 end
 
----------------------------------------------------------------- workers (--jobs)
+---------------------------------------------------------------- workers
 
 -- Worker side: run the runs the job names; each result goes straight into
--- the folder's records/, atomically, whatever becomes of the parent.
+-- the folder's records/, atomically, whatever becomes of the parent. Between
+-- steps the run takes the thread count the parent writes into job.control
+-- (stdlib/experiment/sched.lua). A worker exists for its runs only: it ends
+-- here, before the rest of the script runs again.
 local function work(ctx, job)
   if type(job) == "string" then job = serial.decode(job, "the worker's job") end
   if job.fingerprint ~= ctx.fingerprint then
@@ -91,9 +113,10 @@ local function work(ctx, job)
          job.fingerprint .. ")")
   end
   ctx.dir, ctx.keep_code = job.dir, job.keep_code
+  local poller = job.control and require("experiment.sched").poller
   for _, id in ipairs(job.runs) do
     if sys.interrupted() then break end
-    local rec = execute(ctx, ctx.runs[id])
+    local rec = execute(ctx, ctx.runs[id], poller and function(r) return poller(job.control, r) end)
     sync_code(ctx)
     local mods = {}
     for _, m in pairs(ctx.code) do mods[#mods + 1] = m end
@@ -101,51 +124,10 @@ local function work(ctx, job)
     write_record(ctx, rec)
     if rec.status == "interrupted" then break end
   end
-  return { worker = true }
+  -- the parent removes it too; this covers a parent that was killed
+  if job.control then os.remove(job.control) end
+  io.stdout:flush()
+  os.exit(0, true)
 end
 
--- Parent side: N optlab processes on the same script and overrides, each
--- with its share of the pending runs (round robin) and of the threads,
--- started and waited for directly: Ctrl-C reaches the workers, which stop
--- at the end of a step and write what finished, while the parent keeps
--- waiting; a worker killed by a signal is reported as such.
-local function run_parallel(ctx, jobs, records, pending)
-  if not ctx.script_path or not report.exists(ctx.script_path) then
-    fail("experiment: --jobs needs the experiment to be a script file (optlab script.lua --jobs N)")
-  end
-  local threads = math.max(1, math.floor(sys.threads() / jobs))
-  local exe = optlab_exe()
-  local workers = {}
-  for w = 1, jobs do
-    local mine = {}
-    for k = w, #pending, jobs do mine[#mine + 1] = pending[k].id end
-    if #mine > 0 then
-      local job = serial.encode({ runs = mine, dir = ctx.dir, fingerprint = ctx.fingerprint, keep_code = ctx.keep_code })
-      local argv = { exe, "--threads", tostring(threads), "-e",
-                     string.format("package.path = %q; experiment._worker = %q", package.path, job), ctx.script_path }
-      for _, g in ipairs(ctx.given) do argv[#argv + 1] = g end
-      workers[#workers + 1] = { runs = mine, pid = sys.spawn(argv) }
-    end
-  end
-  if not ctx.quiet then
-    print(string.format("experiment: %d runs in %d processes of %d threads", #pending, #workers, threads))
-  end
-  for _, wk in ipairs(workers) do wk.how, wk.code, wk.signame = sys.wait(wk.pid) end
-  for _, wk in ipairs(workers) do
-    for _, id in ipairs(wk.runs) do
-      local rec = read_record(ctx, id)
-      local run = ctx.runs[id]
-      if not rec and (wk.how == "signal" or wk.code ~= 0) then
-        rec = { id = id, opt = run.opt, label = run.label, seed = run.seed, status = "failed",
-                error = wk.how == "signal" and
-                  string.format("its worker process (pid %d) died of signal %d (%s)", wk.pid, wk.code, tostring(wk.signame)) or
-                  string.format("its worker process (pid %d) exited with status %d", wk.pid, wk.code) }
-        io.stderr:write(string.format("experiment: %s seed %d: %s\n", run.label, run.seed, rec.error))
-      end
-      records[id] = rec
-    end
-  end
-  return records
-end
-
-return { execute = execute, work = work, run_parallel = run_parallel }
+return { execute = execute, work = work }

@@ -10,7 +10,7 @@ local SPEC_KEYS = {
   name = true, description = true, data = true, train = true, validation = true, validation_split = true,
   model = true, loss = true, metrics = true, batch_size = true, epochs = true, seed = true, seeds = true,
   optimizers = true, callbacks = true, verbose = true, train_limit = true, val_limit = true,
-  runs_dir = true, jobs = true, fit = true, arg = true, gnuplot = true,
+  runs_dir = true, jobs = true, fit = true, arg = true, gnuplot = true, step_stride = true, diagnostics = true,
 }
 
 -- Command-line keys: how to parse and check each.
@@ -58,6 +58,7 @@ end
 local OVERRIDES = {
   epochs = pos_int, batch_size = pos_int, seed = nonneg_int, seeds = int_list, optimizers = name_list,
   train_limit = pos_int, val_limit = pos_int, name = word, verbose = verbosity, runs_dir = path, jobs = pos_int,
+  step_stride = pos_int,
 }
 
 local function valid_keys()

@@ -295,16 +295,16 @@ local function decade_label(e)
   return string.format("1e%d", e)
 end
 
--- Log-axis tics: one label per decade (per 2, 3, ... decades when there are
--- many), unlabelled tics between.
+-- Log-axis tics over whole decades around [lo, hi]: report.log_tics's
+-- choice (at least four readable labels), the decades' labels as 10^e.
 function plots.log_tics(lo, hi)
   local e0, e1 = math.floor(math.log(lo, 10) + 1e-9), math.ceil(math.log(hi, 10) - 1e-9)
   if e1 <= e0 then e1 = e0 + 1 end
-  local every = math.max(1, math.ceil((e1 - e0) / 8))
   local out = {}
-  for e = e0, e1 do
-    if (e - e0) % every == 0 then out[#out + 1] = string.format('"%s" %s', decade_label(e), g(10 ^ e))
-    else out[#out + 1] = string.format('"" %s 1', g(10 ^ e)) end
+  for _, v in ipairs(report.log_tics(10 ^ e0, 10 ^ e1)) do
+    local e = math.log(v, 10)
+    local label = math.abs(e - math.floor(e + 0.5)) < 1e-9 and decade_label(math.floor(e + 0.5)) or string.format("%g", v)
+    out[#out + 1] = string.format('"%s" %s', label, g(v))
   end
   return "(" .. table.concat(out, ", ") .. ")", 10 ^ e0, 10 ^ e1
 end

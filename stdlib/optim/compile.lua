@@ -5,7 +5,7 @@
 -- buffers where nothing reads their old contents after.
 local C = require "optlab.core"
 local trace = require "optim.trace"
-local OPS = C.optim_program_ops
+local OPS = C.optim.program_ops
 local info, is_node, key_of = trace.info, trace.is_node, trace.key_of
 
 local function fail(msg) C.raise(msg) end
@@ -67,6 +67,7 @@ local function compile(T)
   end
   for _, st in ipairs(T.stores) do walk(st.value); nstages = math.max(nstages, level(st.value) + 1) end
   for _, st in ipairs(T.sstores) do walk(st.value); nstages = math.max(nstages, level(st.value)) end
+  for _, st in ipairs(T.gstores) do walk(st.value); nstages = math.max(nstages, level(st.value)) end
   -- how many nodes use each node: a single-use product folds into its sum (LIN2, MULADD...)
   local uses = {}
   for x in pairs(seen) do
@@ -103,7 +104,7 @@ local function compile(T)
       for i, arg in ipairs(ix.args) do a[i] = emit_scalar(arg) end
       s = new_slot()
       local code = sections[ix.level]
-      if ix.op == "SLOAD" or ix.op == "GLOAD" then
+      if ix.op == "SLOAD" then
         code[#code + 1] = { OPS.LOAD, s, ix.args[1], 0, 0, 0, -1 }
       else
         code[#code + 1] = { OPS[ix.op], s, a[1], a[2] or 0, a[3] or 0, 0, -1 }
@@ -113,6 +114,9 @@ local function compile(T)
     return s
   end
   for _, st in ipairs(T.sstores) do emit_scalar(st.value) end
+  -- a global's new value: a slot the caller reads after the last section
+  local gstores = {}
+  for _, st in ipairs(T.gstores) do gstores[#gstores + 1] = { name = st.name, slot = emit_scalar(st.value) } end
 
   -- vector stages
   local vstages, maxreg = {}, 0
@@ -285,8 +289,8 @@ local function compile(T)
     nslots = nslots, nregs = maxreg, nbufs = #T.bufs, nstages = nstages, numel_slot = numel_slot,
     vcode = vcode, scode = scode, vstart = vstart, sstart = sstart, consts = consts, inputs = inputs,
     nrows_slot = size_slot.NROWS or -1, ncols_slot = size_slot.NCOLS or -1,
-    globals = globals, mats = mats, rcstores = T.rcstores, bufsize = T.bufsize,
-    staged = #globals > 0 or #mats > 0 or #T.rcstores > 0,
+    globals = globals, mats = mats, rcstores = T.rcstores, gstores = gstores, bufsize = T.bufsize,
+    staged = #globals > 0 or #mats > 0 or #T.rcstores > 0 or #gstores > 0,
   }, T.inputs
 end
 

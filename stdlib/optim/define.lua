@@ -99,9 +99,10 @@ function define.spec(decl)
       if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then fail("optim.define " .. name .. ": state names must be identifiers") end
       if seen["state " .. k] then fail(string.format("optim.define %s: state '%s' is declared twice", name, k)) end
       seen["state " .. k] = true
-      if not (type(init) == "number" or (type(init) == "string" and sp.defaults[init] ~= nil and type(sp.defaults[init]) == "number")) then
-        fail(string.format("optim.define %s: state %s's initial value must be a number or a numeric hyperparameter's name, got %s",
-          name, k, tostring(init)))
+      local from_p = init == "p" and list[2] == sp.state      -- a copy of the parameter (Schedule-Free's z and x)
+      if not (type(init) == "number" or from_p or (type(init) == "string" and type(sp.defaults[init]) == "number")) then
+        fail(string.format("optim.define %s: state %s's initial value must be a number, a numeric hyperparameter's name%s, got %s",
+          name, k, list[2] == sp.state and " or \"p\" (the parameter)" or "", tostring(init)))
       end
       list[2][#list[2] + 1] = k
     end
@@ -145,8 +146,9 @@ function define.program(sp, values, clip)
     local T = trace.run(sp, values, clip)
     local desc, inputs = compile(T)
     sp.lastdesc = desc
-    prog = { handle = C.optim_program(desc), inputs = inputs, bufs = T.bufs, desc = desc, staged = desc.staged,
-             globals = desc.globals, mats = desc.mats, rcstores = desc.rcstores, bufsize = desc.bufsize, nstages = desc.nstages }
+    prog = { handle = C.optim.program(desc), inputs = inputs, bufs = T.bufs, desc = desc, staged = desc.staged,
+             globals = desc.globals, mats = desc.mats, rcstores = desc.rcstores, gstores = desc.gstores, bufsize = desc.bufsize,
+             nstages = desc.nstages }
     sp.programs[key] = prog
   end
   return prog

@@ -217,7 +217,6 @@ local function trace(sp, values, clip)
   local bufs, bufidx = { "p", "g" }, {}
   for _, k in ipairs(sp.state) do bufs[#bufs + 1] = k end
   for _, k in ipairs(sp.scalars) do bufs[#bufs + 1] = k end
-  for _, k in ipairs(sp.globals) do bufs[#bufs + 1] = k end
   for _, k in ipairs(sp.rows) do bufs[#bufs + 1] = k end
   for _, k in ipairs(sp.cols) do bufs[#bufs + 1] = k end
   for i, k in ipairs(bufs) do bufidx[k] = i - 1 end
@@ -226,7 +225,6 @@ local function trace(sp, values, clip)
   T.bufsize = { p = "all", g = "all" }
   for _, k in ipairs(sp.state) do T.bufsize[k] = "all" end
   for _, k in ipairs(sp.scalars) do T.bufsize[k] = "one" end
-  for _, k in ipairs(sp.globals) do T.bufsize[k] = "one" end
   for _, k in ipairs(sp.rows) do T.bufsize[k] = "rows" end
   for _, k in ipairs(sp.cols) do T.bufsize[k] = "cols" end
   cur = T
@@ -245,8 +243,9 @@ local function trace(sp, values, clip)
     for _, k in ipairs(sp.rows) do current[k] = node("RLOAD", { bufidx[k] }, 2, 0) end
     for _, k in ipairs(sp.cols) do current[k] = node("CLOAD", { bufidx[k] }, 2, 0) end
     local is_global = {}
+    -- globals are doubles the optimizer keeps: inputs of the step, stored back from their slots
     for _, k in ipairs(sp.globals) do
-      current[k] = node("GLOAD", { bufidx[k] }, 1, 0)
+      current[k] = input("global:" .. k)
       info[current[k]].per_tensor = false
       is_scalar[k], is_global[k] = true, true
     end
@@ -312,10 +311,12 @@ local function trace(sp, values, clip)
       if not rawequal(current[k], initial[k]) then stores[#stores + 1] = { buf = bufidx[k], value = current[k] } end
     end
     local sstores = {}
-    for _, list in ipairs { sp.scalars, sp.globals } do
-      for _, k in ipairs(list) do
-        if not rawequal(current[k], initial[k]) then sstores[#sstores + 1] = { buf = bufidx[k], value = current[k] } end
-      end
+    for _, k in ipairs(sp.scalars) do
+      if not rawequal(current[k], initial[k]) then sstores[#sstores + 1] = { buf = bufidx[k], value = current[k] } end
+    end
+    local gstores = {}
+    for _, k in ipairs(sp.globals) do
+      if not rawequal(current[k], initial[k]) then gstores[#gstores + 1] = { name = k, value = current[k] } end
     end
     -- rows and cols: stored at each row's first element (column's, at row 0)
     local rcstores = {}
@@ -324,12 +325,12 @@ local function trace(sp, values, clip)
         if not rawequal(current[k], initial[k]) then rcstores[#rcstores + 1] = { buf = bufidx[k], name = k, value = current[k], op = list[2] } end
       end
     end
-    return { stores = stores, sstores = sstores, rcstores = rcstores, g0 = g0 }
+    return { stores = stores, sstores = sstores, gstores = gstores, rcstores = rcstores, g0 = g0 }
   end)
   cur = nil
   if not ok then error(result, 0) end
   T.bufs = bufs
-  T.stores, T.sstores, T.rcstores = result.stores, result.sstores, result.rcstores
+  T.stores, T.sstores, T.gstores, T.rcstores = result.stores, result.sstores, result.gstores, result.rcstores
   return T
 end
 

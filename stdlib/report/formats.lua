@@ -68,7 +68,7 @@ end
 ---------------------------------------------------------------- CSV
 
 -- History columns: the agreed ones first, timing last, anything else between.
-report.TIMING = { seconds = true, ms_per_step = true, samples_per_s = true }
+report.TIMING = { seconds = true, ms_per_step = true, samples_per_s = true, wall_seconds = true }
 local FIRST = { "loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm" }
 local LAST = { "seconds", "ms_per_step", "samples_per_s" }
 local KEYS = { "run", "optimizer", "seed", "epoch" }
@@ -125,6 +125,67 @@ function report.csv(records)
         row[#row + 1] = report.num(type(col) == "table" and col[e] or nil)
       end
       lines[#lines + 1] = table.concat(row, ",")
+    end
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- The per-step logs of the records (rec.logs[field], columns of numbers by step) as CSV:
+-- steps.csv (field "steps") and diagnostics.csv (field "diagnostics"). One row per run x
+-- logged step: run, optimizer, seed, step, epoch, then loss, lr, grad_norm, the other
+-- columns by name, wall_seconds last. keep_moving: a column other than those first ones
+-- is kept only when it moves within some run (a schedule of momentum, say), so a
+-- constant hyperparameter does not fill the file. Returns nil when no record has the log.
+local LOG_FIRST = { "loss", "lr", "grad_norm" }
+-- cache (optional, weak-keyed by record): the formatted rows of records seen before with
+-- the same columns, so a view rewritten after every run formats each run once.
+function report.log_csv(records, field, keep_moving, cache)
+  local seen, any = {}, false
+  for _, r in ipairs(records) do
+    local log = r.logs and r.logs[field]
+    if type(log) == "table" and type(log.step) == "table" then
+      any = true
+      for k, col in pairs(log) do
+        if k ~= "step" and k ~= "epoch" and type(col) == "table" then
+          local moves = not keep_moving
+          for i = 2, #col do if not report.same_bits(col[i], col[1]) then moves = true break end end
+          seen[k] = seen[k] or moves
+        end
+      end
+    end
+  end
+  if not any then return nil end
+  local cols, used = {}, {}
+  for _, k in ipairs(LOG_FIRST) do if seen[k] ~= nil then cols[#cols + 1] = k; used[k] = true end end
+  local mid = {}
+  for k, moves in pairs(seen) do if moves and not used[k] and k ~= "wall_seconds" then mid[#mid + 1] = k end end
+  table.sort(mid)
+  for _, k in ipairs(mid) do cols[#cols + 1] = k end
+  if seen.wall_seconds ~= nil then cols[#cols + 1] = "wall_seconds" end
+  local header = { "run", "optimizer", "seed", "step", "epoch" }
+  for _, k in ipairs(cols) do header[#header + 1] = k end
+  local lines = { table.concat(header, ",") }
+  local sig = field .. ":" .. lines[1]
+  for _, r in ipairs(records) do
+    local log = r.logs and r.logs[field]
+    if type(log) == "table" and type(log.step) == "table" then
+      local c = cache and cache[r] and cache[r][field]
+      if c and c.sig == sig then
+        if c.text ~= "" then lines[#lines + 1] = c.text end
+      else
+        local mine = {}
+        for i = 1, #log.step do
+          local row = { tostring(r.id), csv_cell(r.label), tostring(r.seed), report.num(log.step[i]), report.num(log.epoch and log.epoch[i]) }
+          for _, k in ipairs(cols) do row[#row + 1] = report.num(log[k] and log[k][i]) end
+          mine[#mine + 1] = table.concat(row, ",")
+        end
+        local text = table.concat(mine, "\n")
+        if cache then
+          cache[r] = cache[r] or {}
+          cache[r][field] = { sig = sig, text = text }
+        end
+        if #mine > 0 then lines[#lines + 1] = text end
+      end
     end
   end
   return table.concat(lines, "\n") .. "\n"

@@ -44,8 +44,15 @@ function report.html(dir, title, summary, nseeds, manifest, missing, plots)
   if nseeds > 1 then out[#out + 1] = string.format("<p>mean±std (sample, n-1) over %d seeds.</p>", nseeds) end
   out[#out + 1] = report.html_table(th, tr)
   out[#out + 1] = "<h2>val_accuracy per epoch</h2>" .. report.html_table(eh, er)
+  local dh, dr = report.diagnostics_rows(summary)
+  if dh then
+    out[#out + 1] = "<h2>Diagnostics (final epoch)</h2><p>train.fit's diagnostics on fixed probe batches: the Hessian's " ..
+      "largest eigenvalue (power iteration) and sharpness = λmax·lr/2 (gradient descent is unstable above 1), its smallest " ..
+      "eigenvalue (Lanczos), the textbook's ill-conditioning terms ½ε²gᵀHg and εgᵀg, the variance of probe-batch gradients " ..
+      "and the simple noise scale B = tr(Σ)/|G|². Per epoch in metrics.csv.</p>" .. report.html_table(dh, dr)
+  end
   out[#out + 1] = "<h2>Plots</h2>"
-  for _, name in ipairs(report.PLOTS) do
+  for _, name in ipairs(plots.names or report.PLOTS) do
     local svg = plots.rendered and inline_svg(dir .. "/" .. name .. ".svg")
     out[#out + 1] = "<figure>"
     if svg then out[#out + 1] = svg
@@ -54,6 +61,7 @@ function report.html(dir, title, summary, nseeds, manifest, missing, plots)
       '<a href="%s.gp">%s.gp</a> · <a href="%s.dat">%s.dat</a></figcaption></figure>',
       name, name, name, name, name, name, name, name)
   end
+  if manifest.schedule then out[#out + 1] = report.schedule_html(manifest.schedule) end
   out[#out + 1] = '<h2>Files</h2><p><a href="metrics.csv">metrics.csv</a> · <a href="summary.md">summary.md</a> · ' ..
                   '<a href="manifest.json">manifest.json</a></p>'
   out[#out + 1] = "<h2>Manifest</h2><pre>" .. html_escape(report.json(manifest)) .. "</pre>"

@@ -11,25 +11,13 @@ local function dat_cell(v)
   return report.num(v)
 end
 
--- Tab-separated: labels may hold spaces and commas.
-local function curves_dat(summary, metrics)
-  local maxe = 0
-  for _, s in ipairs(summary) do maxe = math.max(maxe, s.epochs or 0) end
-  local head = { "epoch" }
-  for _, k in ipairs(metrics) do
-    for _, s in ipairs(summary) do head[#head + 1] = s.display end
-  end
-  local lines = { "# " .. table.concat(metrics, ", ") .. " per epoch (mean over seeds), one column per optimizer",
-                  table.concat(head, "\t") }
-  for e = 1, maxe do
-    local row = { tostring(e) }
-    for _, k in ipairs(metrics) do
-      for _, s in ipairs(summary) do row[#row + 1] = dat_cell(s.curve[k] and s.curve[k][e]) end
-    end
-    lines[#lines + 1] = table.concat(row, "\t")
-  end
-  return table.concat(lines, "\n") .. "\n", maxe
-end
+-- One colour per optimizer, the same in every plot (gnuplot's default cycle, which
+-- the bands and faint raw curves need spelled out).
+local PALETTE = { "#9400d3", "#009e73", "#56b4e9", "#e69f00", "#0072b2", "#e51e10", "#f0e442", "#000000",
+                  "#8c564b", "#7f7f7f" }
+local function color(i) return PALETTE[(i - 1) % #PALETTE + 1] end
+-- gnuplot's "#AARRGGBB": AA is the transparency
+local function faint(i) return "#A0" .. color(i):sub(2) end
 
 local function gp_str(s) return '"' .. tostring(s):gsub('[\\"]', "\\%0") .. '"' end
 
@@ -58,29 +46,218 @@ local function gp_head(name, w, h)
   return string.format(GP_HEAD, name, name, name, name, name, w, h, w, h, w, h)
 end
 
--- present[m]: metric m has finite values (gnuplot fails on an all-NaN panel).
-local function curves_gp(name, title, metrics, present, n, logscale, epochs)
-  local lines = { gp_head(name, 1100, 440) }
-  if epochs <= 20 then lines[#lines + 1] = '  set xtics 1' end
-  local shown = 0
-  for _, k in ipairs(metrics) do if present[k] then shown = shown + 1 end end
-  lines[#lines + 1] = string.format('  set multiplot layout 1,%d title %s', math.max(shown, 1), gp_str(title))
-  lines[#lines + 1] = '  set xlabel "epoch"'
-  lines[#lines + 1] = logscale and '  set logscale y' or '  unset logscale y'
-  lines[#lines + 1] = '  set key below'   -- never over the curves
-  for m, k in ipairs(metrics) do
-    if present[k] then
-      local first = 2 + (m - 1) * n
-      lines[#lines + 1] = string.format('  set title %s', gp_str(k))
-      lines[#lines + 1] = string.format('  set ylabel %s', gp_str(k))
-      lines[#lines + 1] = string.format("  plot for [i=%d:%d] '%s.dat' using 1:i with linespoints pointtype 7 pointsize 0.6 linewidth 2",
-                                        first, first + n - 1, name)
+-- Ticks for a log axis over [lo, hi] (lo > 0): whole decades when the range spans
+-- many, 1-2-5 or finer within fewer, and evenly spaced round values when the range is
+-- narrower than that, so that an axis always carries at least four labelled ticks.
+local TIC_SETS = { { 1 }, { 1, 2, 5 }, { 1, 2, 3, 5 }, { 1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9 } }
+function report.log_tics(lo, hi)
+  if not (finite(lo) and finite(hi) and lo > 0 and hi >= lo) then return nil end
+  local d0, d1 = math.floor(math.log(lo, 10)), math.ceil(math.log(hi, 10))
+  local every = math.max(1, math.ceil((d1 - d0) / 10))      -- at most about ten decades labelled
+  for _, set in ipairs(TIC_SETS) do
+    local t = {}
+    for d = d0, d1 do
+      if (d - d0) % every == 0 or #set > 1 then
+        for _, m in ipairs(set) do
+          local v = tonumber(string.format("%.6g", m * 10 ^ d))
+          if v >= lo * (1 - 1e-9) and v <= hi * (1 + 1e-9) then t[#t + 1] = v end
+        end
+      end
+    end
+    if #t >= 4 then return t end
+  end
+  local step = (hi - lo) / 5
+  local e = 10 ^ math.floor(math.log(step, 10))
+  local m = step / e
+  step = (m < 1.5 and 1 or m < 3.5 and 2 or m < 7.5 and 5 or 10) * e
+  local t = {}
+  for k = math.ceil(lo / step), math.floor(hi / step) do t[#t + 1] = tonumber(string.format("%.6g", k * step)) end
+  return t
+end
+
+-- A range tracker: add values, then the gnuplot lines of a log y axis with readable
+-- ticks over them (a little headroom either side), or nil when a value is not positive.
+local function range()
+  return { lo = math.huge, hi = -math.huge, nonpos = false, n = 0 }
+end
+local function widen(r, v)
+  if not finite(v) then return end
+  r.n = r.n + 1
+  if v <= 0 then r.nonpos = true return end
+  r.lo, r.hi = math.min(r.lo, v), math.max(r.hi, v)
+end
+local function log_axis(r, axis, positive_only)
+  axis = axis or "y"
+  if r.n == 0 or (r.nonpos and not positive_only) or r.hi < r.lo then return nil end
+  local lo, hi = r.lo, r.hi
+  if hi == lo then lo, hi = lo / 1.25, hi * 1.25 end
+  local pad = (hi / lo) ^ 0.04
+  lo, hi = lo / pad, hi * pad
+  local tics = report.log_tics(lo, hi)
+  local parts = {}
+  for _, v in ipairs(tics) do parts[#parts + 1] = string.format('"%s" %s', string.format("%g", v), report.num(v)) end
+  return string.format("  set logscale %s\n  set %srange [%s:%s]\n  set %stics (%s)", axis, axis, report.num(lo), report.num(hi),
+                       axis, table.concat(parts, ", "))
+end
+report._log_axis = log_axis
+
+-- A figure of panels (rows x cols) with one legend below them all: panels =
+-- { {title, xlabel, ylabel, y = range (log when it can be), ylog = false to keep it
+-- linear or "positive" for a log axis that leaves non-positive values out, xtics_1 = true,
+-- clauses = {plot clauses}} }; labels: the legend's entries
+-- (optimizer i in colour i), drawn by a last full-width plot of its own: a key inside
+-- a panel is only as wide as the panel and would stack its entries.
+local PANEL_H, TOP = 330, 32
+local function figure_gp(name, title, w, panels, cols, labels, note)
+  local rows = math.ceil(#panels / cols)
+  local maxlen = 0
+  for _, l in ipairs(labels) do maxlen = math.max(maxlen, compat.utf8_len(l)) end
+  local kcols = math.max(1, math.min(#labels, math.floor((w - 40) / ((maxlen + 7) * 7.5))))
+  local krows = math.ceil(#labels / kcols)
+  -- a note longer than the figure is wide goes on two lines, split at the "; " nearest its middle
+  local note_lines = 0
+  if note then
+    note_lines = 1
+    if compat.utf8_len(note) * 6.3 > w - 20 then
+      local best
+      for at in note:gmatch("()%; ") do
+        if not best or math.abs(at - #note / 2) < math.abs(best - #note / 2) then best = at end
+      end
+      if best then note = { note:sub(1, best), note:sub(best + 2) }; note_lines = 2 end
     end
   end
-  lines[#lines + 1] = '  unset multiplot'
-  lines[#lines + 1] = '  unset output'
-  lines[#lines + 1] = '}'
+  local legend = krows * 18 + 14 + note_lines * 16
+  local h = TOP + rows * PANEL_H + legend
+  local lines = { gp_head(name, w, h) }
+  lines[#lines + 1] = "  set multiplot"
+  lines[#lines + 1] = string.format("  set label 98 %s at screen 0.5,%.4f center font \",12\"", gp_str(title), 1 - 16 / h)
+  for p, panel in ipairs(panels) do
+    local r, c = math.floor((p - 1) / cols), (p - 1) % cols
+    lines[#lines + 1] = string.format("  set origin %.4f,%.4f\n  set size %.4f,%.4f", c / cols,
+                                      (legend + (rows - 1 - r) * PANEL_H) / h, 1 / cols, PANEL_H / h)
+    lines[#lines + 1] = "  unset key"
+    lines[#lines + 1] = "  set title " .. gp_str(panel.title)
+    lines[#lines + 1] = "  set xlabel " .. gp_str(panel.xlabel or "")
+    lines[#lines + 1] = "  set ylabel " .. gp_str(panel.ylabel or "")
+    lines[#lines + 1] = panel.xtics_1 and "  set xtics 1" or "  set xtics autofreq"
+    local ax = panel.ylog ~= false and panel.y and log_axis(panel.y, "y", panel.ylog == "positive")
+    if ax then lines[#lines + 1] = ax
+    else lines[#lines + 1] = "  unset logscale y\n  set yrange [*:*]\n  set ytics autofreq" end
+    lines[#lines + 1] = "  plot " .. table.concat(panel.clauses, ", \\\n       ")
+    if p == 1 then lines[#lines + 1] = "  unset label 98" end
+  end
+  -- the legend: a plot with no axes whose lines lie outside its range
+  lines[#lines + 1] = string.format("  set origin 0,0\n  set size 1,%.4f", legend / h)
+  lines[#lines + 1] = "  unset logscale\n  unset border\n  unset tics\n  unset title\n  unset xlabel\n  unset ylabel\n  unset grid"
+  lines[#lines + 1] = "  set xrange [0:1]\n  set yrange [0:1]\n  set lmargin 0\n  set rmargin 0\n  set tmargin 0\n  set bmargin 0"
+  lines[#lines + 1] = string.format("  set key at screen 0.5,%.4f center top horizontal maxrows %d samplen 3 width 4",
+                                    (legend - 4) / h, krows)
+  if note then
+    local text = type(note) == "table" and (gp_str(note[1]):sub(1, -2) .. "\\n" .. gp_str(note[2]):sub(2)) or gp_str(note)
+    lines[#lines + 1] = string.format("  set label 99 %s at screen 0.5,%.4f center font \",9\"", text, (note_lines == 2 and 22 or 10) / h)
+  end
+  local keyc = {}
+  for i, l in ipairs(labels) do
+    keyc[i] = string.format("2 with lines linewidth 2 linecolor rgb %q title %s", PALETTE[(i - 1) % #PALETTE + 1], gp_str(l))
+  end
+  if #keyc == 0 then keyc[1] = "2 notitle" end
+  lines[#lines + 1] = "  plot " .. table.concat(keyc, ", ")
+  lines[#lines + 1] = "  unset label 99"
+  lines[#lines + 1] = "  set grid\n  set border\n  set tics\n  set autoscale\n  set lmargin -1\n  set rmargin -1\n  set tmargin -1\n  set bmargin -1"
+  lines[#lines + 1] = "  unset multiplot"
+  lines[#lines + 1] = "  unset output"
+  lines[#lines + 1] = "}"
   return table.concat(lines, "\n") .. "\n"
+end
+
+-- Plot clauses: a band (min-max over seeds) and a line of optimizer i.
+local function band_clause(file, x, lo, hi, i)
+  return string.format("'%s' using %s:%d:%d with filledcurves fillcolor rgb %q fillstyle transparent solid 0.2 noborder notitle",
+                       file, x, lo, hi, color(i))
+end
+local function line_clause(file, x, y, i, title, style)
+  style = style or "linespoints pointtype 7 pointsize 0.5 linewidth 2"
+  return string.format("'%s' using %s:%d with %s linecolor rgb %q %s", file, x, y, style, color(i),
+                       title and ("title " .. gp_str(title)) or "notitle")
+end
+report._plot = { color = color, faint = faint, gp_str = gp_str, range = range, widen = widen, log_axis = log_axis,
+                 figure_gp = figure_gp, band_clause = band_clause, line_clause = line_clause }
+
+-- Per-epoch data of some columns: epoch, then per column and optimizer its mean over
+-- seeds, min and max (the band). Tab-separated: labels may hold spaces and commas.
+-- ranges[k]: the range of column k's values (for its axis).
+local function epoch_dat(summary, keys, what)
+  local maxe = 0
+  for _, s in ipairs(summary) do maxe = math.max(maxe, s.epochs or 0) end
+  local head = { "epoch" }
+  for _, k in ipairs(keys) do
+    for _, s in ipairs(summary) do
+      head[#head + 1] = s.display; head[#head + 1] = "min"; head[#head + 1] = "max"
+    end
+  end
+  local lines = { "# " .. what .. " per epoch: per column and optimizer, the mean over seeds, then the min and max over seeds",
+                  table.concat(head, "\t") }
+  local ranges = {}
+  for _, k in ipairs(keys) do ranges[k] = range() end
+  for e = 1, maxe do
+    local row = { tostring(e) }
+    for _, k in ipairs(keys) do
+      for _, s in ipairs(summary) do
+        local c = s.curve
+        local m, lo, hi = c[k] and c[k][e], c[k .. "_min"] and c[k .. "_min"][e], c[k .. "_max"] and c[k .. "_max"][e]
+        row[#row + 1] = dat_cell(m); row[#row + 1] = dat_cell(lo or m); row[#row + 1] = dat_cell(hi or m)
+        widen(ranges[k], m); widen(ranges[k], lo); widen(ranges[k], hi)
+      end
+    end
+    lines[#lines + 1] = table.concat(row, "\t")
+  end
+  return table.concat(lines, "\n") .. "\n", maxe, ranges
+end
+
+-- The clauses of per-epoch curves of column number kk among the .dat's columns.
+local function epoch_clauses(file, kk, n, nseeds, style_of)
+  local out = {}
+  if nseeds > 1 then
+    for i = 1, n do
+      local c = 2 + ((kk - 1) * n + (i - 1)) * 3
+      out[#out + 1] = band_clause(file, "1", c + 1, c + 2, i)
+    end
+  end
+  for i = 1, n do
+    local c = 2 + ((kk - 1) * n + (i - 1)) * 3
+    out[#out + 1] = style_of(i, c)
+  end
+  return out
+end
+
+local function band_note(nseeds)
+  return nseeds > 1 and string.format("lines: mean over %d seeds; bands: min-max over seeds", nseeds) or nil
+end
+
+-- accuracy.gp / loss.gp: one panel per metric with values, one line per optimizer.
+local function curves_gp(name, title, metrics, present, summary, nseeds, logscale, epochs, ranges)
+  local n, panels, labels = #summary, {}, {}
+  for i, s in ipairs(summary) do labels[i] = s.display end
+  for m, k in ipairs(metrics) do
+    if present[k] then
+      panels[#panels + 1] = { title = k, xlabel = "epoch", ylabel = k, xtics_1 = epochs <= 20,
+        y = ranges[k], ylog = logscale,
+        clauses = epoch_clauses(name .. ".dat", m, n, nseeds, function(i, c)
+          return line_clause(name .. ".dat", "1", c, i, m == 1 and summary[i].display or nil)
+        end) }
+    end
+  end
+  if #panels == 0 then panels[1] = { title = "nothing to draw", clauses = { "NaN notitle" } } end
+  -- the legend names each optimizer once: the first panel drawn carries the titles
+  for m, k in ipairs(metrics) do
+    if present[k] and m > 1 and not present[metrics[1]] then
+      panels[1].clauses = epoch_clauses(name .. ".dat", m, n, nseeds, function(i, c)
+        return line_clause(name .. ".dat", "1", c, i, summary[i].display)
+      end)
+      break
+    end
+  end
+  return figure_gp(name, title, 1100, panels, #panels, labels, band_note(nseeds))
 end
 
 local function time_dat(summary)
@@ -130,8 +307,10 @@ function report.gnuplot_command(cmd)
 end
 
 -- Writes the .dat and .gp of every plot; renders SVG and PNG when gnuplot
--- is there. Returns { rendered = bool, files = {...}, message = text }.
-function report.plots(dir, summary, nseeds, gnuplot)
+-- is there. records (optional): the runs' records, whose per-step logs give the
+-- per-step plots. Returns { rendered = bool, files = {...}, names = {plots written},
+-- message = text }.
+function report.plots(dir, summary, nseeds, gnuplot, records)
   local n = #summary
   local files = {}
   local function put(name, text)
@@ -150,25 +329,36 @@ function report.plots(dir, summary, nseeds, gnuplot)
   for _, s in ipairs(summary) do
     if s.stat.seconds and finite(s.stat.seconds[1]) then present.seconds = true end
   end
-  local text, epochs = curves_dat(summary, { "accuracy", "val_accuracy" })
+  local text, epochs, ranges = epoch_dat(summary, { "accuracy", "val_accuracy" }, "accuracy, val_accuracy")
   put("accuracy.dat", text)
-  put("accuracy.gp", curves_gp("accuracy", "accuracy per epoch", { "accuracy", "val_accuracy" }, present, n, false, epochs))
-  put("loss.dat", (curves_dat(summary, { "loss", "val_loss" })))
-  put("loss.gp", curves_gp("loss", "loss per epoch (log scale)", { "loss", "val_loss" }, present, n, true, epochs))
+  put("accuracy.gp", curves_gp("accuracy", "accuracy per epoch", { "accuracy", "val_accuracy" }, present, summary, nseeds,
+                               false, epochs, ranges))
+  text, epochs, ranges = epoch_dat(summary, { "loss", "val_loss" }, "loss, val_loss")
+  put("loss.dat", text)
+  put("loss.gp", curves_gp("loss", "loss per epoch (log scale)", { "loss", "val_loss" }, present, summary, nseeds,
+                           true, epochs, ranges))
   local todo = {}
   for _, name in ipairs(report.PLOTS) do
     local has = (name == "time" and present.seconds) or (name == "accuracy" and (present.accuracy or present.val_accuracy)) or
                 (name == "loss" and (present.loss or present.val_loss))
     if has then todo[#todo + 1] = name end
   end
+  local base_missing = #todo < #report.PLOTS
   put("time.dat", time_dat(summary))
   put("time.gp", time_gp(nseeds))
+  -- the per-step plots (steps.csv), the schedules, the diagnostics: when there is something to draw
+  local names = {}
+  for _, name in ipairs(report.PLOTS) do names[#names + 1] = name end
+  for _, name in ipairs(require("report.steps").write(put, summary, records or {}, nseeds)) do
+    names[#names + 1] = name
+    todo[#todo + 1] = name
+  end
   local gp = report.gnuplot_command(gnuplot)
   if not gp or n == 0 then
     local how = "gnuplot is not installed (Debian: apt-get install gnuplot-nox); render the plots with: cd " ..
                 q(dir) .. " && for f in *.gp; do gnuplot \"$f\"; done"
     if n == 0 then how = "no finished runs: nothing to plot" end
-    return { rendered = false, files = files, message = how }
+    return { rendered = false, files = files, names = names, message = how }
   end
   local errors, interrupted = {}, false
   for _, name in ipairs(todo) do
@@ -198,15 +388,15 @@ function report.plots(dir, summary, nseeds, gnuplot)
     if interrupted then break end
   end
   if interrupted then
-    return { rendered = false, files = files, interrupted = true, message = "interrupted (Ctrl-C) while rendering; " ..
+    return { rendered = false, files = files, names = names, interrupted = true, message = "interrupted (Ctrl-C) while rendering; " ..
              "render them with: cd " .. q(dir) .. " && for f in *.gp; do gnuplot \"$f\"; done" }
   end
   if #errors > 0 then
-    return { rendered = false, files = files, message = "gnuplot failed: " .. table.concat(errors, "; ") }
+    return { rendered = false, files = files, names = names, message = "gnuplot failed: " .. table.concat(errors, "; ") }
   end
-  if #todo < #report.PLOTS then
-    return { rendered = true, files = files, message = "some plots have no finite values to draw" }
+  if base_missing then
+    return { rendered = true, files = files, names = names, message = "some plots have no finite values to draw" }
   end
-  return { rendered = true, files = files }
+  return { rendered = true, files = files, names = names }
 end
 

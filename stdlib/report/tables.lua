@@ -28,17 +28,29 @@ function report.summarize(opts, records)
     local maxe = 0
     for _, r in ipairs(runs) do maxe = math.max(maxe, report.epochs_of(r.history)) end
     s.epochs = maxe
-    for _, k in ipairs { "loss", "accuracy", "val_loss", "val_accuracy" } do
-      local curve, sd = {}, {}
+    -- every column of the histories (the metrics, lr, the diagnostics), with the
+    -- band over seeds: the min and max of the finite values
+    local cols = {}
+    for _, r in ipairs(runs) do
+      for k, col in pairs(r.history) do if type(col) == "table" and k ~= "epoch" then cols[k] = true end end
+    end
+    for _, k in ipairs { "loss", "accuracy", "val_loss", "val_accuracy" } do cols[k] = true end
+    for k in pairs(cols) do
+      local curve, sd, lo, hi = {}, {}, {}, {}
       for e = 1, maxe do
         local vals = {}
         for _, r in ipairs(runs) do
           local col = r.history[k]
-          if type(col) == "table" and col[e] ~= nil then vals[#vals + 1] = col[e] end
+          if type(col) == "table" and col[e] ~= nil then
+            vals[#vals + 1] = col[e]
+            if finite(col[e]) then
+              lo[e], hi[e] = math.min(lo[e] or col[e], col[e]), math.max(hi[e] or col[e], col[e])
+            end
+          end
         end
         if #vals > 0 then curve[e], sd[e] = mean_std(vals) end
       end
-      s.curve[k], s.curve[k .. "_std"] = curve, sd
+      s.curve[k], s.curve[k .. "_std"], s.curve[k .. "_min"], s.curve[k .. "_max"] = curve, sd, lo, hi
     end
     -- best val_accuracy of the mean curve, and its epoch
     local best, be
@@ -105,6 +117,32 @@ function report.epoch_rows(summary, metric)
     for _, s in ipairs(summary) do
       local v = s.curve[metric] and s.curve[metric][e]
       row[#row + 1] = v and serial.readable(v) or "-"
+    end
+    rows[#rows + 1] = row
+  end
+  return header, rows
+end
+
+-- Rows of the diagnostics table (train.fit's diagnostics = {...}): per optimizer the
+-- final epoch's value of each diagnostic (mean±std over seeds); nil when no run has them.
+report.DIAGNOSTICS = { "hess_max", "sharpness", "hess_min", "ill_cond_gHg", "ill_cond_gg", "grad_var", "noise_scale" }
+function report.diagnostics_rows(summary)
+  local cols = {}
+  for _, k in ipairs(report.DIAGNOSTICS) do
+    for _, s in ipairs(summary) do
+      local c = s.curve[k]
+      if c and s.epochs and finite(c[s.epochs]) then cols[#cols + 1] = k break end
+    end
+  end
+  if #cols == 0 then return nil end
+  local header, rows = { "optimizer" }, {}
+  for _, k in ipairs(cols) do header[#header + 1] = k end
+  for _, s in ipairs(summary) do
+    local row = { s.display }
+    for _, k in ipairs(cols) do
+      local e = s.epochs or 0
+      local m, sd = s.curve[k] and s.curve[k][e], s.curve[k .. "_std"] and s.curve[k .. "_std"][e]
+      row[#row + 1] = m and (string.format("%.4g", m) .. (sd and string.format("±%.2g", sd) or "")) or "-"
     end
     rows[#rows + 1] = row
   end

@@ -3,9 +3,10 @@
 local C = require "optlab.core"
 
 local tensor = {}
-for _, name in ipairs { "empty", "zeros", "full", "eye", "arange", "linspace", "from", "matmul", "is_tensor", "save", "load" } do
+for _, name in ipairs { "empty", "zeros", "full", "eye", "arange", "linspace", "from", "matmul", "is_tensor" } do
   tensor[name] = C[name]
 end
+tensor.save, tensor.load = C.serial.save, C.serial.load     -- tensor files (vm/lserialize.c)
 tensor.methods = C.methods
 
 function tensor.ones(...)

@@ -67,6 +67,19 @@ function train.load_state(path)
     if not count(st.opt.t) then bad("opt.t", st.opt.t, "the optimizer's step count, an integer >= 0") end
     if st.opt.state ~= nil and type(st.opt.state) ~= "table" then bad("opt.state", st.opt.state, "a list of buffers per parameter") end
   end
+  -- the per-step logs (step_stride, diagnostics every k steps): columns of numbers of one length
+  for _, f in ipairs { "step_log", "diag_log" } do
+    local log = st[f]
+    if log ~= nil then
+      if type(log) ~= "table" or type(log.step) ~= "table" then bad(f, log, "a table of columns with a step column") end
+      for k, col in pairs(log) do
+        if type(k) ~= "string" or type(col) ~= "table" then bad(f .. "." .. shown(k), col, "a column of numbers") end
+        for i = 1, #log.step do
+          if type(col[i]) ~= "number" then bad(f .. "." .. k .. "[" .. i .. "]", col[i], "a number per logged step") end
+        end
+      end
+    end
+  end
   tensors_in(st.params, "params", path)
   tensors_in(st.model_state, "model_state", path)
   return st
@@ -77,7 +90,8 @@ end
 local function capture(ctx)
   local model, opt = ctx.model, ctx.opt
   local st = { version = 1, epoch = ctx.epoch, step = 0, seed = ctx.loader.seed, batch_size = ctx.loader.batch_size,
-    n = ctx.loader.n, history = ctx.history, rng = tensor.get_rng_state(), callbacks = {} }
+    n = ctx.loader.n, history = ctx.history, rng = tensor.get_rng_state(), callbacks = {},
+    step_log = ctx.step_log, diag_log = ctx.diag_log }
   if type(model) == "table" and model.state_dict then st.model = model:state_dict()
   elseif type(model) == "table" and type(model.state) == "function" then st.model_state = model:state()  -- nn: parameters + buffers by name
   else
@@ -144,6 +158,16 @@ local function restore(ctx, st, path)
     end
   end
   for k, v in pairs(st.history) do ctx.history[k] = v end
+  -- into the tables fit appends to; a log this fit keeps and the checkpoint lacks is an error
+  for _, f in ipairs { "step_log", "diag_log" } do
+    if ctx[f] then
+      if not st[f] then
+        fail(string.format("train: resume from %s: it holds no %s (the fit that wrote it had %s off)", path, f,
+                           f == "step_log" and "step_stride" or "diagnostics every k steps"))
+      end
+      for k, v in pairs(st[f]) do ctx[f][k] = v end
+    end
+  end
   return st.epoch
 end
 

@@ -34,7 +34,7 @@ end
 local function builtin_accuracy(out, y)
   local F = functional()
   if F and F.accuracy then return F.accuracy(out, y) / out:size(1) end
-  return C.accuracy_count(out, y) / out:size(1)
+  return C.train.accuracy_count(out, y) / out:size(1)
 end
 
 -- metrics: {"accuracy", name = function(output, target) -> batch mean (number or tensor)}
@@ -115,8 +115,8 @@ end
 -- Means over all examples (each batch weighted by its size), without a tape.
 -- Option names fit and evaluate know: a typo (Keras raises on unknown
 -- keyword arguments too) is an error, not a silently ignored setting.
-local FIT_OPTIONS = { "batch_size", "callbacks", "drop_last", "epochs", "label", "loss", "metrics", "monitor",
-  "normalize", "one_hot", "output", "resume", "seed", "shuffle", "tty", "validation", "validation_split", "verbose" }
+local FIT_OPTIONS = { "batch_size", "callbacks", "diagnostics", "drop_last", "epochs", "label", "loss", "metrics", "monitor",
+  "normalize", "one_hot", "output", "resume", "seed", "shuffle", "step_stride", "tty", "validation", "validation_split", "verbose" }
 local EVALUATE_OPTIONS = { "batch_size", "drop_last", "loss", "metrics", "normalize", "one_hot", "seed", "_metrics" }
 
 local function check_options(where, o, known)

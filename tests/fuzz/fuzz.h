@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "host.h"
@@ -39,15 +40,23 @@ static inline lua_State *fz_lua(void)
     return L;
 }
 
-/* Calls field `name` of module `mod` with a string argument; errors are the
- * expected outcome for most inputs and are dropped. */
+/* Calls field `name` of module `mod` (a dotted path: "data.csv") with a
+ * string argument; errors are the expected outcome for most inputs and are
+ * dropped. */
 static inline void fz_call(const char *mod, const char *name, const char *arg, size_t len)
 {
     lua_State *L = fz_lua();
     lua_getglobal(L, "require");
     lua_pushstring(L, mod);
     lua_call(L, 1, 1);
-    lua_getfield(L, -1, name);
+    for (const char *p = name; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        lua_pushlstring(L, p, n);
+        lua_gettable(L, -2);
+        lua_remove(L, -2);
+        p += n + (dot != NULL);
+    }
     lua_pushlstring(L, arg, len);
     lua_pcall(L, 1, LUA_MULTRET, 0);
     lua_settop(L, 0);

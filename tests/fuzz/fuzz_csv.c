@@ -1,4 +1,4 @@
-/* The CSV reader (data_csv in vm/ldata.c on kernels/csvread.c and libcsv):
+/* The CSV reader (C.data.csv in vm/ldata.c on kernels/csvread.c and libcsv):
  * quoting, line numbers, header detection, numbers, class names. */
 #include <string.h>
 #include "fuzz.h"
@@ -6,6 +6,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fz_file(data, size);
-    fz_call("optlab.core", "data_csv", path, strlen(path));
+    fz_call("optlab.core", "data.csv", path, strlen(path));
     return 0;
 }

@@ -9,7 +9,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fz_file(data, size);
-    fz_call("optlab.core", "load", path, strlen(path));
+    fz_call("optlab.core", "serial.load", path, strlen(path));
     if (size < 4) return 0;
     uint8_t *buf = malloc(size);
     if (!buf) return 0;
@@ -18,6 +18,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 4; i++) buf[size - 4 + i] = (uint8_t)(c >> (8 * i));
     path = fz_file(buf, size);
     free(buf);
-    fz_call("optlab.core", "load", path, strlen(path));
+    fz_call("optlab.core", "serial.load", path, strlen(path));
     return 0;
 }

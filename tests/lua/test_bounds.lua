@@ -91,13 +91,13 @@ function T.optimizer_step_count_out_of_int64_range()
 end
 
 function T.accuracy_label_out_of_int64_range()
-  -- train's accuracy without nn (C.accuracy_count) cast a float label to int64 unchecked
+  -- train's accuracy without nn (C.train.accuracy_count) cast a float label to int64 unchecked
   local C = require "optlab.core"
   local out = tensor.from { { 1, 0, 0 }, { 0, 1, 0 } }
   for _, bad in ipairs { 1e30, 0 / 0, 2.5, 3, -1 } do
-    raises_here(function() return (C.accuracy_count(out, tensor.from { bad, 1 })) end, "is not a class id in [0, 3)")
+    raises_here(function() return (C.train.accuracy_count(out, tensor.from { bad, 1 })) end, "is not a class id in [0, 3)")
   end
-  check(C.accuracy_count(out, tensor.from { 0, 2 }) == 1, "one of two right")
+  check(C.train.accuracy_count(out, tensor.from { 0, 2 }) == 1, "one of two right")
 end
 
 function T.creation_rejects_what_is_not_a_shape()

@@ -122,7 +122,7 @@ function T.ffi_kernels_match_the_tensor_ops()
   K.ol_tanh_forward(n, p, (y:ffi()))
   lib.identical(y, t:tanh(), "ol_tanh_forward")
   -- every declared kernel resolves
-  local text = require("optlab.core").ffi_cdef()
+  local text = require("optlab.core").ffi.cdef()
   local names = 0
   for name in text:gmatch("[%w_]+ %*?(ol_[%w_]+)%(") do
     names = names + 1

@@ -408,15 +408,15 @@ function T.mistyped_optlab_data_is_an_error_naming_it()
 end
 
 -- Every data set carries the files it was read from (ds:files()), and a run's manifest takes
--- them from there. experiment.lua used to wrap C.data_idx and C.data_csv to learn what a run
+-- them from there. experiment.lua used to wrap C.data.idx and C.data.csv to learn what a run
 -- read, so any other reader escaped the manifest silently. Here every function of `data` and
 -- every data function of the C core is listed by kind: a new one that is not listed fails,
 -- and each file loader is checked to record exactly the files it read.
 local FILE_LOADERS = { idx = true, mnist = true, fashion_mnist = true, csv = true }
 local IN_MEMORY = { tensors = true, blobs = true, spirals = true, linear_regression = true }
 local NOT_LOADERS = { loader = true }
-local C_READERS = { data_idx = true, data_csv = true }   -- called only by the file loaders above
-local C_OTHERS = { data_from_tensors = true, data_synthetic = true, data_indices = true, data_ptr = true, dataset_methods = true }
+local C_READERS = { idx = true, csv = true }   -- C.data.*, called only by the file loaders above
+local C_OTHERS = { from_tensors = true, synthetic = true, indices = true }
 
 local function same_list(got, want, what)
   check(type(got) == "table" and #got == #want, what .. ": " .. #want .. " files, got " .. (type(got) == "table" and table.concat(got, ", ") or tostring(got)))
@@ -430,11 +430,9 @@ function T.every_loader_records_the_files_it_read()
         "must record them on its data set (read_from in stdlib/data.lua) and be checked here, or the manifest will not list them")
     end
   end
-  for k in pairs(require "optlab.core") do
-    if type(k) == "string" and k:match("^data") then
-      check(C_READERS[k] or C_OTHERS[k], "C." .. k .. " is new to this test: if it reads files, the loader of stdlib/data.lua " ..
-        "that calls it must record them (read_from)")
-    end
+  for k in pairs(require("optlab.core").data) do
+    check(C_READERS[k] or C_OTHERS[k], "C.data." .. k .. " is new to this test: if it reads files, the loader of stdlib/data.lua " ..
+      "that calls it must record them (read_from)")
   end
 
   local dir = tmp .. "/files_of"

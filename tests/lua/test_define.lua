@@ -214,12 +214,19 @@ T.global_reductions_and_state = function()
       check(got[j] == want, string.format("tensor %d element %d: got %.9g, want %.9g", i, j, got[j], want))
     end
   end
-  check(o.globals.steps:item() == 1, "the global counted one step")
+  check(o.globals.steps == 1, "the global counted one step")
   -- resume from a state_dict: the global comes back
   o:step(ps)
   local o2 = GClip {}
   o2:load_state_dict(o:state_dict(), ps)
-  check(o2.globals.steps:item() == 2, "global restored: " .. o2.globals.steps:item())
+  check(o2.globals.steps == 2, "global restored: " .. tostring(o2.globals.steps))
+  -- a global is a double: 2^24 + 1 steps are counted exactly (float32 would stop at 2^24)
+  local Count = optim.define { name = "CountTest", doc = "counts in a global", hyper = { { "lr", 0 } },
+    globals = { n = 2 ^ 24 }, update = function(p, g, s) s.n = s.n + 1; return p end }
+  local oc, q = Count {}, tensor.zeros(2)
+  q.grad = tensor.zeros(2)
+  oc:step { q }
+  check(oc.globals.n == 2 ^ 24 + 1, "global kept in double: " .. string.format("%.17g", oc.globals.n))
   -- same bits at 1 and 2 threads
   local out = {}
   for threads = 1, 2 do
@@ -353,6 +360,13 @@ T.label_help_and_aliases = function()
   local p = tensor.ones(3); p.grad = tensor.ones(3)
   o:step { p }
   check(math.abs(o.state[p].m:totable()[1] - f32(0.5 * f32(0.1))) < 1e-9, "state m starts at lr")
+  -- a state may start as a copy of the parameter
+  local FromP = optim.define { name = "FromPTest", doc = "z starts at p", hyper = { { "lr", 0.5 } }, state = { z = "p" },
+    update = function(p, g, s, h) s.z = s.z - h.lr * g; return s.z end }
+  local q = tensor.from { 1, 2, 3 }
+  q.grad = tensor.ones(3)
+  FromP {}:step { q }
+  check(q:totable()[3] == 2.5, "z = p - lr g from z = p: " .. q:totable()[3])
   local help = require "help"
   local text = help.text and help.text(Al) or nil
   if text then check(text:find("doc text here", 1, true) and text:find("beta1 = 0.9", 1, true), text) end
@@ -479,13 +493,13 @@ end
 -- A hand-made program can never read or write outside its buffers.
 T.program_checker_refuses_unsound_programs = function()
   local C = require "optlab.core"
-  local O = C.optim_program_ops
+  local O = C.optim.program_ops
   local function prog(vcode, extra)
     local d = { nslots = 2, nregs = 2, nbufs = 2, nstages = 1, numel_slot = -1, nrows_slot = -1, ncols_slot = -1,
                 vcode = vcode, scode = {},
                 vstart = { 0, #vcode / 7 }, sstart = { 0, 0, 0 }, consts = {}, inputs = {} }
     for k, v in pairs(extra or {}) do d[k] = v end
-    return C.optim_program(d)
+    return C.optim.program(d)
   end
   raises(function() prog { O.ADD, 0, 1, 1, 0, 0, -1 } end, "bad vector operand")          -- reads a register never written
   raises(function() prog { O.LOAD, 0, 5, 0, 0, 0, -1 } end, "bad vector load")             -- buffer 5 of 2
@@ -497,9 +511,9 @@ T.program_checker_refuses_unsound_programs = function()
   -- and a sound one runs, checking its buffers' sizes
   local ok = prog { O.LOAD, 0, 0, 0, 0, 0, -1, O.NEG, 1, 0, 0, 0, 0, -1, O.STORE, 0, 1, 0, 0, 0, -1 }
   local p, g = tensor.ones(5), tensor.ones(5)
-  C.optim_program_run(ok, {}, "t", 1, p, g)
+  C.optim.program_run(ok, {}, "t", 1, p, g)
   check(p:totable()[3] == -1, "p = -p")
-  raises(function() C.optim_program_run(ok, {}, "t", 1, p, tensor.ones(4)) end, "buffer 2 of parameter 1")
+  raises(function() C.optim.program_run(ok, {}, "t", 1, p, tensor.ones(4)) end, "buffer 2 of parameter 1")
 end
 
 return T

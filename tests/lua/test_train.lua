@@ -115,22 +115,22 @@ function T.grad_norm_is_the_global_l2_norm()
   for _, g in ipairs { p1.grad, p2.grad } do
     for _, v in ipairs(g:reshape(-1):totable()) do s = s + v * v end
   end
-  local gn, count = C.grad_norm({ p1, p2, tensor.zeros(3) })
+  local gn, count = C.train.grad_norm({ p1, p2, tensor.zeros(3) })
   close(gn, math.sqrt(s), 1e-12, "norm")
   check(count == 2, "parameters without .grad are skipped")
 end
 
 -- Issue 16: one sum of squares (ol_sumsq) behind the logged grad_norm and
--- clip_norm's norm. Before, C.grad_norm summed each block serially and
--- C.optim_grad_sqnorm in 8 lanes: these tensors came out one or a few ulps apart.
+-- clip_norm's norm. Before, C.train.grad_norm summed each block serially and
+-- C.optim.grad_sqnorm in 8 lanes: these tensors came out one or a few ulps apart.
 function T.grad_norm_and_clip_norm_share_one_sum_of_squares()
   local C = require "optlab.core"
   for seed = 1, 12 do
     tensor.manual_seed(seed)
     local p, q = tensor.zeros(100 + 37 * seed), tensor.zeros(3, 5)
     p.grad, q.grad = tensor.randn(100 + 37 * seed), tensor.randn(3, 5)
-    local gn = C.grad_norm({ p, q })
-    local want = math.sqrt(C.optim_grad_sqnorm(p.grad) + C.optim_grad_sqnorm(q.grad))
+    local gn = C.train.grad_norm({ p, q })
+    local want = math.sqrt(C.optim.grad_sqnorm(p.grad) + C.optim.grad_sqnorm(q.grad))
     check(compat.same_bits(gn, want), string.format("seed %d: grad_norm %.17g, clip's %.17g", seed, gn, want))
   end
 end
@@ -139,19 +139,20 @@ end
 -- uses that very number (opt:hyper().grad_norm), the bits fit logs.
 function T.fit_computes_the_norm_once_and_clip_norm_uses_it()
   local C = require "optlab.core"
-  local calls = { grad_norm = 0, optim_grad_sqnorm = 0 }
+  local calls = { grad_norm = 0, grad_sqnorm = 0 }
+  local module = { grad_norm = C.train, grad_sqnorm = C.optim }
   local saved = {}
   for k in pairs(calls) do
-    saved[k] = C[k]
-    C[k] = function(...) calls[k] = calls[k] + 1 return saved[k](...) end
+    saved[k] = module[k][k]
+    module[k][k] = function(...) calls[k] = calls[k] + 1 return saved[k](...) end
   end
   local tr = blobs()
   local opt = optim.SGD { lr = 0.01, clip_norm = 1e-3 }
   local ok, h = pcall(train.fit, make_model(6, 4), opt, tr, { epochs = 2, batch_size = 900, loss = LOSS, verbose = 0 })
-  for k in pairs(calls) do C[k] = saved[k] end
+  for k in pairs(calls) do module[k][k] = saved[k] end
   check(ok, tostring(h))
-  check(calls.grad_norm == 2, "C.grad_norm once a step: " .. calls.grad_norm .. " calls in 2 steps")
-  check(calls.optim_grad_sqnorm == 0, "clip_norm computed the norm again: " .. calls.optim_grad_sqnorm .. " calls")
+  check(calls.grad_norm == 2, "C.train.grad_norm once a step: " .. calls.grad_norm .. " calls in 2 steps")
+  check(calls.grad_sqnorm == 0, "clip_norm computed the norm again: " .. calls.grad_sqnorm .. " calls")
   local hp = opt:hyper()
   check(hp.grad_scale < 1, "the clip engaged: grad_scale " .. hp.grad_scale)
   check(compat.same_bits(hp.grad_norm, h.grad_norm[2]),
