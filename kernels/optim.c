@@ -552,8 +552,8 @@ void ol_clip_value(int64_t n, float *restrict g, float c)
     OL_SPANS(n, clip_span(len, g + lo, c));
 }
 
-INL void lookahead_span(int64_t len, float *restrict p, const float *restrict v,
-                        float *restrict save, float alpha)
+INL void nesterov_point_span(int64_t len, float *restrict p, const float *restrict v,
+                             float *restrict save, float alpha)
 {
     for (int64_t i = 0; i < len; i++) {
         save[i] = p[i];
@@ -561,10 +561,10 @@ INL void lookahead_span(int64_t len, float *restrict p, const float *restrict v,
     }
 }
 
-void ol_lookahead(int64_t n, float *restrict p, const float *restrict v,
-                  float *restrict save, float alpha)
+void ol_nesterov_point(int64_t n, float *restrict p, const float *restrict v,
+                       float *restrict save, float alpha)
 {
-    OL_SPANS(n, lookahead_span(len, p + lo, v + lo, save + lo, alpha));
+    OL_SPANS(n, nesterov_point_span(len, p + lo, v + lo, save + lo, alpha));
 }
 
 /* -------------------------------------------------------- bandwidth probes */

@@ -120,9 +120,10 @@ int ol_adadelta_update(int64_t n, float *restrict p, const float *restrict g,
 /* g = clamp(g, -c, c) in place. */
 void ol_clip_value(int64_t n, float *restrict g, float c);
 
-/* The textbook's literal look-ahead (Algorithms 8.3, 8.6): save = p; p += alpha v (gradient is then taken there). */
-void ol_lookahead(int64_t n, float *restrict p, const float *restrict v,
-                  float *restrict save, float alpha);
+/* The textbook's literal Nesterov (nesterov = "literal"; Algorithms 8.3, 8.6): save = p; p += alpha v
+ * (the gradient is then taken there). Not the Lookahead optimizer (stdlib/optim/wrap.lua). */
+void ol_nesterov_point(int64_t n, float *restrict p, const float *restrict v,
+                       float *restrict save, float alpha);
 
 /* Memory bandwidth probes for the benchmark: a = b, and a = b + s c. */
 void ol_bench_copy(int64_t n, float *restrict a, const float *restrict b);

@@ -13,6 +13,7 @@ local conventions = require "optim.conventions"
 local keras_base = require "optim.keras_base"
 local suggest = require "suggest"
 local define = require "optim.define"
+local wrap = require "optim.wrap"
 
 local optim = {}
 
@@ -36,9 +37,11 @@ local function integer_from(lo)
   end
 end
 
--- Field kinds: "num" (schedulable number), "bool", "conv", "opt" (optional positive number).
+-- Field kinds: "num" (schedulable number), "bool", "conv", "opt" (optional positive number),
+-- "nesterov" (false, true: the one-gradient form, or "literal": the textbook's, with a closure).
 -- decay: Keras 2's inverse-time decay of lr, lr / (1 + decay k) (PyTorch Adagrad's lr_decay).
--- use_ema ... gradient_accumulation_steps: Keras's base optimizer options (optim/keras_base.lua).
+-- use_ema ... gradient_accumulation_steps: Keras's base optimizer options, made into the wrappers
+-- optim.EMA and optim.Accumulate around the optimizer (optim/keras_base.lua, optim/wrap.lua).
 local COMMON = {
   { "lr", "num", NONNEG }, { "weight_decay", "num", NONNEG }, { "decay", "fixed", NONNEG },
   { "clip_norm", "opt", POS }, { "global_clip_norm", "opt", POS }, { "clip_value", "opt", POS },
@@ -48,13 +51,13 @@ local COMMON = {
 }
 
 local specs = {
-  SGD = { kind = "SGD", show = { "lr" }, defaults = { lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false, lookahead = false },
-    fields = { { "momentum", "num", UNIT_OPEN }, { "dampening", "num", UNIT }, { "nesterov", "bool" }, { "lookahead", "bool" } } },
+  SGD = { kind = "SGD", show = { "lr" }, defaults = { lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false },
+    fields = { { "momentum", "num", UNIT_OPEN }, { "dampening", "num", UNIT }, { "nesterov", "nesterov" } } },
   Adagrad = { kind = "Adagrad", show = { "lr", "eps" }, defaults = { lr = 0.01, eps = 1e-7, initial_accumulator = 0, weight_decay = 0, eps_inside_sqrt = false },
     fields = { { "eps", "num", NONNEG }, { "initial_accumulator", "fixed", NONNEG }, { "eps_inside_sqrt", "bool" } } },
-  RMSprop = { kind = "RMSprop", show = { "lr", "rho", "eps" }, defaults = { lr = 0.001, rho = 0.9, eps = 1e-6, momentum = 0, weight_decay = 0, nesterov = false, centered = false, lookahead = false, eps_inside_sqrt = false },
-    fields = { { "rho", "num", UNIT }, { "eps", "num", NONNEG }, { "momentum", "num", UNIT_OPEN }, { "nesterov", "bool" },
-               { "centered", "bool" }, { "lookahead", "bool" }, { "eps_inside_sqrt", "bool" } } },
+  RMSprop = { kind = "RMSprop", show = { "lr", "rho", "eps" }, defaults = { lr = 0.001, rho = 0.9, eps = 1e-6, momentum = 0, weight_decay = 0, nesterov = false, centered = false, eps_inside_sqrt = false },
+    fields = { { "rho", "num", UNIT }, { "eps", "num", NONNEG }, { "momentum", "num", UNIT_OPEN }, { "nesterov", "nesterov" },
+               { "centered", "bool" }, { "eps_inside_sqrt", "bool" } } },
   Adam = { kind = "Adam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, amsgrad = false, eps_inside_sqrt = false },
     fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } } },
   AdamW = { kind = "Adam", decoupled = true, show = { "lr", "beta1", "beta2", "eps", "weight_decay" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01, amsgrad = false, eps_inside_sqrt = false },
@@ -163,6 +166,12 @@ local function new_optimizer(sp, hp)
   local given, values = {}, {}
   for k, v in pairs(hp) do
     if type(k) ~= "string" then fail(string.format("%s: hyperparameters are named (lr = ...), got a positional value", sp.name)) end
+    if k == "lookahead" and not sp.field.lookahead then
+      -- renamed: Lookahead is the wrapper of Zhang et al. (optim.Lookahead)
+      fail(string.format("%s: lookahead = ... is now nesterov = \"literal\" (the textbook's Nesterov, the gradient at " ..
+        "theta + alpha v through a closure)%s; Lookahead (Zhang et al. 2019) is optim.Lookahead(opt, {k = 5, alpha = 0.5})",
+        sp.name, sp.field.nesterov and "" or (" on SGD and RMSprop; " .. sp.name .. " has no such form")))
+    end
     if k == "betas" and sp.field.beta1 then
       if type(v) ~= "table" or #v ~= 2 then fail(sp.name .. ": betas must be {beta1, beta2}") end
       values.beta1, values.beta2, given.beta1, given.beta2 = v[1], v[2], true, true
@@ -188,6 +197,10 @@ local function new_optimizer(sp, hp)
     local v = values[key]
     if f.kind == "bool" then
       if type(v) ~= "boolean" then fail(string.format("%s: %s must be true or false, got %s", sp.name, key, fmt(v))) end
+    elseif f.kind == "nesterov" then
+      if type(v) ~= "boolean" and v ~= "literal" then
+        fail(string.format("%s: nesterov must be true, false or \"literal\", got %s", sp.name, type(v) == "string" and string.format("%q", v) or fmt(v)))
+      end
     elseif f.kind == "opt" then
       if v ~= nil then check_value(sp, key, v, "") end
     elseif f.kind == "fixed" then
@@ -221,11 +234,12 @@ local function new_optimizer(sp, hp)
            "' has no such optimizer (use convention = \"textbook\")")
     end
   end
-  if values.lookahead and values.gradient_accumulation_steps then
-    fail(sp.name .. ": lookahead = true takes the gradient at theta + alpha v every call: it cannot accumulate gradients")
+  local literal = values.nesterov == "literal"
+  if literal and values.gradient_accumulation_steps then
+    fail(sp.name .. ": nesterov = \"literal\" takes the gradient at theta + alpha v every call: it cannot accumulate gradients")
   end
-  if values.lookahead and not (values.nesterov and values.momentum ~= 0) then
-    fail(sp.name .. ": lookahead = true evaluates the gradient at theta + alpha v: it needs nesterov = true and momentum > 0")
+  if literal and values.momentum == 0 then
+    fail(sp.name .. ": nesterov = \"literal\" evaluates the gradient at theta + alpha v: it needs momentum > 0")
   end
   if type(values.step_min) == "number" and type(values.step_max) == "number" and values.step_min > values.step_max then
     fail(sp.name .. ": step_min must be <= step_max")
@@ -296,12 +310,7 @@ function Optimizer:hyper()
   return out
 end
 
-local function param_list(params)
-  if tensor.is_tensor(params) then return { params } end
-  if type(params) == "table" and type(params.parameters) == "function" then return params:parameters() end
-  if type(params) ~= "table" then fail("optimizer step: expected a list of tensors, got " .. type(params)) end
-  return params
-end
+local param_list = wrap.param_list
 
 -- Nesterov momentum in effect: with momentum 0, Keras (and the textbook) run plain SGD.
 local function nesterov_on(self)
@@ -353,7 +362,6 @@ local function state_of(self, p, i, hv)
       end
     end
   end
-  for _, name in ipairs(keras_base.buffers(self.values)) do st[name] = tensor.zeros(p:shape()) end
   if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Ftrl" then st.accum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Rprop" then st.step_size:fill_(hv.lr) end
@@ -429,7 +437,7 @@ end
 
 -- One update of every tensor in params from its .grad. With a closure, the
 -- closure recomputes loss and gradients first (at the look-ahead point with
--- lookahead = true, the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
+-- nesterov = "literal", the textbook's literal Nesterov forms (Algorithms 8.3 and 8.6)); returns its loss.
 -- grad_norm: the global L2 norm of the params' .grad as C.train.grad_norm(params)
 -- gives it, from a caller that computed it anyway (train.fit logs it and
 -- stops on NaN before the step). A global clip_norm then uses it instead of
@@ -446,14 +454,14 @@ function Optimizer:step(params, closure, grad_norm)
   local hv = self:resolve(k)
   local v = self.values
   local loss
-  local literal = v.lookahead
+  local literal = v.nesterov == "literal"
   if literal then
-    if not closure then fail(self.name .. ": lookahead = true needs a closure: opt:step(params, function() ... return loss end)") end
+    if not closure then fail(self.name .. ": nesterov = \"literal\" needs a closure: opt:step(params, function() ... return loss end)") end
     for i, p in ipairs(params) do
       if not tensor.is_tensor(p) then fail(string.format("%s: parameter %d is not a tensor", self.name, i)) end
       local st = state_of(self, p, i, hv)
       st.theta = st.theta or tensor.zeros(p:shape())
-      C.optim.lookahead(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
+      C.optim.nesterov_point(p, st.velocity, st.theta, hv.momentum)    -- theta~ = theta + alpha v
     end
     loss = closure()
     for _, p in ipairs(params) do tensor.raw.copy_(p, self.state[p].theta) end
@@ -469,14 +477,9 @@ end
 function Optimizer:_update(params, hv, k, literal, grad_norm)
   local v = self.values
   C.optim.check(self.label, params)
-  local calls = self.calls
-  self.calls = calls + 1
-  local function state(p, i) return state_of(self, p, i, hv) end
-  local grads = keras_base.gradients(v, params, calls, state)
-  if not grads then    -- accumulating: no update on this call
-    keras_base.average(v, params, calls, state)
-    return
-  end
+  self.calls = self.calls + 1
+  local grads = {}
+  for i, p in ipairs(params) do grads[i] = p.grad end
   local value_first = v.convention == "keras" and v.clip_value and (v.clip_norm or v.global_clip_norm)
   if value_first then     -- tf.keras <= 2.10 (_transform_gradients): clipvalue, then the norm of the clipped
     for i, g in ipairs(grads) do
@@ -494,7 +497,6 @@ function Optimizer:_update(params, hv, k, literal, grad_norm)
   else
     self:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
   end
-  keras_base.average(v, params, calls, state)
   hv.grad_scale, hv.grad_norm = grad_scale, norm
   self.last = hv
 end
@@ -620,16 +622,10 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
   end
 end
 
--- With use_ema: the parameters take their moving averages (Keras's
--- finalize_variable_values; train.fit calls it at the end). Otherwise nothing.
-function Optimizer:finalize(params)
-  if not self.values.use_ema then return end
-  for i, p in ipairs(param_list(params)) do
-    local st = self.state[p]
-    if not st or not st.ema then fail(string.format("%s: finalize: parameter %d was never stepped", self.name, i)) end
-    tensor.raw.copy_(p, st.ema)
-  end
-end
+-- Weight averaging is a wrapper (optim.EMA, optim.Polyak; use_ema makes
+-- one): an optimizer alone has no averages to finalize or swap in.
+function Optimizer:finalize() end
+function Optimizer:swap_average() return false end
 
 function Optimizer:zero_grad(params)
   for _, p in ipairs(param_list(params)) do
@@ -722,7 +718,7 @@ function Optimizer:load(path, params)
 end
 
 for name, sp in pairs(specs) do
-  optim[name] = function(hp) return new_optimizer(sp, hp) end
+  optim[name] = function(hp) return keras_base.wrap(new_optimizer(sp, hp)) end
 end
 optim.NAdam = optim.Nadam
 
@@ -762,7 +758,7 @@ function optim.get(name, convention, overrides)
   opt.given.lr = true
   opt.given.convention = nil
   opt.label = opt:describe()
-  return opt
+  return keras_base.wrap(opt)
 end
 
 -- optim.sweep(optim.SGD, {lr = 0.01, momentum = {0, 0.5, 0.9, 0.99}}): one
@@ -809,12 +805,16 @@ function optim.define(decl)
   end
   finish_spec(sp, sp.name)
   specs[sp.name] = sp
-  local ctor = function(hp) return new_optimizer(sp, hp) end
+  local ctor = function(hp) return keras_base.wrap(new_optimizer(sp, hp)) end
   rawset(optim, sp.name, ctor)
   require("optim.help").declared(optim, sp, ctor)
   return ctor
 end
 optim.fn = define.fn
+
+-- Wrappers around any optimizer (stdlib/optim/wrap.lua): weight averaging,
+-- Lookahead, gradient accumulation.
+optim.EMA, optim.Polyak, optim.Lookahead, optim.Accumulate = wrap.EMA, wrap.Polyak, wrap.Lookahead, wrap.Accumulate
 
 -- The literature's optimizers, one declaration per file in stdlib/optim/zoo/
 -- (adding one is adding its file): registered as optim.<its name>.
@@ -835,12 +835,13 @@ end
 
 optim.specs = specs
 require("optim.help").install(optim, specs, Optimizer)     -- help(optim.Adam): formula and every convention's defaults
+wrap.install_help(optim)
 
 -- optim.Adamm{...} would otherwise be "attempt to call a nil value": a
 -- capitalized name that is no optimizer gets optim.get's "did you mean".
 setmetatable(optim, { __index = function(_, key)
   if type(key) ~= "string" or not key:match("^%u") then return nil end
-  local names = {}
+  local names = { "EMA", "Polyak", "Lookahead", "Accumulate" }     -- the wrappers
   for n in pairs(specs) do names[#names + 1] = n end
   table.sort(names)
   fail(string.format("optim.%s is not an optimizer%s (known: %s)", key, suggest.phrase(key, names), table.concat(names, ", ")))

@@ -43,14 +43,14 @@ local function is_finite(v) return v == v and v ~= math.huge and v ~= -math.huge
 --   seed = 1, shuffle = true, drop_last = false, normalize = {mean, std}, one_hot = false,
 --   verbose = 1, label = nil, resume = path, monitor = "val_loss", output = io.stdout}) -> history
 -- fit computes each gradient once, at the parameters, before opt:step. The
--- textbook's literal Nesterov form (lookahead = true) needs the gradient at
+-- textbook's literal Nesterov form (nesterov = "literal") needs the gradient at
 -- theta + alpha v, through a closure that only a hand-written loop gives.
 function train.check_optimizer(opt, where)
-  local v = type(opt) == "table" and opt.values
-  if type(v) == "table" and v.lookahead then
-    fail(string.format("%s: %s has lookahead = true, which takes the gradient at theta + alpha v through " ..
+  local lit = require("optim.wrap").needs_closure(opt)
+  if lit then
+    fail(string.format("%s: %s has nesterov = \"literal\", which takes the gradient at theta + alpha v through " ..
       "opt:step(params, closure); train.fit takes it at theta. Use nesterov = true (the same method in the " ..
-      "one-gradient form), or write the loop and pass the closure", where, tostring(opt)))
+      "one-gradient form), or write the loop and pass the closure", where, tostring(lit)))
   end
 end
 
@@ -250,12 +250,23 @@ local function train_epoch(r, e, t0)
   return "done"
 end
 
+-- fn(...) with the optimizer's averaged weights in the model (optim.EMA,
+-- optim.Polyak, use_ema: Keras's SwapEMAWeights around evaluation), then the
+-- raw weights back for training to go on from.
+local function with_averages(r, fn, ...)
+  local swapped = type(r.opt.swap_average) == "function" and r.opt:swap_average(r.params)
+  local ok, res = pcall(fn, ...)
+  if swapped then r.opt:swap_average(r.params) end
+  if not ok then error(res, 0) end
+  return res
+end
+
 -- The epoch's logs: training means, validation, the optimizer's hyperparameters, timings.
 local function epoch_logs(r, e, secs)
   local logs = { epoch = e, loss = r.lsum / r.seen }
   for i, m in ipairs(r.metrics) do logs[m.name] = r.msums[i] / r.seen end
   if r.val then
-    local v = train.evaluate(r.model, r.val, r.eval_opts)
+    local v = with_averages(r, train.evaluate, r.model, r.val, r.eval_opts)
     logs.val_loss = v.loss
     for _, m in ipairs(r.metrics) do logs["val_" .. m.name] = v[m.name] end
   end
@@ -369,7 +380,9 @@ diagnostics = true | {...} (help(train.diagnostics): Hessian eigenvalues, ill-co
 history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
 grad_norm, the diagnostics' columns), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback";
 history.steps: columns by logged step (step, epoch, loss, lr, grad_norm, hyperparameters, wall_seconds);
-history.diagnostics: columns by step with diagnostics = {every = k}.]] },
+history.diagnostics: columns by step with diagnostics = {every = k}.
+With weight averaging (optim.EMA, optim.Polyak, use_ema = true) each validation runs on the averaged
+weights (opt:swap_average), training goes on from the raw ones, and the model ends with the averages.]] },
     { train.evaluate, [[train.evaluate(model, ds [, opts]) -> {loss = number, <metric> = number, ...}
 The loss and metrics over all of ds, in evaluation mode (dropout off) and without autograd.
 opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one_hot, drop_last, seed.]] },
@@ -384,7 +397,7 @@ opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one
     { train.loss_names, "train.loss_names()  the loss names nn.functional offers (for loss = \"...\")" },
     { train.resolve_loss, "train.resolve_loss(loss [, where])  a loss name or function as a function; an unknown name is an error with \"did you mean\"" },
     { train.resolve_metrics, "train.resolve_metrics(metrics [, where])  a metrics list as {name, fn} pairs; unknown names are errors with \"did you mean\"" },
-    { train.check_optimizer, "train.check_optimizer(opt, where)  refuses an optimizer train.fit cannot drive (lookahead = true needs a closure); fit and experiment.compare call it before any work" },
+    { train.check_optimizer, "train.check_optimizer(opt, where)  refuses an optimizer train.fit cannot drive (nesterov = \"literal\" needs a closure); fit and experiment.compare call it before any work" },
   } do help.register(d[1], d[2]) end
 end
 

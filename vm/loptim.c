@@ -180,10 +180,10 @@ static int l_clip_value(lua_State *L)
     return 0;
 }
 
-/* C.optim_lookahead(p, v, save, alpha): save = p; p = p + alpha v. */
-static int l_lookahead(lua_State *L)
+/* C.optim.nesterov_point(p, v, save, alpha): save = p; p = p + alpha v. */
+static int l_nesterov_point(lua_State *L)
 {
-    const char *op = "optim_lookahead";
+    const char *op = "optim_nesterov_point";
     OLTensor *p = ol_checkinplace(L, 1, op, "the parameter"), *v = ol_checkcontig(L, 2);
     OLTensor *s = ol_checkinplace(L, 3, op, "the saved parameter");
     ol_checksameshape(L, op, p, "parameter", v, "velocity");
@@ -191,7 +191,7 @@ static int l_lookahead(lua_State *L)
     float alpha = (float)luaL_checknumber(L, 4);
     ol_written(p);
     ol_written(s);
-    ol_lookahead(ol_numel(p), ol_data(p), ol_data(v), ol_data(s), alpha);
+    ol_nesterov_point(ol_numel(p), ol_data(p), ol_data(v), ol_data(s), alpha);
     return 0;
 }
 
@@ -249,7 +249,7 @@ static const luaL_Reg optim_funcs[] = {
     {"check", l_optim_check},
     {"hyper", l_optim_hyper}, {"update", l_optim_update},
     {"grad_sqnorm", l_grad_sqnorm}, {"clip_value", l_clip_value},
-    {"lookahead", l_lookahead},
+    {"nesterov_point", l_nesterov_point},
     {"bench_copy", l_bench_copy}, {"bench_triad", l_bench_triad},
     {NULL, NULL}
 };

@@ -333,8 +333,8 @@ local function landscape(experiment, I, spec)
   local opts = checked("optimizers", I.resolve_optimizers, spec.optimizers, where)
   for _, e in ipairs(opts) do
     local o = checked("optimizers", e.make)
-    if o.values and o.values.lookahead then
-      fail(where .. ": optimizer " .. e.label .. " has lookahead = true; landscape takes one gradient per step at " ..
+    if require("optim.wrap").needs_closure(o) then
+      fail(where .. ": optimizer " .. e.label .. " has nesterov = \"literal\"; landscape takes one gradient per step at " ..
            "the parameters: use nesterov = true", "optimizers")
     end
   end

@@ -6,10 +6,12 @@ local FORMULAS = {
   SGD = [[theta <- theta - eps*g  (the textbook's Algorithm 8.1; eps from a schedule, e.g. schedule.linear)
 momentum:  v <- alpha*v - eps*g;  theta <- theta + v
 nesterov:  the textbook (Algorithm 8.3): g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
-           v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g   (lookahead = true: literal)]],
+           v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g
+           (nesterov = "literal": the textbook's form, g at theta + alpha*v through opt:step's closure;
+           not the Lookahead optimizer, optim.Lookahead)]],
   Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
   RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
-nesterov = true (the textbook's Algorithm 8.6, RMSProp with Nesterov momentum):
+nesterov = true (the textbook's Algorithm 8.6, RMSProp with Nesterov momentum; "literal": g at theta + alpha*v):
            v <- alpha*v - eps/(delta + sqrt(r)) * g;  theta <- theta + v
            (the textbook writes eps/sqrt(r); delta keeps the first steps finite, as in Algorithm 8.5)]],
   Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
@@ -37,12 +39,15 @@ theta <- theta - lr*d]],
 local METHODS = {
   step = [=[opt:step(params [, closure [, grad_norm]])  one update of every tensor in params from its .grad (under no_grad,
 like torch.optim's step). closure: a function that recomputes the loss (zeroing grads and calling
-backward) and returns it; required by lookahead = true. Returns the closure's loss.
+backward) and returns it; required by nesterov = "literal". Returns the closure's loss.
 grad_norm (without a closure): the global L2 norm of the .grad, when the caller computed it already
 (train.fit does, to log it); a global clip_norm then clips by it instead of computing it again.]=],
   zero_grad = [[opt:zero_grad(params)  zero the .grad of every tensor in params (model:zero_grad() does the same)]],
-  finalize = [[opt:finalize(params)  with use_ema = true, give the parameters their moving averages (Keras's
-finalize_variable_values; train.fit calls it at the end); otherwise nothing]],
+  finalize = [[opt:finalize(params)  with weight averaging (use_ema = true, optim.EMA, optim.Polyak), give the
+parameters their averages (Keras's finalize_variable_values; train.fit calls it at the end); otherwise nothing]],
+  swap_average = [[opt:swap_average(params)  with weight averaging (use_ema = true, optim.EMA, optim.Polyak), swap the
+parameters with their averages (a second call swaps back; train.fit evaluates between the two); true if it swapped,
+false for an optimizer without averages]],
   describe = [[opt:describe()  the label tostring(opt) shows, e.g. Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08)]],
   resolve = [[opt:resolve(k)  the hyperparameter values for update k (0-based), schedules and decay applied]],
   hyper = [[opt:hyper()  the values the last step applied (lr, momentum, betas, ...), or those of the next]],
@@ -107,7 +112,8 @@ function M.install(optim, specs, Optimizer)
   help.register(optim, [[optim: optimizers updating tensors in place from their .grad
 optim.SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, Nadam, RAdam, Lion, Ftrl, ASGD, Rprop, Adadelta{...}
 opt:step(params [, closure]), opt:zero_grad(params), tostring(opt), opt:hyper(), opt:state_dict()
-optim.get(name [, convention] [, overrides]): a framework's forms and defaults; optim.sweep(ctor, grid): a list of optimizers]])
+optim.get(name [, convention] [, overrides]): a framework's forms and defaults; optim.sweep(ctor, grid): a list of optimizers
+wrappers around any optimizer: optim.EMA, optim.Polyak (weight averaging), optim.Lookahead, optim.Accumulate]])
   help.register(optim.get, "optim.get(name [, convention] [, overrides]): the optimizer as the convention's framework builds it "
     .. "(\"keras\" (default: tf.keras 2.10), \"tf_keras\", \"keras3\", \"torch\" or \"pytorch\", \"textbook\"), its forms and defaults")
   help.register(optim.sweep, "optim.sweep(ctor, {lr = 0.01, momentum = {0, 0.5, 0.9}}): one optimizer per combination of the listed values")

@@ -519,10 +519,10 @@ Test(optim, clip_value)
     for (int i = 0; i < 9; i++) cr_assert_eq(g[i], want[i], "element %d: %g", i, g[i]);
 }
 
-Test(optim, lookahead_and_bench_helpers)
+Test(optim, nesterov_point_and_bench_helpers)
 {
     float p[5] = {1, 2, 3, 4, 5}, v[5] = {1, -1, 2, 0, 0.5f}, save[5], a[5], b[5];
-    ol_lookahead(5, p, v, save, 0.5f);
+    ol_nesterov_point(5, p, v, save, 0.5f);
     for (int i = 0; i < 5; i++) {
         cr_assert_eq(save[i], (float)(i + 1));
         cr_assert_eq(p[i], (float)(i + 1) + 0.5f * v[i]);

@@ -42,13 +42,13 @@ end
 
 function T.in_place_and_same_shape_arguments()
   local p, v, s = tensor.zeros(2, 3), tensor.ones(3, 2), tensor.zeros(2, 3)
-  raises_here(function() C.optim.lookahead(p, v, s, 0.9) end,
-    "optim_lookahead: parameter [2, 3] and velocity [3, 2] must have the same shape")
+  raises_here(function() C.optim.nesterov_point(p, v, s, 0.9) end,
+    "optim_nesterov_point: parameter [2, 3] and velocity [3, 2] must have the same shape")
   raises_here(function() C.optim.clip_value(tensor.ones(2, 3):t(), 1) end,
     "optim_clip_value: the gradient (shape [3, 2]) is updated in place and must be contiguous")
   raises_here(function() C.optim.clip_value(5, 1) end, "optim_clip_value: the gradient must be a tensor, got number")
   -- a view is fine where the kernel only reads it: copied, not refused
-  C.optim.lookahead(p, v:t(), s, 0.5)
+  C.optim.nesterov_point(p, v:t(), s, 0.5)
   check(p:sum():item() == 3 and s:sum():item() == 0, "p += 0.5 v through a transposed velocity")
   raises_here(function() nn.F.mse(tensor.ones(2), tensor.ones(3)) end, "mse: input [2] and target [3] must have the same shape")
 end

@@ -1056,8 +1056,8 @@ function T.compare_checks_loss_and_metrics_before_any_work()
     { { metrics = { "accuracy", "mse_los" } }, "unknown metric \"mse_los\" (did you mean 'mse_loss'?)" },
     -- the textbook's literal Nesterov needs a closure fit does not give: refused here,
     -- not at the first step of the first run (issue 16)
-    { { optimizers = { { label = "nag", optimizer = optim.SGD { lr = 0.01, momentum = 0.9, nesterov = true, lookahead = true } } } },
-      "optimizer nag: SGD(lr=0.01, momentum=0.9, nesterov=true, lookahead=true) has lookahead = true" },
+    { { optimizers = { { label = "nag", optimizer = optim.SGD { lr = 0.01, momentum = 0.9, nesterov = "literal" } } } },
+      "optimizer nag: SGD(lr=0.01, momentum=0.9, nesterov=literal) has nesterov = \"literal\"" },
   } do
     local loaded, built = 0, 0
     local spec = { name = "early", epochs = 1, runs_dir = TMP .. "/early", verbose = 0, arg = {},

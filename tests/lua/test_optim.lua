@@ -206,7 +206,7 @@ local function quadratic(n, cond)
   return tensor.from(lam)
 end
 
-T.nesterov_equivalent_form_vs_lookahead = function()
+T.nesterov_equivalent_form_vs_literal = function()
   for _, kind in ipairs { "SGD", "RMSprop" } do
     local lam = quadratic(16, 10)
     local hp = { lr = 0.02, momentum = 0.9, nesterov = true }
@@ -215,7 +215,7 @@ T.nesterov_equivalent_form_vs_lookahead = function()
     local eq = optim[kind](hp)
     local lhp = {}
     for k, v in pairs(hp) do lhp[k] = v end
-    lhp.lookahead = true
+    lhp.nesterov = "literal"
     local lit = optim[kind](lhp)
     for _ = 1, 60 do
       eq:step({ x1 }, function() x1.grad = x1 * lam end)
@@ -232,11 +232,11 @@ T.nesterov_equivalent_form_vs_lookahead = function()
   end
 end
 
-T.lookahead_matches_seed_literally = function()
+T.nesterov_literal_matches_the_textbook = function()
   local lam = quadratic(7, 10)
   local laml = lam:totable()
   local x = tensor.ones(7)
-  local opt = optim.SGD { lr = 0.02, momentum = 0.9, nesterov = true, lookahead = true }
+  local opt = optim.SGD { lr = 0.02, momentum = 0.9, nesterov = "literal" }
   local theta, v = zeros(7), zeros(7)
   for i = 1, 7 do theta[i] = 1 end
   for _ = 1, 50 do
@@ -298,7 +298,7 @@ T.errors_name_optimizer_and_field = function()
   raises(function() optim.Adam { beta2 = -0.1 } end, "Adam: beta2")
   raises(function() optim.RMSprop { rho = 1.5 } end, "RMSprop: rho = 1.5 must be in [0, 1]")
   raises(function() optim.SGD { momentum = 1 } end, "SGD: momentum = 1")
-  raises(function() optim.SGD { nesterov = "yes" } end, "SGD: nesterov must be true or false")
+  raises(function() optim.SGD { nesterov = "yes" } end, "SGD: nesterov must be true, false or \"literal\", got \"yes\"")
   raises(function() optim.SGD { nesterov = true, convention = "torch" } end, "SGD: nesterov = true needs momentum > 0 under convention 'torch'")
   raises(function() optim.SGD { lr = 0.1, convention = "tf" } end, 'SGD: convention = "tf" is unknown')
   raises(function() optim.RMSprop { momentum = 0.9, nesterov = true, convention = "torch" } end, "RMSprop: nesterov = true")

@@ -492,15 +492,15 @@ function T.history_kept_for_1_epoch_is_singular()
   check(h.message:find("history kept for 1 epoch)", 1, true), h.message)
 end
 
--- Issue 16: lookahead = true (the textbook's literal Nesterov) failed at the first
+-- Issue 16: the textbook's literal Nesterov (then lookahead = true, now nesterov = "literal") failed at the first
 -- step with "needs a closure"; fit refuses it up front and says what to use.
-function T.fit_refuses_lookahead_up_front()
+function T.fit_refuses_literal_nesterov_up_front()
   local ds = data.blobs { n = 64, centers = 2, dim = 2, seed = 1 }
   local model = nn.Sequential { input = { 2 }, nn.Dense { 2 } }
   local before = model:parameters()[1]:clone()
-  local opt = optim.SGD { lr = 0.1, momentum = 0.9, nesterov = true, lookahead = true }
+  local opt = optim.SGD { lr = 0.1, momentum = 0.9, nesterov = "literal" }
   local err = raises(function() train.fit(model, opt, ds, { epochs = 1, verbose = 0 }) end,
-    "has lookahead = true, which takes the gradient at theta + alpha v")
+    "has nesterov = \"literal\", which takes the gradient at theta + alpha v")
   check(err:find("nesterov = true", 1, true) and err:find("test_train.lua:", 1, true), "says what to use, at the user's line: " .. err)
   identical(model:parameters()[1], before, "no step was taken")
   check(opt.t == 0, "the optimizer never stepped")
