@@ -1,0 +1,148 @@
+-- Digests of the built-in optimizers' results, for test_declared_builtins:
+-- the optimizers that were hand-written kernels in kernels/optim.c and became
+-- declarations (stdlib/optim/zoo/) must give the kernels' bits. The kernels'
+-- digests were recorded by tools/gen_builtin_fixtures.lua with the binary that
+-- still had the kernels (tests/lua/fixtures/builtin_digests.lua).
+--
+-- Each configuration steps two tensors together, a 7-element one (with a zero
+-- gradient element, for the sign and zero branches) and a 70001-element one
+-- (several spans, so two threads share it), STEPS times; the digest hashes the
+-- bit patterns of the parameters and of every state buffer: all of the small
+-- tensor, and of the large one every third element plus the elements around
+-- each span boundary.
+local M = {}
+
+M.STEPS = 12
+local BIG = 70001
+
+-- name -> list of {convention, hyperparameters}
+local function variants(name, base, extra)
+  local conventions = require "optim.conventions"
+  local list = {}
+  for _, conv in ipairs(conventions.names) do
+    local has = conv == "textbook" or (conventions.defaults[conv] and conventions.defaults[conv][name])
+    if has then
+      local hp = {}
+      for k, v in pairs(base) do hp[k] = v end
+      list[#list + 1] = { conv, hp }
+      local wd = { weight_decay = 0.05 }
+      for k, v in pairs(base) do wd[k] = v end
+      list[#list + 1] = { conv, wd }
+    end
+  end
+  for _, e in ipairs(extra or {}) do list[#list + 1] = e end
+  return list
+end
+
+local LIN = function(k) return 0.02 / (1 + 0.1 * k) end    -- an lr schedule as a function of k
+
+M.CONFIGS = {
+  Lion = variants("Lion", { lr = 0.01 }, {
+    { "textbook", { lr = 0.01, beta1 = 0.8, beta2 = 0.95, clip_value = 0.5 } },
+    { "keras3", { lr = 0.01, clip_norm = 1 } },
+    { "textbook", { lr = LIN, weight_decay = 0.1, global_clip_norm = 2 } },
+  }),
+  Adadelta = variants("Adadelta", { lr = 0.5 }, {
+    { "textbook", { lr = 1.0, rho = 0.8, eps = 1e-5, clip_norm = 3 } },
+    { "keras", { lr = 1.0, clip_norm = 1, clip_value = 0.3 } },
+    { "torch", { lr = LIN, decay = 0.1 } },
+  }),
+  Adamax = variants("Adamax", { lr = 0.01 }, {
+    { "textbook", { lr = 0.02, beta1 = 0.8, beta2 = 0.9, eps = 1e-3, clip_value = 0.2 } },
+    { "torch", { lr = 0.02, beta1 = 0.8, beta2 = 0.9, eps = 1e-3, global_clip_norm = 5 } },
+    { "keras", { lr = 0.02, decay = 0.05 } },
+  }),
+  ASGD = variants("ASGD", { lr = 0.05 }, {
+    { "torch", { lr = 0.05, lambd = 0.01, alpha = 0.5, t0 = 3 } },
+    { "torch", { lr = 0.05, lambd = 0.001, t0 = 0, weight_decay = 0.01, clip_norm = 4 } },
+    { "textbook", { lr = 0.1, t0 = 5, clip_value = 0.5 } },
+  }),
+  Rprop = variants("Rprop", { lr = 0.01 }, {
+    { "torch", { lr = 0.02, etaminus = 0.3, etaplus = 1.5, step_min = 1e-3, step_max = 0.05 } },
+    { "textbook", { lr = 0.02, clip_norm = 2, weight_decay = 0.1 } },
+  }),
+  RAdam = variants("RAdam", { lr = 0.01 }, {
+    { "torch", { lr = 0.01, beta1 = 0.8, beta2 = 0.9, eps = 1e-6 } },
+    { "textbook", { lr = 0.01, beta2 = 0.5, clip_value = 0.3 } },
+  }),
+  Nadam = variants("Nadam", { lr = 0.01 }, {
+    { "torch", { lr = 0.01, momentum_decay = 0.04, beta2 = 0.9 } },
+    { "keras", { lr = 0.01, decay = 0.02 } },
+    { "keras3", { lr = 0.01, beta1 = 0.5, clip_norm = 1 } },
+  }),
+  Ftrl = variants("Ftrl", { lr = 0.1 }, {
+    { "keras", { lr = 0.1, l1 = 0.001, l2 = 0.01, l2_shrinkage = 0.01, beta = 0.1 } },
+    { "keras", { lr = 0.1, lr_power = -0.3, l1 = 0.001, initial_accumulator = 0.5 } },
+    { "keras3", { lr = 0.05, lr_power = -0.7, l2 = 0.1, weight_decay = 0.01 } },
+    { "textbook", { lr = 0.1, lr_power = 0, l1 = 0.01, clip_value = 0.2 } },
+  }),
+}
+M.NAMES = { "Lion", "Adadelta", "Adamax", "ASGD", "Rprop", "RAdam", "Nadam", "Ftrl" }
+-- those of M.NAMES that are declarations now (the others keep their kernels)
+M.DECLARED = {}
+
+-- a hash of a float's bit pattern into h (two 31-bit accumulators)
+local function mix(h, x)
+  local u = compat.unpack("<I4", compat.pack("<f", x))
+  h[1] = (h[1] * 65599 + u) % 2147483647
+  h[2] = (h[2] * 31 + u) % 2147483629
+end
+
+local function digest_tensor(h, t)
+  local v = t:contiguous():reshape(-1):totable()
+  local n = #v
+  for i = 1, n do
+    local near = false
+    if n > 100 then
+      local r = (i - 1) % 16384
+      near = r < 4 or r > 16380 or i > n - 4
+    end
+    if n <= 100 or i % 3 == 0 or near then mix(h, v[i]) end
+  end
+end
+
+local function grads(k)
+  local small = tensor.randn(7, { seed = 500 + k }) * 0.5
+  local vals = small:totable()
+  vals[3] = 0                       -- a zero gradient: sign(0), g * prev = 0
+  if k % 2 == 0 then vals[5] = -vals[5] end
+  return tensor.from(vals), tensor.randn(BIG, { seed = 700 + k }) * 0.1
+end
+
+-- The digest of one configuration: "h1:h2" over both tensors' parameters and state.
+function M.digest(name, conv, hp)
+  local copy = {}
+  for k, v in pairs(hp) do copy[k] = v end
+  copy.convention = conv
+  local opt = optim[name](copy)
+  local a, b = tensor.randn(7, { seed = 11 }), tensor.randn(BIG, { seed = 12 })
+  for k = 1, M.STEPS do
+    a.grad, b.grad = grads(k)
+    opt:step { a, b }
+  end
+  local h = { 0, 0 }
+  for _, p in ipairs { a, b } do
+    digest_tensor(h, p)
+    local names = {}
+    for nm in pairs(opt.state[p]) do names[#names + 1] = nm end
+    table.sort(names)
+    for _, nm in ipairs(names) do digest_tensor(h, opt.state[p][nm]) end
+  end
+  -- a schedule given as a function shows as its address: not part of the label's meaning
+  return string.format("%d:%d", h[1], h[2]), (tostring(opt):gsub("function: [%w]+", "function"))
+end
+
+-- a configuration's text, for fixture keys and messages
+function M.describe(name, conv, hp)
+  local keys = {}
+  for k in pairs(hp) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = hp[k]
+    parts[#parts + 1] = k .. "=" .. (type(v) == "function" and "schedule" or tostring(v))
+  end
+  return name .. "/" .. conv .. "{" .. table.concat(parts, ",") .. "}"
+end
+
+return M
