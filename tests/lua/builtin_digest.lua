@@ -140,7 +140,9 @@ function M.describe(name, conv, hp)
   local parts = {}
   for _, k in ipairs(keys) do
     local v = hp[k]
-    parts[#parts + 1] = k .. "=" .. (type(v) == "function" and "schedule" or tostring(v))
+    -- %.10g: the same text on both VMs (tostring(1.0) is "1.0" on Lua 5.4, "1" on LuaJIT)
+    local text = type(v) == "function" and "schedule" or type(v) == "number" and string.format("%.10g", v) or tostring(v)
+    parts[#parts + 1] = k .. "=" .. text
   end
   return name .. "/" .. conv .. "{" .. table.concat(parts, ",") .. "}"
 end
