@@ -152,55 +152,76 @@ static void vun(int op, int m, float *d, Opnd a)
     }
 }
 
+/* A scalar operand broadcast into lanes (buf, m elements), so that a loop
+ * reads vectors only: a test of the operand's kind per element keeps the
+ * loop scalar, and in where, whose loads it makes conditional, a branch per
+ * element that mispredicts on random signs. */
+static Opnd lanes(Opnd o, int m, float *buf)
+{
+    if (o.v) return o;
+    for (int i = 0; i < m; i++) buf[i] = o.s;
+    o.v = buf;
+    return o;
+}
+
 static void vwhere(int m, float *d, Opnd c, Opnd a, Opnd b)
 {
-    FOR {
-        float ci = c.v ? c.v[i] : c.s;
-        d[i] = ci != 0.0f ? (a.v ? a.v[i] : a.s) : (b.v ? b.v[i] : b.s);
+    float ba[OL_PROG_LANES], bb[OL_PROG_LANES];
+    a = lanes(a, m, ba);
+    b = lanes(b, m, bb);
+    if (!c.v) {                     /* a per-step condition: one side, whole */
+        const float *s = c.s != 0.0f ? a.v : b.v;
+        FOR d[i] = s[i];
+        return;
     }
+    FOR { float x = a.v[i], y = b.v[i]; d[i] = c.v[i] != 0.0f ? x : y; }
 }
 
 /* Fused forms. The common operand kinds get their own loop (a scalar
- * broadcast, the rest vectors); any other mix takes the generic loop. */
-#define V(o) (o.v ? o.v[i] : o.s)
+ * broadcast, the rest vectors); any other mix takes the generic loop, over
+ * lanes (an operand the form does not read is left as it is). */
+#define V(o) o.v[i]
 static void vfused(int op, int m, float *d, Opnd a, Opnd b, Opnd c, Opnd e)
 {
+    float ba[OL_PROG_LANES], bb[OL_PROG_LANES], bc[OL_PROG_LANES], be[OL_PROG_LANES];
+#define GENERIC a = lanes(a, m, ba); b = lanes(b, m, bb); c = lanes(c, m, bc); e = lanes(e, m, be); FOR
     switch (op) {
     case OL_OP_LIN2:
         if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * e.v[i]; }
         else if (!a.v && b.v && c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.v[i] * e.v[i]; }
-        else FOR d[i] = V(a) * V(b) + V(c) * V(e);
+        else { GENERIC d[i] = V(a) * V(b) + V(c) * V(e); }
         break;
     case OL_OP_LIN2SQ:
         if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] + c.s * (e.v[i] * e.v[i]); }
-        else FOR d[i] = V(a) * V(b) + V(c) * (V(e) * V(e));
+        else { GENERIC d[i] = V(a) * V(b) + V(c) * (V(e) * V(e)); }
         break;
     case OL_OP_LINSUB:
         if (!a.v && b.v && !c.v && e.v) { FOR d[i] = a.s * b.v[i] - c.s * e.v[i]; }
-        else FOR d[i] = V(a) * V(b) - V(c) * V(e);
+        else { GENERIC d[i] = V(a) * V(b) - V(c) * V(e); }
         break;
     case OL_OP_MULADD:
         if (a.v && !b.v && !c.v) { FOR d[i] = a.v[i] * b.s + c.s; }
         else if (!a.v && b.v && c.v) { FOR d[i] = a.s * b.v[i] + c.v[i]; }
-        else FOR d[i] = V(a) * V(b) + V(c);
+        else { GENERIC d[i] = V(a) * V(b) + V(c); }
         break;
     case OL_OP_MULSUB:
         if (!a.v && b.v && c.v) { FOR d[i] = c.v[i] - a.s * b.v[i]; }
-        else FOR d[i] = V(c) - V(a) * V(b);
+        else { GENERIC d[i] = V(c) - V(a) * V(b); }
         break;
     case OL_OP_SUBMULDIV:
         if (!a.v && b.v && c.v && e.v) { FOR d[i] = c.v[i] - a.s * b.v[i] / e.v[i]; }
-        else FOR d[i] = V(c) - V(a) * V(b) / V(e);
+        else { GENERIC d[i] = V(c) - V(a) * V(b) / V(e); }
         break;
     case OL_OP_SQRTMULADD:
         if (a.v && !b.v && !c.v) { FOR d[i] = sqrtf(a.v[i]) * b.s + c.s; }
-        else FOR d[i] = sqrtf(V(a)) * V(b) + V(c);
+        else { GENERIC d[i] = sqrtf(V(a)) * V(b) + V(c); }
         break;
     default:  /* OL_OP_SQRTADD */
         if (a.v && !b.v) { FOR d[i] = sqrtf(a.v[i]) + b.s; }
-        else FOR d[i] = sqrtf(V(a)) + V(b);
+        else { GENERIC d[i] = sqrtf(V(a)) + V(b); }
     }
 }
+#undef GENERIC
 #undef V
 
 /* A span's partial sum: its blocks' sums (par.h's fixed 8-lane association)
