@@ -223,10 +223,11 @@ T.global_reductions_and_state = function()
   -- a global is a double: 2^24 + 1 steps are counted exactly (float32 would stop at 2^24)
   local Count = optim.define { name = "CountTest", doc = "counts in a global", hyper = { { "lr", 0 } },
     globals = { n = 2 ^ 24 }, update = function(p, g, s) s.n = s.n + 1; return p end }
-  local oc, q = Count {}, tensor.zeros(2)
-  q.grad = tensor.zeros(2)
-  oc:step { q }
-  check(oc.globals.n == 2 ^ 24 + 1, "global kept in double: " .. string.format("%.17g", oc.globals.n))
+  -- over three tensors, once a step (every tensor computes it; it is kept once)
+  local oc, qs = Count {}, { tensor.zeros(2), tensor.zeros(3), tensor.zeros(4) }
+  for _, q in ipairs(qs) do q.grad = tensor.zeros(q:shape()) end
+  oc:step(qs)
+  check(oc.globals.n == 2 ^ 24 + 1, "global kept in double, once a step: " .. string.format("%.17g", oc.globals.n))
   -- same bits at 1 and 2 threads
   local out = {}
   for threads = 1, 2 do
