@@ -148,22 +148,6 @@ if (!exists("out")) out = "%s"
 set datafile missing "NaN"
 ]]
 
--- Terminal lines for SVG and PNG (pngcairo when there, else libgd's png).
-local function both_formats(w, h)
-  return string.format([[
-do for [fmt in "svg png"] {
-  if (fmt eq "svg") {
-    set terminal svg size %d,%d noenhanced font "sans,11" background rgb "white"
-  } else {
-    if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-      set terminal pngcairo size %d,%d noenhanced font "sans,10" background rgb "white"
-    } else {
-      set terminal png size %d,%d noenhanced
-    }
-  }
-  set output out.".".fmt
-]], w, h, w, h, w, h)
-end
 
 -- Contour levels: the count - 1 inner edges of `count` equal bands of z's
 -- range, so the lines bound the heat map's bands (palette maxcolors count).
@@ -227,7 +211,7 @@ function plots.contour_gp(fn, window, start, runs, zlo, zhi, title)
   lines[#lines + 1] = string.format("set title %s", gp_str(title))
   lines[#lines + 1] = "set cblabel " .. gp_str(fn.contours == "log" and "log10(f - f*)" or "f") .. " offset 1.5,0"
   lines[#lines + 1] = "set key outside right top box opaque"
-  lines[#lines + 1] = both_formats(1000, 720)
+  lines[#lines + 1] = report.gp_formats(1000, 720)
   local els = { "'grid.dat' nonuniform matrix using 1:2:3 with image notitle",
                 "'contour_lines.dat' using 1:2 with lines lw 0.8 lc rgb '#7a8a99' notitle" }
   for i, r in ipairs(runs) do els[#els + 1] = path_element(i, r) end
@@ -349,7 +333,7 @@ function plots.loss_gp(runs, fmin, lo, hi, title, steps)
   elseif not fmin then
     lines[#lines + 1] = "set ylabel 'f'"
   end
-  lines[#lines + 1] = both_formats(900, 520)
+  lines[#lines + 1] = report.gp_formats(900, 520)
   local els = {}
   for i, r in ipairs(runs) do
     local col = symlog and string.format("(sgn(column(%d)) * log10(1 + abs(column(%d))))", i + 1, i + 1) or tostring(i + 1)

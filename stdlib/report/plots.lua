@@ -29,6 +29,12 @@ set datafile separator "\t"
 set datafile missing "NaN"
 set key autotitle columnhead
 set grid
+]]
+
+-- The loop that draws a plot twice, as SVG and as PNG (pngcairo when there,
+-- else libgd's png), of w x h pixels; the plot commands follow, then "}".
+function report.gp_formats(w, h)
+  return string.format([[
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
     set terminal svg size %d,%d noenhanced font "sans,11" background rgb "white"
@@ -40,10 +46,11 @@ do for [fmt in "svg png"] {
     }
   }
   set output out.".".fmt
-]]
+]], w, h, w, h, w, h)
+end
 
 local function gp_head(name, w, h)
-  return string.format(GP_HEAD, name, name, name, name, name, w, h, w, h, w, h)
+  return string.format(GP_HEAD, name, name, name, name, name) .. report.gp_formats(w, h)
 end
 
 -- Ticks for a log axis over [lo, hi] (lo > 0): whole decades when the range spans
