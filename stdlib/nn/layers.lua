@@ -22,9 +22,21 @@ local function class(type_name, keras_name, doc)
   cls.keras_name = keras_name -- base of the automatic name in summaries: dense, dense_1, ...
   setmetatable(cls, {
     __index = Layer,
-    __call = function(c, ...)
+    __call = function(c, first, opts, ...)
       local o = setmetatable({ training = true }, c)
-      o:init(...)
+      -- nn.Dense(16, {activation = "relu"}), as Keras's Dense(16, activation="relu"),
+      -- is nn.Dense{16, activation = "relu"} (the table used to be ignored silently)
+      -- (a table with positional entries, such as a kernel size {3, 3}, stays an argument)
+      if type(first) ~= "table" and type(opts) == "table" and getmetatable(opts) == nil and next(opts) ~= nil
+         and opts[1] == nil and select("#", ...) == 0 then
+        local merged, named = { first }, true
+        for k, v in pairs(opts) do
+          if type(k) ~= "string" then named = false end
+          merged[k] = v
+        end
+        if named then first, opts = merged, nil end
+      end
+      o:init(first, opts, ...)
       return o
     end,
   })

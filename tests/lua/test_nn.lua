@@ -845,4 +845,15 @@ function T.memory_does_not_grow()
   check(b.rss <= a.rss + 4 * 1048576, string.format("RSS grew from %d to %d bytes", a.rss, b.rss))
 end
 
+-- nn.Dense(16, {activation = "relu"}) (Keras's Dense(16, activation="relu"))
+-- applies its options: the table used to be ignored silently.
+T.layer_options_after_a_positional_argument = function()
+  local d = nn.Dense(4, { activation = "relu", use_bias = false })
+  check(d.activation == "relu", "activation: " .. tostring(d.activation))
+  local m = nn.Sequential { input = { 3 }, d }
+  local y = m(tensor.randn({ 8, 3 }, { seed = 1 }))
+  check(y:min():item() >= 0, "relu applied")
+  check(#m:parameters() == 1, "no bias: " .. #m:parameters())
+end
+
 return T
