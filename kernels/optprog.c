@@ -102,8 +102,15 @@ static void run_scalar(const OLInstr *c, int n, double *s, float *const *bufs)
 /* Element loops. The destination may be the buffer an operand reads (an
  * in-place update such as p = p - a m / d writes p as it reads it): element
  * i reads only element i, so there is no dependence between iterations, and
- * ivdep lets the compiler vectorize without restrict. */
-#define FOR _Pragma("GCC ivdep") for (int i = 0; i < m; i++)
+ * ivdep (clang: assume_safety) lets the compiler vectorize without restrict. */
+#if defined(__clang__)
+#define OL_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define OL_IVDEP _Pragma("GCC ivdep")
+#else
+#define OL_IVDEP
+#endif
+#define FOR OL_IVDEP for (int i = 0; i < m; i++)
 
 /* An operand: a register's elements, or a scalar broadcast. */
 typedef struct { const float *v; float s; } Opnd;
