@@ -8,7 +8,7 @@
 -- batches in the same order: only the optimizer differs.
 --
 -- Time on a 2-core machine: about a minute with `make data`'s 8,000/2,000
--- real MNIST digits (43 s measured: `make run`, 2 threads, idle machine;
+-- real MNIST digits (40 s measured: `make run`, 2 cores shared by the runs, idle machine;
 -- 2.5 minutes while other builds shared the cores); about 7x longer with
 -- the full 60,000/10,000 MNIST in data/mnist.  Quick look:
 --   optlab experiments/mnist_optimizers.lua epochs=2 train_limit=2000 optimizers=Adam,SGD

@@ -148,8 +148,10 @@ local function figure_gp(name, title, w, panels, cols, labels, note)
     lines[#lines + 1] = "  set ylabel " .. gp_str(panel.ylabel or "")
     lines[#lines + 1] = panel.xtics_1 and "  set xtics 1" or "  set xtics autofreq"
     local ax = panel.ylog ~= false and panel.y and log_axis(panel.y, "y", panel.ylog == "positive")
-    if ax then lines[#lines + 1] = ax
-    else lines[#lines + 1] = "  unset logscale y\n  set yrange [*:*]\n  set ytics autofreq" end
+    -- a linear axis keeps 5% of headroom either side, so that a constant curve
+    -- (a fixed lr) does not lie on the frame
+    if ax then lines[#lines + 1] = ax .. "\n  set offsets 0, 0, 0, 0"
+    else lines[#lines + 1] = "  unset logscale y\n  set yrange [*:*]\n  set ytics autofreq\n  set offsets 0, 0, graph 0.05, graph 0.05" end
     lines[#lines + 1] = "  plot " .. table.concat(panel.clauses, ", \\\n       ")
     if p == 1 then lines[#lines + 1] = "  unset label 98" end
   end
