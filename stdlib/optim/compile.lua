@@ -284,7 +284,6 @@ local function compile(T)
   end
   vstart[#vstart + 1] = #vcode / 7
   if maxreg > 48 then fail(T.name .. ": the update needs " .. maxreg .. " element registers at once; at most 48") end
-  for _, g in ipairs(globals) do g.stage = g.stage end
   return {
     nslots = nslots, nregs = maxreg, nbufs = #T.bufs, nstages = nstages, numel_slot = numel_slot,
     vcode = vcode, scode = scode, vstart = vstart, sstart = sstart, consts = consts, inputs = inputs,

@@ -145,7 +145,6 @@ function define.program(sp, values, clip)
   if not prog then
     local T = trace.run(sp, values, clip)
     local desc, inputs = compile(T)
-    sp.lastdesc = desc
     prog = { handle = C.optim.program(desc), inputs = inputs, bufs = T.bufs, desc = desc, staged = desc.staged,
              globals = desc.globals, mats = desc.mats, rcstores = desc.rcstores, gstores = desc.gstores, bufsize = desc.bufsize,
              nstages = desc.nstages }
