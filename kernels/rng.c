@@ -219,20 +219,28 @@ void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, siz
     }
 }
 
-void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, float *y,
-                        uint64_t *bits, size_t n)
+void ol_dropout_forward(uint64_t key, uint64_t stream, float p, uint64_t offset, const float *x,
+                        float *y, uint64_t *bits, size_t n)
 {
     const float keep = 1.0f / (1.0f - p);
     const uint32_t t = keep_threshold(p);
-    const size_t words = (n + 63) / 64;
+    const size_t words = (n + 63) / 64, total = (size_t)offset + n;
+    const unsigned sh = (unsigned)(offset % CHUNK);
     #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
     for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
-        uint64_t cb[CHUNK / 64];
-        keep_chunk(key, stream, t, c, n, cb);
+        /* local chunk c is global elements offset + CHUNK*c ..: the tail of global chunk g from
+         * bit sh, then the head of chunk g + 1 (needed only when the offset is not aligned) */
+        size_t g = (size_t)(offset / CHUNK) + c;
+        uint64_t cb[2 * (CHUNK / 64)];
+        keep_chunk(key, stream, t, g, total, cb);
+        if (sh) keep_chunk(key, stream, t, g + 1, total, cb + CHUNK / 64);
         for (size_t v = 0; v < CHUNK / 64 && c * (CHUNK / 64) + v < words; v++) {
-            size_t w = c * (CHUNK / 64) + v;
-            bits[w] = cb[v];
-            apply_bits(bits[w], keep, x + 64 * w, y + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+            size_t w = c * (CHUNK / 64) + v, at = sh + 64 * v, m = n - 64 * w < 64 ? n - 64 * w : 64;
+            uint64_t word = cb[at / 64] >> (at % 64);
+            if (at % 64) word |= cb[at / 64 + 1] << (64 - at % 64);
+            if (m < 64) word &= ((uint64_t)1 << m) - 1; /* no decisions past n, as at offset 0 */
+            bits[w] = word;
+            apply_bits(word, keep, x + 64 * w, y + 64 * w, m);
         }
     }
 }

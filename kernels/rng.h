@@ -16,9 +16,11 @@ void ol_rng_normal(uint64_t key, uint64_t stream, float mean, float std, float *
 void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, size_t n);
 /* The same mask as bits, applied: bit i%64 of bits[i/64] = element i kept ((n+63)/64 words),
  * y = x * mask, bit for bit what x times ol_rng_dropout_mask's floats gives (NaN and -0
- * included). Backward: dx = dy * mask. */
-void ol_dropout_forward(uint64_t key, uint64_t stream, float p, const float *x, float *y,
-                        uint64_t *bits, size_t n);
+ * included). Backward: dx = dy * mask. With an offset, element i takes the decision of element
+ * offset + i of the mask: a slice of a batch (a data-parallel shard) gets the rows of the whole
+ * batch's mask. */
+void ol_dropout_forward(uint64_t key, uint64_t stream, float p, uint64_t offset, const float *x,
+                        float *y, uint64_t *bits, size_t n);
 void ol_dropout_backward(float p, const uint64_t *bits, const float *dy, float *dx, size_t n);
 
 static inline float ol_u32_to_unit(uint32_t u) { return (float)(u >> 8) * (1.0f / 16777216.0f); }

@@ -363,9 +363,11 @@ static uint64_t u64_arg(lua_State *L, int idx, const char *op, const char *what)
     return (uint64_t)ol_checkrange(L, idx, INT64_MIN, INT64_MAX, op, what);
 }
 
-/* dropout_forward(x, p, key, stream) -> y, mask: the decisions of ol_rng_dropout_mask(key,
- * stream) kept as bits in a userdata, y = x * (0 or 1/(1-p)). The mask depends only on (key,
- * stream, index), never on the thread count. dropout_backward(dy, mask) -> dx = dy * mask. */
+/* dropout_forward(x, p, key, stream [, offset]) -> y, mask: the decisions of
+ * ol_rng_dropout_mask(key, stream) from element `offset` on (0: the start), kept as bits in a
+ * userdata, y = x * (0 or 1/(1-p)). The mask depends only on (key, stream, index), never on
+ * the thread count, so a shard of a batch given its offset draws the batch's mask rows.
+ * dropout_backward(dy, mask) -> dx = dy * mask. */
 #define DROPOUT_MASK "optlab.DropoutMask"
 typedef struct { int64_t n; float p; uint64_t bits[]; } dropout_mask;
 
@@ -375,13 +377,14 @@ static int dropout_forward(lua_State *L)
     double p = luaL_checknumber(L, 2);
     if (!(p >= 0 && p < 1)) ol_error(L, "dropout: rate must be in [0, 1), got %g", p);
     uint64_t key = u64_arg(L, 3, "dropout", "key"), stream = u64_arg(L, 4, "dropout", "stream");
+    uint64_t offset = (uint64_t)ol_optrange(L, 5, 0, 0, INT64_MAX / 2, "dropout", "offset");
     int64_t n = ol_numel(x);
     OLTensor *y = ol_pushtensor_empty(L, x->ndim, x->shape);
     dropout_mask *m = lua_newuserdatauv(L, sizeof(dropout_mask) + (size_t)(n + 63) / 64 * sizeof(uint64_t), 0);
     m->n = n;
     m->p = (float)p;
     luaL_setmetatable(L, DROPOUT_MASK);
-    ol_dropout_forward(key, stream, m->p, ol_data(x), ol_data(y), m->bits, (size_t)n);
+    ol_dropout_forward(key, stream, m->p, offset, ol_data(x), ol_data(y), m->bits, (size_t)n);
     return 2;
 }
 
