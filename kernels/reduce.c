@@ -1,6 +1,7 @@
 #include "reduce.h"
 #include "par.h"
 #include <math.h>
+#include <string.h>
 
 /* Whole-buffer sums: ordered sums of par.h, lanes inside a block. */
 static double sum_block(int64_t lo, int64_t hi, const void *a) { return ol_lanes_sum((const float *)a + lo, hi - lo, 0); }
@@ -140,4 +141,34 @@ double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb)
 {
     const Dot d = { a, b, sa, sb };
     return ol_ordered_sum(n, OL_SUM_BLOCK, n, dot_block, &d);
+}
+
+/* The partial sums of 2048 elements at a time stay in a double buffer on the stack (16 KiB, in
+ * L1); each term is added to all of them before the next, so every element sees the terms in
+ * the same order. */
+#define COMBINE_BLOCK 2048
+static void combine_span(int k, const unsigned char *const *x, const double *w, double div,
+                         int64_t lo, int64_t len, float *out)
+{
+    double acc[COMBINE_BLOCK];
+    for (int64_t b = lo; b < lo + len; b += COMBINE_BLOCK) {
+        const int64_t m = lo + len - b < COMBINE_BLOCK ? lo + len - b : COMBINE_BLOCK;
+        for (int64_t i = 0; i < m; i++) acc[i] = 0.0;
+        for (int j = 0; j < k; j++) {
+            const unsigned char *src = x[j] + (size_t)b * sizeof(float);
+            const double wj = w[j];
+            for (int64_t i = 0; i < m; i++) {
+                float v;
+                memcpy(&v, src + (size_t)i * sizeof(float), sizeof v);
+                acc[i] += wj * (double)v;
+            }
+        }
+        for (int64_t i = 0; i < m; i++) out[b + i] = (float)(acc[i] / div);
+    }
+}
+
+void ol_ordered_combine(int k, const unsigned char *const *x, const double *w, double div,
+                        int64_t n, float *out)
+{
+    OL_SPANS(n, combine_span(k, x, w, div, lo, len, out));
 }

@@ -36,4 +36,11 @@ void ol_cumsum(int64_t outer, int64_t len, int64_t inner, const float *a, float 
 
 /* sum of a[i*sa] * b[i*sb], in double, an ordered sum (par.h). */
 double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb);
+
+/* out[i] = (float)((w[0]*x_0[i] + w[1]*x_1[i] + ... + w[k-1]*x_{k-1}[i]) / div), in double, the
+ * terms added in the order given: the data-parallel combination of shard gradients, whose bits
+ * depend on the shards and their order, never on the thread count. The x_j are float32 in
+ * bytes that may be unaligned (they live in Lua strings). */
+void ol_ordered_combine(int k, const unsigned char *const *x, const double *w, double div,
+                        int64_t n, float *out);
 #endif

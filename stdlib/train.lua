@@ -13,7 +13,8 @@
 -- This file holds train.fit; the rest lives in stdlib/train/ by concern: base.lua (the
 -- train table), metrics.lua (losses, metrics, evaluate), progress.lua (the progress line),
 -- checkpoint.lua (the checkpoint file), callbacks.lua (early stopping, checkpoint, CSV logger),
--- diagnostics.lua (Hessian eigenvalues, ill-conditioning, gradient noise: fit's diagnostics = {...}).
+-- diagnostics.lua (Hessian eigenvalues, ill-conditioning, gradient noise: fit's diagnostics = {...}),
+-- distributed.lua (data-parallel steps: fit's distributed = true).
 local base = require "train.base"
 local C, train, fail = base.C, base.train, base.fail
 local metrics = require "train.metrics"
@@ -26,6 +27,7 @@ local restore = require "train.checkpoint".restore
 local callbacks = require "train.callbacks"
 local normalize_callbacks, call = callbacks.normalize_callbacks, callbacks.call
 local diagnostics = require "train.diagnostics"
+local distributed = require "train.distributed"
 
 -- ---- fit ------------------------------------------------------------------
 
@@ -68,10 +70,12 @@ local function setup(model, opt, train_ds, o)
   end
   if type(opt) ~= "table" or type(opt.step) ~= "function" then fail("train.fit: the optimizer needs a step(params) method (or give its name, \"adam\")") end
   train.check_optimizer(opt, "train.fit")
+  local dist = distributed.plan(o.distributed, "train.fit")
   local epochs = o.epochs or 1
   if not compat.is_integer(epochs) or epochs < 1 then fail("train.fit: epochs must be a positive integer, got " .. tostring(epochs)) end
   local verbose = o.verbose == nil and 1 or o.verbose
   if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
+  if dist and dist.rank ~= 0 then verbose = 0 end   -- data-parallel: rank 0 prints
   local out = o.output or io.stdout
   local tty = o.tty
   if tty == nil then tty = out == io.stdout and sys.isatty(1) end
@@ -103,7 +107,7 @@ local function setup(model, opt, train_ds, o)
   local history = { epoch = {}, loss = {}, val_loss = {}, lr = {}, seconds = {}, ms_per_step = {}, samples_per_s = {}, grad_norm = {} }
   for _, m in ipairs(metrics) do history[m.name], history["val_" .. m.name] = {}, {} end
   local ctx = { model = model, opt = opt, params = params, history = history, loader = loader, callbacks = callbacks,
-    epochs = epochs, stop_training = false, steps = steps,
+    epochs = epochs, stop_training = false, steps = steps, rank = dist and dist.rank or 0,
     -- per-step logs (columns of numbers), kept in checkpoints so a resumed run has them whole
     step_log = stride and { step = {}, epoch = {}, loss = {}, grad_norm = {}, wall_seconds = {} } or nil,
     diag_log = diag and diag.every ~= "epoch" and { step = {}, epoch = {} } or nil }
@@ -122,6 +126,9 @@ local function setup(model, opt, train_ds, o)
     msums = {}, blogs = { step = 0, loss = 0, size = 0 },
     stride = stride, step_log = ctx.step_log, diag = diag, probes = probes, diag_log = ctx.diag_log, diag_secs = 0,
     last_finite = { value = nil, epoch = nil, step = nil },
+    dist = dist and { plan = dist, ctx = { params = params, loss_fn = loss_fn, metrics = metrics,
+      forward = function(x) return forward(model, x) end,
+      metric_value = function(m, out, y) return value_of(untaped(m.fn, out, y)) end } },
   }
 end
 
@@ -175,11 +182,17 @@ end
 local function train_step(r, e, step)
   local x, y = r.loader:batch(e, step)
   local b = x:size(1)
-  if r.model.zero_grad then r.model:zero_grad()
-  else for _, p in ipairs(r.params) do p.grad = nil end end
-  local output = forward(r.model, x)
-  local loss = r.loss_fn(output, y)
-  local lv = loss:item()
+  local output, loss, lv, mvals
+  if r.dist then
+    -- data-parallel: the batch's mean loss, metrics and gradient, from its shards (train/distributed.lua)
+    lv, mvals = distributed.gradient(r.dist.plan, r.dist.ctx, x, y)
+  else
+    if r.model.zero_grad then r.model:zero_grad()
+    else for _, p in ipairs(r.params) do p.grad = nil end end
+    output = forward(r.model, x)
+    loss = r.loss_fn(output, y)
+    lv = loss:item()
+  end
   local lf = r.last_finite
   if not is_finite(lv) then
     stop(r, "nan", string.format("Loss is %s at epoch %d, step %d/%d; last finite loss %s; stopping (history kept for %s)",
@@ -189,7 +202,7 @@ local function train_step(r, e, step)
     return false
   end
   lf.value, lf.epoch, lf.step = lv, e, step
-  loss:backward()
+  if loss then loss:backward() end
   local gn = C.train.grad_norm(r.params)
   if not is_finite(gn) then
     -- a NaN or Inf gradient under a finite loss: stop before the step
@@ -209,7 +222,9 @@ local function train_step(r, e, step)
     append(r.diag_log, d)
     r.diag_secs = r.diag_secs + (sys.clock() - t)
   end
-  for i, m in ipairs(r.metrics) do r.msums[i] = r.msums[i] + value_of(untaped(m.fn, output, y)) * b end
+  for i, m in ipairs(r.metrics) do
+    r.msums[i] = r.msums[i] + (mvals and mvals[i] or value_of(untaped(m.fn, output, y))) * b
+  end
   r.blogs.step, r.blogs.loss, r.blogs.size = step, lv, b
   for _, cb in ipairs(r.callbacks) do call(cb, "on_batch_end", step, r.blogs, r.ctx) end
   return true
@@ -376,7 +391,9 @@ opts: epochs = 1, batch_size = 64, loss = "cross_entropy" (a name in nn.function
 metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {...}, seed = 1, shuffle = true,
 drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
 monitor = "val_loss", output = io.stdout, step_stride = k (log every k-th step: history.steps),
-diagnostics = true | {...} (help(train.diagnostics): Hessian eigenvalues, ill-conditioning, gradient noise per epoch).
+diagnostics = true | {...} (help(train.diagnostics): Hessian eigenvalues, ill-conditioning, gradient noise per epoch),
+distributed = true | {shards = 12} (data-parallel: each batch cut into fixed shards, spread over the MPI ranks when
+run under mpirun/srun, their gradients summed in shard order: the same bits on any number of ranks; help(train.distributed)).
 history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
 grad_norm, the diagnostics' columns), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback";
 history.steps: columns by logged step (step, epoch, loss, lr, grad_norm, hyperparameters, wall_seconds);

@@ -206,6 +206,23 @@ end
 
 -- ---- dropout -------------------------------------------------------------
 
+-- The batch the next inputs are a slice of: train.fit's distributed steps cut each batch into
+-- shards and run them apart, perhaps on other ranks. nil outside such a step, else
+-- {id = the batch's number, first = the slice's first example (0-based), batch = the batch's size}.
+local slice = nil
+
+-- F.set_batch_slice(nil | {id, first, batch}): dropout then draws the rows of the whole batch's
+-- mask (element offset = first x the elements of one example), so a batch gives the same masks
+-- however it is cut; and batch statistics, which a slice cannot give, are refused.
+function F.set_batch_slice(s)
+  if s ~= nil and not (type(s) == "table" and compat.is_integer(s.first) and s.first >= 0 and compat.is_integer(s.batch)
+                       and s.batch > s.first and s.id ~= nil) then
+    raise("set_batch_slice: expected nil or {id =, first = 0-based example, batch = the batch's size}")
+  end
+  slice = s
+end
+function F.batch_slice() return slice end
+
 -- dropout(x, p, {key=, stream=, training=true}): inverted dropout. The mask is
 -- Philox keyed by (key, stream) (default: the next stream of the global
 -- generator), so it does not depend on the thread count.
@@ -217,7 +234,9 @@ function F.dropout(x, p, opts)
   if opts.training == false or p == 0 then return x end
   local key, stream = opts.key, opts.stream
   if key == nil then key, stream = tensor.next_stream() end
-  local y, mask = NN.dropout_forward(x, p, key, stream or 0)
+  local offset = 0
+  if slice and x:dim() > 0 and x:size(1) > 0 then offset = slice.first * compat.idiv(x:numel(), x:size(1)) end
+  local y, mask = NN.dropout_forward(x, p, key, stream or 0, offset)
   if not any(x) then return y end
   return record(y, "dropout", { x }, function(g) return NN.dropout_backward(g, mask) end)
 end
@@ -278,6 +297,11 @@ function F.batch_norm(x, running_mean, running_var, weight, bias, training, mome
   check_tensor(x, "batch_norm")
   momentum, eps = momentum or 0.1, eps or 1e-5
   if training then
+    if slice and x:size(1) < slice.batch then
+      raise("batch_norm: training on a shard of " .. x:size(1) .. " of the batch's " .. slice.batch .. " examples " ..
+            "(train.fit's distributed = true): its statistics would be the shard's, not the batch's. Train a model " ..
+            "with BatchNorm without distributed, or put it in evaluation mode")
+    end
     local y, mean, invstd = NN.batch_norm_train(x, weight, bias, running_mean, running_var, eps, momentum)
     if not any(x, weight, bias) then return y end
     return record(y, "batch_norm", { x, weight, bias }, function(g)

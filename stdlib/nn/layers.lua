@@ -263,8 +263,14 @@ end
 function Dropout:forward(x)
   check_input(self, x)
   if not self.training or self.rate == 0 then return x end
-  local stream = self.id * 4294967296 + self.step  -- (id << 32) | step; exact below 2^53
-  self.step = self.step + 1
+  -- a batch cut into shards (F.batch_slice) takes one step: every shard of it the same stream
+  local sl, step = F.batch_slice(), self.step
+  if sl and self.slice_id == sl.id then step = self.slice_step
+  else
+    if sl then self.slice_id, self.slice_step = sl.id, step end
+    self.step = step + 1
+  end
+  local stream = self.id * 4294967296 + step  -- (id << 32) | step; exact below 2^53
   return F.dropout(x, self.rate, { key = self.seed, stream = stream })
 end
 

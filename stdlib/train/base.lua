@@ -1,6 +1,6 @@
 -- train's shared ground: the modules it builds on, the train table and the error helper.
 -- The parts: metrics (losses, metrics, evaluate), progress, checkpoint, callbacks
--- (stdlib/train/*.lua); stdlib/train.lua holds fit and loads the parts.
+-- (stdlib/train/*.lua), distributed (data-parallel steps); stdlib/train.lua holds fit and loads the parts.
 local C = require "optlab.core"
 local serial = require "serial"
 local data = require "data"

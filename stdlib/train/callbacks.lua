@@ -78,7 +78,7 @@ function train.checkpoint(o)
   local cb = { __object = true, path = o.path, every = every, saved = {} }
   -- after every other callback, so their state for this epoch is included
   function cb:after_epoch(epoch, ctx)
-    if epoch % self.every ~= 0 then return end
+    if epoch % self.every ~= 0 or (ctx.rank or 0) ~= 0 then return end   -- data-parallel: rank 0 writes
     local p = self.path:find("%%d") and string.format(self.path, epoch) or self.path
     train.save_state(p, capture(ctx))
     self.saved[#self.saved + 1] = p
@@ -92,10 +92,12 @@ function train.csv_logger(path, o)
   o = o or {}
   local cb = { __object = true, path = path, append = o.append, sep = o.separator or "," }
   function cb:on_train_begin(ctx)
-    self.file = assert(io.open(self.path, self.append and "a" or "w"))
     self.keys = nil
+    if (ctx.rank or 0) ~= 0 then return end   -- data-parallel: rank 0 writes
+    self.file = assert(io.open(self.path, self.append and "a" or "w"))
   end
   function cb:on_epoch_end(epoch, logs)
+    if not self.file then return end
     if not self.keys then
       self.keys = {}
       for k, v in pairs(logs) do if type(v) == "number" and k ~= "epoch" then self.keys[#self.keys + 1] = k end end

@@ -115,7 +115,7 @@ end
 -- Means over all examples (each batch weighted by its size), without a tape.
 -- Option names fit and evaluate know: a typo (Keras raises on unknown
 -- keyword arguments too) is an error, not a silently ignored setting.
-local FIT_OPTIONS = { "batch_size", "callbacks", "diagnostics", "drop_last", "epochs", "label", "loss", "metrics", "monitor",
+local FIT_OPTIONS = { "batch_size", "callbacks", "diagnostics", "distributed", "drop_last", "epochs", "label", "loss", "metrics", "monitor",
   "normalize", "one_hot", "output", "resume", "seed", "shuffle", "step_stride", "tty", "validation", "validation_split", "verbose" }
 local EVALUATE_OPTIONS = { "batch_size", "drop_last", "loss", "metrics", "normalize", "one_hot", "seed", "_metrics" }
 

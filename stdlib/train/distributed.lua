@@ -1,0 +1,129 @@
+-- Data-parallel training of one run: train.fit(model, opt, ds, {distributed = true}).
+--
+-- Each batch is cut into shards by a layout that depends on the batch's size alone: S shards
+-- (S = `shards`, 12 by default), shard j holding examples floor((j-1)B/S) .. floor(jB/S) - 1.
+-- A fixed number of shards rather than a fixed shard size, so that the work per shard, and the
+-- bytes exchanged, do not grow with the batch: 12 divides among 1, 2, 3, 4, 6 and 12 ranks
+-- evenly. Rank r of K computes a contiguous block of the non-empty shards (forward and
+-- backward of each apart, its mean loss and gradient), then every rank gathers every shard's
+-- gradient (C.mpi.allgather of the packed float32 bytes) and combines them in shard order,
+-- weighted by the shards' sizes (C.train.combine_shards: in double, then rounded once). So every
+-- rank holds the same bits whatever K is, and applies the same update. Without a launcher one
+-- rank computes every shard in the same order: the same bits again, the test's reference.
+--
+-- Randomness follows the batch, not the rank: every shard of a batch starts from the global
+-- generator's state at the batch's start, and dropout draws the rows of the whole batch's mask
+-- (nn.functional.set_batch_slice), so the masks are those of the undivided batch. Batch
+-- statistics (BatchNorm in training mode) are refused: a shard cannot give them.
+local base = require "train.base"
+local C, train, fail = base.C, base.train, base.fail
+
+local distributed = {}
+
+distributed.DEFAULT_SHARDS = 12
+
+-- The ranks: MPI's when optlab was started by a launcher, else one rank computing every shard.
+local function ranks()
+  local mpi = C.mpi
+  if mpi and mpi.active() then return mpi.rank(), mpi.size(), mpi.allgather end
+  return 0, 1, function(s) return { s } end
+end
+
+-- fit's `distributed` option: nil/false (off), true, or {shards = S}. Returns the plan or nil.
+function distributed.plan(v, where)
+  if v == nil or v == false then return nil end
+  local shards = distributed.DEFAULT_SHARDS
+  if type(v) == "table" then
+    for k in pairs(v) do
+      if k ~= "shards" then fail(string.format("%s: distributed: unknown option '%s' (valid: shards)", where, tostring(k))) end
+    end
+    shards = v.shards or shards
+  elseif v ~= true then
+    fail(where .. ": distributed must be true, false or {shards = n}, got " .. tostring(v))
+  end
+  if not compat.is_integer(shards) or shards < 1 then
+    fail(where .. ": distributed.shards must be a positive integer, got " .. tostring(shards))
+  end
+  local rank, size, allgather = ranks()
+  if size > shards then
+    fail(string.format("%s: %d ranks but %d shards a batch: give distributed = {shards = n} with n >= %d " ..
+                       "(the shards fix the result; the ranks only share them out)", where, size, shards, size))
+  end
+  return { shards = shards, rank = rank, size = size, allgather = allgather }
+end
+
+-- The non-empty shards of a batch of b examples: {first (0-based), n} in shard order.
+function distributed.layout(b, shards)
+  local out = {}
+  for j = 1, shards do
+    local lo, hi = math.floor((j - 1) * b / shards), math.floor(j * b / shards)
+    if hi > lo then out[#out + 1] = { first = lo, n = hi - lo } end
+  end
+  return out
+end
+
+-- Rank r's block of m shards among k ranks: shards lo..hi (1-based).
+function distributed.block(m, k, r)
+  return math.floor(r * m / k) + 1, math.floor((r + 1) * m / k)
+end
+
+local batch_id = 0   -- the batches' numbers for set_batch_slice; never reused in a process
+
+-- One shard: forward, its mean loss and metrics, backward; its bytes.
+local function shard_bytes(ctx, x, y, sh, b, id)
+  local F = base.functional()
+  F.set_batch_slice { id = id, first = sh.first, batch = b }
+  for _, p in ipairs(ctx.params) do p.grad = nil end
+  local xs, ys = x:narrow(1, sh.first + 1, sh.n), y:narrow(1, sh.first + 1, sh.n)
+  local out = ctx.forward(xs)
+  local loss = ctx.loss_fn(out, ys)
+  local scalars = { loss:item() }
+  for i, m in ipairs(ctx.metrics) do scalars[i + 1] = ctx.metric_value(m, out, ys) end
+  loss:backward()
+  return C.train.pack_shard(ctx.params, scalars)
+end
+
+-- The gradient of one batch, data-parallel: sets every parameter's .grad to the batch's mean
+-- gradient and returns the batch's mean loss and a list of its mean metrics, the same numbers
+-- on every rank. ctx: params, forward(x), loss_fn, metrics, metric_value(m, out, y).
+function distributed.gradient(plan, ctx, x, y)
+  local b = x:size(1)
+  local shards = distributed.layout(b, plan.shards)
+  if #shards < plan.size then
+    fail(string.format("train.fit: a batch of %d examples cannot give each of %d ranks a shard: use a batch size " ..
+                       "of at least %d (or drop_last = true for a short last batch)", b, plan.size, plan.size))
+  end
+  batch_id = batch_id + 1
+  local lo, hi = distributed.block(#shards, plan.size, plan.rank)
+  local rng = tensor.get_rng_state()
+  local parts = {}
+  local ok, err = pcall(function()
+    for j = lo, hi do
+      tensor.set_rng_state(rng)
+      parts[#parts + 1] = shard_bytes(ctx, x, y, shards[j], b, batch_id)
+    end
+  end)
+  base.functional().set_batch_slice(nil)
+  -- a rank that failed says so in its part, so that every rank raises rather than waits
+  -- (a one-byte header: "G" then the shards, or "E" then the error)
+  table.insert(parts, 1, "G")
+  local mine = ok and table.concat(parts) or ("E" .. tostring(err))
+  parts = nil
+  local got = plan.allgather(mine)
+  mine = nil
+  for r, s in ipairs(got) do
+    if s:sub(1, 1) ~= "G" then
+      if plan.size == 1 then error(s:sub(2), 0) end
+      error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0)
+    end
+  end
+  local counts = {}
+  for j, sh in ipairs(shards) do counts[j] = sh.n end
+  local v = { C.train.combine_shards(ctx.params, got, counts, 1 + #ctx.metrics, 1) }
+  local mvals = {}
+  for i = 2, #v do mvals[i - 1] = v[i] end
+  return v[1], mvals
+end
+
+train.distributed = distributed
+return distributed
