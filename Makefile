@@ -28,9 +28,10 @@ CFLAGS_OURS = -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC -fopenmp -ffp-contract=off 
               -Wall -Wextra -Werror -Wno-unused-parameter $(SANFLAGS)
 BLIS_DIR = /usr/lib/x86_64-linux-gnu/blis-openmp
 # -isystem: blis.h is not warning-clean, and -Werror applies to our code only.
-CPPFLAGS_DEPS = $(shell pkg-config --cflags $(LUA_PC) zlib libedit) \
+# MPI (Open MPI, ompi-c) is always linked; optlab initializes it only under a launcher (vm/lmpi.c).
+CPPFLAGS_DEPS = $(shell pkg-config --cflags $(LUA_PC) zlib libedit ompi-c) \
                 -isystem /usr/include/x86_64-linux-gnu/blis-openmp
-LIBS_DEPS = $(shell pkg-config --libs $(LUA_PC) zlib libedit) -lcsv \
+LIBS_DEPS = $(shell pkg-config --libs $(LUA_PC) zlib libedit ompi-c) -lcsv \
             -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lm
 CFLAGS_ALL = $(CFLAGS_OURS) $(CPPFLAGS_DEPS) -Ikernels -Ivm \
              -DOPTLAB_STDLIB='"$(PREFIX)/share/optlab/stdlib"'

@@ -40,6 +40,7 @@ local manifest_of, save_progress, outcome, finish = folder.manifest_of, folder.s
 local runs = require "experiment.runs"
 local execute, work = runs.execute, runs.work
 local sched = require "experiment.sched"
+local mpi = require "experiment.mpi"
 
 ---------------------------------------------------------------- compare
 
@@ -175,6 +176,19 @@ local function compare(spec)
     end
   end
 
+  -- Under mpirun or srun: rank 0 coordinates and writes the folder, the others run
+  -- what it hands out and end there (stdlib/experiment/mpi.lua).
+  local distributed = mpi.distributed()
+  if distributed then
+    if explicit_jobs and explicit_jobs > 1 then
+      fail(where .. ": --jobs starts processes on one machine; under mpirun or srun the ranks run the runs, one at " ..
+           "a time each, on the threads of their slot: leave --jobs out")
+    end
+    jobs = 1
+    if ctx.verbose == 1 then ctx.verbose = 2 end   -- one line per epoch: the ranks share a terminal
+    if C.mpi.rank() ~= 0 then return mpi.work(ctx) end
+  end
+
   -- the manifest: everything needed to rerun and to judge the rerun
   local exe = optlab_exe()
   local commit, dirty = git_info()
@@ -195,6 +209,7 @@ local function compare(spec)
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
+    mpi = distributed and { ranks = C.mpi.size(), coordinator = C.mpi.hostname() } or nil,
   }
   if resume then
     -- what ran first stays on record; the copies are the code that runs now
@@ -207,6 +222,7 @@ local function compare(spec)
     local n = 0
     for _, run in ipairs(runs) do if not records[run.id] then n = n + 1 end end
     resumed[#resumed + 1] = { time = utc(os.time()), runs = n, threads = sys.threads(), jobs = jobs,
+                              mpi_ranks = distributed and C.mpi.size() or nil,
                               blis_kernels = sys.blis_arch() }
     ctx.manifest.resumed = resumed
   else
@@ -244,7 +260,16 @@ local function compare(spec)
   if resume and not ctx.quiet then
     print(string.format("optlab resume: %d of %d runs finished before; running %d", #runs - #pending, #runs, #pending))
   end
-  if ctx.interrupted or ctx.write_error then
+  if distributed then
+    -- always: the other ranks wait for rank 0's word, even when nothing is left to run
+    ctx.at_once, ctx.ranks = C.mpi.size(), C.mpi.size()
+    mpi.coordinate(ctx, records, pending, function(rec)
+      records[rec.id] = rec
+      if not guarded(write_record, ctx, rec) then ctx.unsaved = ctx.unsaved or (rec.label .. " seed " .. rec.seed) end
+      if guarded(sync_code, ctx) then guarded(save_progress, ctx, records) end
+    end)
+    if sys.interrupted() and not ctx.interrupted then ctx.interrupted = "during the runs" end
+  elseif ctx.interrupted or ctx.write_error then
     -- nothing runs
   elseif jobs > 1 and #pending > 1 then
     ctx.at_once = math.min(jobs, #pending)

@@ -348,8 +348,10 @@ function rerun.resume_main(argv)
   end
   local copy = dir .. "/" .. m.script.copy
   local args = rerun_args(m, copy)
-  print(string.format("optlab resume: will run %s %s (the folder's copy of %s, SHA-256 checked): " ..
-                      "resuming a run folder runs its code", copy, table.concat(args, " "), tostring(m.script.path)))
+  if require("optlab.core").mpi.rank() == 0 then   -- once, not once per rank of an MPI job
+    print(string.format("optlab resume: will run %s %s (the folder's copy of %s, SHA-256 checked): " ..
+                        "resuming a run folder runs its code", copy, table.concat(args, " "), tostring(m.script.path)))
+  end
   experiment._resume = { dir = dir, manifest = m, jobs = jobs }
   local ok, err = run_copy(dir, args)
   experiment._resume = nil

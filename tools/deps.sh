@@ -14,6 +14,7 @@ pkgs=(
   lua-cjson                     # JSON for manifests
   dataset-fashion-mnist         # Fashion-MNIST, 60k/10k
   tmux                          # drives the REPL through a terminal in tests
+  libopenmpi-dev openmpi-bin    # MPI: comparisons across the ranks of a cluster job (mpirun, srun)
 )
 # LUA=luajit (make deps LUA=luajit): OpenResty's maintained LuaJIT 2.1 branch
 # and its interpreter (tests of `require "optlab"` from a stock luajit).

@@ -79,6 +79,15 @@ int ol_host_setup(lua_State *L, const char *exe_dir)
             return 1;
         }
     }
+    /* Under mpirun or srun, the slot's threads when the job says
+     * (OMP_NUM_THREADS, e.g. mpirun -x OMP_NUM_THREADS=4 or a Slurm script's
+     * export of $SLURM_CPUS_PER_TASK); else the cores this rank is bound to,
+     * which omp_get_num_procs counts. */
+    const char *omp = getenv("OMP_NUM_THREADS");
+    if (!threads && omp && ol_mpi_active()) {
+        long n = strtol(omp, NULL, 10);
+        if (n >= 1 && n <= 1024) threads = n;
+    }
     ol_threads_set(threads > 0 ? (int)threads : omp_get_num_procs());
     return 0;
 }

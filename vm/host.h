@@ -13,4 +13,13 @@ int luaopen_optlab_core(lua_State *L);
 
 /* The status sys.set_exit_status asked for (0 unless a script set it). */
 int ol_exit_status(void);
+
+/* MPI (vm/lmpi.c). ol_mpi_start initializes MPI when a launcher (mpirun,
+ * srun) started optlab, else does nothing; 1 when MPI_Init failed (said on
+ * stderr). ol_mpi_active: whether MPI is initialized (and not finalized).
+ * ol_mpi_set_exit: the status main returns, so that exit finalizes (0) or
+ * aborts the job (an error: the other ranks must not wait for this one). */
+int ol_mpi_start(int *argc, char ***argv);
+int ol_mpi_active(void);
+void ol_mpi_set_exit(int code);
 #endif

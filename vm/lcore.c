@@ -19,6 +19,7 @@ void ol_open_optim(lua_State *L);
 void ol_open_optprog(lua_State *L);
 void ol_open_nn(lua_State *L);
 void ol_open_ffi(lua_State *L);
+void ol_open_mpi(lua_State *L);
 
 static void (*const openers[])(lua_State *L) = {
     ol_open_tensor,
@@ -32,6 +33,7 @@ static void (*const openers[])(lua_State *L) = {
     ol_open_optprog,
     ol_open_nn,
     ol_open_ffi,
+    ol_open_mpi,
 };
 
 void ol_module(lua_State *L, const char *name, const luaL_Reg *funcs)

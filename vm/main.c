@@ -166,6 +166,7 @@ int main(int argc, char **argv)
         }
     }
     if (i < argc) script = i;
+    if (ol_mpi_start(&argc, &argv) != 0) return 1;
 
     lua_State *L = luaL_newstate();
     if (!L) { fprintf(stderr, "optlab: cannot create a Lua state: out of memory\n"); return 1; }
@@ -173,5 +174,6 @@ int main(int argc, char **argv)
      * at exit, and a state left open would be reported as leaked. */
     int status = run(L, argc, argv, script, interactive, version, threads);
     lua_close(L);
+    ol_mpi_set_exit(status);
     return status;
 }

@@ -150,6 +150,7 @@ local function manifest_of(ctx, records, finished)
       status = r and r.status or (finished and "missing" or "pending"),
       epochs = r and report.epochs_of(r.history) or 0, stopped = r and r.stopped or nil,
       error = r and r.error or nil, wall_seconds = r and r.wall or nil,
+      rank = r and r.rank or nil, host = r and r.host or nil,   -- under MPI: who ran it
     }
   end
   m.runs = runs
@@ -279,5 +280,5 @@ local function finish(ctx, records)
 end
 
 return { run_dir = run_dir, FINISHED = FINISHED, write_record = write_record, read_record = read_record,
-         keep_copy = keep_copy, sync_code = sync_code, missing_list = missing_list, ordered = ordered,
+         keep_copy = keep_copy, sync_code = sync_code, required_modules = required_modules, missing_list = missing_list, ordered = ordered,
          manifest_of = manifest_of, save_progress = save_progress, outcome = outcome, finish = finish }

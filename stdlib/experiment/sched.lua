@@ -182,11 +182,11 @@ function M.schedule_of(ctx, records)
         busy = busy + c.n * math.max(0, till - c.at)
       end
       runs[#runs + 1] = { id = run.id, run = name(ctx, run), start = round(r.started - t0),
-                          ["end"] = round(stop - t0), threads = th }
+                          ["end"] = round(stop - t0), threads = th, rank = r.rank, host = r.host }
     end
   end
   local wall = t1 - t0
-  return { cores = ctx.cores, at_once = ctx.at_once, processes = ctx.at_once > 1, seconds = round(wall),
+  return { cores = ctx.cores, at_once = ctx.at_once, processes = ctx.at_once > 1, ranks = ctx.ranks, seconds = round(wall),
            threads_on_average = wall > 0 and round(busy / wall) or nil, runs = runs }
 end
 

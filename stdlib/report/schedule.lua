@@ -51,9 +51,23 @@ function report.schedule_parts(s)
   local sentence = string.format("%d run%s on %d core%s, %s: %s s from the first start to the last end, %s threads at work on average.",
     n, n == 1 and "" or "s", s.cores or 0, s.cores == 1 and "" or "s", how, secs(s.seconds or 0),
     s.threads_on_average and string.format("%.2f", s.threads_on_average) or "?")
+  if s.ranks then
+    -- an MPI job: the ranks are the workers; which one ran what, on which host
+    local hosts, nh = {}, 0
+    for _, r in ipairs(s.runs) do if r.host and not hosts[r.host] then hosts[r.host], nh = true, nh + 1 end end
+    sentence = string.format("%d run%s over %d MPI ranks on %d host%s, one run at a time each: %s s from the first start " ..
+                             "to the last end, %s threads at work on average.", n, n == 1 and "" or "s", s.ranks, nh,
+                             nh == 1 and "" or "s", secs(s.seconds or 0),
+                             s.threads_on_average and string.format("%.2f", s.threads_on_average) or "?")
+  end
   local rows = {}
-  for _, r in ipairs(s.runs) do rows[#rows + 1] = { r.run, secs(r.start), secs(r["end"]), threads_text(r) } end
-  return sentence, { "run", "start (s)", "end (s)", "threads" }, rows, timeline(s, 60)
+  for _, r in ipairs(s.runs) do
+    rows[#rows + 1] = { r.run, secs(r.start), secs(r["end"]), threads_text(r) }
+    if s.ranks then table.insert(rows[#rows], 2, r.rank and string.format("%d (%s)", r.rank, tostring(r.host)) or "") end
+  end
+  local header = { "run", "start (s)", "end (s)", "threads" }
+  if s.ranks then table.insert(header, 2, "rank (host)") end
+  return sentence, header, rows, timeline(s, 60)
 end
 
 -- summary.md's section.

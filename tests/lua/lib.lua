@@ -71,6 +71,18 @@ lib.lua_abi = compat.luajit and "5.1" or "5.4"
 
 function lib.sanitized() return os.getenv("OPTLAB_SANITIZE") == "1" end
 
+-- The command that starts n ranks of a job on this one machine (Open MPI's mpirun,
+-- more ranks than cores allowed, and as root when CI runs as root), or skips the
+-- test, saying why, where there is no mpirun.
+function lib.mpirun(n)
+  local p = io.popen("command -v mpirun; id -u")
+  local path, uid = p:read("l"), nil
+  if path and not path:match("^/") then uid, path = path, nil else uid = p:read("l") end
+  p:close()
+  if not path then lib.skip("no mpirun on PATH (Debian's openmpi-bin; make deps installs it)") end
+  return string.format("mpirun --oversubscribe%s -n %d ", uid == "0" and " --allow-run-as-root" or "", n)
+end
+
 -- Bytes for crafted files, in the Lua subset LuaJIT shares (no string.pack,
 -- no bitwise operators): n as a little-endian unsigned integer of `bytes`
 -- bytes (exact for n < 2^53 and for powers of two), and CRC-32 (zlib's).
