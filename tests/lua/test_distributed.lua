@@ -1,0 +1,239 @@
+-- Data-parallel training (train.fit's distributed = true, stdlib/train/distributed.lua):
+-- the same bits at any thread count and on 1, 2 or 3 MPI ranks, the undivided batch's
+-- dropout masks, as close to exact arithmetic as undivided training, clear refusals.
+local lib = require "lib"
+local report = require "report"
+local serial = require "serial"
+local check, raises, identical = lib.check, lib.raises, lib.identical
+local dist = train.distributed
+
+local T = {}
+local q = report.shell_quote
+
+-- 470 examples of 8x8 "images", labels 0..9: 19 batches of 24 and one of 14, 20 steps.
+-- The same text builds the job's data and model under mpirun (SETUP is run there too).
+local SETUP = [==[
+local function dataset()
+  tensor.manual_seed(7)
+  local x = tensor.rand(470, 1, 8, 8)
+  local y = (tensor.rand(470) * 10):floor()
+  return data.tensors(x, y)
+end
+local function cnn()
+  tensor.manual_seed(3)
+  return nn.Sequential { input = { 1, 8, 8 }, nn.Conv2D { 4, 3, activation = "relu" }, nn.MaxPool2D { 2 },
+    nn.Dropout(0.25), nn.Flatten(), nn.Dense { 16, activation = "relu" }, nn.Dropout(0.5), nn.Dense { 10 } }
+end
+local function fit(model, distributed, ds)
+  return train.fit(model, optim.Adam { lr = 0.01 }, ds or dataset(),
+                   { epochs = 1, batch_size = 24, verbose = 0, distributed = distributed })
+end
+local function params_bytes(model)
+  local named = {}
+  for _, p in ipairs(model:parameters()) do named[p.name] = p end
+  return named
+end
+]==]
+local dataset, cnn, fit, named_params = assert(load(SETUP .. "return dataset, cnn, fit, params_bytes", "=setup"))()
+
+-- The parameters as the bytes serial.save writes.
+local TMP = os.tmpname()
+os.remove(TMP)
+report.mkdir_p(TMP)
+local function saved_bytes(model, name)
+  local path = TMP .. "/" .. name .. ".olt"
+  serial.save(path, named_params(model))
+  return report.read_file(path)
+end
+
+function T.layout_depends_on_the_batch_size_only()
+  local l = dist.layout(64, 12)
+  check(#l == 12, "12 shards of a batch of 64")
+  local n, at = 0, 0
+  for _, s in ipairs(l) do
+    check(s.first == at and (s.n == 5 or s.n == 6), "shards are contiguous, 5 or 6 examples")
+    at, n = at + s.n, n + s.n
+  end
+  check(n == 64, "the shards cover the batch")
+  -- a batch smaller than the shard count: one example per non-empty shard
+  check(#dist.layout(5, 12) == 5, "5 examples give 5 non-empty shards")
+  -- ranks take contiguous blocks that together cover every shard once
+  for k = 1, 12 do
+    local next_lo = 1
+    for r = 0, k - 1 do
+      local lo, hi = dist.block(12, k, r)
+      check(lo == next_lo and hi >= lo, "rank " .. r .. " of " .. k .. ": block " .. lo .. ".." .. hi)
+      next_lo = hi + 1
+    end
+    check(next_lo == 13, k .. " ranks cover the 12 shards")
+  end
+end
+
+-- The test's reference without MPI: one rank computes every shard, in shard order.
+function T.sharded_training_is_bit_identical_at_1_and_2_threads()
+  local saved = sys.threads()
+  sys.set_threads(1)
+  local a = cnn()
+  local ha = fit(a, true)
+  sys.set_threads(2)
+  local b = cnn()
+  local hb = fit(b, true)
+  sys.set_threads(saved)
+  check(#ha.loss == 1 and ha.loss[1] == ha.loss[1], "a finite loss")
+  check(ha.loss[1] == hb.loss[1], "the epoch's loss differs between 1 and 2 threads")
+  check(saved_bytes(a, "t1") == saved_bytes(b, "t2"), "parameters after 20 steps differ between 1 and 2 threads")
+end
+
+-- The shards draw the rows of the whole batch's dropout masks: sharded training is undivided
+-- training with the sums in another order. Masks drawn per shard would move the parameters by
+-- about the learning rate (1e-2) after 20 Adam steps; a different order of sums, by float32
+-- rounding carried through 20 steps (measured: below 1e-7 here).
+function T.shards_take_the_whole_batch_dropout_masks()
+  local a, b, c = cnn(), cnn(), cnn()
+  local ha, hb = fit(a, nil), fit(b, true)
+  fit(c, { shards = 5 })
+  local pa, pb, pc = a:parameters(), b:parameters(), c:parameters()
+  for i = 1, #pa do
+    lib.close(pb[i], pa[i], 0, pa[i].name .. ": 12 shards against the undivided batch", 1e-5)
+    lib.close(pc[i], pa[i], 0, pa[i].name .. ": 5 shards against the undivided batch", 1e-5)
+  end
+  lib.close(hb.loss[1], ha.loss[1], 1e-6, "the epoch's mean loss")
+  lib.close(hb.accuracy[1], ha.accuracy[1], 1e-9, "the epoch's accuracy")
+  check(saved_bytes(b, "s12") ~= saved_bytes(c, "s5"), "12 and 5 shards sum in other orders: other bits")
+end
+
+-- Against exact arithmetic: a softmax classifier (one Dense layer) trained by plain SGD, its
+-- 20 steps recomputed here in double. Sharded training cannot give the undivided run's bits (the
+-- sums over examples run in another order), so it is held to the rule of the PyTorch fixtures
+-- (lib.fair32): no further from the float64 run than twice the undivided float32 run is, plus
+-- 4 float32 half-ulps of the parameters' norm.
+local function softmax_sgd64(W, b, ds, batch, steps, lr)
+  local loader = data.loader(ds, { batch_size = batch, shuffle = false })
+  for k = 1, steps do
+    local x, y = loader:batch(1, k)
+    local X, Y, n = x:reshape(x:size(1), -1):totable(), y:totable(), x:size(1)
+    local gW, gb = {}, {}
+    for c = 1, #W do gW[c], gb[c] = {}, 0 for j = 1, #W[1] do gW[c][j] = 0 end end
+    for i = 1, n do
+      local z, m = {}, -math.huge
+      for c = 1, #W do
+        local s = b[c]
+        for j = 1, #W[1] do s = s + W[c][j] * X[i][j] end
+        z[c] = s
+        if s > m then m = s end
+      end
+      local tot = 0
+      for c = 1, #W do z[c] = math.exp(z[c] - m) tot = tot + z[c] end
+      for c = 1, #W do
+        local d = (z[c] / tot - ((c - 1) == Y[i] and 1 or 0)) / n
+        gb[c] = gb[c] + d
+        for j = 1, #W[1] do gW[c][j] = gW[c][j] + d * X[i][j] end
+      end
+    end
+    for c = 1, #W do
+      b[c] = b[c] - lr * gb[c]
+      for j = 1, #W[1] do W[c][j] = W[c][j] - lr * gW[c][j] end
+    end
+  end
+  return W, b
+end
+
+function T.sharded_sgd_is_as_close_to_float64_as_undivided()
+  tensor.manual_seed(11)
+  local ds = data.tensors(tensor.randn(480, 16), (tensor.rand(480) * 10):floor())
+  local function linear()
+    tensor.manual_seed(5)
+    return nn.Sequential { input = { 16 }, nn.Dense { 10 } }
+  end
+  local plain, sharded = linear(), linear()
+  local W, b = linear():parameters()[1]:totable(), linear():parameters()[2]:totable()
+  W, b = softmax_sgd64(W, b, ds, 24, 20, 0.5)
+  local o = { epochs = 1, batch_size = 24, shuffle = false, verbose = 0 }
+  train.fit(plain, optim.SGD { lr = 0.5 }, ds, o)
+  o.distributed = true
+  train.fit(sharded, optim.SGD { lr = 0.5 }, ds, o)
+  local f64, f32, got = {}, {}, {}
+  local function flat(ps, out)
+    for _, p in ipairs(ps) do for _, v in ipairs(p:reshape(-1):totable()) do out[#out + 1] = v end end
+  end
+  for c = 1, #W do for j = 1, #W[1] do f64[#f64 + 1] = W[c][j] end end
+  for c = 1, #b do f64[#f64 + 1] = b[c] end
+  flat(plain:parameters(), f32)
+  flat(sharded:parameters(), got)
+  local ok, d_ours, d_ref, allowed = lib.fair32(got, f32, f64)
+  check(d_ref > 0, "the undivided float32 run differs from float64")
+  check(ok, string.format("sharded run %.3g from float64, undivided %.3g, allowed %.3g", d_ours, d_ref, allowed))
+end
+
+function T.bad_options_and_batch_statistics_are_refused()
+  local ds = dataset()
+  local line = debug.getinfo(1, "l").currentline + 1
+  raises(function() fit(cnn(), "yes", ds) end, "test_distributed.lua:" .. line .. ": train.fit: distributed must be true, false or {shards = n}")
+  raises(function() fit(cnn(), { shards = 0 }, ds) end, "distributed.shards must be a positive integer, got 0")
+  raises(function() fit(cnn(), { shard = 4 }, ds) end, "distributed: unknown option 'shard' (valid: shards)")
+  tensor.manual_seed(3)
+  local bn = nn.Sequential { input = { 1, 8, 8 }, nn.Conv2D { 4, 3 }, nn.BatchNorm {}, nn.Flatten(), nn.Dense { 10 } }
+  local before = bn:parameters()[1]:clone()
+  raises(function() fit(bn, true, ds) end, "batch_norm: training on a shard of 2 of the batch's 24 examples")
+  identical(bn:parameters()[1], before, "no update before the refusal")
+  check(nn.functional.batch_slice() == nil, "the batch slice is cleared after an error")
+  -- one shard is the whole batch: batch statistics are the batch's, so BatchNorm trains
+  fit(bn, { shards = 1 }, ds)
+end
+
+-- Under mpirun: each rank trains with distributed = true and saves its parameters.
+local JOB = SETUP .. [==[
+local out, shards = arg[1], tonumber(arg[2])
+local M = require("optlab.core").mpi
+local model = cnn()
+local ok, err = pcall(fit, model, shards and { shards = shards } or true)
+if not ok then
+  print("rank " .. M.rank() .. " error: " .. tostring(err))
+  io.stdout:flush()
+  M.barrier()   -- every rank has the error: all print it before the first exit aborts the job
+  os.exit(1)
+end
+serial.save(out .. "-" .. M.rank() .. ".olt", params_bytes(model))
+]==]
+
+local function sh(cmd)
+  local o, e = TMP .. "/stdout", TMP .. "/stderr"
+  local ok, _, code = os.execute(cmd .. " > " .. q(o) .. " 2> " .. q(e))
+  return ok and 0 or code, (report.read_file(o) or "") .. (report.read_file(e) or "")
+end
+
+local EXE = os.getenv("OPTLAB") or require("experiment").optlab_exe()
+
+function T.one_two_and_three_ranks_give_identical_parameters()
+  lib.mpirun(1)   -- skips, saying why, without mpirun
+  local job = TMP .. "/job.lua"
+  report.write_file(job, JOB)
+  local ref = saved_bytes((function() local m = cnn() fit(m, true) return m end)(), "ref")
+  for _, k in ipairs { 1, 2, 3 } do
+    local out = TMP .. "/ranks" .. k
+    local rc, text = sh("timeout 120 " .. lib.mpirun(k) .. q(EXE) .. " " .. q(job) .. " " .. q(out))
+    check(rc == 0, k .. " ranks: exit status " .. tostring(rc) .. "\n" .. text)
+    for r = 0, k - 1 do
+      local got = report.read_file(out .. "-" .. r .. ".olt")
+      check(got ~= nil, k .. " ranks: rank " .. r .. " saved nothing\n" .. text)
+      check(got == ref, string.format("%d ranks: rank %d's parameters after 20 steps differ from one process's", k, r))
+    end
+  end
+end
+
+function T.more_ranks_than_shards_and_a_failing_rank_end_the_job_clearly()
+  local job = TMP .. "/job.lua"
+  report.write_file(job, JOB)
+  local rc, text = sh("timeout 120 " .. lib.mpirun(3) .. q(EXE) .. " " .. q(job) .. " " .. q(TMP .. "/few") .. " 2")
+  check(rc ~= 0 and rc ~= 124, "3 ranks, 2 shards: exit status " .. tostring(rc) .. " (124: the job hung)")
+  check(text:find("3 ranks but 2 shards a batch", 1, true), "3 ranks, 2 shards:\n" .. text)
+  -- a label out of range in one rank's shard: every rank raises, naming that rank; no rank waits
+  local bad = TMP .. "/bad.lua"
+  report.write_file(bad, (JOB:gsub("local y = %(tensor.rand%(470%) %* 10%):floor%(%)",
+    "local y = (tensor.rand(470) * 10):floor(); y[470] = 12")))
+  rc, text = sh("timeout 120 " .. lib.mpirun(2) .. q(EXE) .. " " .. q(bad) .. " " .. q(TMP .. "/bad"))
+  check(rc ~= 0 and rc ~= 124, "a bad label: exit status " .. tostring(rc) .. " (124: the job hung)")
+  check(text:find("rank 0 error: rank 1 of 2: [^\n]*label 12"), "rank 0 names rank 1's error:\n" .. text)
+end
+
+return T
