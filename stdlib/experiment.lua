@@ -38,7 +38,7 @@ local run_dir, FINISHED, write_record, read_record = folder.run_dir, folder.FINI
 local keep_copy, sync_code, missing_list, ordered = folder.keep_copy, folder.sync_code, folder.missing_list, folder.ordered
 local manifest_of, save_progress, outcome, finish = folder.manifest_of, folder.save_progress, folder.outcome, folder.finish
 local runs = require "experiment.runs"
-local execute, work = runs.execute, runs.work
+local execute, work, follow = runs.execute, runs.work, runs.follow
 local sched = require "experiment.sched"
 local mpi = require "experiment.mpi"
 
@@ -105,6 +105,7 @@ local function compare(spec)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
   if spec.diagnostics ~= nil then require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where) end
+  local dp = require("train").distributed.plan(spec.data_parallel, where, "data_parallel")
   if cfg.step_stride ~= nil and not (compat.is_integer(cfg.step_stride) and cfg.step_stride >= 1) then
     fail(where .. ": step_stride must be a positive integer (record every k-th step), got " .. tostring(cfg.step_stride))
   end
@@ -176,9 +177,16 @@ local function compare(spec)
     end
   end
 
+  -- data_parallel under mpirun or srun: the ranks train each run together (train.fit's
+  -- distributed steps), one run after another; rank 0 writes the folder, the others follow.
+  if dp and dp.size > 1 and dp.rank ~= 0 then
+    local pending = {}
+    for _, run in ipairs(runs) do if not records[run.id] then pending[#pending + 1] = run end end
+    return follow(ctx, pending)
+  end
   -- Under mpirun or srun: rank 0 coordinates and writes the folder, the others run
   -- what it hands out and end there (stdlib/experiment/mpi.lua).
-  local distributed = mpi.distributed()
+  local distributed = mpi.distributed() and not dp
   if distributed then
     if explicit_jobs and explicit_jobs > 1 then
       fail(where .. ": --jobs starts processes on one machine; under mpirun or srun the ranks run the runs, one at " ..
@@ -204,12 +212,14 @@ local function compare(spec)
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
       step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
+      data_parallel = dp and { shards = dp.shards } or nil,
     },
     runs = report.array(), data_files = data_files(train, val),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
-    mpi = distributed and { ranks = C.mpi.size(), coordinator = C.mpi.hostname() } or nil,
+    mpi = (distributed or (dp and dp.size > 1)) and { ranks = C.mpi.size(), coordinator = C.mpi.hostname(),
+                                                      data_parallel = dp and true or nil } or nil,
   }
   if resume then
     -- what ran first stays on record; the copies are the code that runs now

@@ -54,6 +54,7 @@ local function execute(ctx, run, poll)
       validation = ctx.val, callbacks = callbacks, seed = run.seed, verbose = ctx.verbose,
       label = ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""),
       step_stride = ctx.cfg.step_stride, diagnostics = ctx.spec.diagnostics,
+      distributed = ctx.spec.data_parallel,
     }
     return ctx.fit(model, opt, ctx.train, cfg)
   end)
@@ -130,4 +131,14 @@ local function work(ctx, job)
   os.exit(0, true)
 end
 
-return { execute = execute, work = work }
+-- data_parallel = true under mpirun or srun: the ranks other than 0 train every pending run
+-- with rank 0 (train.fit's distributed steps: each rank a block of every batch's shards),
+-- in the same order; rank 0 alone writes the folder. They end here, as workers do.
+local function follow(ctx, pending)
+  for _, run in ipairs(pending) do execute(ctx, run) end
+  io.stdout:flush()
+  common.C.mpi.finalize()
+  os.exit(0, true)
+end
+
+return { execute = execute, work = work, follow = follow }

@@ -29,25 +29,27 @@ local function ranks()
   return 0, 1, function(s) return { s } end
 end
 
--- fit's `distributed` option: nil/false (off), true, or {shards = S}. Returns the plan or nil.
-function distributed.plan(v, where)
+-- fit's `distributed` option (a comparison's `data_parallel`, named by `name`): nil/false
+-- (off), true, or {shards = S}. Returns the plan or nil.
+function distributed.plan(v, where, name)
   if v == nil or v == false then return nil end
+  name = name or "distributed"
   local shards = distributed.DEFAULT_SHARDS
   if type(v) == "table" then
     for k in pairs(v) do
-      if k ~= "shards" then fail(string.format("%s: distributed: unknown option '%s' (valid: shards)", where, tostring(k))) end
+      if k ~= "shards" then fail(string.format("%s: %s: unknown option '%s' (valid: shards)", where, name, tostring(k))) end
     end
     shards = v.shards or shards
   elseif v ~= true then
-    fail(where .. ": distributed must be true, false or {shards = n}, got " .. tostring(v))
+    fail(string.format("%s: %s must be true, false or {shards = n}, got %s", where, name, tostring(v)))
   end
   if not compat.is_integer(shards) or shards < 1 then
-    fail(where .. ": distributed.shards must be a positive integer, got " .. tostring(shards))
+    fail(string.format("%s: %s.shards must be a positive integer, got %s", where, name, tostring(shards)))
   end
   local rank, size, allgather = ranks()
   if size > shards then
-    fail(string.format("%s: %d ranks but %d shards a batch: give distributed = {shards = n} with n >= %d " ..
-                       "(the shards fix the result; the ranks only share them out)", where, size, shards, size))
+    fail(string.format("%s: %d ranks but %d shards a batch: give %s = {shards = n} with n >= %d " ..
+                       "(the shards fix the result; the ranks only share them out)", where, size, shards, name, size))
   end
   return { shards = shards, rank = rank, size = size, allgather = allgather }
 end

@@ -179,6 +179,11 @@ function T.bad_options_and_batch_statistics_are_refused()
   check(nn.functional.batch_slice() == nil, "the batch slice is cleared after an error")
   -- one shard is the whole batch: batch statistics are the batch's, so BatchNorm trains
   fit(bn, { shards = 1 }, ds)
+  -- a comparison checks data_parallel before it reads any data
+  raises(function()
+    experiment.compare { model = cnn, data = function() error("data read") end, optimizers = { "SGD" },
+                         data_parallel = { shards = 2.5 }, arg = {} }
+  end, "experiment.compare: data_parallel.shards must be a positive integer, got 2.5")
 end
 
 -- Under mpirun: each rank trains with distributed = true and saves its parameters.
@@ -234,6 +239,45 @@ function T.more_ranks_than_shards_and_a_failing_rank_end_the_job_clearly()
   rc, text = sh("timeout 120 " .. lib.mpirun(2) .. q(EXE) .. " " .. q(bad) .. " " .. q(TMP .. "/bad"))
   check(rc ~= 0 and rc ~= 124, "a bad label: exit status " .. tostring(rc) .. " (124: the job hung)")
   check(text:find("rank 0 error: rank 1 of 2: [^\n]*label 12"), "rank 0 names rank 1's error:\n" .. text)
+end
+
+-- A comparison with data_parallel = true under mpirun -n 2: the ranks train each run together,
+-- rank 0 writes the one folder, and `optlab verify` (one process, every shard in turn) finds
+-- every metric bit for bit; its metrics (the columns before the timings) equal a one-process run's.
+local COMPARE = [==[
+tensor.manual_seed(7)
+local tr = data.tensors(tensor.rand(300, 1, 8, 8), (tensor.rand(300) * 10):floor())
+return experiment.compare {
+  name = "dp", data = { tr, tr:take(60) }, batch_size = 24, epochs = 2, seeds = { 1, 2 }, verbose = 0,
+  model = function() return nn.Sequential { input = { 1, 8, 8 }, nn.Conv2D { 4, 3, activation = "relu" },
+    nn.MaxPool2D { 2 }, nn.Dropout(0.25), nn.Flatten(), nn.Dense { 10 } } end,
+  optimizers = { "Adam", "SGD" }, data_parallel = true, jobs = 1,
+}
+]==]
+
+local function metrics_without_timings(dir)
+  local p = io.popen("ls -d " .. q(dir) .. "/dp/*/")
+  local run = p:read("*l")
+  p:close()
+  local text = run and report.read_file(run .. "metrics.csv")
+  check(text, "no metrics.csv under " .. dir)
+  return (text:gsub(",[^,\n]*,[^,\n]*,[^,\n]*\n", "\n")), run
+end
+
+function T.a_data_parallel_comparison_on_two_ranks_verifies()
+  local mpirun = lib.mpirun(2)
+  local script = TMP .. "/cmp.lua"
+  report.write_file(script, COMPARE)
+  local rc, text = sh("timeout 120 " .. q(EXE) .. " " .. q(script) .. " runs_dir=" .. q(TMP .. "/one"))
+  check(rc == 0, "one process: exit status " .. tostring(rc) .. "\n" .. text)
+  rc, text = sh("timeout 120 " .. mpirun .. q(EXE) .. " " .. q(script) .. " runs_dir=" .. q(TMP .. "/two"))
+  check(rc == 0, "2 ranks: exit status " .. tostring(rc) .. "\n" .. text)
+  local one = metrics_without_timings(TMP .. "/one")
+  local two, run = metrics_without_timings(TMP .. "/two")
+  check(one == two, "2 ranks' metrics differ from one process's:\n" .. one .. "\n" .. two)
+  check(report.read_file(run .. "manifest.json"):find('"data_parallel"', 1, true), "the manifest records data_parallel")
+  rc, text = sh("timeout 120 " .. q(EXE) .. " verify " .. q(run))
+  check(rc == 0 and text:find("every metric matches bit for bit", 1, true), "verify:\n" .. text)
 end
 
 return T
