@@ -143,32 +143,26 @@ double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb)
     return ol_ordered_sum(n, OL_SUM_BLOCK, n, dot_block, &d);
 }
 
-/* The partial sums of 2048 elements at a time stay in a double buffer on the stack (16 KiB, in
- * L1); each term is added to all of them before the next, so every element sees the terms in
- * the same order. */
-#define COMBINE_BLOCK 2048
-static void combine_span(int k, const unsigned char *const *x, const double *w, double div,
-                         int64_t lo, int64_t len, float *out)
+static void acc_span(double w, const unsigned char *x, double *acc, int64_t lo, int64_t len)
 {
-    double acc[COMBINE_BLOCK];
-    for (int64_t b = lo; b < lo + len; b += COMBINE_BLOCK) {
-        const int64_t m = lo + len - b < COMBINE_BLOCK ? lo + len - b : COMBINE_BLOCK;
-        for (int64_t i = 0; i < m; i++) acc[i] = 0.0;
-        for (int j = 0; j < k; j++) {
-            const unsigned char *src = x[j] + (size_t)b * sizeof(float);
-            const double wj = w[j];
-            for (int64_t i = 0; i < m; i++) {
-                float v;
-                memcpy(&v, src + (size_t)i * sizeof(float), sizeof v);
-                acc[i] += wj * (double)v;
-            }
-        }
-        for (int64_t i = 0; i < m; i++) out[b + i] = (float)(acc[i] / div);
+    for (int64_t i = lo; i < lo + len; i++) {
+        float v;
+        memcpy(&v, x + (size_t)i * sizeof(float), sizeof v);
+        acc[i] += w * (double)v;
     }
 }
 
-void ol_ordered_combine(int k, const unsigned char *const *x, const double *w, double div,
-                        int64_t n, float *out)
+void ol_acc_weighted(int64_t n, double w, const unsigned char *x, double *acc)
 {
-    OL_SPANS(n, combine_span(k, x, w, div, lo, len, out));
+    OL_SPANS(n, acc_span(w, x, acc, lo, len));
+}
+
+static void finish_span(const double *acc, double div, float *out, int64_t lo, int64_t len)
+{
+    for (int64_t i = lo; i < lo + len; i++) out[i] = (float)(acc[i] / div);
+}
+
+void ol_acc_finish(int64_t n, const double *acc, double div, float *out)
+{
+    OL_SPANS(n, finish_span(acc, div, out, lo, len));
 }

@@ -37,10 +37,11 @@ void ol_cumsum(int64_t outer, int64_t len, int64_t inner, const float *a, float 
 /* sum of a[i*sa] * b[i*sb], in double, an ordered sum (par.h). */
 double ol_dot(int64_t n, const float *a, int64_t sa, const float *b, int64_t sb);
 
-/* out[i] = (float)((w[0]*x_0[i] + w[1]*x_1[i] + ... + w[k-1]*x_{k-1}[i]) / div), in double, the
- * terms added in the order given: the data-parallel combination of shard gradients, whose bits
- * depend on the shards and their order, never on the thread count. The x_j are float32 in
- * bytes that may be unaligned (they live in Lua strings). */
-void ol_ordered_combine(int k, const unsigned char *const *x, const double *w, double div,
-                        int64_t n, float *out);
+/* The data-parallel combination of shard gradients, one shard at a time in shard order:
+ * acc[i] += w * x[i] in double, then out[i] = (float)(acc[i] / div). Each element sees the same
+ * operations in the same order whatever the thread count, so the bits depend on the shards and
+ * their order alone. x is float32 at any alignment (a tensor's data or the bytes of a Lua string). */
+void ol_acc_weighted(int64_t n, double w, const unsigned char *x, double *acc);
+void ol_acc_finish(int64_t n, const double *acc, double div, float *out);
 #endif
+

@@ -1,6 +1,7 @@
 /* Helpers of the training loop (stdlib/train.lua) that must not walk
  * elements in Lua. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tensor.h"
 #include "lcheck.h"
@@ -77,14 +78,38 @@ static int accuracy_count(lua_State *L)
 }
 
 /* ---- data-parallel steps (stdlib/train/distributed.lua) ---------------------------------
- * A shard's contribution to a step travels as bytes: its k scalars (loss, metrics) as doubles,
- * then the .grad of every parameter as float32, in parameter order. Packing and combining run
- * here so that no Lua loop walks elements; the bytes are what MPI allgathers. */
+ * The gradient of a batch cut into shards is sum_j n_j g_j / sum_j n_j (n_j the shard's
+ * examples, g_j its mean gradient), added shard after shard in shard order in double and
+ * rounded once: the same operations, hence the same bits, whichever rank computed which shard.
+ * A ShardSum holds the running sums (the elements of every parameter, then k scalars: loss and
+ * metrics) and, on a rank of a job, the bytes of its own shards for the others: per shard the
+ * k scalars as doubles, then every parameter's .grad as float32 in parameter order. Both live
+ * in C and are reused from step to step, so that no Lua loop walks elements and no step
+ * allocates tens of megabytes afresh. */
+#define SHARD_SUM "optlab.ShardSum"
+typedef struct {
+    int64_t n;           /* elements of all the parameters */
+    int k;               /* scalars a shard */
+    double total;        /* examples added so far */
+    double *acc;         /* n + k running sums */
+    unsigned char *buf;  /* this rank's packed shards */
+    size_t len, cap;
+} shard_sum;
 
-/* The parameter at params[i] and its .grad, contiguous, pushed; the parameter's numel. */
-static OLTensor *shard_grad(lua_State *L, lua_Integer i, const char *op)
+static int shard_gc(lua_State *L)
 {
-    lua_rawgeti(L, 1, i);
+    shard_sum *s = luaL_checkudata(L, 1, SHARD_SUM);
+    free(s->acc);
+    free(s->buf);
+    s->acc = NULL;
+    s->buf = NULL;
+    return 0;
+}
+
+/* The parameter at params[i] (the table at index idx) and its .grad, contiguous, pushed. */
+static OLTensor *shard_grad(lua_State *L, int idx, lua_Integer i, const char *op)
+{
+    lua_rawgeti(L, idx, i);
     OLTensor *p = ol_totensor(L, -1);
     if (!p) ol_error(L, "%s: parameter %d is not a tensor", op, (int)i);
     lua_getfield(L, -1, "grad");
@@ -99,122 +124,184 @@ static OLTensor *shard_grad(lua_State *L, lua_Integer i, const char *op)
     return ol_pushcontiguous(L, lua_gettop(L));
 }
 
-/* The number of elements of all the parameters (their .grads packed). */
-static int64_t params_numel(lua_State *L, const char *op)
+/* The ShardSum at index 1 and the parameters' table at 2, checked to hold s->n elements. */
+static shard_sum *check_sum(lua_State *L, const char *op)
 {
+    shard_sum *s = luaL_checkudata(L, 1, SHARD_SUM);
+    if (!s->acc) ol_error(L, "%s: the ShardSum was freed", op);
+    luaL_checktype(L, 2, LUA_TTABLE);
     int64_t n = 0;
-    lua_Integer np = (lua_Integer)lua_rawlen(L, 1);
-    for (lua_Integer i = 1; i <= np; i++) {
-        lua_rawgeti(L, 1, i);
+    for (lua_Integer i = 1, np = (lua_Integer)lua_rawlen(L, 2); i <= np; i++) {
+        lua_rawgeti(L, 2, i);
         OLTensor *p = ol_totensor(L, -1);
         if (!p) ol_error(L, "%s: parameter %d is not a tensor", op, (int)i);
         n += ol_numel(p);
         lua_pop(L, 1);
     }
-    return n;
+    if (n != s->n) ol_error(L, "%s: the parameters hold %lld elements, the ShardSum %lld", op, (long long)n, (long long)s->n);
+    return s;
 }
 
-/* C.train.pack_shard(params, {s1, ..., sk}) -> string of 8k + 4N bytes. */
-static int pack_shard(lua_State *L)
+static double shard_scalar(lua_State *L, int idx, int j, const char *op)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_Integer k = (lua_Integer)lua_rawlen(L, 2), np = (lua_Integer)lua_rawlen(L, 1);
-    int64_t n = params_numel(L, "pack_shard");
-    luaL_Buffer b;
-    char *out = luaL_buffinitsize(L, &b, (size_t)k * sizeof(double) + (size_t)n * sizeof(float));
-    size_t at = 0;
-    for (lua_Integer j = 1; j <= k; j++) {
-        lua_rawgeti(L, 2, j);
-        if (!lua_isnumber(L, -1)) ol_error(L, "pack_shard: scalar %d is not a number", (int)j);
-        double v = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-        memcpy(out + at, &v, sizeof v);
-        at += sizeof v;
-    }
-    for (lua_Integer i = 1; i <= np; i++) {
-        int top = lua_gettop(L);
-        OLTensor *g = shard_grad(L, i, "pack_shard");
-        memcpy(out + at, ol_data(g), (size_t)ol_numel(g) * sizeof(float));
-        at += (size_t)ol_numel(g) * sizeof(float);
-        lua_settop(L, top);
-    }
-    luaL_pushresultsize(&b, at);
-    return 1;
+    lua_rawgeti(L, idx, j);
+    if (lua_type(L, -1) != LUA_TNUMBER) ol_error(L, "%s: scalar %d is not a number", op, j);
+    double v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
 }
 
-/* C.train.combine_shards(params, blobs, counts, k [, skip]) -> s1, ..., sk: blobs (a list of
- * strings) hold whole shards, one after another, in shard order, after `skip` bytes of a
- * header each (0); counts[j] is shard j's number of
- * examples. Every parameter's .grad becomes sum_j counts[j] * g_j / sum(counts), and the
- * scalars likewise, in double, the shards added in order (ol_ordered_combine): the same bits
- * however the shards were spread over ranks. */
-static int combine_shards(lua_State *L)
+/* C.train.shard_sum(params, k) -> a ShardSum for these parameters and k scalars a shard. */
+static int shard_new(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    int k = (int)ol_checkrange(L, 4, 0, 64, "combine_shards", "scalar count");
-    size_t skip = (size_t)ol_optrange(L, 5, 0, 0, 1 << 20, "combine_shards", "header bytes");
-    int ns = (int)lua_rawlen(L, 3), nb = (int)lua_rawlen(L, 2);
-    int64_t n = params_numel(L, "combine_shards");
-    size_t shard = (size_t)k * sizeof(double) + (size_t)n * sizeof(float);
-    if (ns < 1) ol_error(L, "combine_shards: no shards");
-    /* the shards' bytes and weights; a userdata, so an error below frees them */
-    const unsigned char **x = lua_newuserdatauv(L, (size_t)ns * (2 * sizeof *x + sizeof(double)), 0);
-    const unsigned char **xs = x + ns; /* shard j's bytes of the parameter at hand */
-    double *w = (double *)(void *)(xs + ns), total = 0;
-    int j = 0;
-    for (int bi = 1; bi <= nb; bi++) {
-        size_t len;
-        lua_rawgeti(L, 2, bi);
-        const char *s = lua_tolstring(L, -1, &len);
-        if (!s || lua_type(L, -1) != LUA_TSTRING) ol_error(L, "combine_shards: part %d is not a string", bi);
-        if (len < skip || shard == 0 || (len - skip) % shard != 0)
-            ol_error(L, "combine_shards: part %d has %zu bytes, not %zu of a header and a whole number of "
-                        "%zu-byte shards (a rank with other parameters?)", bi, len, skip, shard);
-        for (size_t at = skip; at < len; at += shard) {
-            if (j == ns) ol_error(L, "combine_shards: the parts hold more than the %d shards counted", ns);
-            x[j++] = (const unsigned char *)s + at;
-        }
-        lua_pop(L, 1); /* the strings stay alive in blobs */
-    }
-    if (j != ns) ol_error(L, "combine_shards: the parts hold %d shards, %d counted", j, ns);
-    for (j = 0; j < ns; j++) {
-        lua_rawgeti(L, 3, j + 1);
-        w[j] = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-        if (!(w[j] >= 0)) ol_error(L, "combine_shards: count %d is not a non-negative number", j + 1);
-        total += w[j];
-    }
-    if (!(total > 0)) ol_error(L, "combine_shards: the shards hold no examples");
-    int64_t at = 0;
+    int k = (int)ol_checkrange(L, 2, 0, 64, "shard_sum", "scalar count");
+    shard_sum *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    luaL_setmetatable(L, SHARD_SUM);
     for (lua_Integer i = 1, np = (lua_Integer)lua_rawlen(L, 1); i <= np; i++) {
         lua_rawgeti(L, 1, i);
         OLTensor *p = ol_totensor(L, -1);
+        if (!p) ol_error(L, "shard_sum: parameter %d is not a tensor", (int)i);
+        s->n += ol_numel(p);
+        lua_pop(L, 1);
+    }
+    s->k = k;
+    s->acc = calloc((size_t)(s->n + k), sizeof(double));
+    if (!s->acc) ol_error(L, "shard_sum: out of memory for %lld sums", (long long)(s->n + k));
+    return 1;
+}
+
+/* C.train.shard_add(sum, params, count, {scalars}): adds the shard whose mean gradient is in
+ * the parameters' .grad (computed here: no bytes), weighted by its count of examples. */
+static int shard_add(lua_State *L)
+{
+    shard_sum *s = check_sum(L, "shard_add");
+    double w = luaL_checknumber(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    if (!(w > 0)) ol_error(L, "shard_add: a shard's count of examples must be positive, got %g", w);
+    for (int j = 0; j < s->k; j++) s->acc[s->n + j] += w * shard_scalar(L, 4, j + 1, "shard_add");
+    int64_t at = 0;
+    for (lua_Integer i = 1, np = (lua_Integer)lua_rawlen(L, 2); i <= np; i++) {
+        int top = lua_gettop(L);
+        OLTensor *g = shard_grad(L, 2, i, "shard_add");
+        ol_acc_weighted(ol_numel(g), w, (const unsigned char *)ol_data(g), s->acc + at);
+        at += ol_numel(g);
+        lua_settop(L, top);
+    }
+    s->total += w;
+    return 0;
+}
+
+/* C.train.shard_pack(sum, params, {scalars}): appends the shard's bytes for the other ranks. */
+static int shard_pack(lua_State *L)
+{
+    shard_sum *s = check_sum(L, "shard_pack");
+    luaL_checktype(L, 3, LUA_TTABLE);
+    size_t need = (size_t)s->k * sizeof(double) + (size_t)s->n * sizeof(float);
+    if (s->len + need > s->cap) {
+        size_t cap = s->cap ? s->cap : need;
+        while (cap < s->len + need) cap *= 2;
+        unsigned char *b = realloc(s->buf, cap);
+        if (!b) ol_error(L, "shard_pack: out of memory for %zu bytes", cap);
+        s->buf = b;
+        s->cap = cap;
+    }
+    unsigned char *out = s->buf + s->len;
+    for (int j = 0; j < s->k; j++) {
+        double v = shard_scalar(L, 3, j + 1, "shard_pack");
+        memcpy(out + (size_t)j * sizeof v, &v, sizeof v);
+    }
+    out += (size_t)s->k * sizeof(double);
+    for (lua_Integer i = 1, np = (lua_Integer)lua_rawlen(L, 2); i <= np; i++) {
+        int top = lua_gettop(L);
+        OLTensor *g = shard_grad(L, 2, i, "shard_pack");
+        memcpy(out, ol_data(g), (size_t)ol_numel(g) * sizeof(float));
+        out += (size_t)ol_numel(g) * sizeof(float);
+        lua_settop(L, top);
+    }
+    s->len += need;
+    return 0;
+}
+
+/* C.train.shard_take(sum, header) -> header .. the packed shards; empties the buffer. */
+static int shard_take(lua_State *L)
+{
+    shard_sum *s = luaL_checkudata(L, 1, SHARD_SUM);
+    size_t hl;
+    const char *h = luaL_checklstring(L, 2, &hl);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, hl + s->len);
+    memcpy(out, h, hl);
+    if (s->len) memcpy(out + hl, s->buf, s->len);
+    luaL_pushresultsize(&b, hl + s->len);
+    s->len = 0;
+    return 1;
+}
+
+/* C.train.shard_add_bytes(sum, params, bytes, skip, {counts}): adds the shards packed in
+ * bytes (after `skip` bytes of a header), one after another, weighted by counts. */
+static int shard_add_bytes(lua_State *L)
+{
+    shard_sum *s = check_sum(L, "shard_add_bytes");
+    size_t len;
+    const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 3, &len);
+    size_t skip = (size_t)ol_checkrange(L, 4, 0, 1 << 20, "shard_add_bytes", "header bytes");
+    luaL_checktype(L, 5, LUA_TTABLE);
+    int m = (int)lua_rawlen(L, 5);
+    size_t shard = (size_t)s->k * sizeof(double) + (size_t)s->n * sizeof(float);
+    if (len < skip || len - skip != (size_t)m * shard)
+        ol_error(L, "shard_add_bytes: %zu bytes, not a %zu-byte header and %d shards of %zu bytes "
+                    "(a rank with other parameters?)", len, skip, m, shard);
+    for (int j = 0; j < m; j++) {
+        const unsigned char *p = b + skip + (size_t)j * shard;
+        double w = shard_scalar(L, 5, j + 1, "shard_add_bytes");
+        if (!(w > 0)) ol_error(L, "shard_add_bytes: count %d must be positive, got %g", j + 1, w);
+        for (int q = 0; q < s->k; q++) {
+            double v;
+            memcpy(&v, p + (size_t)q * sizeof v, sizeof v);
+            s->acc[s->n + q] += w * v;
+        }
+        ol_acc_weighted(s->n, w, p + (size_t)s->k * sizeof(double), s->acc);
+        s->total += w;
+    }
+    return 0;
+}
+
+/* C.train.shard_finish(sum, params) -> s1, ..., sk: every parameter's .grad becomes a new
+ * tensor, sum / examples rounded to float32, and the scalars sum / examples; the sums restart. */
+static int shard_finish(lua_State *L)
+{
+    shard_sum *s = check_sum(L, "shard_finish");
+    if (!(s->total > 0)) ol_error(L, "shard_finish: no shard was added");
+    int64_t at = 0;
+    for (lua_Integer i = 1, np = (lua_Integer)lua_rawlen(L, 2); i <= np; i++) {
+        lua_rawgeti(L, 2, i);
+        OLTensor *p = ol_totensor(L, -1);
         OLTensor *g = ol_pushtensor_empty(L, p->ndim, p->shape);
-        for (j = 0; j < ns; j++) xs[j] = x[j] + (size_t)k * sizeof(double) + (size_t)at * sizeof(float);
-        ol_ordered_combine(ns, xs, w, total, ol_numel(p), ol_data(g));
+        ol_acc_finish(ol_numel(p), s->acc + at, s->total, ol_data(g));
         at += ol_numel(p);
         lua_setfield(L, -2, "grad");
         lua_pop(L, 1);
     }
-    luaL_checkstack(L, k, "combine_shards");
-    for (int s = 0; s < k; s++) {
-        double acc = 0;
-        for (j = 0; j < ns; j++) {
-            double v;
-            memcpy(&v, x[j] + (size_t)s * sizeof(double), sizeof v);
-            acc += w[j] * v;
-        }
-        lua_pushnumber(L, acc / total);
-    }
-    return k;
+    luaL_checkstack(L, s->k, "shard_finish");
+    for (int q = 0; q < s->k; q++) lua_pushnumber(L, s->acc[s->n + q] / s->total);
+    memset(s->acc, 0, (size_t)(s->n + s->k) * sizeof(double));
+    s->total = 0;
+    return s->k;
 }
 
 static const luaL_Reg train_funcs[] = {
     {"grad_norm", grad_norm}, {"accuracy_count", accuracy_count}, {"isfinite", isfinite_num},
-    {"pack_shard", pack_shard}, {"combine_shards", combine_shards}, {NULL, NULL}
+    {"shard_sum", shard_new}, {"shard_add", shard_add}, {"shard_pack", shard_pack}, {"shard_take", shard_take},
+    {"shard_add_bytes", shard_add_bytes}, {"shard_finish", shard_finish}, {NULL, NULL}
 };
 
-void ol_open_train(lua_State *L) { ol_module(L, "train", train_funcs); }
+void ol_open_train(lua_State *L)
+{
+    luaL_newmetatable(L, SHARD_SUM);
+    lua_pushcfunction(L, shard_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    ol_module(L, "train", train_funcs);
+}

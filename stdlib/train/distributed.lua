@@ -71,8 +71,8 @@ end
 
 local batch_id = 0   -- the batches' numbers for set_batch_slice; never reused in a process
 
--- One shard: forward, its mean loss and metrics, backward; its bytes.
-local function shard_bytes(ctx, x, y, sh, b, id)
+-- One shard: forward, its mean loss and metrics, backward (the shard's mean gradient in .grad).
+local function shard_pass(ctx, x, y, sh, b, id)
   local F = base.functional()
   F.set_batch_slice { id = id, first = sh.first, batch = b }
   for _, p in ipairs(ctx.params) do p.grad = nil end
@@ -82,46 +82,61 @@ local function shard_bytes(ctx, x, y, sh, b, id)
   local scalars = { loss:item() }
   for i, m in ipairs(ctx.metrics) do scalars[i + 1] = ctx.metric_value(m, out, ys) end
   loss:backward()
-  return C.train.pack_shard(ctx.params, scalars)
+  return scalars
 end
 
 -- The gradient of one batch, data-parallel: sets every parameter's .grad to the batch's mean
 -- gradient and returns the batch's mean loss and a list of its mean metrics, the same numbers
--- on every rank. ctx: params, forward(x), loss_fn, metrics, metric_value(m, out, y).
+-- on every rank. ctx: params, forward(x), loss_fn, metrics, metric_value(m, out, y); the
+-- plan keeps the running sums (C.train.shard_sum) from step to step.
 function distributed.gradient(plan, ctx, x, y)
+  local T = C.train
   local b = x:size(1)
   local shards = distributed.layout(b, plan.shards)
   if #shards < plan.size then
     fail(string.format("train.fit: a batch of %d examples cannot give each of %d ranks a shard: use a batch size " ..
                        "of at least %d (or drop_last = true for a short last batch)", b, plan.size, plan.size))
   end
+  plan.sum = plan.sum or T.shard_sum(ctx.params, 1 + #ctx.metrics)
   batch_id = batch_id + 1
-  local lo, hi = distributed.block(#shards, plan.size, plan.rank)
   local rng = tensor.get_rng_state()
-  local parts = {}
-  local ok, err = pcall(function()
-    for j = lo, hi do
-      tensor.set_rng_state(rng)
-      parts[#parts + 1] = shard_bytes(ctx, x, y, shards[j], b, batch_id)
+  local F = base.functional()
+  if plan.size == 1 then
+    -- one rank: every shard here, added as it is computed
+    local ok, err = pcall(function()
+      for _, sh in ipairs(shards) do
+        tensor.set_rng_state(rng)
+        T.shard_add(plan.sum, ctx.params, sh.n, shard_pass(ctx, x, y, sh, b, batch_id))
+      end
+    end)
+    F.set_batch_slice(nil)
+    if not ok then error(err, 0) end   -- the sums are this fit's: it ends here
+  else
+    -- a rank of a job: its block, packed for the others; then every shard in shard order
+    local lo, hi = distributed.block(#shards, plan.size, plan.rank)
+    local ok, err = pcall(function()
+      for j = lo, hi do
+        tensor.set_rng_state(rng)
+        T.shard_pack(plan.sum, ctx.params, shard_pass(ctx, x, y, shards[j], b, batch_id))
+      end
+    end)
+    F.set_batch_slice(nil)
+    -- a one-byte header, "G" then the shards or "E" then the error: a rank that failed says so,
+    -- and every rank raises rather than waits for it
+    local mine = T.shard_take(plan.sum, ok and "G" or "E")
+    local got = plan.allgather(ok and mine or ("E" .. tostring(err)))
+    mine = nil
+    for r, s in ipairs(got) do
+      if s:sub(1, 1) ~= "G" then error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0) end
     end
-  end)
-  base.functional().set_batch_slice(nil)
-  -- a rank that failed says so in its part, so that every rank raises rather than waits
-  -- (a one-byte header: "G" then the shards, or "E" then the error)
-  table.insert(parts, 1, "G")
-  local mine = ok and table.concat(parts) or ("E" .. tostring(err))
-  parts = nil
-  local got = plan.allgather(mine)
-  mine = nil
-  for r, s in ipairs(got) do
-    if s:sub(1, 1) ~= "G" then
-      if plan.size == 1 then error(s:sub(2), 0) end
-      error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0)
+    for r, s in ipairs(got) do
+      local rlo, rhi = distributed.block(#shards, plan.size, r - 1)
+      local counts = {}
+      for j = rlo, rhi do counts[#counts + 1] = shards[j].n end
+      T.shard_add_bytes(plan.sum, ctx.params, s, 1, counts)
     end
   end
-  local counts = {}
-  for j, sh in ipairs(shards) do counts[j] = sh.n end
-  local v = { C.train.combine_shards(ctx.params, got, counts, 1 + #ctx.metrics, 1) }
+  local v = { T.shard_finish(plan.sum, ctx.params) }
   local mvals = {}
   for i = 2, #v do mvals[i - 1] = v[i] end
   return v[1], mvals
