@@ -392,7 +392,7 @@ metrics = {"accuracy"}, validation = ds | validation_split = 0.1, callbacks = {.
 drop_last = false, normalize = {mean, std}, one_hot = false, verbose = 0 | 1 | 2, label, resume = path,
 monitor = "val_loss", output = io.stdout, step_stride = k (log every k-th step: history.steps),
 diagnostics = true | {...} (help(train.diagnostics): Hessian eigenvalues, ill-conditioning, gradient noise per epoch),
-distributed = true | {shards = 12} (data-parallel: each batch cut into fixed shards, spread over the MPI ranks when
+distributed = true | {shards = 4} (data-parallel: each batch cut into fixed shards, spread over the MPI ranks when
 run under mpirun/srun, their gradients summed in shard order: the same bits on any number of ranks; help(train.distributed)).
 history: arrays by epoch (loss, <metric>, val_loss, val_<metric>, lr, seconds, ms_per_step, samples_per_s,
 grad_norm, the diagnostics' columns), and history.stopped: nil | "early_stopping" | "nan" | "interrupted" | "callback";
@@ -414,6 +414,16 @@ opts: batch_size, loss = "cross_entropy", metrics = {"accuracy"}, normalize, one
     { train.loss_names, "train.loss_names()  the loss names nn.functional offers (for loss = \"...\")" },
     { train.resolve_loss, "train.resolve_loss(loss [, where])  a loss name or function as a function; an unknown name is an error with \"did you mean\"" },
     { train.resolve_metrics, "train.resolve_metrics(metrics [, where])  a metrics list as {name, fn} pairs; unknown names are errors with \"did you mean\"" },
+    { train.distributed, [[train.distributed  data-parallel steps: train.fit(model, opt, ds, {distributed = true | {shards = 4}})
+Each batch is cut into `shards` fixed shards (by its size alone); under mpirun/srun rank r of K computes a block of
+them, every rank gathers every shard's gradient and adds them in shard order (in double): the same bits on 1, 2 or
+K ranks, and in one process without a launcher. Dropout takes the undivided batch's masks; BatchNorm in training
+is refused. Rank 0 alone prints and writes checkpoints and CSV logs. experiment.compare's data_parallel = true
+passes it to every run. More shards allow more ranks but cost more (each shard's gradient is whole): bench/bench_dp.lua.]] },
+    { train.distributed.plan, "train.distributed.plan(v, where [, name])  fit's distributed option (true | {shards = n}) checked: {shards, rank, size, allgather}, or nil when off" },
+    { train.distributed.layout, "train.distributed.layout(b, shards) -> {{first, n}, ...}  the non-empty shards of a batch of b examples (first is 0-based)" },
+    { train.distributed.block, "train.distributed.block(m, k, r) -> lo, hi  rank r's shards (1-based) among m shards and k ranks: a contiguous block" },
+    { train.distributed.gradient, "train.distributed.gradient(plan, ctx, x, y) -> loss, {metrics}  one batch's mean gradient into every .grad, from its shards on every rank" },
     { train.check_optimizer, "train.check_optimizer(opt, where)  refuses an optimizer train.fit cannot drive (nesterov = \"literal\" needs a closure); fit and experiment.compare call it before any work" },
   } do help.register(d[1], d[2]) end
 end

@@ -332,6 +332,9 @@ local F_docs = {
   conv2d_max_pool2d = "F.conv2d_max_pool2d(x, w, b, conv_opts, pool)  = max_pool2d(conv2d(x, w, b, conv_opts), pool), fused (activation nil or 'relu'); nn.Sequential uses it for Conv2D then MaxPool2D",
   avg_pool2d = "F.avg_pool2d(x, kernel, stride = kernel, padding = 0)  NCHW, padded zeros count",
   dropout = "F.dropout(x, p, {key =, stream =, training = true})  inverted dropout, Philox mask keyed by (key, stream)",
+  set_batch_slice = "F.set_batch_slice(nil | {id, first, batch})  the next inputs are examples first.. (0-based) of batch number id, " ..
+    "of `batch` examples (train.fit's distributed steps): dropout draws that batch's mask rows; batch statistics are refused",
+  batch_slice = "F.batch_slice() -> nil | {id, first, batch}  what F.set_batch_slice set",
   relu = "F.relu(x)", leaky_relu = "F.leaky_relu(x, negative_slope = 0.01)", elu = "F.elu(x, alpha = 1)",
   tanh = "F.tanh(x)", sigmoid = "F.sigmoid(x)", gelu = "F.gelu(x, approximate = 'none' | 'tanh')",
   softmax = "F.softmax(x, dim = -1)  remembers its logits: cross_entropy on the result uses them",
