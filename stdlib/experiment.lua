@@ -105,7 +105,9 @@ local function compare(spec)
     for _, e in ipairs(opts) do tr.check_optimizer(e.make(), where .. ": optimizer " .. e.label) end
   end
   if spec.diagnostics ~= nil then require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where) end
-  local dp = require("train").distributed.plan(spec.data_parallel, where, "data_parallel")
+  cfg.data_parallel = spec.data_parallel
+  if ov.data_parallel ~= nil then cfg.data_parallel = ov.data_parallel end
+  local dp = require("train").distributed.plan(cfg.data_parallel, where, "data_parallel")
   if cfg.step_stride ~= nil and not (compat.is_integer(cfg.step_stride) and cfg.step_stride >= 1) then
     fail(where .. ": step_stride must be a positive integer (record every k-th step), got " .. tostring(cfg.step_stride))
   end
@@ -382,7 +384,9 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   loss, metrics, epochs, batch_size, seed/seeds, callbacks, validation_split, train_limit, val_limit,
   verbose, runs_dir, jobs (runs at once; default one per core, sharing the cores), description,
   fit (a replacement for train.fit), gnuplot, step_stride (steps.csv: every k-th step; default every step up to
-  100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
+  100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics)),
+  data_parallel (true | {shards = n}: every run trains with train.fit's distributed = true; under mpirun the ranks
+  train each run together, one run after another; help(train.distributed))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])

@@ -54,7 +54,7 @@ local function execute(ctx, run, poll)
       validation = ctx.val, callbacks = callbacks, seed = run.seed, verbose = ctx.verbose,
       label = ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""),
       step_stride = ctx.cfg.step_stride, diagnostics = ctx.spec.diagnostics,
-      distributed = ctx.spec.data_parallel,
+      distributed = ctx.cfg.data_parallel,
     }
     return ctx.fit(model, opt, ctx.train, cfg)
   end)

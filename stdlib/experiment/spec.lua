@@ -56,10 +56,18 @@ local function verbosity(s)
   return nil, "0, 1 or 2"
 end
 
+-- data_parallel=true|false|n: train.fit's distributed = true, off, or {shards = n}.
+local function data_parallel(s)
+  if s == "true" then return true elseif s == "false" then return false end
+  local n = pos_int(s)
+  if n then return { shards = n } end
+  return nil, "true, false or a number of shards"
+end
+
 local OVERRIDES = {
   epochs = pos_int, batch_size = pos_int, seed = nonneg_int, seeds = int_list, optimizers = name_list,
   train_limit = pos_int, val_limit = pos_int, name = word, verbose = verbosity, runs_dir = path, jobs = pos_int,
-  step_stride = pos_int,
+  step_stride = pos_int, data_parallel = data_parallel,
 }
 
 local function valid_keys()

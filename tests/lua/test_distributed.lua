@@ -184,6 +184,11 @@ function T.bad_options_and_batch_statistics_are_refused()
     experiment.compare { model = cnn, data = function() error("data read") end, optimizers = { "SGD" },
                          data_parallel = { shards = 2.5 }, arg = {} }
   end, "experiment.compare: data_parallel.shards must be a positive integer, got 2.5")
+  -- the command line's data_parallel=true|false|n
+  local ov = experiment.parse_overrides { "data_parallel=6" }
+  check(type(ov.data_parallel) == "table" and ov.data_parallel.shards == 6, "data_parallel=6 is {shards = 6}")
+  check(experiment.parse_overrides({ "data_parallel=false" }).data_parallel == false, "data_parallel=false")
+  check(experiment.parse_overrides({ "data_parallel=true" }).data_parallel == true, "data_parallel=true")
 end
 
 -- Under mpirun: each rank trains with distributed = true and saves its parameters.
