@@ -25,7 +25,10 @@
 
 static int active;       /* MPI_Init ran and MPI_Finalize has not */
 static int world_rank, world_size = 1;
-static int exit_code = 1; /* what the process exits with, as far as main or os.exit said */
+/* 0: this rank ends normally and finalizes; else the code it aborts the job
+ * with. Until main or os.exit says otherwise, an exit is abnormal (exit()
+ * from a library, a crash in between). */
+static int exit_code = 1;
 
 static const char *const LAUNCHER_VARS[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
 
@@ -43,10 +46,11 @@ static void finalize(void)
     MPI_Finalize();
 }
 
-/* At exit (main's return or os.exit): a rank that ends normally (status 0)
- * finalizes; one that ends on an error aborts the job, because its peers may
- * be waiting for a message it will never send, and MPI_Finalize could wait
- * for them in turn. */
+/* At exit (main's return or os.exit): a rank that ends normally finalizes
+ * (main: the script ran to its end, whatever status it set; os.exit(0)); one
+ * that ends on an error (a Lua error, os.exit(n) with n > 0 in the middle of
+ * a job) aborts the job, because its peers may be waiting for a message it
+ * will never send, and MPI_Finalize could wait for them in turn. */
 static void at_exit(void)
 {
     if (!active) return;
