@@ -65,23 +65,44 @@ static void at_exit(void)
 void ol_mpi_set_exit(int code) { exit_code = code; }
 int ol_mpi_active(void) { return active; }
 
+static void init_failed(const char *why)
+{
+    fprintf(stderr, "optlab: started by an MPI launcher (mpirun or srun), but %s\n"
+                    "optlab: the launcher must be Open MPI's (optlab is linked with Debian's Open MPI: "
+                    "openmpi-bin's mpirun, or srun with PMIx), with the job's environment intact\n", why);
+}
+
 int ol_mpi_start(int *argc, char ***argv)
 {
     if (!launched()) return 0;
+    /* the job's size as the launcher says it, to check that MPI agrees */
+    const char *said = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!said) said = getenv("PMI_SIZE");
+    long said_size = said ? strtol(said, NULL, 10) : 0;
     int provided = 0;
+    /* Open MPI's own errors in MPI_Init end the process with its message;
+     * an error it returns gets optlab's */
     int err = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     if (err != MPI_SUCCESS) {
-        char msg[MPI_MAX_ERROR_STRING] = "";
+        char msg[MPI_MAX_ERROR_STRING + 32] = "MPI_Init failed: ";
         int len = 0;
-        MPI_Error_string(err, msg, &len);
-        fprintf(stderr, "optlab: started by an MPI launcher (mpirun or srun), but MPI_Init failed: %s\n"
-                        "optlab: check that this mpirun is Open MPI's (the one optlab is linked with: "
-                        "Debian's openmpi-bin) and that the job's environment is intact\n", msg);
+        MPI_Error_string(err, msg + strlen(msg), &len);
+        init_failed(msg);
         return 1;
     }
     active = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    if (said_size > 0 && said_size != world_size) {
+        /* another MPI's launcher: each process would be a job of its own and
+         * run every run, each into a folder of its own */
+        char msg[160];
+        snprintf(msg, sizeof msg, "it says the job has %ld ranks where MPI sees %d", said_size, world_size);
+        init_failed(msg);
+        MPI_Finalize();
+        active = 0;
+        return 1;
+    }
     /* Processes this rank starts (--jobs workers, sha256sum, gnuplot) are not
      * ranks: without these they would try to join the job. */
     for (size_t i = 0; i < sizeof LAUNCHER_VARS / sizeof LAUNCHER_VARS[0]; i++) unsetenv(LAUNCHER_VARS[i]);

@@ -38,6 +38,16 @@ function T.outside_a_job_one_rank_and_no_peers()
   raises(function() C.mpi.iprobe() end, "mpi.iprobe: optlab was not started")
 end
 
+-- Started by a launcher that is not Open MPI's (MPICH's sets PMI_SIZE, PMI_RANK): MPI sees a
+-- job of one, so every process would run every run into a folder of its own. optlab says so.
+function T.a_launcher_that_is_not_open_mpis_is_refused_with_the_reason()
+  lib.mpirun(1)   -- skips, saying why, where Open MPI's runtime is missing
+  local rc, out, err = sh("env PMI_SIZE=4 PMI_RANK=0 timeout 60 " .. q(EXE) .. " -e 'print(\"ran\")'")
+  check(rc ~= 0 and rc ~= 124 and not out:find("ran", 1, true), "exit status " .. tostring(rc) .. ", output: " .. out)
+  check(err:find("optlab: started by an MPI launcher (mpirun or srun), but it says the job has 4 ranks where MPI sees 1",
+                 1, true) and err:find("must be Open MPI's", 1, true), "the reason:\n" .. err)
+end
+
 -- Every call of the binding across 3 ranks: sizes from 0 bytes to 1 MB, tags,
 -- any source, iprobe, allgather of strings of different sizes, argument checks.
 local PING = [==[
