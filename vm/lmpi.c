@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "host.h"
 #include "lcheck.h"
@@ -158,8 +159,21 @@ static int l_recv(lua_State *L)
     int src = lua_isnoneornil(L, 1) ? MPI_ANY_SOURCE
                                     : (int)ol_checkrange(L, 1, 0, world_size - 1, "mpi.recv", "source rank");
     int tag = lua_isnoneornil(L, 2) ? MPI_ANY_TAG : (int)ol_checkrange(L, 2, 0, TAG_MAX, "mpi.recv", "tag");
+    /* Open MPI's blocking probe spins on its core while it waits; a rank
+     * waiting for the next run (or rank 0 for the last records) would take
+     * that core from the ranks still computing on the same host. So look,
+     * then sleep, from 50 us doubling to 2 ms: the messages here are few
+     * (one per run) and a millisecond of latency is nothing beside a run. */
     MPI_Status st;
-    MPI_Probe(src, tag, MPI_COMM_WORLD, &st);
+    int flag = 0;
+    long nap = 50000;
+    for (;;) {
+        MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st);
+        if (flag) break;
+        struct timespec ts = { 0, nap };
+        nanosleep(&ts, NULL);
+        if (nap < 2000000) nap *= 2;
+    }
     int n = 0;
     MPI_Get_count(&st, MPI_BYTE, &n);
     luaL_Buffer b;
