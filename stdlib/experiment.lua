@@ -21,7 +21,8 @@
 -- experiment table, fail), spec.lua (spec keys, overrides, optimizer entries), env.lua
 -- (data sets, their files, the machine), folder.lua (records, code copies, manifest, views),
 -- runs.lua (one run, the worker's side), sched.lua (which run goes when, on how many
--- threads). verify and resume are in stdlib/rerun.lua.
+-- threads), mpi.lua (the runs across the ranks of an MPI job). verify and resume are in
+-- stdlib/rerun.lua.
 local common = require "experiment.base"
 local C = common.C
 local report = common.report
@@ -389,6 +390,7 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   train each run together, one run after another; help(train.distributed))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
+Under mpirun or srun the runs go across the ranks: rank 0 hands them out and writes the one folder.
 result: {dir, records, missing, manifest, exit_status}.]])
   help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
   help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")

@@ -225,8 +225,10 @@ function rerun.verify_main(argv)
   end
   local copy = dir .. "/" .. m.script.copy
   local args = rerun_args(m, copy)
-  print(string.format("optlab verify: will run %s %s (the folder's copy of %s, SHA-256 checked): " ..
-                      "verifying a run folder runs its code", copy, table.concat(args, " "), tostring(m.script.path)))
+  if require("optlab.core").mpi.rank() == 0 then   -- once, not once per rank of an MPI job
+    print(string.format("optlab verify: will run %s %s (the folder's copy of %s, SHA-256 checked): " ..
+                        "verifying a run folder runs its code", copy, table.concat(args, " "), tostring(m.script.path)))
+  end
   local recorded = report.read_file(dir .. "/metrics.csv")
   if not recorded then io.stderr:write("optlab verify: no metrics.csv in " .. dir .. "\n"); return false end
   -- a folder that never completed, or with runs that did not finish, has nothing to vouch for

@@ -17,8 +17,9 @@ int ol_exit_status(void);
 /* MPI (vm/lmpi.c). ol_mpi_start initializes MPI when a launcher (mpirun,
  * srun) started optlab, else does nothing; 1 when MPI_Init failed (said on
  * stderr). ol_mpi_active: whether MPI is initialized (and not finalized).
- * ol_mpi_set_exit: the status main returns, so that exit finalizes (0) or
- * aborts the job (an error: the other ranks must not wait for this one). */
+ * ol_mpi_set_exit: how main ends: 0, normally (exit finalizes MPI), else
+ * on an error, with that code (exit aborts the job: the other ranks must not
+ * wait for this one). */
 int ol_mpi_start(int *argc, char ***argv);
 int ol_mpi_active(void);
 void ol_mpi_set_exit(int code);

@@ -19,13 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "host.h"
 #include "lcheck.h"
 
 static int active;       /* MPI_Init ran and MPI_Finalize has not */
 static int world_rank, world_size = 1;
-static int exit_code = 1; /* what the process exits with, as far as main or os.exit said */
+/* 0: this rank ends normally and finalizes; else the code it aborts the job
+ * with. Until main or os.exit says otherwise, an exit is abnormal (exit()
+ * from a library, a crash in between). */
+static int exit_code = 1;
 
 static const char *const LAUNCHER_VARS[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
 
@@ -43,10 +47,11 @@ static void finalize(void)
     MPI_Finalize();
 }
 
-/* At exit (main's return or os.exit): a rank that ends normally (status 0)
- * finalizes; one that ends on an error aborts the job, because its peers may
- * be waiting for a message it will never send, and MPI_Finalize could wait
- * for them in turn. */
+/* At exit (main's return or os.exit): a rank that ends normally finalizes
+ * (main: the script ran to its end, whatever status it set; os.exit(0)); one
+ * that ends on an error (a Lua error, os.exit(n) with n > 0 in the middle of
+ * a job) aborts the job, because its peers may be waiting for a message it
+ * will never send, and MPI_Finalize could wait for them in turn. */
 static void at_exit(void)
 {
     if (!active) return;
@@ -61,23 +66,44 @@ static void at_exit(void)
 void ol_mpi_set_exit(int code) { exit_code = code; }
 int ol_mpi_active(void) { return active; }
 
+static void init_failed(const char *why)
+{
+    fprintf(stderr, "optlab: started by an MPI launcher (mpirun or srun), but %s\n"
+                    "optlab: the launcher must be Open MPI's (optlab is linked with Debian's Open MPI: "
+                    "openmpi-bin's mpirun, or srun with PMIx), with the job's environment intact\n", why);
+}
+
 int ol_mpi_start(int *argc, char ***argv)
 {
     if (!launched()) return 0;
+    /* the job's size as the launcher says it, to check that MPI agrees */
+    const char *said = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!said) said = getenv("PMI_SIZE");
+    long said_size = said ? strtol(said, NULL, 10) : 0;
     int provided = 0;
+    /* Open MPI's own errors in MPI_Init end the process with its message;
+     * an error it returns gets optlab's */
     int err = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     if (err != MPI_SUCCESS) {
-        char msg[MPI_MAX_ERROR_STRING] = "";
+        char msg[MPI_MAX_ERROR_STRING + 32] = "MPI_Init failed: ";
         int len = 0;
-        MPI_Error_string(err, msg, &len);
-        fprintf(stderr, "optlab: started by an MPI launcher (mpirun or srun), but MPI_Init failed: %s\n"
-                        "optlab: check that this mpirun is Open MPI's (the one optlab is linked with: "
-                        "Debian's openmpi-bin) and that the job's environment is intact\n", msg);
+        MPI_Error_string(err, msg + strlen(msg), &len);
+        init_failed(msg);
         return 1;
     }
     active = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    if (said_size > 0 && said_size != world_size) {
+        /* another MPI's launcher: each process would be a job of its own and
+         * run every run, each into a folder of its own */
+        char msg[160];
+        snprintf(msg, sizeof msg, "it says the job has %ld ranks where MPI sees %d", said_size, world_size);
+        init_failed(msg);
+        MPI_Finalize();
+        active = 0;
+        return 1;
+    }
     /* Processes this rank starts (--jobs workers, sha256sum, gnuplot) are not
      * ranks: without these they would try to join the job. */
     for (size_t i = 0; i < sizeof LAUNCHER_VARS / sizeof LAUNCHER_VARS[0]; i++) unsetenv(LAUNCHER_VARS[i]);
@@ -133,8 +159,21 @@ static int l_recv(lua_State *L)
     int src = lua_isnoneornil(L, 1) ? MPI_ANY_SOURCE
                                     : (int)ol_checkrange(L, 1, 0, world_size - 1, "mpi.recv", "source rank");
     int tag = lua_isnoneornil(L, 2) ? MPI_ANY_TAG : (int)ol_checkrange(L, 2, 0, TAG_MAX, "mpi.recv", "tag");
+    /* Open MPI's blocking probe spins on its core while it waits; a rank
+     * waiting for the next run (or rank 0 for the last records) would take
+     * that core from the ranks still computing on the same host. So look,
+     * then sleep, from 50 us doubling to 2 ms: the messages here are few
+     * (one per run) and a millisecond of latency is nothing beside a run. */
     MPI_Status st;
-    MPI_Probe(src, tag, MPI_COMM_WORLD, &st);
+    int flag = 0;
+    long nap = 50000;
+    for (;;) {
+        MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st);
+        if (flag) break;
+        struct timespec ts = { 0, nap };
+        nanosleep(&ts, NULL);
+        if (nap < 2000000) nap *= 2;
+    }
     int n = 0;
     MPI_Get_count(&st, MPI_BYTE, &n);
     luaL_Buffer b;

@@ -25,9 +25,12 @@ static void usage(FILE *f)
         "With no script, optlab opens the REPL (reads statements from stdin when it is not a terminal).\n");
 }
 
+static int had_error; /* a Lua error ended a chunk: under MPI, the job is aborted (vm/lmpi.c) */
+
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
+        had_error = 1;
         const char *msg = lua_tostring(L, -1);
         fprintf(stderr, "optlab: %s\n", msg ? msg : "(error object is not a string)");
         fflush(stderr);
@@ -174,6 +177,8 @@ int main(int argc, char **argv)
      * at exit, and a state left open would be reported as leaked. */
     int status = run(L, argc, argv, script, interactive, version, threads);
     lua_close(L);
-    ol_mpi_set_exit(status);
+    /* a script that ended normally finalizes MPI whatever its status (a failed
+     * run's 1); one that ended on an error aborts the job */
+    ol_mpi_set_exit(had_error ? (status ? status : 1) : 0);
     return status;
 }
