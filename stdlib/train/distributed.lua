@@ -5,7 +5,7 @@
 -- A fixed number of shards rather than a fixed shard size, because part of a shard's cost
 -- grows with the parameters, not with its examples: its gradient is written, packed, sent and
 -- added whole. Shards of a fixed size would multiply that cost with the batch; a fixed S
--- bounds it (bench/bench_dp.lua: 12 shards cost the Keras example CNN 3.4x the CPU time of an
+-- bounds it (bench/bench_dp.lua: 12 shards cost the Keras example CNN 3.2x the CPU time of an
 -- undivided step at batch 64, 4 shards 1.6x). 4 shards share evenly among 1, 2 and 4 ranks
 -- (3 ranks take 1, 1 and 2); S bounds the ranks: {shards = 12} serves up to 12.
 --
