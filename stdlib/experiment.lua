@@ -368,6 +368,8 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
+--shard i/n runs only the i-th of n slices of the runs (run id k is shard ((k - 1) mod n) + 1), for a job
+array or GNU parallel; `optlab merge <shard folders> --out DIR` joins them. --out DIR names the run folder.
 result: {dir, records, missing, manifest, exit_status}.]])
   help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
   help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")

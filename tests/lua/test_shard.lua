@@ -140,6 +140,8 @@ local function check_equal_to_serial(dir, ref, what)
     check(report.read_file(dir .. "/" .. f) == a, what .. ": " .. f .. " differs from a serial run's")
   end
   check(summary_tables(dir) == summary_tables(ref), what .. ": summary.md's tables differ:\n" .. summary_tables(dir))
+  local function html_tables(d) return report.read_file(d .. "/report.html"):match("<h2>Comparison.-<h2>Plots") end
+  check(html_tables(ref) and html_tables(dir) == html_tables(ref), what .. ": report.html's tables differ")
   local a, b = records_of(ref), records_of(dir)
   for id = 1, 6 do
     check(b[id] and b[id].status == a[id].status and b[id].label == a[id].label and b[id].seed == a[id].seed,
