@@ -15,6 +15,7 @@ local experiment = common.experiment
 local folder = require "experiment.folder"
 local shard = require "experiment.shard"
 local env = require "experiment.env"
+local word = require "experiment.spec".word
 
 local M = {}
 
@@ -133,10 +134,20 @@ local function open_shards(dirs)
   -- the run list, rebuilt as compare builds it, and checked against the manifest
   local m = shards[1].m
   local cfg = type(m.config) == "table" and m.config or {}
+  -- the name makes the folder's path and the labels columns of files: as compare checks them
+  if type(m.name) ~= "string" or not word(m.name) then
+    return nil, shards[1].dir .. ": the manifest's name is not a simple word (letters, digits, _ . -)"
+  end
+  if not (compat.is_integer(cfg.epochs) and cfg.epochs >= 1) then
+    return nil, shards[1].dir .. ": the manifest's config.epochs is not a positive integer"
+  end
   local opts, runs = {}, {}
   for i, o in ipairs(type(cfg.optimizers) == "table" and cfg.optimizers or {}) do
-    if type(o) ~= "table" or type(o.label) ~= "string" then return nil, shards[1].dir .. ": config.optimizers is not a list of labels" end
-    opts[i] = { label = o.label, display = type(o.display) == "string" and o.display or o.label }
+    if type(o) ~= "table" or type(o.label) ~= "string" or o.label:find("%c") or
+       (o.display ~= nil and (type(o.display) ~= "string" or o.display:find("%c"))) then
+      return nil, shards[1].dir .. ": config.optimizers is not a list of labels (text without control characters)"
+    end
+    opts[i] = { label = o.label, display = o.display or o.label }
     for _, seed in ipairs(type(cfg.seeds) == "table" and cfg.seeds or {}) do
       if not compat.is_integer(seed) then return nil, shards[1].dir .. ": config.seeds are not integers" end
       runs[#runs + 1] = { id = #runs + 1, opt = i, label = o.label, seed = math.floor(seed) }
@@ -225,13 +236,12 @@ function M.main(argv)
       end
     end
   end
-  local cfg = { name = m1.name, epochs = m1.config.epochs, seeds = {} }
+  local cfg = { name = m1.name, epochs = math.floor(m1.config.epochs), seeds = {} }
   for k, seed in ipairs(m1.config.seeds) do cfg.seeds[k] = math.floor(seed) end
   local ctx = { runs = runs, opts = opts, cfg = cfg, given = {}, code = code, keep_code = true,
                 gnuplot = experiment.gnuplot, verbose = 1 }
   for k, g in ipairs(array(m1.command.overrides)) do ctx.given[k] = tostring(g) end
-  ctx.dir = out and shard.out_dir(out) or
-            folder.run_dir(os.getenv("OPTLAB_RUNS") or "runs", type(m1.name) == "string" and m1.name or "experiment")
+  ctx.dir = out and shard.out_dir(out) or folder.run_dir(os.getenv("OPTLAB_RUNS") or "runs", m1.name)
   folder.keep_copy(ctx, shards[1].dir .. "/" .. m1.script.copy, m1.script.copy)
   for name, mod in pairs(code) do folder.keep_copy(ctx, from[name].dir .. "/" .. mod.copy, mod.copy) end
   for _, run in ipairs(runs) do
@@ -271,6 +281,13 @@ function M.main(argv)
     for k, s in ipairs(shards) do t[k] = s.index end
     return t
   end)()), ctx.dir))
+  for _, s in ipairs(shards) do
+    if s.m.status ~= "complete" then
+      print(string.format("optlab merge: shard %d/%d (%s) is %s: the runs it did not finish are listed as missing",
+                          s.index, n, s.dir, s.m.status == "running" and "unfinished (its manifest says \"running\")" or
+                          tostring(s.m.status)))
+    end
+  end
   local result = folder.finish(ctx, records)
   if #absent > 0 then
     local names = {}

@@ -235,6 +235,13 @@ function T.resume_of_a_killed_shard_completes_that_shard_only()
   local m = manifest(dir)
   check(m.status == "running" and m.runs[3].status == "complete" and m.runs[6].status == "pending" and
         m.runs[1].status == "other_shard", "killed shard's manifest")
+  -- merged as it is, the killed shard's unfinished run is missing
+  local early = fresh("merged")
+  local erc, eout = merge({ dirs[1], dirs[2], dir }, early)
+  check(erc == 1 and eout:find("shard 3/3 (" .. dir .. ") is unfinished", 1, true), "merge of a killed shard:\n" .. eout)
+  local em = manifest(early)
+  check(#em.missing == 1 and em.missing[1] == "C(lr=0.05) seed 2: not run" and em.runs[3].status == "complete",
+        "merge of a killed shard: " .. report.json(em.missing))
   local rrc, rout, rerr = run("resume " .. q(dir))
   check(rrc == 0 and rout:find("1 of 2 runs finished before; running 1 (shard 3 of 3)", 1, true),
         "resume of a shard:\n" .. rout .. rerr)
@@ -309,6 +316,10 @@ function T.merge_refuses_mismatched_scripts_overrides_n_versions_duplicates_and_
   os.execute("cp " .. q(dirs[1] .. "/records/run-0001.lua") .. " " .. q(swapped .. "/records/run-0004.lua"))
   refused({ swapped, dirs[2], dirs[3] }, "run-0004.lua is not a valid record: it is not the record of B(lr=0.01) seed 2",
           "a record under another run's name")
+  -- a name that would climb out of runs/
+  local climb = clone(dirs[1])
+  edit(climb .. "/manifest.json", function(t) return (t:gsub('"name": "standin"', '"name": "../../escaped"', 1)) end)
+  refused({ climb }, climb .. ": the manifest's name is not a simple word", "a name with '..'")
   -- usage
   local urc, _, uerr = run("merge")
   check(urc == 2 and uerr:find("usage: optlab merge", 1, true), "merge without folders: " .. uerr)
