@@ -224,6 +224,7 @@ function M.main(argv)
   local code, from = {}, {}
   for _, s in ipairs(shards) do
     for _, mod in ipairs(type(s.m.modules) == "table" and s.m.modules or {}) do
+      if type(mod.name) ~= "string" then say(s.dir .. ": the manifest names a module without a name"); return 1 end
       local have = code[mod.name]
       if have and have.sha256 ~= mod.sha256 then
         say(string.format("%s and %s differ in modules.%s.sha256 (%s vs %s): the shards ran different code", from[mod.name].dir,
@@ -240,7 +241,8 @@ function M.main(argv)
   for k, seed in ipairs(m1.config.seeds) do cfg.seeds[k] = math.floor(seed) end
   local ctx = { runs = runs, opts = opts, cfg = cfg, given = {}, code = code, keep_code = true,
                 gnuplot = experiment.gnuplot, verbose = 1 }
-  for k, g in ipairs(array(m1.command.overrides)) do ctx.given[k] = tostring(g) end
+  local overrides = array(field(m1, "command", "overrides"))
+  for k, g in ipairs(overrides) do ctx.given[k] = tostring(g) end
   ctx.dir = out and shard.out_dir(out) or folder.run_dir(os.getenv("OPTLAB_RUNS") or "runs", m1.name)
   folder.keep_copy(ctx, shards[1].dir .. "/" .. m1.script.copy, m1.script.copy)
   for name, mod in pairs(code) do folder.keep_copy(ctx, from[name].dir .. "/" .. mod.copy, mod.copy) end
@@ -249,8 +251,9 @@ function M.main(argv)
   end
 
   -- the manifest: the first shard's record of what ran, each shard's machine under merged.shards
-  local list, cores, at_once, start = report.array(), 0, 0, nil
-  for _, s in ipairs(shards) do
+  local list, indices, cores, at_once, start = report.array(), {}, 0, 0, nil
+  for k, s in ipairs(shards) do
+    indices[k] = s.index
     local m = s.m
     local sch = type(m.schedule) == "table" and m.schedule or {}
     cores, at_once = cores + (tonumber(sch.cores) or tonumber(m.threads) or 1), at_once + (tonumber(sch.at_once) or 1)
@@ -265,7 +268,7 @@ function M.main(argv)
   config.seeds, config.metrics = array(config.seeds), array(config.metrics)
   ctx.manifest = {
     name = m1.name, description = m1.description,
-    command = { overrides = array(m1.command.overrides) },
+    command = { overrides = overrides },
     config = config, runs = report.array(), data_files = array(m1.data_files),
     optlab = m1.optlab, lua = m1.lua, blis = m1.blis,
     blis_kernels = one_or_mixed(shards, function(m) return m.blis_kernels end),
@@ -276,11 +279,7 @@ function M.main(argv)
     merged = { time = env.utc(os.time()), count = n, rule = shard.RULE, shards = list,
                missing_shards = array(absent) },
   }
-  print(string.format("optlab merge: %d of %d shards (%s) into %s", #shards, n, list_text((function()
-    local t = {}
-    for k, s in ipairs(shards) do t[k] = s.index end
-    return t
-  end)()), ctx.dir))
+  print(string.format("optlab merge: %d of %d shards (%s) into %s", #shards, n, list_text(indices), ctx.dir))
   for _, s in ipairs(shards) do
     if s.m.status ~= "complete" then
       print(string.format("optlab merge: shard %d/%d (%s) is %s: the runs it did not finish are listed as missing",
