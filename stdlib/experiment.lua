@@ -21,8 +21,9 @@
 -- experiment table, fail), spec.lua (spec keys, overrides, optimizer entries), env.lua
 -- (data sets, their files, the machine), folder.lua (records, code copies, manifest, views),
 -- runs.lua (one run, the worker's side), sched.lua (which run goes when, on how many
--- threads), mpi.lua (the runs across the ranks of an MPI job). verify and resume are in
--- stdlib/rerun.lua.
+-- threads), mpi.lua (the runs across the ranks of an MPI job), shard.lua (`--shard i/n`:
+-- which runs a shard runs), merge.lua (`optlab merge`: shards' folders made one). verify and
+-- resume are in stdlib/rerun.lua.
 local common = require "experiment.base"
 local C = common.C
 local report = common.report
@@ -42,6 +43,7 @@ local runs = require "experiment.runs"
 local execute, work, follow = runs.execute, runs.work, runs.follow
 local sched = require "experiment.sched"
 local mpi = require "experiment.mpi"
+local shard_ = require "experiment.shard"
 
 ---------------------------------------------------------------- compare
 
@@ -70,6 +72,8 @@ local function compare(spec)
   common.set_script(type(a0) == "string" and report.exists(a0) and a0 or nil)
   local redirect, resume = experiment._redirect, experiment._resume
   local args = spec.arg or rawget(_G, "arg")
+  local shard, out
+  shard, out, args = shard_.take_args(args)   -- --shard i/n, --out DIR: not overrides of the experiment
   local ov, given, jobs = experiment.parse_overrides(args)
   -- resolved configuration: script values, then command-line values
   local cfg = {}
@@ -142,6 +146,7 @@ local function compare(spec)
     spec = spec, cfg = cfg, opts = opts, runs = runs, fit = fit, train = train, val = val, given = given,
     fingerprint = string.format("%d runs: %s", #runs, table.concat(fp, "; ")),
     verbose = cfg.verbose or 1, gnuplot = spec.gnuplot or experiment.gnuplot,
+    shard = shard,   -- nil, or the slice of the runs this process runs (shard.lua)
   }
   ctx.script_path = type(args) == "table" and type(args[0]) == "string" and args[0] or nil
   if ctx.script_path and not report.exists(ctx.script_path) then ctx.script_path = nil end
@@ -175,7 +180,7 @@ local function compare(spec)
                           ctx.fingerprint .. ")") end
     ctx.dir, ctx.keep_code = resume.dir, true
     for _, run in ipairs(runs) do
-      local rec = read_record(ctx, run.id)
+      local rec = shard_.owns(ctx, run) and read_record(ctx, run.id)
       if rec and FINISHED[rec.status] then records[run.id] = rec end
     end
   end
@@ -228,12 +233,13 @@ local function compare(spec)
     -- what ran first stays on record; the copies are the code that runs now
     local old = resume.manifest
     ctx.manifest.script, ctx.manifest.command, ctx.manifest.start_time = old.script, old.command, old.start_time
+    ctx.manifest.merged = old.merged   -- `optlab merge` made it from shards (merge.lua)
     ctx.code = {}
     for _, m in ipairs(type(old.modules) == "table" and old.modules or {}) do ctx.code[m.name] = m end
     local resumed = report.array()
     for _, r in ipairs(type(old.resumed) == "table" and old.resumed or {}) do resumed[#resumed + 1] = r end
     local n = 0
-    for _, run in ipairs(runs) do if not records[run.id] then n = n + 1 end end
+    for _, run in ipairs(runs) do if not records[run.id] and shard_.owns(ctx, run) then n = n + 1 end end
     resumed[#resumed + 1] = { time = utc(os.time()), runs = n, threads = sys.threads(), jobs = jobs,
                               mpi_ranks = distributed and C.mpi.size() or nil,
                               blis_kernels = sys.blis_arch() }
@@ -242,7 +248,8 @@ local function compare(spec)
     -- made only now, and its manifest written right after: a kill leaves
     -- no folder, or one that resume can complete
     local root = (redirect and redirect.runs_dir) or cfg.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
-    ctx.dir = run_dir(root, cfg.name)
+    ctx.dir = out and shard_.out_dir(out) or
+              run_dir(root, cfg.name, shard and string.format("-shard-%d-of-%d", shard.index, shard.count))
     local script = ctx.script_path and abspath(ctx.script_path) or nil
     ctx.manifest.script = { path = script or "(not a file)" }
     if script then
@@ -253,10 +260,16 @@ local function compare(spec)
     end
     sync_code(ctx)
   end
+  shard_.attach(ctx)
   experiment.folder = ctx.dir
   if not ctx.quiet then
     print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d, %s; run folder %s",
                         cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, report.data_sizes(ctx.manifest.config), ctx.dir))
+    if shard then
+      print(string.format("experiment: shard %d of %d: runs %s (%d of %d; %s)", shard.index, shard.count,
+                          #ctx.manifest.shard.runs > 0 and table.concat(ctx.manifest.shard.runs, ", ") or "none",
+                          #ctx.manifest.shard.runs, #runs, shard_.RULE))
+    end
   end
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
@@ -269,9 +282,13 @@ local function compare(spec)
   guarded(save_progress, ctx, records)
   if sys.interrupted() then ctx.interrupted = "during start-up" end
   local pending = {}
-  for _, run in ipairs(runs) do if not records[run.id] then pending[#pending + 1] = run end end
+  for _, run in ipairs(runs) do
+    if not records[run.id] and shard_.owns(ctx, run) then pending[#pending + 1] = run end
+  end
   if resume and not ctx.quiet then
-    print(string.format("optlab resume: %d of %d runs finished before; running %d", #runs - #pending, #runs, #pending))
+    local mine = shard and #ctx.manifest.shard.runs or #runs
+    print(string.format("optlab resume: %d of %d runs finished before; running %d%s", mine - #pending, mine, #pending,
+                        shard and string.format(" (shard %d of %d)", shard.index, shard.count) or ""))
   end
   if distributed then
     -- always: the other ranks wait for rank 0's word, even when nothing is left to run
@@ -363,6 +380,7 @@ experiment._abspath, experiment._stdlib_dir, experiment._pos_int = abspath, stdl
 function experiment.compare_metrics(...) return require("rerun").compare_metrics(...) end
 function experiment.verify_main(argv) return require("rerun").verify_main(argv) end
 function experiment.resume_main(argv) return require("rerun").resume_main(argv) end
+function experiment.merge_main(argv) return require("experiment.merge").main(argv) end
 
 -- experiment.landscape and experiment.test_functions live in stdlib/landscape/; they share these.
 require("landscape.run").attach(experiment, { resolve_optimizers = resolve_optimizers, run_dir = run_dir, keep_copy = keep_copy,
@@ -391,11 +409,14 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 Under mpirun or srun the runs go across the ranks: rank 0 hands them out and writes the one folder.
+--shard i/n runs only the i-th of n slices of the runs (run id k is shard ((k - 1) mod n) + 1), for a job
+array or GNU parallel; `optlab merge <shard folders> --out DIR` joins them. --out DIR names the run folder.
 result: {dir, records, missing, manifest, exit_status}.]])
   help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
   help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")
   help.register(experiment.verify_main, "experiment.verify_main(argv)  `optlab verify <run folder>`: reruns and compares")
   help.register(experiment.resume_main, "experiment.resume_main(argv)  `optlab resume <run folder>`: runs what an interrupted comparison left")
+  help.register(experiment.merge_main, "experiment.merge_main(argv)  `optlab merge <shard folders> --out DIR`: one run folder from the folders of `--shard i/n` runs")
   help.register(experiment.optlab_exe, "experiment.optlab_exe()  the path of the running optlab binary")
   help.register(experiment.is_interrupt, "experiment.is_interrupt(history)  true if train.fit stopped on Ctrl-C (history.stopped == \"interrupted\")")
 end

@@ -197,6 +197,11 @@ local function rerun_args(m, copy)
     for _, x in ipairs(cfg.seeds) do s[#s + 1] = int_text(x) end
     args[#args + 1] = "seeds=" .. table.concat(s, ",")
   end
+  -- a shard's folder reruns (verify) or completes (resume) its own slice only
+  local sh = m.shard
+  if type(sh) == "table" and compat.is_integer(sh.index) and compat.is_integer(sh.count) then
+    args[#args + 1] = string.format("--shard=%d/%d", sh.index, sh.count)
+  end
   return args
 end
 
@@ -238,7 +243,7 @@ function rerun.verify_main(argv)
   end
   if type(m.runs) ~= "table" or #m.runs == 0 then unfinished[#unfinished + 1] = "the manifest lists no runs" end
   for _, r in ipairs(type(m.runs) == "table" and m.runs or {}) do
-    if type(r) ~= "table" or not FINISHED[r.status] then
+    if type(r) ~= "table" or not (FINISHED[r.status] or (m.shard and r.status == "other_shard")) then
       unfinished[#unfinished + 1] = type(r) == "table" and
         string.format("%s seed %s: %s", tostring(r.optimizer), int_text(r.seed), tostring(r.status)) or "a run entry is not a table"
     end
@@ -365,4 +370,5 @@ function rerun.resume_main(argv)
   return last.exit_status or 0
 end
 
+rerun.open_folder = open_folder   -- for `optlab merge` (stdlib/experiment/merge.lua)
 return rerun

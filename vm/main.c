@@ -22,6 +22,10 @@ static void usage(FILE *f)
         "  -h, --help     this text\n"
         "  verify DIR     re-run the copy of the code kept in a run folder and compare bit for bit\n"
         "  resume DIR     finish an interrupted experiment in its run folder (the runs not finished)\n"
+        "  merge SHARD... --out DIR\n"
+        "                 make the folders of an experiment's shards one run folder, as a serial run writes it\n"
+        "An experiment script takes key=value overrides, --jobs N (runs at once), --shard i/n (run only the\n"
+        "i-th of n slices of its runs: run id k is shard ((k - 1) mod n) + 1) and --out DIR (the run folder).\n"
         "With no script, optlab opens the REPL (reads statements from stdin when it is not a terminal).\n");
 }
 
@@ -126,6 +130,11 @@ static int run(lua_State *L, int argc, char **argv, int script, int interactive,
     if (script && strcmp(argv[script], "resume") == 0 && access("resume", F_OK) != 0) {
         create_arg(L, argv, argc, script);
         return run_chunk(L, "local e = require 'experiment'; os.exit(e.resume_main(arg), true)") == LUA_OK ? 0 : 1;
+    }
+    /* `optlab merge A B C --out DIR`: the folders of --shard runs made one run folder */
+    if (script && strcmp(argv[script], "merge") == 0 && access("merge", F_OK) != 0) {
+        create_arg(L, argv, argc, script);
+        return run_chunk(L, "local e = require 'experiment'; os.exit(e.merge_main(arg), true)") == LUA_OK ? 0 : 1;
     }
 
     create_arg(L, argv, argc, script); /* no script: arg[0] is the interpreter, like lua */

@@ -6,6 +6,8 @@ local fail = common.fail
 local PRELOADED = common.PRELOADED
 local env = require "experiment.env"
 local abspath, stdlib_dir, utc = env.abspath, env.stdlib_dir, env.utc
+local shard = require "experiment.shard"
+local owns = shard.owns
 
 ---------------------------------------------------------------- the run folder
 --
@@ -20,10 +22,10 @@ local abspath, stdlib_dir, utc = env.abspath, env.stdlib_dir, env.utc
 --   manifest.json, metrics.csv, summary.md, report.html, plots
 --                             views of the records, rewritten as runs finish
 
-local function run_dir(root, name)
+local function run_dir(root, name, suffix)
   local base = root .. "/" .. name
   report.mkdir_p(base)
-  local stamp = os.date("!%Y-%m-%dT%H-%M-%SZ")
+  local stamp = os.date("!%Y-%m-%dT%H-%M-%SZ") .. (suffix or "")
   for k = 1, 1000 do
     local dir = base .. "/" .. stamp .. (k > 1 and ("-" .. k) or "")
     -- mkdir without -p fails if it exists: two runs never share a folder
@@ -45,16 +47,90 @@ local function write_record(ctx, rec)
   report.write_file(record_path(ctx.dir, rec.id), serial.encode(rec))
 end
 
+-- What a record may hold (runs.lua's execute writes them). A record may come
+-- from elsewhere (another machine's shard, merge.lua): serial.decode parses it
+-- without running it, and this checks its shape before anything reads it, so
+-- a bad one is refused by name, not half-used.
+local STATUSES = { complete = true, stopped = true, interrupted = true, failed = true }
+local function number_columns(t, what)
+  if type(t) ~= "table" then return what .. " is not a table" end
+  for k, col in pairs(t) do
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then return what .. " has a column named " .. tostring(k) end
+    if type(col) ~= "table" then return what .. "." .. k .. " is not a list" end
+    for i, v in pairs(col) do
+      if not compat.is_integer(i) or i < 1 then return string.format("%s.%s has an entry at %s", what, k, tostring(i)) end
+      if type(v) ~= "number" then return string.format("%s.%s[%d] is a %s, not a number", what, k, i, type(v)) end
+    end
+  end
+end
+local function check_record(rec, run)
+  if type(rec) ~= "table" then return "it is not a table" end
+  if rec.id ~= run.id or rec.label ~= run.label or rec.seed ~= run.seed or (rec.opt ~= nil and rec.opt ~= run.opt) then
+    return "it is not the record of " .. run.label .. " seed " .. run.seed
+  end
+  if not STATUSES[rec.status] then return "its status " .. tostring(rec.status) .. " is not one a run ends with" end
+  if rec.history == nil then
+    if rec.status ~= "failed" then return "it has no history" end
+  else
+    local why = number_columns(rec.history, "history")
+    if why then return why end
+  end
+  if rec.logs ~= nil then
+    if type(rec.logs) ~= "table" then return "logs is not a table" end
+    for k, v in pairs(rec.logs) do
+      local why = type(k) == "string" and number_columns(v, "logs." .. k) or (type(k) ~= "string" and "logs has a key " .. tostring(k))
+      if why then return why end
+    end
+  end
+  for _, k in ipairs { "started", "wall" } do
+    if rec[k] ~= nil and type(rec[k]) ~= "number" then return k .. " is not a number" end
+  end
+  if rec.threads ~= nil then
+    if type(rec.threads) ~= "table" then return "threads is not a list" end
+    for i, c in pairs(rec.threads) do
+      if not compat.is_integer(i) or type(c) ~= "table" or type(c.at) ~= "number" or not compat.is_integer(c.n) or
+         (c.epoch ~= nil and not compat.is_integer(c.epoch)) or (c.step ~= nil and not compat.is_integer(c.step)) then
+        return "threads[" .. tostring(i) .. "] is not {at = seconds, n = threads[, epoch, step]}"
+      end
+    end
+  end
+  if rec.modules ~= nil then
+    if type(rec.modules) ~= "table" then return "modules is not a list" end
+    for i, mod in pairs(rec.modules) do
+      if type(mod) ~= "table" then return "modules[" .. tostring(i) .. "] is not a table" end
+      for k, v in pairs(mod) do
+        if type(k) ~= "string" or type(v) ~= "string" then return "modules[" .. tostring(i) .. "] holds more than names and paths" end
+      end
+    end
+  end
+  -- anything else (a launcher's rank or host) is plain text or numbers
+  local KNOWN = { history = true, logs = true, threads = true, modules = true }
+  for k, v in pairs(rec) do
+    if type(k) ~= "string" then return "it has a key " .. tostring(k) end
+    if not KNOWN[k] and type(v) == "table" then return "its field " .. k .. " is a table" end
+  end
+  if rec.error ~= nil and type(rec.error) ~= "string" then return "error is not text" end
+end
+
+-- The record at path if it is run's: rec, or nil and why not. Never runs it.
+local function load_record(path, run)
+  local text = report.read_file(path)
+  if not text then return nil, "it cannot be read" end
+  local ok, rec = pcall(serial.decode, text, path)
+  if not ok then return nil, tostring(rec) end
+  local why = check_record(rec, run)
+  if why then return nil, why end
+  return rec
+end
+
 -- The record of run id in the folder, or nil (absent, unreadable, or not this run's).
 local function read_record(ctx, id)
   local path = record_path(ctx.dir, id)
-  local text = report.read_file(path)
-  if not text then return nil end
+  if not report.exists(path) then return nil end
   local run = ctx.runs[id]
-  local ok, rec = pcall(serial.decode, text, path)
-  if not ok or type(rec) ~= "table" or rec.id ~= id or rec.label ~= run.label or rec.seed ~= run.seed then
-    io.stderr:write("experiment: ignoring " .. path .. ": " ..
-                    (ok and "it is not the record of " .. run.label .. " seed " .. run.seed or tostring(rec)) .. "\n")
+  local rec, why = load_record(path, run)
+  if not rec then
+    io.stderr:write("experiment: ignoring " .. path .. ": " .. why .. "\n")
     return nil
   end
   return rec
@@ -123,7 +199,8 @@ local function missing_list(ctx, records)
   for _, run in ipairs(ctx.runs) do
     local r = records[run.id]
     local what = nil
-    if r == nil then what = "not run"
+    if not owns(ctx, run) then   -- another shard's run (shard.lua): not missing here
+    elseif r == nil then what = "not run"
     elseif r.status == "failed" then what = "failed: " .. (r.error or "?")
     elseif r.status == "interrupted" or r.status == "stopped" then
       what = string.format("%s after %d of %d epochs", r.status, report.epochs_of(r.history), ctx.cfg.epochs)
@@ -147,7 +224,7 @@ local function manifest_of(ctx, records, finished)
     local r = records[run.id]
     runs[#runs + 1] = {
       id = run.id, optimizer = run.label, seed = run.seed,
-      status = r and r.status or (finished and "missing" or "pending"),
+      status = r and r.status or (not owns(ctx, run) and "other_shard") or (finished and "missing" or "pending"),
       epochs = r and report.epochs_of(r.history) or 0, stopped = r and r.stopped or nil,
       error = r and r.error or nil, wall_seconds = r and r.wall or nil,
       rank = r and r.rank or nil, host = r and r.host or nil,   -- under MPI: who ran it
@@ -193,7 +270,8 @@ local function outcome(ctx, records)
   for _, run in ipairs(ctx.runs) do
     local r = records[run.id]
     local name = run.label .. " seed " .. run.seed
-    if r == nil then notrun[#notrun + 1] = name
+    if not owns(ctx, run) then   -- another shard's run: neither failed nor missing here
+    elseif r == nil then notrun[#notrun + 1] = name
     elseif r.status == "failed" then failed[#failed + 1] = name
     elseif r.status == "interrupted" then interrupted[#interrupted + 1] = name end
   end
@@ -228,6 +306,7 @@ local function finish(ctx, records)
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest) .. "\n")
   local md = { "# " .. ctx.cfg.name, "", "Script: `" .. ctx.manifest.script.path .. "`" ..
                (#ctx.given > 0 and (" with `" .. table.concat(ctx.given, " ") .. "`") or ""), "" }
+  if type(manifest.merged) == "table" then md[#md - 1] = md[#md - 1] .. shard.merged_line(manifest.merged) end
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   md[#md + 1] = "## Comparison" .. (nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or "")
@@ -244,6 +323,13 @@ local function finish(ctx, records)
     md[#md + 1] = "## Missing or incomplete runs"
     md[#md + 1] = ""
     for _, s in ipairs(manifest.missing) do md[#md + 1] = "- " .. s end
+    md[#md + 1] = ""
+  end
+  local others = shard.others(ctx)
+  if #others > 0 then
+    md[#md + 1] = string.format("## Runs of other shards (this folder is shard %d of %d)", ctx.shard.index, ctx.shard.count)
+    md[#md + 1] = ""
+    for _, s in ipairs(others) do md[#md + 1] = "- " .. s end
     md[#md + 1] = ""
   end
   local dh, dr = report.diagnostics_rows(summary)
@@ -270,6 +356,11 @@ local function finish(ctx, records)
       print("\nMissing or incomplete runs:")
       for _, s in ipairs(manifest.missing) do print("  " .. s) end
     end
+    if #others > 0 then
+      print(string.format("\nRuns of other shards (this folder is shard %d of %d; `optlab merge` joins the shards):",
+                          ctx.shard.index, ctx.shard.count))
+      for _, s in ipairs(others) do print("  " .. s) end
+    end
     if not plots.rendered then print("\nPlots not rendered: " .. tostring(plots.message)) end
     if manifest.schedule then print("\nSchedule: " .. (report.schedule_parts(manifest.schedule))) end
     if why then print("\n" .. why) end
@@ -280,5 +371,6 @@ local function finish(ctx, records)
 end
 
 return { run_dir = run_dir, FINISHED = FINISHED, write_record = write_record, read_record = read_record,
+         record_path = record_path, load_record = load_record,
          keep_copy = keep_copy, sync_code = sync_code, required_modules = required_modules, missing_list = missing_list, ordered = ordered,
          manifest_of = manifest_of, save_progress = save_progress, outcome = outcome, finish = finish }
