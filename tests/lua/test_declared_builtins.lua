@@ -1,7 +1,7 @@
--- The built-ins with hand-written kernels in kernels/optim.c besides SGD,
--- Adagrad, RMSprop and Adam (Lion, Adadelta, Adamax, ASGD, Rprop, RAdam,
--- Nadam, Ftrl) are pinned to the digests of their parameters and state after
--- 12 steps, for every convention each has, with and without weight decay (L2
+-- The built-ins with hand-written kernels in kernels/optim.c (SGD, Adagrad,
+-- RMSprop, Adam, AdamW, Lion, Adadelta, Adamax, ASGD, Rprop, RAdam, Nadam,
+-- Ftrl) are pinned to the digests of their parameters and state after 12
+-- steps, for every convention each has, with and without weight decay (L2
 -- or decoupled), clipping, schedules and each optimizer's options, at 1 and 2
 -- threads (tests/lua/fixtures/builtin_digests.lua, written by
 -- tools/gen_builtin_fixtures.lua with the kernels). A declaration that
@@ -31,6 +31,23 @@ for _, name in ipairs(D.NAMES) do
       end
     end
     sys.set_threads(threads0)
+  end
+end
+
+-- A checkpoint saved by a kernel's optimizer (tests/lua/fixtures/builtin_checkpoint_*.olt)
+-- loads into today's optimizer of that name and continues with the kernel's bits.
+T.kernel_checkpoints_load_and_continue = function()
+  local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") .. "/fixtures/"
+  for i, c in ipairs(D.CHECKPOINTS) do
+    local file = D.checkpoint_file(i)
+    local saved = tensor.load(dir .. D.checkpoint_file(i, "params"))
+    local params = { saved.a, saved.b }
+    local opt = optim[c[1]](c[2])
+    opt:load(dir .. file, params)
+    check(opt.t == D.CHECKPOINT_STEPS, file .. ": step count restored")
+    D.run(opt, params, D.CHECKPOINT_STEPS, 2 * D.CHECKPOINT_STEPS)
+    local got = D.hash(opt, params)
+    check(got == FIX[file][1], string.format("%s (%s): continued to digest %s, the kernel's was %s", file, tostring(opt), got, FIX[file][1]))
   end
 end
 
