@@ -1,6 +1,6 @@
 -- Digests of the built-in optimizers' results, for test_declared_builtins:
 -- an optimizer that was a hand-written kernel in kernels/optim.c and became a
--- declaration (stdlib/optim/zoo/) must give the kernel's bits. The kernels'
+-- declaration (stdlib/optim/builtin/) must give the kernel's bits. The kernels'
 -- digests were recorded by tools/gen_builtin_fixtures.lua with the binary that
 -- still had the kernels (tests/lua/fixtures/builtin_digests.lua).
 --
@@ -159,7 +159,7 @@ M.CONFIGS.AdamW = variants("AdamW", { lr = 0.01 }, {
 })
 M.NAMES = { "Lion", "Adadelta", "Adamax", "ASGD", "Rprop", "RAdam", "Nadam", "Ftrl", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW" }
 -- those of M.NAMES that are declarations now (the others keep their kernels)
-M.DECLARED = {}
+M.DECLARED = { "SGD", "Adagrad", "RMSprop", "Adam", "AdamW" }
 
 -- a hash of a float's bit pattern into h (two 31-bit accumulators)
 local function mix(h, x)
