@@ -407,9 +407,8 @@ function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_firs
   local names = buffer_names(self)
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
-    local b1, b2, b3 = names[1], names[2], names[3]
-    C.optim.update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
-                   scales and scales[i])
+    local b1, b2 = names[1], names[2]
+    C.optim.update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, scales and scales[i])
   end
 end
 
