@@ -1,17 +1,19 @@
-/* Optimizer updates: one fused pass per tensor over (param, grad, state...).
+/* Optimizer updates: one fused pass per tensor over (param, grad, state...),
+ * for the built-ins whose declared form (optim.define) measured clearly slower
+ * than a hand-written loop. SGD, Adagrad, RMSprop, Adam and AdamW are
+ * declarations (stdlib/optim/builtin/), run by optprog.c.
  *
  * Each ol_<name>_update reads the gradient once, updates the state buffers and
  * the parameter in the same loop. The hyperparameters are the values of THIS
  * step (schedules are resolved by the caller); h->t is the step number, 1 at
  * the first update. Symbols of the textbook (Goodfellow et al., ch. 8) beside ours:
- *   lr = epsilon, momentum = alpha, rho = rho, beta1/beta2 = rho1/rho2,
- *   eps = delta, state buffers v (velocity), r (squared-gradient accumulator),
+ *   lr = epsilon, rho = rho, beta1/beta2 = rho1/rho2, eps = delta,
  *   s = m (first moment).
  *
  * Before the update every gradient element goes through
  *   g = clamp(g * grad_scale, -clip_value, clip_value) + weight_decay * p
  * (grad_scale carries a clip_norm, global or per tensor; clip_value = INFINITY
- * disables it). With h->decoupled (AdamW, Lion, every optimizer under Keras 3
+ * disables it). With h->decoupled (Lion, every optimizer under Keras 3
  * and tf.keras 2.11+) there is no L2 term: p <- p - lr wd p comes first.
  *
  * Element-wise loops only: results do not depend on the thread count, and the
@@ -29,13 +31,12 @@
 typedef enum {
     OL_CONV_TEXTBOOK = 0, /* the textbook's formulas: lr inside the velocity   */
     OL_CONV_KERAS    = 1, /* tf.keras <= 2.10 (optimizers.legacy, raw ops)    */
-    OL_CONV_KERAS3   = 2, /* Keras 3 and tf.keras 2.11+: eps inside sqrt for
-                             RMSprop and Adagrad                              */
-    OL_CONV_TORCH    = 3  /* PyTorch: lr outside the momentum buffer          */
+    OL_CONV_KERAS3   = 2, /* Keras 3 and tf.keras 2.11+                       */
+    OL_CONV_TORCH    = 3  /* PyTorch                                          */
 } OLConvention;
 
 typedef struct OLOptHyper {
-    double lr, momentum, dampening, weight_decay;
+    double lr, weight_decay;
     double beta1, beta2, eps, rho;
     double etaminus, etaplus, step_min, step_max; /* Rprop                    */
     double mu_t, mu_next, mu_prod;  /* Nadam momentum cache; mu_prod = prod of mu_1..mu_t */
@@ -44,34 +45,11 @@ typedef struct OLOptHyper {
     double grad_scale, clip_value;  /* 1 and INFINITY when not clipping       */
     int64_t t;                      /* step number, >= 1                      */
     int convention;                 /* OLConvention                           */
-    int nesterov, centered, amsgrad, eps_inside_sqrt, decoupled;
+    int decoupled;
 } OLOptHyper;
 
 /* Defaults that change nothing: grad_scale 1, clip_value INFINITY, t 1. */
 OLOptHyper ol_optim_hyper_default(void);
-
-/* SGD. v (velocity) may be NULL when momentum == 0 and convention != torch... it
- * is only read when momentum != 0. textbook/keras/keras3: v = a v - lr (1-d) g;
- * p += v (nesterov: p += a v - lr (1-d) g). torch: v = g at t == 1, else
- * v = a v + (1-d) g; p -= lr (nesterov ? g + a v : v). */
-int ol_sgd_update(int64_t n, float *restrict p, const float *restrict g,
-                  float *restrict v, const OLOptHyper *h);
-
-/* Adagrad: r += g^2; p -= lr g / (sqrt(r) + eps) (keras3: / sqrt(r + eps)). */
-int ol_adagrad_update(int64_t n, float *restrict p, const float *restrict g,
-                      float *restrict r, const OLOptHyper *h);
-
-/* RMSprop: r = rho r + (1-rho) g^2; centered subtracts mg^2, mg = rho mg + (1-rho) g.
- * v is needed when momentum != 0, mg when centered. Nesterov (textbook only)
- * is the textbook's RMSProp with Nesterov momentum (Algorithm 8.6) in the one-gradient form. */
-int ol_rmsprop_update(int64_t n, float *restrict p, const float *restrict g,
-                      float *restrict r, float *restrict v, float *restrict mg,
-                      const OLOptHyper *h);
-
-/* Adam / AdamW. vmax needed when amsgrad. */
-int ol_adam_update(int64_t n, float *restrict p, const float *restrict g,
-                   float *restrict m, float *restrict v, float *restrict vmax,
-                   const OLOptHyper *h);
 
 /* Adamax: u = max(beta2 u, |g|); p -= lr/(1-beta1^t) m / (u + eps)
  * (torch: u = max(beta2 u, |g| + eps); p -= lr/(1-beta1^t) m / u). */

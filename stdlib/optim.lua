@@ -104,7 +104,7 @@ end
 function optim.define(decl)
   local sp = define.spec(decl)
   local old = specs[sp.name]
-  if old and old.kind ~= "Declared" then
+  if old and (old.kind ~= "Declared" or old.builtin) then
     fail(string.format("optim.define: %s is a built-in optimizer; give yours another name", sp.name))
   end
   finish_spec(sp, sp.name)
@@ -120,19 +120,30 @@ optim.fn = define.fn
 -- Lookahead, gradient accumulation.
 optim.EMA, optim.Polyak, optim.Lookahead, optim.Accumulate = wrap.EMA, wrap.Polyak, wrap.Lookahead, wrap.Accumulate
 
--- The literature's optimizers, one declaration per file in stdlib/optim/zoo/
--- (adding one is adding its file): registered as optim.<its name>.
+-- Declared optimizers, one file each (adding one is adding its file),
+-- registered as optim.<its name>: the built-ins that have no hand-written
+-- kernel, in stdlib/optim/builtin/ (SGD, Adagrad, RMSprop, Adam and AdamW:
+-- every convention's form, help as the kernels' built-ins, no other name may
+-- take theirs), then the literature, in stdlib/optim/zoo/. A file returns a
+-- declaration, or a list of them (adam.lua: Adam and AdamW, one update).
 do
   package.loaded.optim = optim     -- a declaration may require "optim" for optim.fn
   local here = package.searchpath("optim.define", package.path)
-  local dir = here and here:gsub("define%.lua$", "zoo")
-  local ok, files = pcall(C.sys.listdir, dir)
-  for _, f in ipairs(ok and files or {}) do
-    local base = f:match("^([%w_]+)%.lua$")
-    if base then
-      local decl = require("optim.zoo." .. base)
-      if type(decl) ~= "table" then fail("stdlib/optim/zoo/" .. f .. " must return a declaration table") end
-      optim.define(decl)
+  for _, folder in ipairs { "builtin", "zoo" } do
+    local dir = here and here:gsub("define%.lua$", folder)
+    local ok, files = pcall(C.sys.listdir, dir)
+    if ok then table.sort(files) end
+    for _, f in ipairs(ok and files or {}) do
+      local base = f:match("^([%w_]+)%.lua$")
+      if base then
+        local decls = require("optim." .. folder .. "." .. base)
+        if type(decls) ~= "table" then fail("stdlib/optim/" .. folder .. "/" .. f .. " must return a declaration table") end
+        if decls.name then decls = { decls } end
+        for _, decl in ipairs(decls) do
+          optim.define(decl)
+          specs[decl.name].builtin = folder == "builtin"
+        end
+      end
     end
   end
 end

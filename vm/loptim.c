@@ -42,8 +42,6 @@ static int l_optim_hyper(lua_State *L)
     OLOptHyper *h = lua_newuserdatauv(L, sizeof *h, 0);
     *h = ol_optim_hyper_default();
     h->lr = num_field(L, 1, "lr", 0);
-    h->momentum = num_field(L, 1, "momentum", 0);
-    h->dampening = num_field(L, 1, "dampening", 0);
     h->weight_decay = num_field(L, 1, "weight_decay", 0);
     h->beta1 = num_field(L, 1, "beta1", h->beta1);
     h->beta2 = num_field(L, 1, "beta2", h->beta2);
@@ -74,18 +72,15 @@ static int l_optim_hyper(lua_State *L)
     lua_getfield(L, 1, "convention");
     h->convention = lua_isnil(L, -1) ? OL_CONV_TEXTBOOK : luaL_checkoption(L, -1, NULL, conv_names);
     lua_pop(L, 1);
-    h->nesterov = bool_field(L, 1, "nesterov");
-    h->centered = bool_field(L, 1, "centered");
-    h->amsgrad = bool_field(L, 1, "amsgrad");
-    h->eps_inside_sqrt = bool_field(L, 1, "eps_inside_sqrt");
     h->decoupled = bool_field(L, 1, "decoupled");
     luaL_setmetatable(L, OL_HYPER);
     return 1;
 }
 
-static const char *const kinds[] = {"SGD", "Adagrad", "RMSprop", "Adam", "Adamax",
-                                    "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", "Ftrl", "ASGD", NULL};
-enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
+/* The built-ins with a hand-written kernel; SGD, Adagrad, RMSprop, Adam and
+ * AdamW are declarations (stdlib/optim/builtin/, run by loptprog.c). */
+static const char *const kinds[] = {"Adamax", "Nadam", "Lion", "Rprop", "Adadelta", "RAdam", "Ftrl", "ASGD", NULL};
+enum { K_ADAMAX, K_NADAM, K_LION, K_RPROP, K_ADADELTA, K_RADAM, K_FTRL, K_ASGD };
 
 /* A state buffer at stack index idx: nil (absent) or a contiguous tensor of n elements. */
 static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int pi, int si)
@@ -100,15 +95,15 @@ static float *state_arg(lua_State *L, int idx, int64_t n, const char *label, int
     return ol_data(s);
 }
 
-/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2, s3 [, grad_scale])
+/* C.optim_update(kind, hyper, label, index, param, grad, s1, s2 [, grad_scale])
  * grad_scale, when given, replaces hyper's for this tensor: Keras's clipnorm
  * scales each tensor by its own norm. */
 static int l_optim_update(lua_State *L)
 {
     int kind = luaL_checkoption(L, 1, NULL, kinds);
     OLOptHyper hv = *(OLOptHyper *)luaL_checkudata(L, 2, OL_HYPER), *h = &hv;
-    if (!lua_isnoneornil(L, 10)) {
-        double s = luaL_checknumber(L, 10);
+    if (!lua_isnoneornil(L, 9)) {
+        double s = luaL_checknumber(L, 9);
         if (!(s >= 0 && s <= 1)) ol_error(L, "optim_update: grad_scale must be in [0, 1], got %g", s);
         h->grad_scale = s;
     }
@@ -132,19 +127,13 @@ static int l_optim_update(lua_State *L)
     const int64_t n = ol_numel(p);
     float *s1 = state_arg(L, 7, n, label, pi, 1);
     float *s2 = state_arg(L, 8, n, label, pi, 2);
-    float *s3 = state_arg(L, 9, n, label, pi, 3);
     float *pd = ol_data(p);
     const float *gd = ol_data(g);
-    if ((s1 && (s1 == pd || s1 == gd)) || (s2 && (s2 == pd || s2 == gd || s2 == s1)) ||
-        (s3 && (s3 == pd || s3 == gd || s3 == s1 || s3 == s2)) || pd == gd)
+    if ((s1 && (s1 == pd || s1 == gd)) || (s2 && (s2 == pd || s2 == gd || s2 == s1)) || pd == gd)
         ol_error(L, "%s: parameter %d shares memory with its gradient or state", label, pi);
     ol_written(p);
     int rc;
     switch (kind) {
-    case K_SGD: rc = ol_sgd_update(n, pd, gd, s1, h); break;
-    case K_ADAGRAD: rc = ol_adagrad_update(n, pd, gd, s1, h); break;
-    case K_RMSPROP: rc = ol_rmsprop_update(n, pd, gd, s1, s2, s3, h); break;
-    case K_ADAM: rc = ol_adam_update(n, pd, gd, s1, s2, s3, h); break;
     case K_ADAMAX: rc = ol_adamax_update(n, pd, gd, s1, s2, h); break;
     case K_NADAM: rc = ol_nadam_update(n, pd, gd, s1, s2, h); break;
     case K_LION: rc = ol_lion_update(n, pd, gd, s1, h); break;
@@ -155,8 +144,7 @@ static int l_optim_update(lua_State *L)
     default: rc = ol_adadelta_update(n, pd, gd, s1, s2, h); break;
     }
     if (rc != 0)
-        ol_error(L, "%s: invalid update for parameter %d (missing state buffer, or nesterov with "
-                    "convention '%s')", label, pi, conv_names[h->convention]);
+        ol_error(L, "%s: invalid update for parameter %d (missing state buffer)", label, pi);
     return 0;
 }
 

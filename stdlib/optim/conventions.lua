@@ -30,6 +30,23 @@ M.release = {
 -- _apply_weight_decay); the others add wd theta to the gradient (L2).
 M.decoupled = { keras3 = true, tf_keras = true }
 
+-- Weight decay in an update rule (optim.define), as the built-ins apply it:
+-- decoupled (AdamW, and every optimizer of Keras 3 and tf.keras 2.11+), the
+-- parameter shrinks first, p - (lr wd) p, and no L2 term is added; else the
+-- gradient gets the L2 term, g + wd p. Not p (1 - lr wd): float(1 - 1e-4) is
+-- off by 3e-8, a bias that adds up step after step; lr wd itself rounds
+-- harmlessly. Only the decay in use is computed (none with weight_decay = 0):
+-- the hand-written kernels computed p - 0 p and g + 0 p too, which differ
+-- from p and g only where p is -0 (made +0) or not finite (made NaN), and
+-- cost two passes a step (bench/bench_define.lua measured them at 1.3-1.9x).
+-- p, g (after clipping), h (the update's hyperparameters); -> p, g.
+function M.weight_decay(p, g, h, decoupled)
+  if require("optim.trace").fn.is_zero(h.weight_decay) then return p, g end
+  if decoupled == nil then decoupled = M.decoupled[h.convention] or false end
+  if decoupled then return p - (h.lr * h.weight_decay) * p, g end
+  return p, g + h.weight_decay * p
+end
+
 -- Keras's clipnorm clips each variable by its own norm (the others: one global norm).
 M.keras_family = { keras = true, tf_keras = true, keras3 = true }
 

@@ -73,13 +73,26 @@ function define.spec(decl)
     end
     if seen[field] then fail(string.format("optim.define %s: hyperparameter '%s' is declared twice", name, field)) end
     seen[field] = true
-    if type(default) == "boolean" then
+    if h.choices ~= nil then
+      -- one of a few plain values, fixed at construction (nesterov = true, false or "literal")
+      local ok = type(h.choices) == "table"
+      for _, c in ipairs(ok and h.choices or {}) do
+        if type(c) ~= "boolean" and type(c) ~= "string" then ok = false end
+      end
+      local listed = false
+      for _, c in ipairs(ok and h.choices or {}) do listed = listed or c == default end
+      if not (ok and listed) then
+        fail(string.format("optim.define %s: hyperparameter '%s': choices must list booleans and strings, its default among them", name, field))
+      end
+      sp.fields[#sp.fields + 1] = { field, "choice", choices = h.choices }
+    elseif type(default) == "boolean" then
       sp.fields[#sp.fields + 1] = { field, "bool" }
     elseif type(default) == "number" then
       local check = h.range and parse_range(h.range, name, field)
       local err = check and check(default)
       if err then fail(string.format("optim.define %s: default %s = %g %s", name, field, default, err)) end
-      sp.fields[#sp.fields + 1] = { field, "num", check }
+      -- fixed: a number set at construction, never a schedule (an initial value, Keras 2's decay)
+      sp.fields[#sp.fields + 1] = { field, h.fixed and "fixed" or "num", check }
       sp.numeric[#sp.numeric + 1] = field
       sp.show[#sp.show + 1] = field
     else
@@ -133,14 +146,17 @@ function define.buffer_shape(size, p)
 end
 
 
--- The program for an optimizer's configuration (its booleans and which
+-- The program for an optimizer's configuration (its booleans and choices,
+-- which numbers are 0 or scheduled (optim.fn.is_zero, is_constant), which
 -- clippings are on), traced and compiled on first use, then cached.
 function define.program(sp, values, clip)
   local key = { clip.norm and "N" or "-", clip.value and "V" or "-", tostring(values.convention) }
   for _, f in ipairs(sp.fields) do
-    if f[2] == "bool" then key[#key + 1] = values[f[1]] and "1" or "0" end
+    local v = values[f[1]]
+    if f[2] == "bool" or f[2] == "choice" then key[#key + 1] = tostring(v)
+    else key[#key + 1] = v == 0 and "0" or type(v) == "number" and "c" or "s" end
   end
-  key = table.concat(key)
+  key = table.concat(key, ",")
   local prog = sp.programs[key]
   if not prog then
     local T = trace.run(sp, values, clip)

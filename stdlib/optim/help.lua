@@ -1,23 +1,10 @@
 -- help(optim.Adam) and friends: the textbook's formula, our defaults and each
--- convention's (optim/conventions.lua). Called once by stdlib/optim.lua.
+-- convention's (optim/conventions.lua). Called once by stdlib/optim.lua. The
+-- formulas of the kernels' built-ins are here; a declared built-in's
+-- (optim/builtin/) is its doc.
 local conventions = require "optim.conventions"
 
 local FORMULAS = {
-  SGD = [[theta <- theta - eps*g  (the textbook's Algorithm 8.1; eps from a schedule, e.g. schedule.linear)
-momentum:  v <- alpha*v - eps*g;  theta <- theta + v
-nesterov:  the textbook (Algorithm 8.3): g at theta + alpha*v; here the one-gradient form (Sutskever et al.):
-           v <- alpha*v - eps*g;  theta <- theta + alpha*v - eps*g
-           (nesterov = "literal": the textbook's form, g at theta + alpha*v through opt:step's closure;
-           not the Lookahead optimizer, optim.Lookahead)]],
-  Adagrad = [[r <- r + g*g;  theta <- theta - eps/(delta + sqrt(r)) * g]],
-  RMSprop = [[r <- rho*r + (1-rho)*g*g;  theta <- theta - eps/(delta + sqrt(r)) * g
-nesterov = true (the textbook's Algorithm 8.6, RMSProp with Nesterov momentum; "literal": g at theta + alpha*v):
-           v <- alpha*v - eps/(delta + sqrt(r)) * g;  theta <- theta + v
-           (the textbook writes eps/sqrt(r); delta keeps the first steps finite, as in Algorithm 8.5)]],
-  Adam = [[s <- rho1*s + (1-rho1)*g;  r <- rho2*r + (1-rho2)*g*g;  t <- t + 1
-s_hat = s/(1-rho1^t);  r_hat = r/(1-rho2^t)
-theta <- theta - eps * s_hat/(sqrt(r_hat) + delta)   (Algorithm 8.7: sqrt(r_hat + delta): eps_inside_sqrt = true)]],
-  AdamW = [[theta <- theta - lr*weight_decay*theta, then the Adam update (decoupled weight decay)]],
   Adamax = [[s as Adam;  u <- max(rho2*u, |g|);  theta <- theta - eps/(1-rho1^t) * s/(u + delta)]],
   Nadam = [[Adam with Nesterov momentum (Dozat 2016), momentum schedule mu_t = beta1*(1 - 0.5*0.96^(0.004 t))
 (Keras 3 and tf.keras 2.11+, conventions keras3 and tf_keras: 0.96^t)]],
@@ -97,11 +84,11 @@ function M.install(optim, specs, Optimizer)
   local help = require "help"
   for name, text in pairs(METHODS) do help.register(Optimizer[name], text) end
   for name, sp in pairs(specs) do
-    if sp.kind == "Declared" then goto continue end
+    if sp.kind == "Declared" and not sp.builtin then goto continue end
     local text = string.format("optim.%s{%s}\n\n%s\n\nalso: weight_decay, clip_norm, global_clip_norm, clip_value, decay, use_ema, ema_momentum, "
       .. "ema_overwrite_frequency, gradient_accumulation_steps, convention = "
       .. "\"textbook\" | \"keras\" | \"tf_keras\" | \"keras3\" | \"torch\"; any value may be a schedule.", name, kv(sp.defaults),
-      FORMULAS[name] or "")
+      sp.kind == "Declared" and sp.doc or FORMULAS[name] or "")
     for _, c in ipairs(conventions.names) do
       local d = conventions.defaults[c] and conventions.defaults[c][name]
       if d then text = text .. string.format("\noptim.get(%q, %q): {%s}", name, c, kv(d)) end
@@ -137,13 +124,17 @@ program per tensor. Returns a constructor like optim.Adam. README: "Write your o
     col_sum = "col_sum(x)  at each element, the sum of its column", row_mean = "row_mean(x)  row_sum(x) / ncols()",
     col_mean = "col_mean(x)  col_sum(x) / nrows()", nrows = "nrows()  R: the element count over the last dimension",
     ncols = "ncols()  C: the last dimension (a vector is one row)",
+    is_zero = "is_zero(h.x)  at tracing, true if the hyperparameter x is given as the number 0 (the program is made for it: "
+      .. "SGD without momentum keeps no velocity)",
+    is_constant = "is_constant(h.x)  at tracing, true if the hyperparameter x is a number, not a schedule",
   }
   for name, text in pairs(FN) do
     help.register(optim.fn[name], "optim.fn." .. text .. "  (in an optim.define update; on plain numbers outside one)")
   end
   help.register(optim.fn, "optim.fn: the math of update functions (optim.define): sqrt, abs, sign, exp, log, pow, max, min, "
     .. "where(c, a, b), gt, ge, lt, le (1 or 0); per tensor sum, sumsq, norm, mean, numel; across parameters global_sum, "
-    .. "global_sumsq, global_norm; rows and columns row_sum, col_sum, row_mean, col_mean, nrows, ncols; matrix(x, f)")
+    .. "global_sumsq, global_norm; rows and columns row_sum, col_sum, row_mean, col_mean, nrows, ncols; matrix(x, f); "
+    .. "at tracing is_zero, is_constant")
 end
 
 return M

@@ -90,9 +90,15 @@ local function new_optimizer(sp, hp)
     local v = values[key]
     if f.kind == "bool" then
       if type(v) ~= "boolean" then fail(string.format("%s: %s must be true or false, got %s", sp.name, key, fmt(v))) end
-    elseif f.kind == "nesterov" then
-      if type(v) ~= "boolean" and v ~= "literal" then
-        fail(string.format("%s: nesterov must be true, false or \"literal\", got %s", sp.name, type(v) == "string" and string.format("%q", v) or fmt(v)))
+    elseif f.kind == "choice" then
+      local ok, said = false, {}
+      for i, c in ipairs(f.choices) do
+        ok = ok or v == c
+        said[i] = type(c) == "string" and string.format("%q", c) or tostring(c)
+      end
+      if not ok then
+        fail(string.format("%s: %s must be %s or %s, got %s", sp.name, key, table.concat(said, ", ", 1, #said - 1), said[#said],
+          type(v) == "string" and string.format("%q", v) or fmt(v)))
       end
     elseif f.kind == "opt" then
       if v ~= nil then check_value(sp, key, v, "") end
@@ -203,27 +209,17 @@ function Optimizer:hyper()
   return out
 end
 
--- Nesterov momentum in effect: with momentum 0, Keras (and the textbook) run plain SGD.
-local function nesterov_on(self)
-  local v = self.values
-  return v.nesterov and (self.sched.momentum ~= nil or v.momentum ~= 0)
-end
-
 -- Which state buffers an optimizer keeps, in kernel argument order.
 local function buffer_names(self)
-  local v, k = self.values, self.spec.kind
-  if k == "Declared" then      -- per-parameter buffers; globals and scratch live elsewhere
+  local k = self.spec.kind
+  if k == "Declared" then      -- the buffers this configuration's program uses; globals and scratch live elsewhere
     local names = {}
-    for _, list in ipairs { self.spec.state, self.spec.scalars, self.spec.rows, self.spec.cols } do
-      for _, name in ipairs(list) do names[#names + 1] = name end
+    for j = 3, #self.program.bufs do
+      local name = self.program.bufs[j]
+      if name:sub(1, 1) ~= "_" then names[#names + 1] = name end
     end
     return names
   end
-  local mom = self.sched.momentum ~= nil or (type(v.momentum) == "number" and v.momentum ~= 0) or nesterov_on(self)
-  if k == "SGD" then return mom and { "velocity" } or {} end
-  if k == "Adagrad" then return { "sum" } end
-  if k == "RMSprop" then return { "square_avg", mom and "velocity" or false, v.centered and "grad_avg" or false } end
-  if k == "Adam" then return { "m", "v", v.amsgrad and "vmax" or false } end
   if k == "Adamax" then return { "m", "u" } end
   if k == "Nadam" or k == "RAdam" then return { "m", "v" } end
   if k == "Lion" then return { "m" } end
@@ -248,12 +244,11 @@ local function state_of(self, p, i, hv)
       local init = sp.init and sp.init[name]
       if init == "p" then tensor.raw.copy_(st[name], p)
       else
-        if type(init) == "string" then init = hv[init] end
+        if type(init) == "string" then init = hv[init] or self.values[init] end    -- a fixed number is not in hv
         if init and init ~= 0 then st[name]:fill_(init) end
       end
     end
   end
-  if self.spec.kind == "Adagrad" and self.values.initial_accumulator ~= 0 then st.sum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Ftrl" then st.accum:fill_(self.values.initial_accumulator) end
   if self.spec.kind == "Rprop" then st.step_size:fill_(hv.lr) end
   -- state loaded before this parameter was seen: by its index in the list
@@ -286,10 +281,8 @@ local function hyper_table(self, hv, t, grad_scale)
   for k, x in pairs(hv) do h[k] = x end
   h.t, h.convention, h.grad_scale = t, conventions.form[v.convention], grad_scale
   h.clip_value = v.clip_value
-  h.nesterov, h.centered, h.amsgrad = nesterov_on(self), v.centered, v.amsgrad
-  h.eps_inside_sqrt = v.eps_inside_sqrt
   h.lambd, h.alpha, h.t0 = v.lambd, v.alpha, v.t0
-  h.decoupled = self.spec.decoupled or (conventions.decoupled[v.convention] and true or false)
+  h.decoupled = conventions.decoupled[v.convention] and true or false
   return h
 end
 
@@ -342,6 +335,10 @@ function Optimizer:step(params, closure, grad_norm)
     fail(self.name .. ": step's grad_norm must be a number, and cannot come with a closure (the closure makes new gradients)")
   end
   local k = self.t
+  -- t may come from a checkpoint: 2.5 or 1e300 is no step count (the kernels' C.optim.hyper checks it too)
+  if not (k >= 0 and k < 2 ^ 53 and k == math.floor(k)) then
+    fail(string.format("%s: step count t must be a whole number in 1..2^53, got %.17g", self.name, k + 1))
+  end
   local hv = self:resolve(k)
   local v = self.values
   local loss
@@ -361,11 +358,11 @@ function Optimizer:step(params, closure, grad_norm)
   end
   -- The update itself writes parameters and state in place: like torch.optim's
   -- @torch.no_grad() step, nothing here is recorded, and leaves may be written.
-  tensor.no_grad(self._update, self, params, hv, k, literal, grad_norm)
+  tensor.no_grad(self._update, self, params, hv, k, grad_norm)
   return loss
 end
 
-function Optimizer:_update(params, hv, k, literal, grad_norm)
+function Optimizer:_update(params, hv, k, grad_norm)
   local v = self.values
   C.optim.check(self.label, params)
   self.calls = self.calls + 1
@@ -386,14 +383,14 @@ function Optimizer:_update(params, hv, k, literal, grad_norm)
   if kind == "Declared" then
     self:_run_program(params, grads, hv, grad_scale, scales, value_first)
   else
-    self:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
+    self:_run_kernel(params, grads, hv, grad_scale, scales, value_first)
   end
   hv.grad_scale, hv.grad_norm = grad_scale, norm
   self.last = hv
 end
 
 -- A built-in's step: its hand-written kernel over each tensor (kernels/optim.c).
-function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_first, literal)
+function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_first)
   local v, kind = self.values, self.spec.kind
   if kind == "Nadam" then
     -- mu_t = beta1 (1 - 0.5 0.96^(psi t)): psi = 0.004 in PyTorch and tf.keras <= 2.10;
@@ -405,15 +402,13 @@ function Optimizer:_run_kernel(params, grads, hv, grad_scale, scales, value_firs
     hv.mu_prod = self.mu_prod
   end
   local ht = hyper_table(self, hv, self.t, grad_scale)
-  if literal then ht.nesterov = false end   -- gradient already taken at theta + alpha v
   if value_first then ht.clip_value = nil end
   local h = C.optim.hyper(ht)
   local names = buffer_names(self)
   for i, p in ipairs(params) do
     local st = state_of(self, p, i, hv)
-    local b1, b2, b3 = names[1], names[2], names[3]
-    C.optim.update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, b3 and st[b3] or nil,
-                   scales and scales[i])
+    local b1, b2 = names[1], names[2]
+    C.optim.update(kind, h, self.label, i, p, grads[i], b1 and st[b1] or nil, b2 and st[b2] or nil, scales and scales[i])
   end
 end
 
@@ -445,7 +440,8 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
     elseif name == "grad_scale" then values[i] = grad_scale; gs_at = i
     elseif name == "clip_value" then values[i] = value_first and math.huge or self.values.clip_value
     elseif name:sub(1, 7) == "global:" then values[i] = self.globals[name:sub(8)]
-    else values[i] = hv[name] end
+    elseif hv[name] ~= nil then values[i] = hv[name]
+    else values[i] = self.values[name] end     -- a fixed number (not schedulable)
   end
   self._scratch = self._scratch or setmetatable({}, { __mode = "k" })
   local lists = {}

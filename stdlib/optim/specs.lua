@@ -1,7 +1,9 @@
--- The built-in optimizers' specs: each one's fields (kind, validator),
--- defaults, shown fields and label order; the options common to all; the
--- Keras and PyTorch spellings. stdlib/optim.lua makes the constructors, and a
--- declaration (optim.define) gets its spec finished here too.
+-- The specs of the built-in optimizers that keep a hand-written kernel
+-- (kernels/optim.c): each one's fields (kind, validator), defaults, shown
+-- fields and label order; the options common to all; the Keras and PyTorch
+-- spellings. stdlib/optim.lua makes the constructors, and a declaration
+-- (optim.define: SGD, Adagrad, RMSprop, Adam and AdamW in optim/builtin/, the
+-- literature in optim/zoo/) gets its spec finished here too.
 local C = require "optlab.core"
 
 local function fail(msg) C.raise(msg) end
@@ -25,7 +27,8 @@ local function integer_from(lo)
 end
 
 -- Field kinds: "num" (schedulable number), "bool", "conv", "opt" (optional positive number),
--- "nesterov" (false, true: the one-gradient form, or "literal": the textbook's, with a closure).
+-- "fixed" (a number, not a schedule), "choice" (one of f.choices, a declaration's:
+-- SGD's nesterov = false, true (the one-gradient form) or "literal" (the textbook's, with a closure)).
 -- decay: Keras 2's inverse-time decay of lr, lr / (1 + decay k) (PyTorch Adagrad's lr_decay).
 -- use_ema ... gradient_accumulation_steps: Keras's base optimizer options, made into the wrappers
 -- optim.EMA and optim.Accumulate around the optimizer (optim/keras_base.lua, optim/wrap.lua).
@@ -38,17 +41,6 @@ local COMMON = {
 }
 
 local specs = {
-  SGD = { kind = "SGD", show = { "lr" }, defaults = { lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false },
-    fields = { { "momentum", "num", UNIT_OPEN }, { "dampening", "num", UNIT }, { "nesterov", "nesterov" } } },
-  Adagrad = { kind = "Adagrad", show = { "lr", "eps" }, defaults = { lr = 0.01, eps = 1e-7, initial_accumulator = 0, weight_decay = 0, eps_inside_sqrt = false },
-    fields = { { "eps", "num", NONNEG }, { "initial_accumulator", "fixed", NONNEG }, { "eps_inside_sqrt", "bool" } } },
-  RMSprop = { kind = "RMSprop", show = { "lr", "rho", "eps" }, defaults = { lr = 0.001, rho = 0.9, eps = 1e-6, momentum = 0, weight_decay = 0, nesterov = false, centered = false, eps_inside_sqrt = false },
-    fields = { { "rho", "num", UNIT }, { "eps", "num", NONNEG }, { "momentum", "num", UNIT_OPEN }, { "nesterov", "nesterov" },
-               { "centered", "bool" }, { "eps_inside_sqrt", "bool" } } },
-  Adam = { kind = "Adam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, amsgrad = false, eps_inside_sqrt = false },
-    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } } },
-  AdamW = { kind = "Adam", decoupled = true, show = { "lr", "beta1", "beta2", "eps", "weight_decay" }, defaults = { lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01, amsgrad = false, eps_inside_sqrt = false },
-    fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG }, { "amsgrad", "bool" }, { "eps_inside_sqrt", "bool" } } },
   Adamax = { kind = "Adamax", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0 },
     fields = { { "beta1", "num", UNIT_OPEN }, { "beta2", "num", UNIT_OPEN }, { "eps", "num", NONNEG } } },
   Nadam = { kind = "Nadam", show = { "lr", "beta1", "beta2", "eps" }, defaults = { lr = 0.002, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum_decay = 0.004, weight_decay = 0 },
@@ -94,7 +86,7 @@ local function finish_spec(sp, name)
   local common = sp.kind == "Declared" and DECLARED_COMMON or COMMON
   for _, list in ipairs { common, sp.fields } do
     for _, f in ipairs(list) do
-      sp.field[f[1]] = { kind = f[2], check = f[3] }
+      sp.field[f[1]] = { kind = f[2], check = f[3], choices = f.choices }
     end
   end
   -- label order: shown fields, then the spec's own fields, then common ones

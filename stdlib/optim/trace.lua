@@ -125,6 +125,21 @@ fn.ge = binary("GE", function(a, b) return a >= b and 1 or 0 end)
 fn.lt = binary("LT", function(a, b) return a < b and 1 or 0 end)
 fn.le = binary("LE", function(a, b) return a <= b and 1 or 0 end)
 fn.pow = binary("POW", function(a, b) return a ^ b end)
+-- Trace-time facts about a hyperparameter (the program is specialized on
+-- them, define.program): is_zero(h.x), x given as the number 0 (a feature
+-- switched off: SGD without momentum keeps no velocity); is_constant(h.x),
+-- x given as a number, not a schedule. On plain numbers: x == 0, true.
+local function hyper_value(x, what)
+  if type(x) == "number" then return x end
+  local ix = is_node(x) and info[x]
+  if not (ix and ix.op == "IN" and cur and cur.values[ix.args[1]] ~= nil) then
+    fail(who() .. "update: optim.fn." .. what .. " takes a hyperparameter (h.name) or a number")
+  end
+  return cur.values[ix.args[1]]
+end
+function fn.is_zero(x) return hyper_value(x, "is_zero") == 0 end
+function fn.is_constant(x) return type(hyper_value(x, "is_constant")) == "number" end
+
 function fn.where(c, a, b)
   if type(c) == "number" and type(a) == "number" and type(b) == "number" and not cur then
     if c ~= 0 then return a end
@@ -204,7 +219,7 @@ end
 
 local function trace(sp, values, clip)
   local decl = sp.decl
-  local T = { name = sp.name, cse = {}, count = 0, inputs = {} }
+  local T = { name = sp.name, cse = {}, count = 0, inputs = {}, values = values }
   local input_nodes = {}
   local function input(nm)
     if not input_nodes[nm] then
@@ -213,20 +228,24 @@ local function trace(sp, values, clip)
     end
     return input_nodes[nm]
   end
-  -- buffers: 1 p, 2 g, then the state, then the per-tensor scalars (0-based in C)
-  local bufs, bufidx = { "p", "g" }, {}
-  for _, k in ipairs(sp.state) do bufs[#bufs + 1] = k end
-  for _, k in ipairs(sp.scalars) do bufs[#bufs + 1] = k end
-  for _, k in ipairs(sp.rows) do bufs[#bufs + 1] = k end
-  for _, k in ipairs(sp.cols) do bufs[#bufs + 1] = k end
-  for i, k in ipairs(bufs) do bufidx[k] = i - 1 end
-  T.bufidx = bufidx
+  -- buffers: 0 p, 1 g, then each declared buffer when the update first reads
+  -- or writes it (0-based in C): one this configuration never touches is
+  -- neither allocated nor saved (SGD without momentum keeps no velocity)
+  local bufs, bufidx = { "p", "g" }, { p = 0, g = 1 }
   -- the size of each buffer the caller provides: "all" (the parameter's), "rows", "cols" or "one"
+  local size = {}
+  for _, list in ipairs { { sp.state, "all" }, { sp.scalars, "one" }, { sp.rows, "rows" }, { sp.cols, "cols" } } do
+    for _, k in ipairs(list[1]) do size[k] = list[2] end
+  end
   T.bufsize = { p = "all", g = "all" }
-  for _, k in ipairs(sp.state) do T.bufsize[k] = "all" end
-  for _, k in ipairs(sp.scalars) do T.bufsize[k] = "one" end
-  for _, k in ipairs(sp.rows) do T.bufsize[k] = "rows" end
-  for _, k in ipairs(sp.cols) do T.bufsize[k] = "cols" end
+  local function buf(k)
+    if not bufidx[k] then
+      bufs[#bufs + 1] = k
+      bufidx[k], T.bufsize[k] = #bufs - 1, size[k]
+    end
+    return bufidx[k]
+  end
+  local LOADOP = { all = { "LOAD", 2 }, one = { "SLOAD", 1 }, rows = { "RLOAD", 2 }, cols = { "CLOAD", 2 } }
   cur = T
   local ok, result = pcall(function()
     local p = node("LOAD", { bufidx.p }, 2, 0)
@@ -237,11 +256,9 @@ local function trace(sp, values, clip)
       local cv = input("clip_value")
       g = fn.max(-cv, fn.min(cv, g))
     end
-    local current, is_state, is_scalar = {}, {}, {}
-    for _, k in ipairs(sp.state) do current[k] = node("LOAD", { bufidx[k] }, 2, 0); is_state[k] = true end
-    for _, k in ipairs(sp.scalars) do current[k] = node("SLOAD", { bufidx[k] }, 1, 0); is_scalar[k] = true end
-    for _, k in ipairs(sp.rows) do current[k] = node("RLOAD", { bufidx[k] }, 2, 0) end
-    for _, k in ipairs(sp.cols) do current[k] = node("CLOAD", { bufidx[k] }, 2, 0) end
+    -- current[k]: the value s.k reads now; a buffer's load is made at its first read
+    local current, is_scalar = {}, {}
+    for _, k in ipairs(sp.scalars) do is_scalar[k] = true end
     local is_global = {}
     -- globals are doubles the optimizer keeps: inputs of the step, stored back from their slots
     for _, k in ipairs(sp.globals) do
@@ -253,8 +270,15 @@ local function trace(sp, values, clip)
     for k, v in pairs(current) do initial[k] = v end
     local names = {}
     for k in pairs(current) do names[#names + 1] = k end
+    for k in pairs(size) do names[#names + 1] = k end
+    table.sort(names)
     local s = setmetatable({}, {
       __index = function(_, k)
+        if current[k] == nil and size[k] and initial[k] == nil then
+          local op = LOADOP[size[k]]
+          current[k] = node(op[1], { buf(k) }, op[2], 0)
+          initial[k] = current[k]
+        end
         if current[k] == nil then
           fail(string.format("%s: update reads state '%s' that the declaration does not declare%s (state: %s)", sp.name,
             tostring(k), suggest.phrase(tostring(k), names), #names > 0 and table.concat(names, ", ") or "none"))
@@ -262,7 +286,7 @@ local function trace(sp, values, clip)
         return current[k]
       end,
       __newindex = function(_, k, v)
-        if current[k] == nil then
+        if current[k] == nil and not size[k] then
           fail(string.format("%s: update assigns state '%s' that the declaration does not declare%s (declare it in state = {...})",
             sp.name, tostring(k), suggest.phrase(tostring(k), names)))
         end
@@ -293,7 +317,8 @@ local function trace(sp, values, clip)
           fail(string.format("%s: update reads hyperparameter '%s' that the declaration does not declare%s (hyperparameters: %s)",
             sp.name, tostring(k), suggest.phrase(tostring(k), hnames), table.concat(hnames, ", ")))
         end
-        if type(d) == "boolean" then return values[k] end
+        -- booleans and choices (nesterov = true, false or "literal") are plain Lua values at tracing
+        if type(d) == "boolean" or sp.field[k].kind == "choice" then return values[k] end
         return input(k)
       end,
       __newindex = function(_, k)
@@ -305,14 +330,16 @@ local function trace(sp, values, clip)
     if type(newp) ~= "number" and not is_node(newp) then
       fail(string.format("%s: update returned a %s: it must return the new parameter value", sp.name, type(newp)))
     end
+    -- a buffer assigned is stored (at its first read's index, or a new one)
+    local function assigned(k) return current[k] ~= nil and not rawequal(current[k], initial[k]) end
     local stores = {}
     if not rawequal(newp, p) then stores[#stores + 1] = { buf = bufidx.p, value = newp } end
     for _, k in ipairs(sp.state) do
-      if not rawequal(current[k], initial[k]) then stores[#stores + 1] = { buf = bufidx[k], value = current[k] } end
+      if assigned(k) then stores[#stores + 1] = { buf = buf(k), value = current[k] } end
     end
     local sstores = {}
     for _, k in ipairs(sp.scalars) do
-      if not rawequal(current[k], initial[k]) then sstores[#sstores + 1] = { buf = bufidx[k], value = current[k] } end
+      if assigned(k) then sstores[#sstores + 1] = { buf = buf(k), value = current[k] } end
     end
     local gstores = {}
     for _, k in ipairs(sp.globals) do
@@ -322,7 +349,7 @@ local function trace(sp, values, clip)
     local rcstores = {}
     for _, list in ipairs { { sp.rows, "ROWSTORE" }, { sp.cols, "COLSTORE" } } do
       for _, k in ipairs(list[1]) do
-        if not rawequal(current[k], initial[k]) then rcstores[#rcstores + 1] = { buf = bufidx[k], name = k, value = current[k], op = list[2] } end
+        if assigned(k) then rcstores[#rcstores + 1] = { buf = buf(k), name = k, value = current[k], op = list[2] } end
       end
     end
     return { stores = stores, sstores = sstores, gstores = gstores, rcstores = rcstores, g0 = g0 }

@@ -1,5 +1,5 @@
--- optim.define: declared optimizers against the hand-written kernels (same
--- bits), against float64 references (reductions, per-tensor scalars), at 1
+-- optim.define: declared optimizers against the built-ins (same bits), against
+-- float64 references (reductions, per-tensor scalars), at 1
 -- and 2 threads; schedules, state_dict, clipping, errors at the user's line,
 -- and the program checker refusing unsound programs.
 local lib = require "lib"
@@ -9,7 +9,9 @@ local fn = optim.fn
 local T = {}
 local SIZES = { 1, 7, 300, 70001 }   -- 70001: more than one span, so threads share the work
 
--- The textbook forms of four built-ins, written as the kernels round them.
+-- The textbook forms of four built-ins, written in a script as the built-ins
+-- round them (the built-ins are declarations too, stdlib/optim/builtin/, pinned
+-- to the bits of the kernels they replaced by test_declared_builtins).
 local D = {}
 D.Adam = optim.define {
   name = "DeclAdam", doc = "Adam as kernels/optim.c writes it",
@@ -64,7 +66,7 @@ local function run(opt, n, steps, seed)
   return p, opt
 end
 
-T.declared_builtins_give_the_kernels_bits = function()
+T.declared_textbook_forms_give_the_builtins_bits = function()
   for name, ctor in pairs(D) do
     for _, n in ipairs(SIZES) do
       for threads = 1, 2 do
