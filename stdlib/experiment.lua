@@ -86,15 +86,18 @@ local function compare(spec)
   for _, k in ipairs { "epochs", "batch_size" } do
     if not compat.is_integer(cfg[k]) or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
   end
-  local seeds = ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
+  -- a tuned comparison (spec.tune, stdlib/experiment/tune.lua): its search spaces, checked before any data is read
+  local tuned = require("experiment.tune").prepare(spec, where)
+  local seeds = tuned and tuned:seeds(ov, spec) or ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
   if type(seeds) ~= "table" or #seeds == 0 then fail(where .. ": seeds must be a non-empty list of integers") end
   for _, s in ipairs(seeds) do
     if not compat.is_integer(s) or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
   end
   cfg.seeds = seeds
   if type(spec.model) ~= "function" then fail(where .. ": 'model' must be a function that builds the network") end
-  local opts = resolve_optimizers(spec.optimizers, where)
+  local opts = resolve_optimizers(tuned and tuned.list or spec.optimizers, where)
   if ov.optimizers then opts = select_optimizers(opts, ov.optimizers, where) end
+  if tuned then tuned:attach(opts, where) end
   local fit = spec.fit or function(...) return require("train").fit(...) end
   if not spec.fit then
     -- the whole configuration is checked here, once, before any data is read
@@ -109,6 +112,12 @@ local function compare(spec)
   end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
+  -- tuned: selection on a validation split of the training set, the report on the test set
+  local test = nil
+  if tuned then
+    if val == nil then fail(where .. ": a tuned comparison reports on a test set: give data = {train, test}") end
+    train, val, test = tuned:split(train, val, where)
+  end
   if spec.diagnostics ~= nil then
     -- the probe batches come from the training set: say so now, not once per run
     local d = require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where)
@@ -126,16 +135,23 @@ local function compare(spec)
   end
 
   -- every run as plain data; the same list in every process
-  local runs, fp = {}, {}
-  for i, o in ipairs(opts) do
-    for _, s in ipairs(seeds) do
-      runs[#runs + 1] = { id = #runs + 1, opt = i, label = o.label, seed = s }
-      fp[#fp + 1] = o.label .. "@" .. s
+  -- (tuned: in phases, the later ones filled in from the records of the earlier)
+  local runs, fingerprint, phases = {}, nil, nil
+  if tuned then
+    runs, fingerprint, phases = tuned:plan(opts, cfg, ds_len(train), where)
+  else
+    local fp = {}
+    for i, o in ipairs(opts) do
+      for _, s in ipairs(seeds) do
+        runs[#runs + 1] = { id = #runs + 1, opt = i, label = o.label, seed = s }
+        fp[#fp + 1] = o.label .. "@" .. s
+      end
     end
+    fingerprint = string.format("%d runs: %s", #runs, table.concat(fp, "; "))
   end
   local ctx = {
     spec = spec, cfg = cfg, opts = opts, runs = runs, fit = fit, train = train, val = val, given = given,
-    fingerprint = string.format("%d runs: %s", #runs, table.concat(fp, "; ")),
+    fingerprint = fingerprint, tuned = tuned, test = test,
     verbose = cfg.verbose or 1, gnuplot = spec.gnuplot or experiment.gnuplot,
   }
   ctx.script_path = type(args) == "table" and type(args[0]) == "string" and args[0] or nil
@@ -164,14 +180,17 @@ local function compare(spec)
     local same = type(old.runs) == "table" and #old.runs == #runs
     for i, run in ipairs(runs) do
       local r = same and old.runs[i]
-      same = same and type(r) == "table" and r.optimizer == run.label and r.seed == run.seed
+      same = same and type(r) == "table" and (run.pending or r.optimizer == run.label) and r.seed == run.seed
     end
     if not same then fail("optlab resume: the folder's script now resolves other runs than its manifest lists (" ..
                           ctx.fingerprint .. ")") end
     ctx.dir, ctx.keep_code = resume.dir, true
-    for _, run in ipairs(runs) do
-      local rec = read_record(ctx, run.id)
-      if rec and FINISHED[rec.status] then records[run.id] = rec end
+    for _, phase in ipairs(phases or { runs }) do
+      if tuned then tuned:resolve(function(id) return records[id] end) end
+      for _, run in ipairs(phase) do
+        local rec = not run.pending and read_record(ctx, run.id)
+        if rec and FINISHED[rec.status] then records[run.id] = rec end
+      end
     end
   end
 
@@ -190,8 +209,10 @@ local function compare(spec)
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
       step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
+      test_size = test and ds_len(test) or nil,
+      tune = tuned and tuned:describe(ds_len(train), ds_len(val), ds_len(test)) or nil,
     },
-    runs = report.array(), data_files = data_files(train, val),
+    runs = report.array(), data_files = data_files(train, val, test),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
@@ -228,6 +249,7 @@ local function compare(spec)
   if not ctx.quiet then
     print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d, %s; run folder %s",
                         cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, report.data_sizes(ctx.manifest.config), ctx.dir))
+    if tuned then print("tuned: " .. ctx.manifest.config.tune) end
   end
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
@@ -239,32 +261,41 @@ local function compare(spec)
   end
   guarded(save_progress, ctx, records)
   if sys.interrupted() then ctx.interrupted = "during start-up" end
-  local pending = {}
-  for _, run in ipairs(runs) do if not records[run.id] then pending[#pending + 1] = run end end
+  local npending = 0
+  for _, run in ipairs(runs) do if not records[run.id] then npending = npending + 1 end end
   if resume and not ctx.quiet then
-    print(string.format("optlab resume: %d of %d runs finished before; running %d", #runs - #pending, #runs, #pending))
+    print(string.format("optlab resume: %d of %d runs finished before; running %d", #runs - npending, #runs, npending))
   end
-  if ctx.interrupted or ctx.write_error then
-    -- nothing runs
-  elseif jobs > 1 and #pending > 1 then
-    ctx.at_once = math.min(jobs, #pending)
-    sched.run_parallel(ctx, ctx.at_once, records, pending, function() guarded(save_progress, ctx, records) end)
-    if sys.interrupted() then ctx.interrupted = "during the runs" end
-    guarded(save_progress, ctx, records)
-  else
-    for _, run in ipairs(pending) do
-      if sys.interrupted() then ctx.interrupted = "between runs" break end
-      local rec = execute(ctx, run)
-      records[run.id] = rec
-      if not guarded(write_record, ctx, rec) then
-        ctx.unsaved = run.label .. " seed " .. run.seed
-        break
-      end
-      if not (guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then break end
-      if rec.status == "interrupted" then
-        ctx.interrupted = "during a run"
-        if not ctx.quiet then print("experiment: interrupted; writing what finished") end
-        break
+  -- one phase, or a tuned comparison's phases in turn: each waits for the records of the one before
+  for _, phase in ipairs(phases or { runs }) do
+    if tuned then tuned:resolve(function(id) return records[id] end) end
+    local pending, unresolved = {}, false
+    for _, run in ipairs(phase) do
+      if not records[run.id] then pending[#pending + 1] = run end
+      unresolved = unresolved or run.pending
+    end
+    if ctx.interrupted or ctx.write_error or ctx.unsaved or unresolved then
+      break   -- nothing more runs (unresolved: a run before had no record; resume runs the rest)
+    elseif jobs > 1 and #pending > 1 then
+      ctx.at_once = math.max(ctx.at_once, math.min(jobs, #pending))
+      sched.run_parallel(ctx, math.min(jobs, #pending), records, pending, function() guarded(save_progress, ctx, records) end)
+      if sys.interrupted() then ctx.interrupted = "during the runs" end
+      guarded(save_progress, ctx, records)
+    else
+      for _, run in ipairs(pending) do
+        if sys.interrupted() then ctx.interrupted = "between runs" break end
+        local rec = execute(ctx, run)
+        records[run.id] = rec
+        if not guarded(write_record, ctx, rec) then
+          ctx.unsaved = run.label .. " seed " .. run.seed
+          break
+        end
+        if not (guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then break end
+        if rec.status == "interrupted" then
+          ctx.interrupted = "during a run"
+          if not ctx.quiet then print("experiment: interrupted; writing what finished") end
+          break
+        end
       end
     end
   end
