@@ -455,9 +455,9 @@ function M:describe(train_size, val_size, test_size)
            or o.method == "random" and string.format("random search (%d trials, drawn from seed %d)", self.rungs[1].trials, self.seed)
            or string.format("successive halving (eta %d, synchronous rungs: %s)", o.eta, table.concat(rs, ", "))
   return string.format("%s per optimizer, %d training steps each; selection on %s of a %s-example validation split " ..
-                       "(trained on %s examples, seed %d); the best rerun with seeds %s and reported on the %s-example test set",
+                       "(trained on %s examples, seed %d); the best rerun with seed%s %s and reported on the %s-example test set",
                        how, cost(self.rungs, self.spe), o.metric, report.thousands(val_size), report.thousands(train_size),
-                       self.seed, table.concat(self.cfg.seeds, ", "), report.thousands(test_size))
+                       self.seed, #self.cfg.seeds > 1 and "s" or "", table.concat(self.cfg.seeds, ", "), report.thousands(test_size))
 end
 
 function M:manifest(records)
