@@ -209,7 +209,7 @@ local function compare(spec)
       metrics = report.array(cfg.metrics), train_limit = cfg.train_limit, val_limit = cfg.val_limit,
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
       step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
-      test_size = test and ds_len(test) or nil,
+      test_size = test and ds_len(test) or nil, problem = spec.problem,
       tune = tuned and tuned:describe(ds_len(train), ds_len(val), ds_len(test)) or nil,
     },
     runs = report.array(), data_files = data_files(train, val, test),

@@ -225,7 +225,7 @@ local function finish(ctx, records)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   write_logs(ctx, list)
   local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot, shown)
-  local tuned_md
+  local tuned_md, sections
   if tuned then
     report.write_file(ctx.dir .. "/trials.csv", tuned:trials_csv(records))
     local name = not sys.interrupted() and tuned:sensitivity(ctx.dir, records)
@@ -236,6 +236,9 @@ local function finish(ctx, records)
       if r and not r.rendered then plots.rendered, plots.message, plots.interrupted = false, r.message, r.interrupted end
     end
     local th, tr = tuned:table(records)
+    sections = { { title = "Tuning", header = th, rows = tr,
+                   text = ctx.manifest.config.tune .. ". Every trial: trials.csv. The tables below show the reruns of " ..
+                          "each optimizer's best configuration: their val_ columns are on the test set." } }
     tuned_md = { "## Tuning", "", ctx.manifest.config.tune .. ".", "",
                  report.md_table(th, tr), "",
                  "Every trial: trials.csv (its hyperparameters, rung, steps and " .. tuned.opt.metric .. ")" ..
@@ -286,7 +289,7 @@ local function finish(ctx, records)
                 (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
   report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
   report.write_file(ctx.dir .. "/report.html",
-                    report.html(ctx.dir, ctx.cfg.name, summary, nseeds, manifest, manifest.missing, plots))
+                    report.html(ctx.dir, ctx.cfg.name, summary, nseeds, manifest, manifest.missing, plots, sections))
   local code, why = outcome(ctx, records)
   if not ctx.quiet then
     print()

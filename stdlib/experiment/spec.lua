@@ -11,7 +11,7 @@ local SPEC_KEYS = {
   model = true, loss = true, metrics = true, batch_size = true, epochs = true, seed = true, seeds = true,
   optimizers = true, callbacks = true, verbose = true, train_limit = true, val_limit = true,
   runs_dir = true, jobs = true, fit = true, arg = true, gnuplot = true, step_stride = true, diagnostics = true,
-  tune = true,
+  tune = true, problem = true,
 }
 
 -- Command-line keys: how to parse and check each.
