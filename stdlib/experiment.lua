@@ -379,6 +379,8 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   verbose, runs_dir, jobs (runs at once; default one per core, sharing the cores), description,
   fit (a replacement for train.fit), gnuplot, step_stride (steps.csv: every k-th step; default every step up to
   100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
+  tune        a tuned comparison: search spaces in the optimizer entries ({"SGD", lr = tune.log_uniform(1e-3, 1)}),
+              tune = {method = "random" | "grid" | "halving", trials = N | steps = N, seeds = {1, 2, 3}}; help(tune)
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])

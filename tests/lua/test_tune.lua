@@ -257,6 +257,26 @@ function T.a_killed_tuned_comparison_resumes_to_the_same_result()
   check(vrc == 0 and vout:find("OK, every metric matches bit for bit", 1, true), "verify after resume:\n" .. vout)
 end
 
+function T.a_budget_in_steps_runs_the_trials_that_fit()
+  -- 324 training examples (360 less the 10% validation split) in batches of 40: 9 steps an
+  -- epoch, 18 a two-epoch trial; 45 steps hold two trials, not three
+  local ds = data.blobs { n = 480, centers = 3, std = 2.5, seed = 7 }
+  local tr, te = ds:split { validation = 0.25 }
+  local r = experiment.compare {
+    name = "steps", data = { tr, te }, arg = {}, runs_dir = TMP .. "/steps", verbose = 0, gnuplot = "no-such-gnuplot",
+    model = function() return nn.Sequential { input = { 2 }, nn.Dense { 3, activation = "softmax" } } end,
+    batch_size = 40, epochs = 2,
+    optimizers = { { "SGD", lr = tune.log_uniform(1e-3, 1) }, { "Adam", lr = tune.log_uniform(1e-4, 0.3) } },
+    tune = { method = "random", steps = 45, seeds = { 1 } },
+  }
+  check(r.exit_status == 0, "exit status " .. tostring(r.exit_status))
+  local t = r.manifest.tune
+  check(t.steps_per_epoch == 9 and t.rungs[1].trials == 2 and t.steps_per_optimizer == 36,
+        string.format("%s steps an epoch, %s trials, %s steps", tostring(t.steps_per_epoch), tostring(t.rungs[1].trials),
+                      tostring(t.steps_per_optimizer)))
+  check(#trials(r.dir) == 4, "trials.csv rows")
+end
+
 ---------------------------------------------------------------- errors at the user's line
 
 -- Runs code as the file user.lua; returns the error message.
@@ -296,6 +316,8 @@ function T.errors_name_the_users_line()
       "user.lua:3: experiment.compare: tune has no field 'tirals' (did you mean 'trials'?)" },
     { compare_code([[{ { "SGD", lr = tune.choice{ 0.1, 0.01 } }, { "Adam", lr = tune.choice{ 0.1 } } }]], [[{ method = "grid" }]]),
       "user.lua:3: experiment.compare: tune.grid: the optimizers' grids differ in size (SGD 2, Adam 1 configurations)" },
+    { compare_code([[{ { "SGD", lr = tune.log_uniform(1e-3, 1) } }]], [[{ method = "random", steps = 5 }]]),
+      "user.lua:3: experiment.compare: tune.steps = 5 is less than one trial (20 steps: 10 epochs of 2 steps)" },
     { compare_code([[{ { "SGD", lr = tune.log_uniform(1e-3, 1) } }]], [[nil]]),
       "user.lua:3: experiment.compare: an optimizer entry has a search space" },
   }
