@@ -76,6 +76,11 @@ local function compare(spec)
     if ov[k] ~= nil then cfg[k] = ov[k] end
   end
   cfg.name = cfg.name or "experiment"
+  -- problem=<name>: experiment.benchmark's child runs one problem's comparison
+  if ov.problem and not (type(spec.problem) == "table" and spec.problem.name == ov.problem) then
+    fail(where .. ": problem=" .. ov.problem .. " names a problem of experiment.benchmark; this comparison is " ..
+         (type(spec.problem) == "table" and ("of problem " .. tostring(spec.problem.name)) or "not a benchmark's"))
+  end
   cfg.epochs = cfg.epochs or 10
   cfg.batch_size = cfg.batch_size or 32
   cfg.loss = spec.loss or "cross_entropy"
@@ -361,6 +366,9 @@ function experiment.resume_main(argv) return require("rerun").resume_main(argv) 
 require("landscape.run").attach(experiment, { resolve_optimizers = resolve_optimizers, run_dir = run_dir, keep_copy = keep_copy,
   sync_code = sync_code, git_info = git_info, cpu_model = cpu_model, lua_release = lua_release,
   utc = utc, abspath = abspath, word = word })
+
+-- experiment.benchmark: tuned comparisons on several problems (stdlib/experiment/benchmark.lua).
+require "experiment.benchmark"
 
 -- ---- help ------------------------------------------------------------------
 local help = require "help"

@@ -450,7 +450,9 @@ end
 function M:describe(train_size, val_size, test_size)
   local o = self.opt
   local rs = {}
-  for _, r in ipairs(self.rungs) do rs[#rs + 1] = string.format("%d trials x %d epochs", r.trials, r.epochs) end
+  for _, r in ipairs(self.rungs) do
+    rs[#rs + 1] = string.format("%d trial%s x %d epoch%s", r.trials, r.trials == 1 and "" or "s", r.epochs, r.epochs == 1 and "" or "s")
+  end
   local how = o.method == "grid" and string.format("grid search (%d configurations)", self.rungs[1].trials)
            or o.method == "random" and string.format("random search (%d trials, drawn from seed %d)", self.rungs[1].trials, self.seed)
            or string.format("successive halving (eta %d, synchronous rungs: %s)", o.eta, table.concat(rs, ", "))
@@ -506,7 +508,8 @@ function M:sensitivity(dir, records)
   report.write_file(dir .. "/sensitivity.dat", "# " .. metric .. " of every first-rung trial against its lr; " ..
                     "one block per optimizer (gnuplot's index)\n" .. table.concat(blocks, "\n\n\n") .. "\n")
   local rung = self.rungs[1]
-  local panel = { title = string.format("%s after %d epoch%s against lr (every trial)", metric, rung.epochs,
+  local panel = { title = string.format("%s after %d epoch%s against lr (every first-rung trial; its other " ..
+                                        "hyperparameters as trials.csv lists them)", metric, rung.epochs,
                                         rung.epochs == 1 and "" or "s"),
                   xlabel = "learning rate (log scale)", ylabel = metric, y = yr, ylog = false, xlog = xr, clauses = clauses }
   report.write_file(dir .. "/sensitivity.gp", P.figure_gp("sensitivity", "hyperparameter sensitivity", 900, { panel }, 1, labels,

@@ -110,7 +110,8 @@ report._log_axis = log_axis
 
 -- A figure of panels (rows x cols) with one legend below them all: panels =
 -- { {title, xlabel, ylabel, y = range (log when it can be), ylog = false to keep it
--- linear or "positive" for a log axis that leaves non-positive values out, xtics_1 = true,
+-- linear or "positive" for a log axis that leaves non-positive values out, yrange = "[lo:hi]" for a
+-- fixed linear one, xlog = a range for a log x axis (a learning rate), xtics_1 = true,
 -- clauses = {plot clauses}} }; labels: the legend's entries
 -- (optimizer i in colour i), drawn by a last full-width plot of its own: a key inside
 -- a panel is only as wide as the panel and would stack its entries.
@@ -154,6 +155,7 @@ local function figure_gp(name, title, w, panels, cols, labels, note)
     -- a linear axis keeps 5% of headroom either side, so that a constant curve
     -- (a fixed lr) does not lie on the frame
     if ax then lines[#lines + 1] = ax .. "\n  set offsets 0, 0, 0, 0"
+    elseif panel.yrange then lines[#lines + 1] = "  unset logscale y\n  set yrange " .. panel.yrange .. "\n  set ytics autofreq\n  set offsets 0, 0, 0, 0"
     else lines[#lines + 1] = "  unset logscale y\n  set yrange [*:*]\n  set ytics autofreq\n  set offsets 0, 0, graph 0.05, graph 0.05" end
     lines[#lines + 1] = "  plot " .. table.concat(panel.clauses, ", \\\n       ")
     if p == 1 then lines[#lines + 1] = "  unset label 98" end
