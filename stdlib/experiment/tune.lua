@@ -171,7 +171,7 @@ function M:attach(opts, where)
   self.opts = opts
 end
 
--- The seeds: the experiment's (the trials train with it, the draws depend on it), and the reruns'.
+-- Two kinds of seed: the experiment's (the trials train with it, the draws depend on it), and the reruns'.
 function M:seeds(ov, spec)
   self.seed = ov.seed or spec.seed or 1
   return ov.seeds or self.opt.seeds or spec.seeds or { 1, 2, 3 }
