@@ -8,7 +8,9 @@
 -- tuned, its learning rate is searched like everyone else's and the ranking is a
 -- statement about the optimizers rather than about their defaults.
 --
--- Time on a 2-core machine with `make data`'s 8,000/2,000 digits: see README.
+-- Time on a 2-core machine with `make data`'s 8,000/2,000 digits: 3 min 10 s for 45 runs (measured
+-- with `time` while other jobs kept the load average near 5; 1 min 50 s of CPU). What to expect:
+-- tuned, Adadelta (lr ~ 4.5) ranks first, Adam second, SGD third on the test set (0.967, 0.961, 0.955).
 -- Quick look: optlab experiments/tuned_comparison.lua train_limit=2000 epochs=1
 return experiment.compare(problems.keras_cnn {
   name = "tuned-comparison",

@@ -359,7 +359,11 @@ end
 local function hp_text(hp)
   if not hp then return "-" end
   local t = {}
-  for _, k in ipairs(sorted_keys(hp)) do t[#t + 1] = k .. "=" .. tostring(hp[k]) end
+  for _, k in ipairs(sorted_keys(hp)) do
+    local v = hp[k]
+    -- %.10g: the same text for 0 and 0.0 (a manifest read back), on both VMs
+    t[#t + 1] = k .. "=" .. (type(v) == "number" and string.format("%.10g", v) or tostring(v))
+  end
   return table.concat(t, ", ")
 end
 M.hp_text = hp_text
