@@ -82,6 +82,11 @@ local function compare(spec)
     if ov[k] ~= nil then cfg[k] = ov[k] end
   end
   cfg.name = cfg.name or "experiment"
+  -- problem=<name>: experiment.benchmark's child runs one problem's comparison
+  if ov.problem and not (type(spec.problem) == "table" and spec.problem.name == ov.problem) then
+    fail(where .. ": problem=" .. ov.problem .. " names a problem of experiment.benchmark; this comparison is " ..
+         (type(spec.problem) == "table" and ("of problem " .. tostring(spec.problem.name)) or "not a benchmark's"))
+  end
   cfg.epochs = cfg.epochs or 10
   cfg.batch_size = cfg.batch_size or 32
   cfg.loss = spec.loss or "cross_entropy"
@@ -92,15 +97,18 @@ local function compare(spec)
   for _, k in ipairs { "epochs", "batch_size" } do
     if not compat.is_integer(cfg[k]) or cfg[k] < 1 then fail(where .. ": " .. k .. " must be a positive integer") end
   end
-  local seeds = ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
+  -- a tuned comparison (spec.tune, stdlib/experiment/tune.lua): its search spaces, checked before any data is read
+  local tuned = require("experiment.tune").prepare(spec, where)
+  local seeds = tuned and tuned:seeds(ov, spec) or ov.seeds or (ov.seed and { ov.seed }) or spec.seeds or { spec.seed or 1 }
   if type(seeds) ~= "table" or #seeds == 0 then fail(where .. ": seeds must be a non-empty list of integers") end
   for _, s in ipairs(seeds) do
     if not compat.is_integer(s) or s < 0 then fail(where .. ": seeds must be non-negative integers, got " .. tostring(s)) end
   end
   cfg.seeds = seeds
   if type(spec.model) ~= "function" then fail(where .. ": 'model' must be a function that builds the network") end
-  local opts = resolve_optimizers(spec.optimizers, where)
+  local opts = resolve_optimizers(tuned and tuned.list or spec.optimizers, where)
   if ov.optimizers then opts = select_optimizers(opts, ov.optimizers, where) end
+  if tuned then tuned:attach(opts, where) end
   local fit = spec.fit or function(...) return require("train").fit(...) end
   if not spec.fit then
     -- the whole configuration is checked here, once, before any data is read
@@ -118,6 +126,12 @@ local function compare(spec)
   end
   local train, val = resolve_data(setmetatable({ train_limit = cfg.train_limit, val_limit = cfg.val_limit },
                                                { __index = spec }), where)
+  -- tuned: selection on a validation split of the training set, the report on the test set
+  local test = nil
+  if tuned then
+    if val == nil then fail(where .. ": a tuned comparison reports on a test set: give data = {train, test}") end
+    train, val, test = tuned:split(train, val, where)
+  end
   if spec.diagnostics ~= nil then
     -- the probe batches come from the training set: say so now, not once per run
     local d = require("train").diagnostics._options(spec.diagnostics, cfg.batch_size, where)
@@ -135,16 +149,23 @@ local function compare(spec)
   end
 
   -- every run as plain data; the same list in every process
-  local runs, fp = {}, {}
-  for i, o in ipairs(opts) do
-    for _, s in ipairs(seeds) do
-      runs[#runs + 1] = { id = #runs + 1, opt = i, label = o.label, seed = s }
-      fp[#fp + 1] = o.label .. "@" .. s
+  -- (tuned: in phases, the later ones filled in from the records of the earlier)
+  local runs, fingerprint, phases = {}, nil, nil
+  if tuned then
+    runs, fingerprint, phases = tuned:plan(opts, cfg, ds_len(train), where)
+  else
+    local fp = {}
+    for i, o in ipairs(opts) do
+      for _, s in ipairs(seeds) do
+        runs[#runs + 1] = { id = #runs + 1, opt = i, label = o.label, seed = s }
+        fp[#fp + 1] = o.label .. "@" .. s
+      end
     end
+    fingerprint = string.format("%d runs: %s", #runs, table.concat(fp, "; "))
   end
   local ctx = {
     spec = spec, cfg = cfg, opts = opts, runs = runs, fit = fit, train = train, val = val, given = given,
-    fingerprint = string.format("%d runs: %s", #runs, table.concat(fp, "; ")),
+    fingerprint = fingerprint, tuned = tuned, test = test,
     verbose = cfg.verbose or 1, gnuplot = spec.gnuplot or experiment.gnuplot,
     shard = shard,   -- nil, or the slice of the runs this process runs (shard.lua)
   }
@@ -174,22 +195,31 @@ local function compare(spec)
     local same = type(old.runs) == "table" and #old.runs == #runs
     for i, run in ipairs(runs) do
       local r = same and old.runs[i]
-      same = same and type(r) == "table" and r.optimizer == run.label and r.seed == run.seed
+      same = same and type(r) == "table" and (run.pending or r.optimizer == run.label) and r.seed == run.seed
     end
     if not same then fail("optlab resume: the folder's script now resolves other runs than its manifest lists (" ..
                           ctx.fingerprint .. ")") end
     ctx.dir, ctx.keep_code = resume.dir, true
-    for _, run in ipairs(runs) do
-      local rec = shard_.owns(ctx, run) and read_record(ctx, run.id)
-      if rec and FINISHED[rec.status] then records[run.id] = rec end
+    for _, phase in ipairs(phases or { runs }) do
+      if tuned then tuned:resolve(function(id) return records[id] end) end
+      for _, run in ipairs(phase) do
+        local rec = not run.pending and shard_.owns(ctx, run) and read_record(ctx, run.id)
+        if rec and FINISHED[rec.status] then records[run.id] = rec end
+      end
     end
   end
 
   -- data_parallel under mpirun or srun: the ranks train each run together (train.fit's
   -- distributed steps), one run after another; rank 0 writes the folder, the others follow.
+  if tuned and (shard or mpi.distributed() or (dp and dp.size > 1)) then
+    fail(where .. ": a tuned comparison runs in phases, each chosen from the records of the one before, so it runs " ..
+         "on one machine: not with --shard, nor under mpirun or srun")
+  end
   if dp and dp.size > 1 and dp.rank ~= 0 then
     local pending = {}
-    for _, run in ipairs(runs) do if not records[run.id] then pending[#pending + 1] = run end end
+    for _, run in ipairs(runs) do
+      if not records[run.id] and shard_.owns(ctx, run) then pending[#pending + 1] = run end
+    end
     return follow(ctx, pending)
   end
   -- Under mpirun or srun: rank 0 coordinates and writes the folder, the others run
@@ -221,8 +251,10 @@ local function compare(spec)
       train_size = ds_len(train), validation_size = val and ds_len(val) or 0, optimizers = optlist,
       step_stride = cfg.step_stride, diagnostics = spec.diagnostics,
       data_parallel = dp and { shards = dp.shards } or nil,
+      test_size = test and ds_len(test) or nil, problem = spec.problem,
+      tune = tuned and tuned:describe(ds_len(train), ds_len(val), ds_len(test)) or nil,
     },
-    runs = report.array(), data_files = data_files(train, val),
+    runs = report.array(), data_files = data_files(train, val, test),
     optlab = { version = C.version, commit = commit, dirty = dirty, executable = exe },
     lua = lua_release(exe), blis = sys.blis_version(), blis_kernels = sys.blis_arch(), threads = sys.threads(),
     cpu = cpu_model(), host = report.shell_line("uname -srm"), start_time = utc(os.time()),
@@ -270,6 +302,7 @@ local function compare(spec)
                           #ctx.manifest.shard.runs > 0 and table.concat(ctx.manifest.shard.runs, ", ") or "none",
                           #ctx.manifest.shard.runs, #runs, shard_.RULE))
     end
+    if tuned then print("tuned: " .. ctx.manifest.config.tune) end
   end
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
@@ -281,45 +314,53 @@ local function compare(spec)
   end
   guarded(save_progress, ctx, records)
   if sys.interrupted() then ctx.interrupted = "during start-up" end
-  local pending = {}
-  for _, run in ipairs(runs) do
-    if not records[run.id] and shard_.owns(ctx, run) then pending[#pending + 1] = run end
-  end
+  local npending = 0
+  for _, run in ipairs(runs) do if not records[run.id] and shard_.owns(ctx, run) then npending = npending + 1 end end
   if resume and not ctx.quiet then
     local mine = shard and #ctx.manifest.shard.runs or #runs
-    print(string.format("optlab resume: %d of %d runs finished before; running %d%s", mine - #pending, mine, #pending,
+    print(string.format("optlab resume: %d of %d runs finished before; running %d%s", mine - npending, mine, npending,
                         shard and string.format(" (shard %d of %d)", shard.index, shard.count) or ""))
   end
-  if distributed then
-    -- always: the other ranks wait for rank 0's word, even when nothing is left to run
-    ctx.at_once, ctx.ranks = C.mpi.size(), C.mpi.size()
-    mpi.coordinate(ctx, records, pending, function(rec)
-      records[rec.id] = rec
-      if not guarded(write_record, ctx, rec) then ctx.unsaved = ctx.unsaved or (rec.label .. " seed " .. rec.seed) end
-      if guarded(sync_code, ctx) then guarded(save_progress, ctx, records) end
-    end)
-    if sys.interrupted() and not ctx.interrupted then ctx.interrupted = "during the runs" end
-  elseif ctx.interrupted or ctx.write_error then
-    -- nothing runs
-  elseif jobs > 1 and #pending > 1 then
-    ctx.at_once = math.min(jobs, #pending)
-    sched.run_parallel(ctx, ctx.at_once, records, pending, function() guarded(save_progress, ctx, records) end)
-    if sys.interrupted() then ctx.interrupted = "during the runs" end
-    guarded(save_progress, ctx, records)
-  else
-    for _, run in ipairs(pending) do
-      if sys.interrupted() then ctx.interrupted = "between runs" break end
-      local rec = execute(ctx, run)
-      records[run.id] = rec
-      if not guarded(write_record, ctx, rec) then
-        ctx.unsaved = run.label .. " seed " .. run.seed
-        break
-      end
-      if not (guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then break end
-      if rec.status == "interrupted" then
-        ctx.interrupted = "during a run"
-        if not ctx.quiet then print("experiment: interrupted; writing what finished") end
-        break
+  -- one phase, or a tuned comparison's phases in turn: each waits for the records of the one before
+  for _, phase in ipairs(phases or { runs }) do
+    if tuned then tuned:resolve(function(id) return records[id] end) end
+    local pending, unresolved = {}, false
+    for _, run in ipairs(phase) do
+      if not records[run.id] and shard_.owns(ctx, run) then pending[#pending + 1] = run end
+      unresolved = unresolved or run.pending
+    end
+    if distributed then
+      -- always: the other ranks wait for rank 0's word, even when nothing is left to run
+      -- (one phase only: a tuned comparison is refused across ranks above)
+      ctx.at_once, ctx.ranks = C.mpi.size(), C.mpi.size()
+      mpi.coordinate(ctx, records, pending, function(rec)
+        records[rec.id] = rec
+        if not guarded(write_record, ctx, rec) then ctx.unsaved = ctx.unsaved or (rec.label .. " seed " .. rec.seed) end
+        if guarded(sync_code, ctx) then guarded(save_progress, ctx, records) end
+      end)
+      if sys.interrupted() and not ctx.interrupted then ctx.interrupted = "during the runs" end
+    elseif ctx.interrupted or ctx.write_error or ctx.unsaved or unresolved then
+      break   -- nothing more runs (unresolved: a run before had no record; resume runs the rest)
+    elseif jobs > 1 and #pending > 1 then
+      ctx.at_once = math.max(ctx.at_once, math.min(jobs, #pending))
+      sched.run_parallel(ctx, math.min(jobs, #pending), records, pending, function() guarded(save_progress, ctx, records) end)
+      if sys.interrupted() then ctx.interrupted = "during the runs" end
+      guarded(save_progress, ctx, records)
+    else
+      for _, run in ipairs(pending) do
+        if sys.interrupted() then ctx.interrupted = "between runs" break end
+        local rec = execute(ctx, run)
+        records[run.id] = rec
+        if not guarded(write_record, ctx, rec) then
+          ctx.unsaved = run.label .. " seed " .. run.seed
+          break
+        end
+        if not (guarded(sync_code, ctx) and guarded(save_progress, ctx, records)) then break end
+        if rec.status == "interrupted" then
+          ctx.interrupted = "during a run"
+          if not ctx.quiet then print("experiment: interrupted; writing what finished") end
+          break
+        end
       end
     end
   end
@@ -387,6 +428,9 @@ require("landscape.run").attach(experiment, { resolve_optimizers = resolve_optim
   sync_code = sync_code, git_info = git_info, cpu_model = cpu_model, lua_release = lua_release,
   utc = utc, abspath = abspath, word = word })
 
+-- experiment.benchmark: tuned comparisons on several problems (stdlib/experiment/benchmark.lua).
+require "experiment.benchmark"
+
 -- ---- help ------------------------------------------------------------------
 local help = require "help"
 do
@@ -406,6 +450,8 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics)),
   data_parallel (true | {shards = n}: every run trains with train.fit's distributed = true; under mpirun the ranks
   train each run together, one run after another; help(train.distributed))
+  tune        a tuned comparison: search spaces in the optimizer entries ({"SGD", lr = tune.log_uniform(1e-3, 1)}),
+              tune = {method = "random" | "grid" | "halving", trials = N | steps = N, seeds = {1, 2, 3}}; help(tune)
 The configuration (including loss and metric names) is checked before any data is read.
 Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 Under mpirun or srun the runs go across the ranks: rank 0 hands them out and writes the one folder.

@@ -7,7 +7,7 @@ compat = require "compat"
 local M = { core = C, sys = C.sys, version = C.version, compat = compat }
 sys = C.sys
 
-local modules = { "help", "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report", "serial" }
+local modules = { "help", "tensor", "nn", "optim", "schedule", "data", "train", "experiment", "report", "serial", "tune", "problems" }
 for _, name in ipairs(modules) do
   local mod = require(name)
   M[name] = mod

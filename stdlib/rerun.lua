@@ -274,6 +274,8 @@ function rerun.verify_main(argv)
   local rerun_m = ok and last and last.manifest or nil
   local rerun_logs = {}
   for _, file in ipairs(LOG_FILES) do rerun_logs[file] = ok and last and report.read_file(last.dir .. "/" .. file) or nil end
+  -- a tuned comparison's trials.csv: which trials ran, what they scored, which were kept (no timing in it)
+  local rerun_trials = ok and last and report.read_file(last.dir .. "/trials.csv") or nil
   os.execute("rm -rf " .. report.shell_quote(tmp))   -- pass or fail, no temporary folder stays
   if not ok or not last or not rerun_csv then
     io.stderr:write("optlab verify: the rerun failed: " .. tostring(err or "the script did not call experiment.compare") .. "\n")
@@ -316,6 +318,16 @@ function rerun.verify_main(argv)
           end
         end
       end
+    end
+  end
+  local trials = report.read_file(dir .. "/trials.csv")
+  if (trials or rerun_trials) and not tol then   -- within a tolerance, metrics.csv says it
+    if trials ~= rerun_trials then
+      problems[#problems + 1] = not trials and "the folder has no trials.csv, which the rerun wrote" or
+        not rerun_trials and "the folder has a trials.csv, which the rerun did not write" or
+        "trials.csv differs from the rerun's (other trials, scores or selections)"
+    else
+      lines[#lines + 1] = string.format("  %-40s the same trials, scores and selections", "trials.csv")
     end
   end
   local per_step = {}

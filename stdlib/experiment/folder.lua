@@ -203,7 +203,7 @@ local function missing_list(ctx, records)
     elseif r == nil then what = "not run"
     elseif r.status == "failed" then what = "failed: " .. (r.error or "?")
     elseif r.status == "interrupted" or r.status == "stopped" then
-      what = string.format("%s after %d of %d epochs", r.status, report.epochs_of(r.history), ctx.cfg.epochs)
+      what = string.format("%s after %d of %d epochs", r.status, report.epochs_of(r.history), run.epochs or ctx.cfg.epochs)
       if r.stopped and r.stopped ~= r.status then what = what .. " (" .. tostring(r.stopped) .. ")" end
     end
     if what then out[#out + 1] = string.format("%s seed %d: %s", run.label, run.seed, what) end
@@ -259,6 +259,7 @@ local function save_progress(ctx, records)
   local list = ordered(ctx, records)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   write_logs(ctx, list)
+  if ctx.tuned then report.write_file(ctx.dir .. "/trials.csv", ctx.tuned:trials_csv(records)) end
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest_of(ctx, records, false)) .. "\n")
 end
 
@@ -295,18 +296,46 @@ end
 local function finish(ctx, records)
   local list = ordered(ctx, records)
   local nseeds = #ctx.cfg.seeds
-  local summary = report.summarize(ctx.opts, list)
+  -- a tuned comparison's tables and plots show the reruns of the best; trials.csv the trials
+  local tuned = ctx.tuned
+  local shown = tuned and tuned:finals(records) or list
+  local summary = report.summarize(ctx.opts, shown)
   local tables = report.tables_text(summary, nseeds, ctx.manifest.config)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   write_logs(ctx, list)
-  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot, list)
+  local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot, shown)
+  local tuned_md, sections
+  if tuned then
+    report.write_file(ctx.dir .. "/trials.csv", tuned:trials_csv(records))
+    local name = not sys.interrupted() and tuned:sensitivity(ctx.dir, records)
+    if name then
+      plots.names = plots.names or {}
+      plots.names[#plots.names + 1] = name
+      local r = plots.rendered and report.render(ctx.dir, { name }, ctx.gnuplot, plots.files or {})
+      if r and not r.rendered then plots.rendered, plots.message, plots.interrupted = false, r.message, r.interrupted end
+    end
+    local th, tr = tuned:table(records)
+    sections = { { title = "Tuning", header = th, rows = tr,
+                   text = ctx.manifest.config.tune .. ". Every trial: trials.csv. The tables below show the reruns of " ..
+                          "each optimizer's best configuration: their val_ columns are on the test set." } }
+    tuned_md = { "## Tuning", "", ctx.manifest.config.tune .. ".", "",
+                 report.md_table(th, tr), "",
+                 "Every trial: trials.csv (its hyperparameters, rung, steps and " .. tuned.opt.metric .. ")" ..
+                 (name and "; the metric against lr: sensitivity.svg." or "."), "",
+                 "The tables below show the reruns of each optimizer's best configuration: their val_ columns are " ..
+                 "on the test set.", "" }
+    tables = "Tuning: " .. ctx.manifest.config.tune .. "\n" .. report.text_table(th, tr) .. "\n\n" ..
+             "The reruns of the best (val_ columns: the test set)\n" .. tables
+  end
   if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
   local manifest = manifest_of(ctx, records, true)
   manifest.plots = { rendered = plots.rendered, message = plots.message }
+  manifest.tune = tuned and tuned:manifest(records) or nil
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest) .. "\n")
   local md = { "# " .. ctx.cfg.name, "", "Script: `" .. ctx.manifest.script.path .. "`" ..
                (#ctx.given > 0 and (" with `" .. table.concat(ctx.given, " ") .. "`") or ""), "" }
   if type(manifest.merged) == "table" then md[#md - 1] = md[#md - 1] .. shard.merged_line(manifest.merged) end
+  for _, l in ipairs(tuned_md or {}) do md[#md + 1] = l end
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   md[#md + 1] = "## Comparison" .. (nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or "")
@@ -347,7 +376,7 @@ local function finish(ctx, records)
                 (plots.rendered and "" or (" Not rendered: " .. tostring(plots.message)))
   report.write_file(ctx.dir .. "/summary.md", table.concat(md, "\n") .. "\n")
   report.write_file(ctx.dir .. "/report.html",
-                    report.html(ctx.dir, ctx.cfg.name, summary, nseeds, manifest, manifest.missing, plots))
+                    report.html(ctx.dir, ctx.cfg.name, summary, nseeds, manifest, manifest.missing, plots, sections))
   local code, why = outcome(ctx, records)
   if not ctx.quiet then
     print()

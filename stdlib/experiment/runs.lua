@@ -35,7 +35,7 @@ end
 -- when it started and its thread counts (sched.lua's schedule). poll(rec),
 -- for workers, gives the callback that changes the threads between steps.
 local function execute(ctx, run, poll)
-  local rec = { id = run.id, opt = run.opt, label = run.label, seed = run.seed,
+  local rec = { id = run.id, opt = run.opt, label = run.label, seed = run.seed, hp = run.hp or nil,
                 started = sys.time(), threads = { { at = 0, n = sys.threads() } } }
   local t0 = sys.clock()
   local ok, h = pcall(function()
@@ -48,11 +48,12 @@ local function execute(ctx, run, poll)
     local tensor = require("tensor")
     tensor.manual_seed(run.seed)
     local model = ctx.spec.model()
-    local opt = ctx.opts[run.opt].make()
+    -- a tuned comparison's trial brings its hyperparameters (stdlib/experiment/tune.lua)
+    local opt = ctx.opts[run.opt].make(run.hp)
     local cfg = {
-      epochs = ctx.cfg.epochs, batch_size = ctx.cfg.batch_size, loss = ctx.cfg.loss, metrics = ctx.cfg.metrics,
-      validation = ctx.val, callbacks = callbacks, seed = run.seed, verbose = ctx.verbose,
-      label = ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""),
+      epochs = run.epochs or ctx.cfg.epochs, batch_size = ctx.cfg.batch_size, loss = ctx.cfg.loss, metrics = ctx.cfg.metrics,
+      validation = run.on_test and ctx.test or ctx.val, callbacks = callbacks, seed = run.seed, verbose = ctx.verbose,
+      label = run.display or (ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or "")),
       step_stride = ctx.cfg.step_stride, diagnostics = ctx.spec.diagnostics,
       distributed = ctx.cfg.data_parallel,
     }
@@ -83,9 +84,9 @@ local function execute(ctx, run, poll)
     -- from start to end, so fit's own catch_interrupts leaves it set), never a guess from
     -- the words of `stopped`, which a callback or another fit may choose freely.
     rec.status = sys.interrupted() and "interrupted" or "stopped"
-  elseif n < ctx.cfg.epochs then
+  elseif n < (run.epochs or ctx.cfg.epochs) then
     rec.status = "stopped"
-    rec.stopped = string.format("history has %d of %d epochs", n, ctx.cfg.epochs)
+    rec.stopped = string.format("history has %d of %d epochs", n, run.epochs or ctx.cfg.epochs)
   else
     rec.status = "complete"
   end
@@ -114,6 +115,8 @@ local function work(ctx, job)
          job.fingerprint .. ")")
   end
   ctx.dir, ctx.keep_code = job.dir, job.keep_code
+  -- a tuned comparison's later runs come from the records of the earlier ones
+  if ctx.tuned then ctx.tuned:resolve(function(id) return folder.read_record(ctx, id) end) end
   local poller = job.control and require("experiment.sched").poller
   for _, id in ipairs(job.runs) do
     if sys.interrupted() then break end

@@ -33,7 +33,7 @@ local M = {}
 
 -- A run as the tables name it: the optimizer's short name, and its seed when there are several.
 local function name(ctx, run)
-  return ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or "")
+  return run.display or (ctx.opts[run.opt].display .. (#ctx.cfg.seeds > 1 and (" seed " .. run.seed) or ""))
 end
 
 -- Seconds between two reads of the control file: a thread change waits at

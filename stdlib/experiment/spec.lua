@@ -11,7 +11,7 @@ local SPEC_KEYS = {
   model = true, loss = true, metrics = true, batch_size = true, epochs = true, seed = true, seeds = true,
   optimizers = true, callbacks = true, verbose = true, train_limit = true, val_limit = true,
   runs_dir = true, jobs = true, fit = true, arg = true, gnuplot = true, step_stride = true, diagnostics = true,
-  data_parallel = true,
+  data_parallel = true, tune = true, problem = true,
 }
 
 -- Command-line keys: how to parse and check each.
@@ -67,7 +67,7 @@ end
 local OVERRIDES = {
   epochs = pos_int, batch_size = pos_int, seed = nonneg_int, seeds = int_list, optimizers = name_list,
   train_limit = pos_int, val_limit = pos_int, name = word, verbose = verbosity, runs_dir = path, jobs = pos_int,
-  step_stride = pos_int, data_parallel = data_parallel,
+  step_stride = pos_int, data_parallel = data_parallel, problem = word,
 }
 
 local function valid_keys()

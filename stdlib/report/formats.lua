@@ -108,6 +108,7 @@ local function csv_cell(s)
   if s:find('[,"\n\r]') then return '"' .. s:gsub('"', '""') .. '"' end
   return s
 end
+report.csv_cell = csv_cell
 
 -- metrics.csv: one row per run (optimizer x seed) x epoch, every history field.
 function report.csv(records)

@@ -23,8 +23,9 @@ local function inline_svg(path)
   return s
 end
 
--- One self-contained page: tables, plots (inline SVG), the manifest.
-function report.html(dir, title, summary, nseeds, manifest, missing, plots)
+-- One self-contained page: tables, plots (inline SVG), the manifest. sections (optional):
+-- { {title =, text =, header =, rows =}, ... } before the comparison (a tuned comparison's tuning).
+function report.html(dir, title, summary, nseeds, manifest, missing, plots, sections)
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   local out = { "<!DOCTYPE html>", "<html lang=en><head><meta charset=utf-8>",
@@ -39,6 +40,11 @@ function report.html(dir, title, summary, nseeds, manifest, missing, plots)
     html_escape(manifest.cpu or "?"))
   if missing and #missing > 0 then
     out[#out + 1] = "<p class=warn><b>Incomplete:</b> " .. html_escape(table.concat(missing, "; ")) .. "</p>"
+  end
+  for _, sec in ipairs(sections or {}) do
+    out[#out + 1] = "<h2>" .. html_escape(sec.title) .. "</h2>"
+    if sec.text then out[#out + 1] = "<p>" .. html_escape(sec.text) .. "</p>" end
+    if sec.header then out[#out + 1] = report.html_table(sec.header, sec.rows) end
   end
   out[#out + 1] = "<h2>Comparison</h2>"
   if nseeds > 1 then out[#out + 1] = string.format("<p>mean±std (sample, n-1) over %d seeds.</p>", nseeds) end

@@ -110,7 +110,8 @@ report._log_axis = log_axis
 
 -- A figure of panels (rows x cols) with one legend below them all: panels =
 -- { {title, xlabel, ylabel, y = range (log when it can be), ylog = false to keep it
--- linear or "positive" for a log axis that leaves non-positive values out, xtics_1 = true,
+-- linear or "positive" for a log axis that leaves non-positive values out, yrange = "[lo:hi]" for a
+-- fixed linear one, xlog = a range for a log x axis (a learning rate), xtics_1 = true,
 -- clauses = {plot clauses}} }; labels: the legend's entries
 -- (optimizer i in colour i), drawn by a last full-width plot of its own: a key inside
 -- a panel is only as wide as the panel and would stack its entries.
@@ -147,10 +148,14 @@ local function figure_gp(name, title, w, panels, cols, labels, note)
     lines[#lines + 1] = "  set xlabel " .. gp_str(panel.xlabel or "")
     lines[#lines + 1] = "  set ylabel " .. gp_str(panel.ylabel or "")
     lines[#lines + 1] = panel.xtics_1 and "  set xtics 1" or "  set xtics autofreq"
+    -- xlog = a range: a log x axis with readable ticks (a learning rate)
+    local xax = panel.xlog and log_axis(panel.xlog, "x", true)
+    if xax then lines[#lines + 1] = xax end
     local ax = panel.ylog ~= false and panel.y and log_axis(panel.y, "y", panel.ylog == "positive")
     -- a linear axis keeps 5% of headroom either side, so that a constant curve
     -- (a fixed lr) does not lie on the frame
     if ax then lines[#lines + 1] = ax .. "\n  set offsets 0, 0, 0, 0"
+    elseif panel.yrange then lines[#lines + 1] = "  unset logscale y\n  set yrange " .. panel.yrange .. "\n  set ytics autofreq\n  set offsets 0, 0, 0, 0"
     else lines[#lines + 1] = "  unset logscale y\n  set yrange [*:*]\n  set ytics autofreq\n  set offsets 0, 0, graph 0.05, graph 0.05" end
     lines[#lines + 1] = "  plot " .. table.concat(panel.clauses, ", \\\n       ")
     if p == 1 then lines[#lines + 1] = "  unset label 98" end
@@ -362,12 +367,23 @@ function report.plots(dir, summary, nseeds, gnuplot, records)
     names[#names + 1] = name
     todo[#todo + 1] = name
   end
+  if n == 0 then
+    return { rendered = false, files = files, names = names, message = "no finished runs: nothing to plot" }
+  end
+  local r = report.render(dir, todo, gnuplot, files)
+  r.names = names
+  if r.rendered and base_missing then r.message = "some plots have no finite values to draw" end
+  return r
+end
+
+-- Renders dir/<name>.gp to <name>.svg and <name>.png for each name (gnuplot runs in
+-- dir; a half-written image never takes the name). files: the list the images are
+-- added to. Returns { rendered = bool, files, interrupted = Ctrl-C, message = why not }.
+function report.render(dir, todo, gnuplot, files)
   local gp = report.gnuplot_command(gnuplot)
-  if not gp or n == 0 then
-    local how = "gnuplot is not installed (Debian: apt-get install gnuplot-nox); render the plots with: cd " ..
-                q(dir) .. " && for f in *.gp; do gnuplot \"$f\"; done"
-    if n == 0 then how = "no finished runs: nothing to plot" end
-    return { rendered = false, files = files, names = names, message = how }
+  if not gp then
+    return { rendered = false, files = files, message = "gnuplot is not installed (Debian: apt-get install gnuplot-nox); " ..
+             "render the plots with: cd " .. q(dir) .. " && for f in *.gp; do gnuplot \"$f\"; done" }
   end
   local errors, interrupted = {}, false
   for _, name in ipairs(todo) do
@@ -397,15 +413,12 @@ function report.plots(dir, summary, nseeds, gnuplot, records)
     if interrupted then break end
   end
   if interrupted then
-    return { rendered = false, files = files, names = names, interrupted = true, message = "interrupted (Ctrl-C) while rendering; " ..
+    return { rendered = false, files = files, interrupted = true, message = "interrupted (Ctrl-C) while rendering; " ..
              "render them with: cd " .. q(dir) .. " && for f in *.gp; do gnuplot \"$f\"; done" }
   end
   if #errors > 0 then
-    return { rendered = false, files = files, names = names, message = "gnuplot failed: " .. table.concat(errors, "; ") }
+    return { rendered = false, files = files, message = "gnuplot failed: " .. table.concat(errors, "; ") }
   end
-  if base_missing then
-    return { rendered = true, files = files, names = names, message = "some plots have no finite values to draw" }
-  end
-  return { rendered = true, files = files, names = names }
+  return { rendered = true, files = files }
 end
 

@@ -216,6 +216,11 @@ end
 -- "8,000 training and 2,000 validation images" from a manifest's config.
 function report.data_sizes(config)
   local function n(v) return report.thousands(v or 0) end
+  -- a tuned comparison's reruns are judged on a test set apart from the validation split
+  if config.test_size then
+    return string.format("%s training, %s validation and %s test images", n(config.train_size), n(config.validation_size),
+                         n(config.test_size))
+  end
   return string.format("%s training and %s validation images", n(config.train_size), n(config.validation_size))
 end
 

@@ -1,0 +1,298 @@
+-- experiment.benchmark: the same optimizers, tuned with the same budget, on several
+-- test problems (stdlib/problems.lua), and the results across them.
+--
+--   return experiment.benchmark {
+--     name = "suite",
+--     problems = { "quadratic_deep", problems.logistic_mnist { epochs = 2, train_limit = 2000 } },
+--     optimizers = { { "SGD", lr = tune.log_uniform(1e-3, 1) }, { "Adam", lr = tune.log_uniform(1e-4, 1e-1) } },
+--     tune = { method = "halving", trials = 9 }, seeds = { 1, 2, 3 },
+--   }
+--
+-- Each problem is one tuned comparison with a run folder of its own, made by a child
+-- process: `optlab script problem=<name> runs_dir=<benchmark folder>`. The child is the
+-- script's first comparison, so its trials fill every core (workers rerun the script
+-- with the same problem=), and `optlab verify` and `optlab resume` of a problem's folder
+-- rerun that problem alone (problem= is among its recorded overrides). The benchmark
+-- folder, runs/<name>/<UTC time>/, holds the problems' folders and the views across
+-- them: benchmark.csv, summary.md, the performance profile (profile.svg/.png) and the
+-- manifest.
+local common = require "experiment.base"
+local report = common.report
+local experiment = common.experiment
+local fail = common.fail
+local env = require "experiment.env"
+
+local KEYS = { name = true, problems = true, optimizers = true, tune = true, seeds = true, seed = true, epochs = true,
+               train_limit = true, val_limit = true, runs_dir = true, arg = true, description = true, gnuplot = true,
+               verbose = true }
+
+-- The problems as { name, spec } (a name, or a problems.<name>{...} table).
+local function resolve_problems(list, where)
+  local problems = require "problems"
+  if type(list) ~= "table" or #list == 0 then
+    fail(where .. ": problems must be a non-empty list of problem names or problems.<name>{...} tables")
+  end
+  local out, seen = {}, {}
+  for i, p in ipairs(list) do
+    local spec
+    if type(p) == "string" then spec = problems[p]()
+    elseif type(p) == "table" and type(p.problem) == "table" then spec = p
+    else fail(string.format("%s: problems[%d] is %s: expected a name (\"mlp_mnist\") or problems.mlp_mnist{...}", where, i, type(p))) end
+    local name = spec.problem.name
+    if seen[name] then fail(where .. ": the problem " .. name .. " is listed twice") end
+    seen[name] = true
+    out[#out + 1] = { name = name, spec = spec }
+  end
+  return out
+end
+
+-- The comparison of one problem: its fields, the benchmark's shared ones over them.
+local function problem_spec(bench, p)
+  local s = {}
+  for k, v in pairs(p.spec) do s[k] = v end
+  for _, k in ipairs { "optimizers", "seeds", "seed", "epochs", "train_limit", "val_limit", "gnuplot", "verbose" } do
+    if bench[k] ~= nil then s[k] = bench[k] end   -- the benchmark's fields hold for every problem
+  end
+  local t = {}
+  for k, v in pairs(bench.tune) do t[k] = v end
+  t.metric, t.mode = t.metric or p.spec.problem.target.metric, t.mode or p.spec.problem.target.mode
+  if t.seeds == nil and bench.seeds then t.seeds = bench.seeds end
+  s.tune, s.name, s.arg = t, p.name, bench.arg
+  return s
+end
+
+local function lower_is_better(metric) return metric:find("loss", 1, true) ~= nil end
+
+-- Ranks by mean (1 = best; ties share the mean of their places).
+local function ranks(rows, low)
+  local order = {}
+  for i, r in ipairs(rows) do if r.mean then order[#order + 1] = i end end
+  table.sort(order, function(a, b)
+    if low then return rows[a].mean < rows[b].mean end
+    return rows[a].mean > rows[b].mean
+  end)
+  local k = 1
+  while k <= #order do
+    local j = k
+    while j < #order and rows[order[j + 1]].mean == rows[order[k]].mean do j = j + 1 end
+    for m = k, j do rows[order[m]].rank = (k + j) / 2 end
+    k = j + 1
+  end
+end
+
+-- Dolan and Moré's performance profile: per problem, an optimizer's cost (its test
+-- error, 1 - accuracy, or its test loss) over the best optimizer's; rho(tau) = the
+-- fraction of problems on which the ratio is at most tau.
+local function profile(dir, results, optimizers, gnuplot)
+  local P = report._plot
+  local ratios = {}
+  for _, o in ipairs(optimizers) do ratios[o] = {} end
+  for _, pr in ipairs(results) do
+    local best = nil
+    for _, r in ipairs(pr.rows) do
+      r.cost = r.mean and (lower_is_better(pr.metric) and r.mean or 1 - r.mean) or nil
+      if r.cost and (best == nil or r.cost < best) then best = r.cost end
+    end
+    for _, r in ipairs(pr.rows) do
+      local ratio = (r.cost and best and best > 0) and r.cost / best or (r.cost == best and r.cost and 1 or math.huge)
+      local list = ratios[r.optimizer]
+      if list then list[#list + 1] = ratio end
+    end
+  end
+  local hi = 1
+  for _, o in ipairs(optimizers) do
+    for _, x in ipairs(ratios[o]) do if x < math.huge then hi = math.max(hi, x) end end
+  end
+  hi = hi * 1.1
+  local blocks, clauses = {}, {}
+  local n = #results
+  for i, o in ipairs(optimizers) do
+    local xs = {}
+    for _, x in ipairs(ratios[o]) do xs[#xs + 1] = x end
+    table.sort(xs)
+    -- a step function: rho jumps at each ratio
+    local lines, rho = { "tau\t" .. o, "1\t" .. report.num(0) }, 0
+    for _, x in ipairs(xs) do
+      if x < math.huge then
+        lines[#lines + 1] = report.num(x) .. "\t" .. report.num(rho)
+        rho = rho + 1 / n
+        lines[#lines + 1] = report.num(x) .. "\t" .. report.num(rho)
+      end
+    end
+    lines[#lines + 1] = report.num(hi) .. "\t" .. report.num(rho)
+    blocks[#blocks + 1] = table.concat(lines, "\n")
+    clauses[#clauses + 1] = string.format("'profile.dat' index %d using 1:2 with lines linewidth 2 linecolor rgb %q title %s",
+                                          i - 1, P.color(i), P.gp_str(o))
+  end
+  report.write_file(dir .. "/profile.dat", "# Dolan-More performance profile: per optimizer, tau and the fraction of " ..
+                    "problems whose cost ratio to the best is at most tau\n" .. table.concat(blocks, "\n\n\n") .. "\n")
+  local xr = P.range()
+  P.widen(xr, 1); P.widen(xr, hi)
+  local panel = { title = string.format("performance profile over %d problem%s (cost: test error, or test loss)", n,
+                                        n == 1 and "" or "s"),
+                  xlabel = "tau: cost / the best optimizer's cost (log scale)", ylabel = "fraction of problems within tau",
+                  ylog = false, yrange = "[0:1.05]", xlog = xr, clauses = clauses }
+  report.write_file(dir .. "/profile.gp", P.figure_gp("profile", "performance profile (Dolan-More)", 900, { panel }, 1,
+                    optimizers, "higher and further left is better; a curve reaching 1 at tau = 1 won every problem"))
+  return report.render(dir, { "profile" }, gnuplot, {})
+end
+
+local function benchmark(spec)
+  local where = "experiment.benchmark"
+  if type(spec) ~= "table" then fail(where .. ": expected a table, got " .. type(spec)) end
+  for k in pairs(spec) do
+    if type(k) ~= "string" or not KEYS[k] then
+      local ks = {}
+      for x in pairs(KEYS) do ks[#ks + 1] = x end
+      table.sort(ks)
+      fail(string.format("%s: unknown field '%s' (fields: %s)", where, tostring(k), table.concat(ks, ", ")))
+    end
+  end
+  if type(spec.tune) ~= "table" then fail(where .. ": a benchmark tunes every optimizer on every problem: give tune = {...}") end
+  local args = spec.arg or rawget(_G, "arg")
+  local ov, given = experiment.parse_overrides(args)
+  local list = resolve_problems(spec.problems, where)
+  local bench = {}
+  for k, v in pairs(spec) do bench[k] = v end
+  bench.arg = args
+  if ov.problem then
+    -- a child (or its workers, or verify/resume of its folder): this problem's comparison
+    for _, p in ipairs(list) do
+      if p.name == ov.problem then return experiment.compare(problem_spec(bench, p)) end
+    end
+    local names = {}
+    for _, p in ipairs(list) do names[#names + 1] = p.name end
+    fail(string.format("%s: problem=%s is not among this benchmark's problems (%s)", where, ov.problem, table.concat(names, ", ")))
+  end
+  -- every problem's comparison is checked here, before anything runs (a child would find the same errors later)
+  for _, p in ipairs(list) do
+    local s = problem_spec(bench, p)
+    require("experiment.tune").prepare(s, where .. ": problem " .. p.name)
+  end
+  local script = args and args[0]
+  if type(script) ~= "string" or not report.exists(script) then
+    fail(where .. ": a benchmark runs each problem in a process of its own: run it as a script file (optlab suite.lua)")
+  end
+  local name = ov.name or spec.name or "benchmark"
+  local root = ov.runs_dir or spec.runs_dir or os.getenv("OPTLAB_RUNS") or "runs"
+  report.mkdir_p(root .. "/" .. name)
+  local dir = root .. "/" .. name .. "/" .. os.date("!%Y-%m-%dT%H-%M-%SZ")
+  for k = 2, 1000 do
+    if not report.exists(dir) then break end
+    dir = root .. "/" .. name .. "/" .. os.date("!%Y-%m-%dT%H-%M-%SZ") .. "-" .. k
+  end
+  report.mkdir_p(dir)
+  local exe = env.optlab_exe()
+  local q = report.shell_quote
+  local pass = {}
+  for _, g in ipairs(given) do if not g:match("^name=") then pass[#pass + 1] = q(g) end end
+  print(string.format("benchmark %s: %d problems, one tuned comparison each; folder %s", name, #list, dir))
+  local results, status = {}, 0
+  local manifest = { name = name, kind = "benchmark", description = spec.description, start_time = env.utc(os.time()),
+                     command = { overrides = report.array(given) }, problems = report.array() }
+  for _, p in ipairs(list) do
+    print(string.format("\nbenchmark %s: problem %s", name, p.name))
+    local cmd = table.concat({ q(exe), q(script), q("problem=" .. p.name), q("runs_dir=" .. dir) }, " ") ..
+                (#pass > 0 and (" " .. table.concat(pass, " ")) or "")
+    local how, code = report.exec_result(os.execute(cmd))
+    local folder
+    local sub = dir .. "/" .. p.name
+    if report.exists(sub) then
+      local stamps = sys.listdir(sub)
+      table.sort(stamps)
+      if #stamps > 0 then folder = sub .. "/" .. stamps[#stamps] end
+    end
+    local m = folder and report.read_file(folder .. "/manifest.json")
+    m = m and report.json_decode(m, folder .. "/manifest.json")
+    local metric = p.spec.problem.target.metric
+    local pr = { problem = p.name, folder = folder, metric = metric, rows = {} }
+    for _, b in ipairs(m and m.tune and m.tune.best or {}) do
+      pr.rows[#pr.rows + 1] = { optimizer = b.optimizer, mean = b.test_mean, std = b.test_std, n = b.test_runs,
+                                hp = b.hyperparameters, test_metric = b.test_metric }
+    end
+    ranks(pr.rows, lower_is_better(metric))
+    results[#results + 1] = pr
+    local ok = how == "exit" and code == 0
+    manifest.problems[#manifest.problems + 1] = { name = p.name, folder = folder and folder:sub(#dir + 2) or nil,
+                                                  exit_status = how == "exit" and code or nil, signal = how == "signal" and code or nil }
+    if not ok then
+      status = (how == "signal" and code == 2 or code == 130) and 130 or math.max(status, 1)
+      io.stderr:write(string.format("benchmark %s: problem %s %s\n", name, p.name,
+                                    how == "signal" and ("died of signal " .. code) or ("exited with status " .. code)))
+      if status == 130 then break end
+    end
+  end
+  -- the views across problems
+  local optimizers, seen = {}, {}
+  for _, pr in ipairs(results) do
+    for _, r in ipairs(pr.rows) do
+      if not seen[r.optimizer] then seen[r.optimizer] = true; optimizers[#optimizers + 1] = r.optimizer end
+    end
+  end
+  local csv = { "problem,optimizer,test_metric,mean,std,seeds,rank,hyperparameters" }
+  local md = { "# " .. name, "", "Each problem is a tuned comparison with its own run folder (verify each with `optlab verify`); " ..
+               "the test metric of each optimizer's best configuration, mean ± std over seeds, and its rank on the problem " ..
+               "(1 = best).", "" }
+  local text = {}
+  for _, pr in ipairs(results) do
+    local rows = {}
+    for _, r in ipairs(pr.rows) do
+      local hp = require("experiment.tune").hp_text(r.hp)
+      csv[#csv + 1] = table.concat({ report.csv_cell(pr.problem), report.csv_cell(r.optimizer), r.test_metric or "",
+        r.mean and report.num(r.mean) or "", r.std and report.num(r.std) or "", string.format("%d", r.n or 0),
+        r.rank and report.num(r.rank) or "", report.csv_cell(hp) }, ",")
+      rows[#rows + 1] = { r.optimizer, r.mean and string.format("%.4f ± %.4f", r.mean, r.std or 0) or "-",
+                          r.rank and string.format("%g", r.rank) or "-", hp }
+    end
+    local header = { "optimizer", (pr.rows[1] and pr.rows[1].test_metric or "test") .. " (mean ± std)", "rank", "best configuration" }
+    md[#md + 1] = "## " .. pr.problem .. (pr.folder and (" (`" .. pr.folder:sub(#dir + 2) .. "`)") or " (no run folder)")
+    md[#md + 1] = ""
+    md[#md + 1] = report.md_table(header, rows)
+    md[#md + 1] = ""
+    text[#text + 1] = pr.problem .. "\n" .. report.text_table(header, rows)
+  end
+  -- mean rank across problems
+  local mh, mr = { "optimizer", "mean rank", "problems" }, {}
+  for _, o in ipairs(optimizers) do
+    local sum, k = 0, 0
+    for _, pr in ipairs(results) do
+      for _, r in ipairs(pr.rows) do if r.optimizer == o and r.rank then sum, k = sum + r.rank, k + 1 end end
+    end
+    mr[#mr + 1] = { o, k > 0 and string.format("%.2f", sum / k) or "-", tostring(k) }
+  end
+  md[#md + 1] = "## Across problems"
+  md[#md + 1] = ""
+  md[#md + 1] = report.md_table(mh, mr)
+  md[#md + 1] = ""
+  local plot = #optimizers > 0 and profile(dir, results, optimizers, spec.gnuplot) or { rendered = false, message = "no results" }
+  md[#md + 1] = "Performance profile (Dolan-Moré): profile.svg" .. (plot.rendered and "" or (" (not rendered: " .. tostring(plot.message) .. ")"))
+  report.write_file(dir .. "/benchmark.csv", table.concat(csv, "\n") .. "\n")
+  report.write_file(dir .. "/summary.md", table.concat(md, "\n") .. "\n")
+  manifest.end_time = env.utc(os.time())
+  manifest.status = status == 0 and "complete" or "incomplete"
+  manifest.plots = { rendered = plot.rendered, message = plot.message }
+  report.write_file(dir .. "/manifest.json", report.json(manifest) .. "\n")
+  print("\n" .. table.concat(text, "\n\n") .. "\n\nAcross problems\n" .. report.text_table(mh, mr))
+  if not plot.rendered then print("\nProfile not rendered: " .. tostring(plot.message)) end
+  print("\nBenchmark folder: " .. dir)
+  experiment._exit_status = math.max(experiment._exit_status or 0, status)
+  sys.set_exit_status(experiment._exit_status)
+  return { dir = dir, results = results, exit_status = status, manifest = manifest }
+end
+
+function experiment.benchmark(spec)
+  local prev = sys.catch_interrupts(true)
+  local ok, result = pcall(benchmark, spec)
+  sys.catch_interrupts(prev)
+  if not ok then error(result, 0) end
+  return result
+end
+
+require("help").register(experiment.benchmark, [[
+experiment.benchmark{name, problems = {"quadratic_deep", problems.mlp_mnist{epochs = 2}, ...}, optimizers = {...},
+                     tune = {...}, seeds = {1, 2, 3}, epochs, train_limit, val_limit} -> {dir, results, exit_status}
+One tuned comparison per problem (each in a process of its own, with a run folder that `optlab verify` checks),
+then benchmark.csv, summary.md (per problem: the test metric mean ± std and rank; the mean rank across problems)
+and profile.svg (Dolan-Moré's performance profile) in runs/<name>/<UTC time>/. README: "A fair comparison".]])
+
+return experiment.benchmark
