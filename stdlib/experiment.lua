@@ -16,13 +16,13 @@
 -- from tensor.manual_seed(seed) before model() (same initial weights) and
 -- passes seed to the loader (same batches): only the optimizer differs.
 -- Command-line overrides (key=value), the run folder, `optlab verify`: README.
+-- Shards for any scheduler (`--shard i/n`, `optlab merge`): experiment/shard.lua, merge.lua.
 --
 -- This file holds compare; the rest lives in stdlib/experiment/ by concern: base.lua (the
 -- experiment table, fail), spec.lua (spec keys, overrides, optimizer entries), env.lua
 -- (data sets, their files, the machine), folder.lua (records, code copies, manifest, views),
 -- runs.lua (one run, the worker's side), sched.lua (which run goes when, on how many
--- threads), shard.lua (`--shard i/n`: which runs a shard runs), merge.lua (`optlab merge`:
--- shards' folders made one). verify and resume are in stdlib/rerun.lua.
+-- threads). verify and resume are in stdlib/rerun.lua.
 local common = require "experiment.base"
 local C = common.C
 local report = common.report
@@ -40,8 +40,8 @@ local keep_copy, sync_code, missing_list, ordered = folder.keep_copy, folder.syn
 local manifest_of, save_progress, outcome, finish = folder.manifest_of, folder.save_progress, folder.outcome, folder.finish
 local runs = require "experiment.runs"
 local execute, work = runs.execute, runs.work
-local sched = require "experiment.sched"
 local shard_ = require "experiment.shard"
+local sched = require "experiment.sched"
 
 ---------------------------------------------------------------- compare
 
@@ -367,9 +367,9 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   fit (a replacement for train.fit), gnuplot, step_stride (steps.csv: every k-th step; default every step up to
   100,000 steps a run), diagnostics (train.fit's, per epoch in metrics.csv; help(train.diagnostics))
 The configuration (including loss and metric names) is checked before any data is read.
-Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 --shard i/n runs only the i-th of n slices of the runs (run id k is shard ((k - 1) mod n) + 1), for a job
 array or GNU parallel; `optlab merge <shard folders> --out DIR` joins them. --out DIR names the run folder.
+Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])
   help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
   help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")
