@@ -175,7 +175,7 @@ local function compare(spec)
                           ctx.fingerprint .. ")") end
     ctx.dir, ctx.keep_code = resume.dir, true
     for _, run in ipairs(runs) do
-      local rec = shard_.owns(ctx, run) and read_record(ctx, run.id)
+      local rec = read_record(ctx, run.id)
       if rec and FINISHED[rec.status] then records[run.id] = rec end
     end
   end
@@ -231,17 +231,12 @@ local function compare(spec)
     end
     sync_code(ctx)
   end
-  shard_.attach(ctx)
   experiment.folder = ctx.dir
   if not ctx.quiet then
     print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d, %s; run folder %s",
                         cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, report.data_sizes(ctx.manifest.config), ctx.dir))
-    if shard then
-      print(string.format("experiment: shard %d of %d: runs %s (%d of %d; %s)", shard.index, shard.count,
-                          #ctx.manifest.shard.runs > 0 and table.concat(ctx.manifest.shard.runs, ", ") or "none",
-                          #ctx.manifest.shard.runs, #runs, shard_.RULE))
-    end
   end
+  shard_.attach(ctx)   -- the manifest's shard, and the line that says which runs are this shard's
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
   -- a clear message; what finished stays in records/.

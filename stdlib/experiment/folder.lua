@@ -305,7 +305,6 @@ local function finish(ctx, records)
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest) .. "\n")
   local md = { "# " .. ctx.cfg.name, "", "Script: `" .. ctx.manifest.script.path .. "`" ..
                (#ctx.given > 0 and (" with `" .. table.concat(ctx.given, " ") .. "`") or ""), "" }
-  if type(manifest.merged) == "table" then md[#md - 1] = md[#md - 1] .. shard.merged_line(manifest.merged) end
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
   md[#md + 1] = "## Comparison" .. (nseeds > 1 and string.format(" (mean±std over %d seeds)", nseeds) or "")
@@ -331,6 +330,7 @@ local function finish(ctx, records)
     for _, s in ipairs(others) do md[#md + 1] = "- " .. s end
     md[#md + 1] = ""
   end
+  if type(manifest.merged) == "table" then md[#md + 1] = shard.merged_line(manifest.merged); md[#md + 1] = "" end
   local dh, dr = report.diagnostics_rows(summary)
   if dh then
     md[#md + 1] = "## Diagnostics (final epoch)"
