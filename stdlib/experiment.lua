@@ -32,6 +32,7 @@ local spec_ = require "experiment.spec"
 local SPEC_KEYS, pos_int, word = spec_.SPEC_KEYS, spec_.pos_int, spec_.word
 local resolve_optimizers, select_optimizers = spec_.resolve_optimizers, spec_.select_optimizers
 local env = require "experiment.env"
+local shard_ = require "experiment.shard"
 local abspath, ds_len, resolve_data, data_files, utc = env.abspath, env.ds_len, env.resolve_data, env.data_files, env.utc
 local optlab_exe, cpu_model, stdlib_dir, git_info, lua_release = env.optlab_exe, env.cpu_model, env.stdlib_dir, env.git_info, env.lua_release
 local folder = require "experiment.folder"
@@ -40,7 +41,6 @@ local keep_copy, sync_code, missing_list, ordered = folder.keep_copy, folder.syn
 local manifest_of, save_progress, outcome, finish = folder.manifest_of, folder.save_progress, folder.outcome, folder.finish
 local runs = require "experiment.runs"
 local execute, work = runs.execute, runs.work
-local shard_ = require "experiment.shard"
 local sched = require "experiment.sched"
 
 ---------------------------------------------------------------- compare
