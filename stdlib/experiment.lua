@@ -16,14 +16,14 @@
 -- from tensor.manual_seed(seed) before model() (same initial weights) and
 -- passes seed to the loader (same batches): only the optimizer differs.
 -- Command-line overrides (key=value), the run folder, `optlab verify`: README.
+-- Shards for any scheduler (`--shard i/n`, `optlab merge`): experiment/shard.lua, merge.lua.
 --
 -- This file holds compare; the rest lives in stdlib/experiment/ by concern: base.lua (the
 -- experiment table, fail), spec.lua (spec keys, overrides, optimizer entries), env.lua
 -- (data sets, their files, the machine), folder.lua (records, code copies, manifest, views),
 -- runs.lua (one run, the worker's side), sched.lua (which run goes when, on how many
--- threads), mpi.lua (the runs across the ranks of an MPI job), shard.lua (`--shard i/n`:
--- which runs a shard runs), merge.lua (`optlab merge`: shards' folders made one). verify and
--- resume are in stdlib/rerun.lua.
+-- threads), mpi.lua (the runs across the ranks of an MPI job). verify and resume are in
+-- stdlib/rerun.lua.
 local common = require "experiment.base"
 local C = common.C
 local report = common.report
@@ -32,6 +32,7 @@ local fail = common.fail
 local spec_ = require "experiment.spec"
 local SPEC_KEYS, pos_int, word = spec_.SPEC_KEYS, spec_.pos_int, spec_.word
 local resolve_optimizers, select_optimizers = spec_.resolve_optimizers, spec_.select_optimizers
+local shard_ = require "experiment.shard"
 local env = require "experiment.env"
 local abspath, ds_len, resolve_data, data_files, utc = env.abspath, env.ds_len, env.resolve_data, env.data_files, env.utc
 local optlab_exe, cpu_model, stdlib_dir, git_info, lua_release = env.optlab_exe, env.cpu_model, env.stdlib_dir, env.git_info, env.lua_release
@@ -43,7 +44,6 @@ local runs = require "experiment.runs"
 local execute, work, follow = runs.execute, runs.work, runs.follow
 local sched = require "experiment.sched"
 local mpi = require "experiment.mpi"
-local shard_ = require "experiment.shard"
 
 ---------------------------------------------------------------- compare
 
@@ -292,18 +292,13 @@ local function compare(spec)
     end
     sync_code(ctx)
   end
-  shard_.attach(ctx)
   experiment.folder = ctx.dir
   if not ctx.quiet then
     print(string.format("experiment %s: %d optimizers x %d seeds, %d epochs, batch %d, %s; run folder %s",
                         cfg.name, #opts, #seeds, cfg.epochs, cfg.batch_size, report.data_sizes(ctx.manifest.config), ctx.dir))
-    if shard then
-      print(string.format("experiment: shard %d of %d: runs %s (%d of %d; %s)", shard.index, shard.count,
-                          #ctx.manifest.shard.runs > 0 and table.concat(ctx.manifest.shard.runs, ", ") or "none",
-                          #ctx.manifest.shard.runs, #runs, shard_.RULE))
-    end
     if tuned then print("tuned: " .. ctx.manifest.config.tune) end
   end
+  shard_.attach(ctx)   -- the manifest's shard, and the line that says which runs are this shard's
 
   -- A failure to write the folder (disk full, read-only) stops the runs with
   -- a clear message; what finished stays in records/.
@@ -453,10 +448,10 @@ runs/<name>/<UTC time>/ (tables, plots, metrics.csv, manifest.json, records/).
   tune        a tuned comparison: search spaces in the optimizer entries ({"SGD", lr = tune.log_uniform(1e-3, 1)}),
               tune = {method = "random" | "grid" | "halving", trials = N | steps = N, seeds = {1, 2, 3}}; help(tune)
 The configuration (including loss and metric names) is checked before any data is read.
-Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 Under mpirun or srun the runs go across the ranks: rank 0 hands them out and writes the one folder.
 --shard i/n runs only the i-th of n slices of the runs (run id k is shard ((k - 1) mod n) + 1), for a job
 array or GNU parallel; `optlab merge <shard folders> --out DIR` joins them. --out DIR names the run folder.
+Command-line key=value arguments override the script: epochs=3 train_limit=2000 seeds=1,2 optimizers=Adam,SGD.
 result: {dir, records, missing, manifest, exit_status}.]])
   help.register(experiment.parse_overrides, "experiment.parse_overrides(arg) -> values, given, jobs  the key=value command-line overrides")
   help.register(experiment.compare_metrics, "experiment.compare_metrics(a, b, ...)  compares the metrics of two runs (optlab verify)")

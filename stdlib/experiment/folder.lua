@@ -334,7 +334,6 @@ local function finish(ctx, records)
   report.write_file(ctx.dir .. "/manifest.json", report.json(manifest) .. "\n")
   local md = { "# " .. ctx.cfg.name, "", "Script: `" .. ctx.manifest.script.path .. "`" ..
                (#ctx.given > 0 and (" with `" .. table.concat(ctx.given, " ") .. "`") or ""), "" }
-  if type(manifest.merged) == "table" then md[#md - 1] = md[#md - 1] .. shard.merged_line(manifest.merged) end
   for _, l in ipairs(tuned_md or {}) do md[#md + 1] = l end
   local th, tr = report.table_rows(summary)
   local eh, er = report.epoch_rows(summary, "val_accuracy")
@@ -361,6 +360,7 @@ local function finish(ctx, records)
     for _, s in ipairs(others) do md[#md + 1] = "- " .. s end
     md[#md + 1] = ""
   end
+  if type(manifest.merged) == "table" then md[#md + 1] = shard.merged_line(manifest.merged); md[#md + 1] = "" end
   local dh, dr = report.diagnostics_rows(summary)
   if dh then
     md[#md + 1] = "## Diagnostics (final epoch)"

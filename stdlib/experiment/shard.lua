@@ -98,12 +98,16 @@ function M.out_dir(dir)
   return dir
 end
 
--- What the manifest says of compare's slice (ctx.shard).
+-- What the manifest says of compare's slice (ctx.shard), and the line that says it.
 function M.attach(ctx)
   local shard = ctx.shard
   if not shard then return end
-  ctx.manifest.shard = { index = shard.index, count = shard.count, rule = M.RULE,
-                         runs = M.ids(shard.index, shard.count, #ctx.runs) }
+  local ids = M.ids(shard.index, shard.count, #ctx.runs)
+  ctx.manifest.shard = { index = shard.index, count = shard.count, rule = M.RULE, runs = ids }
+  if not ctx.quiet then
+    print(string.format("experiment: shard %d of %d: runs %s (%d of %d; %s)", shard.index, shard.count,
+                        #ids > 0 and table.concat(ids, ", ") or "none", #ids, #ctx.runs, M.RULE))
+  end
 end
 
 -- Runs of the comparison that other shards own, as lines for summary.md
@@ -120,7 +124,7 @@ function M.others(ctx)
   return out
 end
 
--- summary.md's word on a merged folder (the manifest's `merged`, merge.lua).
+-- summary.md's line on a merged folder (the manifest's `merged`, merge.lua).
 function M.merged_line(merged)
   local names = {}
   for i, s in ipairs(type(merged.shards) == "table" and merged.shards or {}) do
@@ -130,7 +134,7 @@ function M.merged_line(merged)
   for i, k in ipairs(type(merged.missing_shards) == "table" and merged.missing_shards or {}) do
     missing[i] = string.format("%d/%d", k, merged.count or 0)
   end
-  return string.format(", merged by `optlab merge` from shards %s%s", table.concat(names, ", "),
+  return string.format("Merged by `optlab merge` from shards %s%s.", table.concat(names, ", "),
                        #missing > 0 and string.format(" (missing: %s)", table.concat(missing, ", ")) or "")
 end
 

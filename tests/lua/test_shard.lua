@@ -124,10 +124,10 @@ local function same_columns(a, b, what)
 end
 
 -- summary.md's tables: without its Script line (a resumed folder names the
--- resolved arguments it ran) and its schedule (times of day differ).
+-- resolved arguments it ran), the merge's line and the schedule (times of day differ).
 local function summary_tables(dir)
   local text = report.read_file(dir .. "/summary.md")
-  text = text:gsub("\nScript: [^\n]*", "")
+  text = text:gsub("\nScript: [^\n]*", ""):gsub("Merged by `optlab merge` [^\n]*\n\n", "")
   return (text:gsub("## Schedule.*$", ""))
 end
 
@@ -189,8 +189,9 @@ function T.shards_1_to_3_then_merge_equal_a_serial_run_bit_for_bit()
   check(m.script.sha256 == manifest(ref).script.sha256 and report.read_file(out_dir .. "/code/standin.lua") == report.read_file(path),
         "the merged folder's code")
   local script_line = report.read_file(ref .. "/summary.md"):match("Script: [^\n]*")
-  check(report.read_file(out_dir .. "/summary.md"):find(script_line .. ", merged by `optlab merge` from shards 1/3, 2/3, 3/3\n",
-                                                        1, true), "summary.md does not say it was merged")
+  local md = report.read_file(out_dir .. "/summary.md")
+  check(md:find(script_line .. "\n", 1, true) and md:find("\nMerged by `optlab merge` from shards 1/3, 2/3, 3/3.\n", 1, true),
+        "summary.md does not name the script or say it was merged:\n" .. md)
   -- verify reruns the merged folder serially and finds it equal
   local vrc, vout = run("verify " .. q(out_dir))
   check(vrc == 0 and vout:find("OK, every metric matches bit for bit", 1, true), "verify of a merged folder:\n" .. vout)
@@ -213,7 +214,9 @@ function T.a_missing_shard_gives_a_folder_that_resume_completes_to_the_serial_ru
   check(m.status == "incomplete" and #m.missing == 2 and m.missing[1] == "A(lr=0.1) seed 2: not run" and
         m.missing[2] == "C(lr=0.05) seed 1: not run", "missing runs: " .. report.json(m.missing))
   check(m.runs[2].status == "missing" and m.runs[1].status == "complete" and #m.merged.missing_shards == 1, "runs")
-  check(report.read_file(out_dir .. "/summary.md"):find("## Missing or incomplete runs", 1, true), "summary.md")
+  local md = report.read_file(out_dir .. "/summary.md")
+  check(md:find("## Missing or incomplete runs", 1, true) and
+        md:find("Merged by `optlab merge` from shards 1/3, 3/3 (missing: 2/3).", 1, true), "summary.md:\n" .. md)
   local vrc, vout = run("verify " .. q(out_dir))
   check(vrc ~= 0 and vout:find("the folder is incomplete", 1, true), "verify passed an incomplete merge:\n" .. vout)
   local rrc, rout, rerr = run("resume " .. q(out_dir))
