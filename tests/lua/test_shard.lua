@@ -359,4 +359,28 @@ function T.shard_arguments_are_checked()
         "an empty shard:\n" .. out2)
 end
 
+-- A tuned comparison's phases are chosen from the records of the phases before
+-- (stdlib/experiment/tune.lua), which a shard does not have: refused at the
+-- script's line before anything runs, not a shard that silently tunes alone.
+function T.a_tuned_comparison_is_refused_as_a_shard()
+  local dir = fresh("tuned")
+  report.mkdir_p(dir)
+  local path = dir .. "/tuned.lua"
+  report.write_file(path, [==[
+local ds = data.blobs { n = 120, centers = 3, features = 2, std = 2.5, seed = 7 }
+local tr, te = ds:split { validation = 0.25 }
+return experiment.compare {
+  name = "tuned", data = { tr, te }, batch_size = 40, epochs = 1, seed = 1, verbose = 0,
+  model = function() return nn.Sequential { nn.Dense(3) } end,
+  optimizers = { { "SGD", lr = tune.log_uniform(1e-3, 1) } },
+  tune = { method = "random", trials = 2 },
+}
+]==])
+  local out_dir = fresh("tuned_out")
+  local rc, out, err = run(q(path) .. " --shard 1/2 --out " .. q(out_dir))
+  check(rc ~= 0 and err:find(path .. ": experiment.compare: a tuned comparison runs in phases", 1, true) and err:find("not with --shard", 1, true),
+        "a tuned shard was not refused at the script's line:\n" .. out .. err)
+  check(not report.exists(out_dir .. "/manifest.json"), "a tuned shard wrote a folder")
+end
+
 return T
