@@ -100,6 +100,22 @@ function T.shards_take_the_whole_batch_dropout_masks()
   lib.close(hb.loss[1], ha.loss[1], 1e-6, "the epoch's mean loss")
   lib.close(hb.accuracy[1], ha.accuracy[1], 1e-9, "the epoch's accuracy")
   check(saved_bytes(b, "s4") ~= saved_bytes(c, "s5"), "4 and 5 shards sum in other orders: other bits")
+  -- a layer of one's own drawing dropout from the global generator: every shard starts from
+  -- the generator's state at the batch's start, so it too gets the undivided batch's mask rows
+  local function own()
+    tensor.manual_seed(3)
+    local m = nn.Sequential { input = { 1, 8, 8 }, nn.Flatten(), nn.Dense { 16, activation = "relu" },
+      { forward = function(_, x) return nn.functional.dropout(x, 0.5) end }, nn.Dense { 10 } }
+    return m
+  end
+  local d, e = own(), own()
+  tensor.manual_seed(9)
+  fit(d, nil)
+  tensor.manual_seed(9)
+  fit(e, true)
+  for i, p in ipairs(d:parameters()) do
+    lib.close(e:parameters()[i], p, 0, p.name .. ": global-generator dropout, sharded against undivided", 1e-5)
+  end
 end
 
 -- Against exact arithmetic: a softmax classifier (one Dense layer) trained by plain SGD, its
