@@ -54,6 +54,8 @@ local PING = [==[
 local M = require("optlab.core").mpi
 local r, n = M.rank(), M.size()
 assert(M.active() and n == 3, "3 ranks")
+-- the slot's threads, as the job sets them (more than this machine's cores: not a default)
+assert(sys.threads() == 5, "OMP_NUM_THREADS=5 gives each rank 5 threads, not " .. sys.threads())
 local function payload(k) return string.rep(string.char(65 + k), k == 2 and 1000000 or k * 7) end
 local all = M.allgather(payload(r))
 for k = 0, n - 1 do assert(all[k + 1] == payload(k), "allgather: rank " .. k .. "'s string") end
@@ -89,7 +91,7 @@ print("rank " .. r .. " of " .. n .. " on " .. M.hostname() .. ": ok")
 
 function T.under_mpirun_three_ranks_talk()
   local mpirun = lib.mpirun(3)
-  local rc, out, err = sh("timeout 120 " .. mpirun .. q(EXE) .. " " .. q(script("ping.lua", PING)))
+  local rc, out, err = sh("env OMP_NUM_THREADS=5 timeout 120 " .. mpirun .. q(EXE) .. " " .. q(script("ping.lua", PING)))
   check(rc == 0, "mpirun exit status " .. tostring(rc) .. ":\n" .. out .. err)
   for r = 0, 2 do check(out:find("rank " .. r .. " of 3 on [^\n]+: ok"), "rank " .. r .. ":\n" .. out .. err) end
 end
