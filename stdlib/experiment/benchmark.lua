@@ -80,6 +80,35 @@ local function ranks(rows, low)
   end
 end
 
+-- A 95% interval of each rank: the seeds' test values resampled with replacement
+-- (B times, from a generator of tune's keyed by the problem, so the same every time),
+-- the optimizers ranked by the resampled means; the 2.5th and 97.5th percentiles.
+local BOOT = 1000
+local function rank_intervals(problem, rows, low)
+  local tune = require "tune"
+  local u = tune.stream("ranks/" .. problem)
+  local got = {}
+  for i in ipairs(rows) do got[i] = {} end
+  for _ = 1, BOOT do
+    local sample = {}
+    for i, r in ipairs(rows) do
+      local v = r.values or {}
+      if #v > 0 then
+        local sum = 0
+        for _ = 1, #v do sum = sum + v[math.floor(u() * #v) + 1] end
+        sample[i] = { mean = sum / #v }
+      else sample[i] = {} end
+    end
+    ranks(sample, low)
+    for i in ipairs(rows) do if sample[i].rank then got[i][#got[i] + 1] = sample[i].rank end end
+  end
+  for i, r in ipairs(rows) do
+    local g = got[i]
+    table.sort(g)
+    if #g > 0 then r.rank_lo, r.rank_hi = g[math.max(1, math.floor(0.025 * #g + 0.5))], g[math.min(#g, math.ceil(0.975 * #g))] end
+  end
+end
+
 -- Dolan and Moré's performance profile: per problem, an optimizer's cost (its test
 -- error, 1 - accuracy, or its test loss) over the best optimizer's; rho(tau) = the
 -- fraction of problems on which the ratio is at most tau.
@@ -208,9 +237,10 @@ local function benchmark(spec)
     local pr = { problem = p.name, folder = folder, metric = metric, rows = {} }
     for _, b in ipairs(m and m.tune and m.tune.best or {}) do
       pr.rows[#pr.rows + 1] = { optimizer = b.optimizer, mean = b.test_mean, std = b.test_std, n = b.test_runs,
-                                hp = b.hyperparameters, test_metric = b.test_metric }
+                                hp = b.hyperparameters, test_metric = b.test_metric, values = b.test_values }
     end
     ranks(pr.rows, lower_is_better(metric))
+    rank_intervals(p.name, pr.rows, lower_is_better(metric))
     results[#results + 1] = pr
     local ok = how == "exit" and code == 0
     manifest.problems[#manifest.problems + 1] = { name = p.name, folder = folder and folder:sub(#dir + 2) or nil,
@@ -229,10 +259,10 @@ local function benchmark(spec)
       if not seen[r.optimizer] then seen[r.optimizer] = true; optimizers[#optimizers + 1] = r.optimizer end
     end
   end
-  local csv = { "problem,optimizer,test_metric,mean,std,seeds,rank,hyperparameters" }
+  local csv = { "problem,optimizer,test_metric,mean,std,seeds,rank,rank_lo,rank_hi,hyperparameters" }
   local md = { "# " .. name, "", "Each problem is a tuned comparison with its own run folder (verify each with `optlab verify`); " ..
                "the test metric of each optimizer's best configuration, mean ± std over seeds, and its rank on the problem " ..
-               "(1 = best).", "" }
+               "(1 = best) with a 95% interval (the seeds' test values resampled with replacement " .. BOOT .. " times).", "" }
   local text = {}
   for _, pr in ipairs(results) do
     local rows = {}
@@ -240,11 +270,14 @@ local function benchmark(spec)
       local hp = require("experiment.tune").hp_text(r.hp)
       csv[#csv + 1] = table.concat({ report.csv_cell(pr.problem), report.csv_cell(r.optimizer), r.test_metric or "",
         r.mean and report.num(r.mean) or "", r.std and report.num(r.std) or "", string.format("%d", r.n or 0),
-        r.rank and report.num(r.rank) or "", report.csv_cell(hp) }, ",")
+        r.rank and report.num(r.rank) or "", r.rank_lo and report.num(r.rank_lo) or "", r.rank_hi and report.num(r.rank_hi) or "",
+        report.csv_cell(hp) }, ",")
       rows[#rows + 1] = { r.optimizer, r.mean and string.format("%.4f ± %.4f", r.mean, r.std or 0) or "-",
-                          r.rank and string.format("%g", r.rank) or "-", hp }
+                          r.rank and string.format("%g", r.rank) or "-",
+                          r.rank_lo and string.format("%g-%g", r.rank_lo, r.rank_hi) or "-", hp }
     end
-    local header = { "optimizer", (pr.rows[1] and pr.rows[1].test_metric or "test") .. " (mean ± std)", "rank", "best configuration" }
+    local header = { "optimizer", (pr.rows[1] and pr.rows[1].test_metric or "test") .. " (mean ± std)", "rank",
+                     "rank, 95% interval", "best configuration" }
     md[#md + 1] = "## " .. pr.problem .. (pr.folder and (" (`" .. pr.folder:sub(#dir + 2) .. "`)") or " (no run folder)")
     md[#md + 1] = ""
     md[#md + 1] = report.md_table(header, rows)

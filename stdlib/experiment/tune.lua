@@ -427,7 +427,8 @@ function M:results(records)
     local m, sd = nil, nil
     if #vals > 0 then m, sd = report.mean_std(vals) end
     out[i] = { optimizer = e.display, trial = trial, hyperparameters = hp or nil, validation = best,
-               test_metric = "test_" .. test_metric, test_mean = m, test_std = sd, test_runs = #vals }
+               test_metric = "test_" .. test_metric, test_mean = m, test_std = sd, test_runs = #vals,
+               test_values = report.array(vals) }
   end
   return out
 end
@@ -471,7 +472,19 @@ function M:manifest(records)
   for _, r in ipairs(self.rungs) do rs[#rs + 1] = { trials = r.trials, epochs = r.epochs } end
   local best = report.array()
   for _, r in ipairs(self:results(records)) do best[#best + 1] = r end
-  return { method = self.opt.method, metric = self.opt.metric, mode = self.opt.mode, eta = self.opt.method == "halving" and self.opt.eta or nil,
+  -- every trial, as trials.csv has it (the run ids point into runs and records/)
+  local trials = report.array()
+  for k = 1, #self.phases - 1 do
+    for _, run in ipairs(self.phases[k]) do
+      if not run.pending then
+        local rec = records[run.id]
+        trials[#trials + 1] = { run = run.id, optimizer = self.opts[run.opt].display, trial = run.trial, rung = run.rung,
+                                epochs = run.epochs, steps = run.epochs * self.spe, hyperparameters = run.hp,
+                                metric = self:score(rec), status = rec and rec.status or "not run" }
+      end
+    end
+  end
+  return { method = self.opt.method, trials = trials, metric = self.opt.metric, mode = self.opt.mode, eta = self.opt.method == "halving" and self.opt.eta or nil,
            seed = self.seed, seeds = report.array(self.cfg.seeds), validation = self.opt.validation,
            steps_per_optimizer = cost(self.rungs, self.spe), steps_per_epoch = self.spe, rungs = rs, best = best }
 end

@@ -105,6 +105,9 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     by[r.problem] = by[r.problem] or {}
     by[r.problem][#by[r.problem] + 1] = r
     check(r.seeds == "2" and tonumber(r.mean), r.problem .. " " .. r.optimizer .. ": no test metric over 2 seeds")
+    local lo, rank, hi = tonumber(r.rank_lo), tonumber(r.rank), tonumber(r.rank_hi)
+    check(lo and hi and lo <= rank and rank <= hi and lo >= 1 and hi <= 2,
+          string.format("%s %s: rank %s outside its interval %s-%s", r.problem, r.optimizer, r.rank, r.rank_lo, r.rank_hi))
   end
   -- rank 1 has the better mean: the lower test loss on the quadratic, the higher accuracy on MNIST
   local qd, lm = by.quadratic_deep, by.logistic_mnist
