@@ -263,7 +263,7 @@ local function benchmark(spec)
   local md = { "# " .. name, "", "Each problem is a tuned comparison with its own run folder (verify each with `optlab verify`); " ..
                "the test metric of each optimizer's best configuration, mean ± std over seeds, and its rank on the problem " ..
                "(1 = best) with a 95% interval (the seeds' test values resampled with replacement " .. BOOT .. " times).", "" }
-  local text = {}
+  local text, sections = {}, {}
   for _, pr in ipairs(results) do
     local rows = {}
     for _, r in ipairs(pr.rows) do
@@ -283,6 +283,8 @@ local function benchmark(spec)
     md[#md + 1] = report.md_table(header, rows)
     md[#md + 1] = ""
     text[#text + 1] = pr.problem .. "\n" .. report.text_table(header, rows)
+    sections[#sections + 1] = { title = pr.problem, header = header, rows = rows,
+                                link = pr.folder and pr.folder:sub(#dir + 2) or nil }
   end
   -- mean rank across problems
   local mh, mr = { "optimizer", "mean rank", "problems" }, {}
@@ -305,6 +307,9 @@ local function benchmark(spec)
   manifest.status = status == 0 and "complete" or "incomplete"
   manifest.plots = { rendered = plot.rendered, message = plot.message }
   report.write_file(dir .. "/manifest.json", report.json(manifest) .. "\n")
+  sections[#sections + 1] = { title = "Across problems", header = mh, rows = mr }
+  report.write_file(dir .. "/report.html", report.benchmark_html(dir, name, md[3], sections,
+                    plot.rendered and { "profile" } or {}, manifest))
   print("\n" .. table.concat(text, "\n\n") .. "\n\nAcross problems\n" .. report.text_table(mh, mr))
   if not plot.rendered then print("\nProfile not rendered: " .. tostring(plot.message)) end
   print("\nBenchmark folder: " .. dir)

@@ -140,6 +140,9 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     check(last == 1, "an optimizer's profile ends at " .. tostring(last) .. ", not 1")
   end
   check(blocks == 2, "profile.dat has " .. blocks .. " optimizers, not 2")
+  local html = report.read_file(bdir .. "/report.html")
+  check(html and html:find("<h2>quadratic_deep</h2>", 1, true) and html:find("<h2>Across problems</h2>", 1, true),
+        "report.html lacks the problems' tables")
   os.execute("rm -rf " .. q(dir))
 end
 
