@@ -534,4 +534,28 @@ function M:sensitivity(dir, records)
   return "sensitivity"
 end
 
+-- At the end of a tuned comparison: trials.csv and the sensitivity plot (rendered
+-- beside the comparison's plots), and the tuning table for summary.md, report.html
+-- and the terminal. Returns the markdown lines, the report.html sections and the
+-- terminal's tables with the tuning first.
+function M:views(ctx, records, plots, tables)
+  report.write_file(ctx.dir .. "/trials.csv", self:trials_csv(records))
+  local name = not sys.interrupted() and self:sensitivity(ctx.dir, records)
+  if name then
+    plots.names = plots.names or {}
+    plots.names[#plots.names + 1] = name
+    local r = plots.rendered and report.render(ctx.dir, { name }, ctx.gnuplot, plots.files or {})
+    if r and not r.rendered then plots.rendered, plots.message, plots.interrupted = false, r.message, r.interrupted end
+  end
+  local th, tr = self:table(records)
+  local desc = ctx.manifest.config.tune
+  local note = "The tables below show the reruns of each optimizer's best configuration: their val_ columns are on the test set."
+  local md = { "## Tuning", "", desc .. ".", "", report.md_table(th, tr), "",
+               "Every trial: trials.csv (its hyperparameters, rung, steps and " .. self.opt.metric .. ")" ..
+               (name and "; the metric against lr: sensitivity.svg." or "."), "", note, "" }
+  local sections = { { title = "Tuning", header = th, rows = tr, text = desc .. ". Every trial: trials.csv. " .. note } }
+  return md, sections, "Tuning: " .. desc .. "\n" .. report.text_table(th, tr) .. "\n\n" ..
+                       "The reruns of the best (val_ columns: the test set)\n" .. tables
+end
+
 return M
