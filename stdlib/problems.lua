@@ -164,6 +164,36 @@ define("fashion_2c2d", {
   target = { metric = "val_accuracy", mode = "max" },
 })
 
+-- An autoencoder's data: the first n images as inputs and as targets, [n, 784] in [0, 1],
+-- listing the files they were read from.
+local function autoencoder_set(ds, n)
+  local data = require "data"
+  n = math.min(n, #ds)
+  local ids = {}
+  for i = 1, n do ids[i] = i - 1 end
+  local x = ds:batch(ids):reshape(n, 784)
+  return data.tensors(x, x, { targets = true, files = ds:files() })
+end
+problems._autoencoder_set = autoencoder_set
+
+define("fashion_autoencoder", {
+  description = "A dense autoencoder on Fashion-MNIST: 784-256-64-256-784 (ReLU, sigmoid output), mean squared " ..
+                "error; the first 10,000 training and 2,000 test images",
+  data = function()
+    local tr, te = fashion()
+    return autoencoder_set(tr, 10000), autoencoder_set(te, 2000)
+  end,
+  model = function()
+    local nn = require "nn"
+    return nn.Sequential {
+      input = { 784 }, nn.Dense { 256, activation = "relu" }, nn.Dense { 64, activation = "relu" },
+      nn.Dense { 256, activation = "relu" }, nn.Dense { 784, activation = "sigmoid" },
+    }
+  end,
+  loss = "mse", metrics = {}, batch_size = 64, epochs = 20,
+  target = { metric = "val_loss", mode = "min" },
+})
+
 ---------------------------------------------------------------- the problems as spec tables
 
 -- problems.<name>{fields}: the problem's fields, then the caller's.
@@ -200,10 +230,10 @@ end })
 
 local help = require "help"
 help.register(problems, [[
-problems  test problems for comparisons: problems.quadratic_deep, logistic_mnist, mlp_mnist, keras_cnn, fashion_2c2d
+problems  test problems for comparisons: problems.quadratic_deep, logistic_mnist, mlp_mnist, keras_cnn, fashion_2c2d,\nfashion_autoencoder
 problems.<name>{fields} -> the fields of an experiment.compare table (data, model, loss, metrics, batch_size,
 epochs: the problem's budget), with the caller's fields added or replacing them:
   experiment.compare(problems.mlp_mnist { optimizers = {...}, tune = {...}, epochs = 3, train_limit = 4000 })
-A tuned comparison of a problem selects on the problem's metric (val_accuracy; val_loss for quadratic_deep).]])
+A tuned comparison of a problem selects on the problem's metric (val_accuracy; val_loss for quadratic_deep and\nfashion_autoencoder).]])
 
 return problems

@@ -54,6 +54,21 @@ function T.the_noisy_quadratic_has_deepobs_spectrum_and_loss()
   lib.close(mse, want, 1e-4, "the quadratic's loss")
 end
 
+function T.the_autoencoders_targets_are_its_inputs_and_its_files_are_recorded()
+  local ok, tr = pcall(function() return (problems.fashion_autoencoder().data()) end)
+  if not ok then lib.skip("Fashion-MNIST is not installed (Debian's dataset-fashion-mnist): " .. tostring(tr)) end
+  check(#tr == 10000 and tr:shape()[1] == 784, "10,000 examples of 784 values")
+  local x, y = tr:batch { 0, 1, 9999 }
+  check(x:size(1) == 3 and x:size(2) == 784 and y:size(2) == 784, "batch shapes")
+  for b = 1, 3 do
+    for i = 1, 784, 37 do
+      check(x[b][i] == y[b][i] and x[b][i] >= 0 and x[b][i] <= 1, "the target is not the input at " .. b .. ", " .. i)
+    end
+  end
+  local files = tr:files()
+  check(#files == 2 and files[1]:find("train%-images"), "the autoencoder's set does not list its files: " .. table.concat(files, ", "))
+end
+
 function T.a_tuned_comparison_of_the_quadratic_runs_and_selects_on_val_loss()
   local dir = os.tmpname()
   os.remove(dir)
