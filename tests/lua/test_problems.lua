@@ -69,6 +69,35 @@ function T.the_autoencoders_targets_are_its_inputs_and_its_files_are_recorded()
   check(#files == 2 and files[1]:find("train%-images"), "the autoencoder's set does not list its files: " .. table.concat(files, ", "))
 end
 
+function T.the_adding_problem_sums_the_marked_values_and_its_gradients_explode_without_clipping()
+  local tr, te = problems.adding_rnn().data()
+  check(#tr == 4000 and #te == 1000, "sizes")
+  local x, y = tr:batch { 0, 1, 2, 3 }
+  check(x:size(2) == 30 and x:size(3) == 2 and y:size(2) == 1, "shapes")
+  for b = 1, 4 do
+    local sum, marks, first, second = 0, 0, false, false
+    for t = 1, 30 do
+      if x[b][t][2] == 1 then
+        marks = marks + 1
+        sum = sum + x[b][t][1]
+        if t <= 15 then first = true else second = true end
+      end
+    end
+    check(marks == 2 and first and second, "example " .. b .. ": markers")
+    lib.close(y[b][1], sum, 1e-6, "example " .. b .. ": target")
+  end
+  -- the textbook's cliff: plain SGD at lr 0.5 blows up within the first epoch, clipped it trains
+  local function fit(opt)
+    tensor.manual_seed(1)
+    local spec = problems.adding_rnn()
+    return train.fit(spec.model(), opt, tr, { epochs = 1, batch_size = 32, loss = "mse", metrics = {}, verbose = 0, seed = 1 })
+  end
+  local plain = fit(optim.SGD { lr = 0.5 })
+  check(plain.stopped and #(plain.loss or {}) == 0, "unclipped SGD at lr 0.5 did not blow up: " .. tostring(plain.stopped))
+  local clipped = fit(optim.SGD { lr = 0.5, clip_norm = 1 })
+  check(not clipped.stopped and clipped.loss[1] < 1, "clipped SGD: loss " .. tostring(clipped.loss and clipped.loss[1]))
+end
+
 function T.a_tuned_comparison_of_the_quadratic_runs_and_selects_on_val_loss()
   local dir = os.tmpname()
   os.remove(dir)
