@@ -426,7 +426,7 @@ function M:results(records)
     end
     local m, sd = nil, nil
     if #vals > 0 then m, sd = report.mean_std(vals) end
-    out[i] = { optimizer = e.display, trial = trial, hyperparameters = hp or nil, validation = best,
+    out[i] = { optimizer = e.display, label = e.label, trial = trial, hyperparameters = hp or nil, validation = best,
                test_metric = "test_" .. test_metric, test_mean = m, test_std = sd, test_runs = #vals,
                test_values = report.array(vals) }
   end

@@ -152,6 +152,10 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     local lo, rank, hi = tonumber(r.rank_lo), tonumber(r.rank), tonumber(r.rank_hi)
     check(lo and hi and lo <= rank and rank <= hi and lo >= 1 and hi <= 2,
           string.format("%s %s: rank %s outside its interval %s-%s", r.problem, r.optimizer, r.rank, r.rank_lo, r.rank_hi))
+    -- the winner reaches the target (its own final value) by its last epoch; steps count whole epochs
+    if r.rank == "1" then
+      check(tonumber(r.steps_to_target) and tonumber(r.target) == tonumber(r.mean), r.problem .. ": the winner never reached the target")
+    end
   end
   -- rank 1 has the better mean: the lower test loss on the quadratic, the higher accuracy on MNIST
   local qd, lm = by.quadratic_deep, by.logistic_mnist
