@@ -123,7 +123,7 @@ local function to_target(pr, steps_per_epoch)
   end
 end
 
--- A 95% interval of each rank: the seeds' test values resampled with replacement
+-- A 95% interval of each rank: each optimizer's test values over its seeds resampled with replacement
 -- (B times, from a generator of tune's keyed by the problem, so the same every time),
 -- the optimizers ranked by the resampled means; the 2.5th and 97.5th percentiles.
 local BOOT = 1000
@@ -307,7 +307,7 @@ local function benchmark(spec)
                 "hyperparameters" }
   local md = { "# " .. name, "", "Each problem is a tuned comparison with its own run folder (verify each with `optlab verify`); " ..
                "the test metric of each optimizer's best configuration, mean ± std over seeds, and its rank on the problem " ..
-               "(1 = best) with a 95% interval (the seeds' test values resampled with replacement " .. BOOT .. " times); " ..
+               "(1 = best) with a 95% interval (the test values of its seeds resampled with replacement " .. BOOT .. " times); " ..
                "the steps (and training seconds) its mean test curve took to reach the best optimizer's final value, " ..
                "AlgoPerf's time to target with the best baseline's result as the target.", "" }
   local text, sections = {}, {}
