@@ -167,12 +167,24 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     local second = first == r[1] and r[2] or r[1]
     check(first.rank == "1" and second.rank == "2" and better(first, second, pair[2]), r[1].problem .. ": ranks do not follow the means")
   end
-  -- each problem's folder is a tuned comparison that verifies on its own
-  local folder = bdir .. "/" .. m.problems[1].folder
-  local vp = io.popen(q(EXE) .. " verify " .. q(folder) .. " 2>&1; echo \"exit $?\"")
-  local vout = vp:read("a")
-  vp:close()
+  -- each problem's folder is a tuned comparison that verifies on its own; verifying the benchmark's folder verifies each
+  local function verify(folder)
+    local vp = io.popen(q(EXE) .. " verify " .. q(folder) .. " 2>&1; echo \"exit $?\"")
+    local vout = vp:read("a")
+    vp:close()
+    return vout
+  end
+  local vout = verify(bdir .. "/" .. m.problems[1].folder)
   check(vout:find("OK, every metric matches bit for bit", 1, true) and vout:find("exit 0", 1, true), "verify:\n" .. vout)
+  vout = verify(bdir)
+  check(vout:find("OK, the benchmark's 2 problems verify", 1, true) and vout:find("exit 0", 1, true) and
+        select(2, vout:gsub("OK, every metric matches bit for bit", "")) == 2, "verify of the benchmark:\n" .. vout)
+  -- a problem's folder that does not verify fails the benchmark's
+  local victim = bdir .. "/" .. m.problems[2].folder .. "/trials.csv"
+  report.write_file(victim, (report.read_file(victim):gsub("\nSGD,1,", "\nSGD,7,", 1)))
+  vout = verify(bdir)
+  check(vout:find("FAILED: not every problem of the benchmark verifies", 1, true) and vout:find("exit 1", 1, true),
+        "verify of a benchmark with an edited trials.csv:\n" .. vout)
   -- the profile's data: every optimizer's rho climbs from 0 to 1
   local prof = report.read_file(bdir .. "/profile.dat")
   check(prof, "no profile.dat")
