@@ -5,8 +5,9 @@
 --
 -- The budgets are cut from the problems' own (DeepOBS's 100 epochs) to fit a 2-core
 -- machine: 7 minutes for 135 runs (6 min 59 s measured with `time` while other jobs kept the load
--- average at 5 to 7; 3 min of CPU). Each problem's folder verifies on its own:
---   optlab verify runs/benchmark-suite/<time>/<problem>/<time>
+-- average at 5 to 7; 3 min of CPU). Each problem's folder verifies on its own, and the
+-- benchmark's folder verifies them all:
+--   optlab verify runs/benchmark-suite/<time>
 return experiment.benchmark {
   name = "benchmark-suite",
   description = "SGD, Adam and Adadelta tuned on the noisy quadratic, an MLP on MNIST and the Keras example CNN",

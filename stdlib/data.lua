@@ -213,10 +213,13 @@ function data.csv(path, opts)
 end
 
 -- In-memory tensors: data.tensors(x [N, ...], y [N] class ids) or
--- data.tensors(x, y, {targets = true}) for regression targets [N, ...].
+-- data.tensors(x, y, {targets = true}) for regression targets [N, ...]. files = {...}:
+-- the files the tensors were made from (ds:files() of the set they came from), for the manifest.
 function data.tensors(x, y, opts)
   opts = opts or {}
-  return C.data.from_tensors(x, y, opts.targets and "targets" or "classes", opts.classes)
+  local ds = C.data.from_tensors(x, y, opts.targets and "targets" or "classes", opts.classes)
+  if opts.files then read_from(ds, opts.files) end
+  return ds
 end
 
 -- ---- synthetic --------------------------------------------------------

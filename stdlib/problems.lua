@@ -164,6 +164,104 @@ define("fashion_2c2d", {
   target = { metric = "val_accuracy", mode = "max" },
 })
 
+-- An autoencoder's data: the first n images as inputs and as targets, [n, 784] in [0, 1],
+-- listing the files they were read from.
+local function autoencoder_set(ds, n)
+  local data = require "data"
+  n = math.min(n, #ds)
+  local ids = {}
+  for i = 1, n do ids[i] = i - 1 end
+  local x = ds:batch(ids):reshape(n, 784)
+  return data.tensors(x, x, { targets = true, files = ds:files() })
+end
+problems._autoencoder_set = autoencoder_set
+
+define("fashion_autoencoder", {
+  description = "A dense autoencoder on Fashion-MNIST: 784-256-64-256-784 (ReLU, sigmoid output), mean squared " ..
+                "error; the first 10,000 training and 2,000 test images",
+  data = function()
+    local tr, te = fashion()
+    return autoencoder_set(tr, 10000), autoencoder_set(te, 2000)
+  end,
+  model = function()
+    local nn = require "nn"
+    return nn.Sequential {
+      input = { 784 }, nn.Dense { 256, activation = "relu" }, nn.Dense { 64, activation = "relu" },
+      nn.Dense { 256, activation = "relu" }, nn.Dense { 784, activation = "sigmoid" },
+    }
+  end,
+  loss = "mse", metrics = {}, batch_size = 64, epochs = 20,
+  target = { metric = "val_loss", mode = "min" },
+})
+
+---------------------------------------------------------------- a recurrent problem
+
+-- The adding problem (Hochreiter and Schmidhuber 1997): each example is T steps of
+-- (value, marker), values uniform in [0, 1], the marker 1 at one step of the first half
+-- and one of the second; the target is the sum of the two marked values. Predicting
+-- the mean, 1, scores a mean squared error of 1/6; solving it needs the first marked
+-- value carried across T/2 steps, through a product of T Jacobians: the textbook's
+-- long-term dependencies, whose gradients vanish or explode (history.grad_norm shows
+-- the spikes; clip_norm or global_clip_norm is what the textbook prescribes).
+local ADD_T = 30
+local function adding_set(n)
+  local tensor, data = require "tensor", require "data"
+  local values = tensor.rand(n, ADD_T)
+  local u = tensor.rand(n, 2)
+  local half = math.floor(ADD_T / 2)
+  local marks, sums = {}, {}
+  for i = 1, n do
+    local a = math.floor(u[i][1] * half) + 1            -- 1..T/2
+    local b = half + math.floor(u[i][2] * half) + 1     -- T/2+1..T
+    for t = 1, ADD_T do marks[#marks + 1] = (t == a or t == b) and 1 or 0 end
+    sums[i] = values[i][a] + values[i][b]
+  end
+  local x = tensor.stack({ values, tensor.from(marks):reshape(n, ADD_T) }, 3)    -- [n, T, 2]
+  return data.tensors(x, tensor.from(sums):reshape(n, 1), { targets = true })
+end
+local add_cache = nil
+local function adding()
+  if not add_cache then
+    local tensor = require "tensor"
+    tensor.manual_seed(43)     -- the problem's own draws: the same sets in every process
+    add_cache = { train = adding_set(4000), test = adding_set(1000) }
+  end
+  return add_cache.train, add_cache.test
+end
+problems._adding = adding
+
+-- A SimpleRNN (h_t = tanh(x_t W + h_(t-1) U + b)) of 32 units read out by a Dense layer
+-- at the last step, forward written out step by step on autograd's ops.
+local HIDDEN = 32
+define("adding_rnn", {
+  description = "The adding problem (T = 30) with a 32-unit SimpleRNN: mean squared error of the sum of the two " ..
+                "marked values (1/6 for predicting the mean)",
+  data = adding,
+  model = function()
+    local tensor = require "tensor"
+    local function param(t, name) t.requires_grad, t.name = true, name return t end
+    local m = {
+      W = param(tensor.randn(2, HIDDEN) * math.sqrt(1 / 2), "W"),
+      U = param(tensor.randn(HIDDEN, HIDDEN) * math.sqrt(1 / HIDDEN), "U"),
+      b = param(tensor.zeros(HIDDEN), "b"),
+      V = param(tensor.randn(HIDDEN, 1) * math.sqrt(1 / HIDDEN), "V"),
+      c = param(tensor.zeros(1), "c"),
+    }
+    function m:parameters() return { self.W, self.U, self.b, self.V, self.c } end
+    return setmetatable(m, { __call = function(self, x)
+      local h = nil
+      for t = 1, x:size(2) do
+        local z = x:select(2, t):matmul(self.W) + self.b
+        if h then z = z + h:matmul(self.U) end
+        h = z:tanh()
+      end
+      return h:matmul(self.V) + self.c
+    end })
+  end,
+  loss = "mse", metrics = {}, batch_size = 32, epochs = 20,
+  target = { metric = "val_loss", mode = "min" },
+})
+
 ---------------------------------------------------------------- the problems as spec tables
 
 -- problems.<name>{fields}: the problem's fields, then the caller's.
@@ -200,10 +298,10 @@ end })
 
 local help = require "help"
 help.register(problems, [[
-problems  test problems for comparisons: problems.quadratic_deep, logistic_mnist, mlp_mnist, keras_cnn, fashion_2c2d
+problems  test problems for comparisons: problems.quadratic_deep, logistic_mnist, mlp_mnist, keras_cnn, fashion_2c2d,\nfashion_autoencoder, adding_rnn
 problems.<name>{fields} -> the fields of an experiment.compare table (data, model, loss, metrics, batch_size,
 epochs: the problem's budget), with the caller's fields added or replacing them:
   experiment.compare(problems.mlp_mnist { optimizers = {...}, tune = {...}, epochs = 3, train_limit = 4000 })
-A tuned comparison of a problem selects on the problem's metric (val_accuracy; val_loss for quadratic_deep).]])
+A tuned comparison of a problem selects on the problem's metric (val_accuracy; val_loss for quadratic_deep,\nfashion_autoencoder and adding_rnn).]])
 
 return problems

@@ -223,6 +223,27 @@ end
 function rerun.verify_main(argv)
   local dir, jobs = usage_dir("verify", argv)
   if not dir then return false end
+  -- experiment.benchmark's folder: each problem's run folder in turn (stdlib/experiment/benchmark.lua)
+  local btext = report.read_file(dir .. "/manifest.json")
+  local bok, bm = pcall(report.json_decode, btext or "", dir .. "/manifest.json")
+  if btext and bok and type(bm) == "table" and bm.kind == "benchmark" then
+    local all, n = true, 0
+    for _, p in ipairs(type(bm.problems) == "table" and bm.problems or {}) do
+      local sub = type(p) == "table" and type(p.folder) == "string" and p.folder:match("^[%w_.%-]+/[%w_.%-]+$") and
+                  not p.folder:find("..", 1, true) and (dir .. "/" .. p.folder)
+      if not sub then
+        print("optlab verify: the benchmark's problem " .. tostring(type(p) == "table" and p.name) .. " has no run folder")
+        all = false
+      else
+        print("optlab verify: problem " .. tostring(p.name) .. ": " .. sub)
+        n = n + 1
+        all = rerun.verify_main({ sub, jobs and "--jobs" or nil, jobs and tostring(jobs) or nil }) and all
+      end
+    end
+    print(all and n > 0 and string.format("optlab verify: OK, the benchmark's %d problems verify", n)
+                         or "optlab verify: FAILED: not every problem of the benchmark verifies")
+    return all and n > 0
+  end
   local m, why = open_folder(dir, "verify")
   if not m then io.stderr:write("optlab verify: " .. why .. "\n"); return false end
   if m.kind == "landscape" then   -- experiment.landscape's folder: trajectories, not metrics (stdlib/landscape/verify.lua)

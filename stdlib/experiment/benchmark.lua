@@ -80,6 +80,78 @@ local function ranks(rows, low)
   end
 end
 
+-- Steps to target, AlgoPerf-style: the target is the best optimizer's final test metric on
+-- the problem (the best baseline's); per optimizer, the first epoch at which the mean over
+-- seeds of its reruns' test curve (metrics.csv) reaches it, in steps and in training
+-- seconds (the mean over seeds, summed to that epoch). nil when it never does.
+local function to_target(pr, steps_per_epoch)
+  local text = pr.folder and report.read_file(pr.folder .. "/metrics.csv")
+  if not text then return end
+  local csv = report.parse_csv(text).rows
+  local low = lower_is_better(pr.metric)
+  local best = nil
+  for _, r in ipairs(pr.rows) do
+    if r.mean and (best == nil or (low and r.mean < best) or (not low and r.mean > best)) then best = r.mean end
+  end
+  pr.target = best
+  if not best then return end
+  for _, r in ipairs(pr.rows) do
+    local by = {}   -- epoch -> {sum of metric, sum of seconds, n}
+    local maxe = 0
+    for _, row in ipairs(csv) do
+      if row.optimizer == r.label then
+        local e = tonumber(row.epoch)
+        by[e] = by[e] or { 0, 0, 0 }
+        by[e][1] = by[e][1] + (report.parse_num(row[pr.metric]) or 0 / 0)
+        by[e][2] = by[e][2] + (report.parse_num(row.seconds) or 0)
+        by[e][3] = by[e][3] + 1
+        maxe = math.max(maxe, e)
+      end
+    end
+    local secs = 0
+    for e = 1, maxe do
+      local c = by[e]
+      if not c then break end
+      secs = secs + c[2] / c[3]
+      local m = c[1] / c[3]
+      -- reached: at least as good as the target (the target's own value rounded as it was computed)
+      if (low and m <= best * (1 + 1e-12)) or (not low and m >= best * (1 - 1e-12)) then
+        r.target_epoch, r.target_steps, r.target_seconds = e, e * steps_per_epoch, secs
+        break
+      end
+    end
+  end
+end
+
+-- A 95% interval of each rank: each optimizer's test values over its seeds resampled with replacement
+-- (B times, from a generator of tune's keyed by the problem, so the same every time),
+-- the optimizers ranked by the resampled means; the 2.5th and 97.5th percentiles.
+local BOOT = 1000
+local function rank_intervals(problem, rows, low)
+  local tune = require "tune"
+  local u = tune.stream("ranks/" .. problem)
+  local got = {}
+  for i in ipairs(rows) do got[i] = {} end
+  for _ = 1, BOOT do
+    local sample = {}
+    for i, r in ipairs(rows) do
+      local v = r.values or {}
+      if #v > 0 then
+        local sum = 0
+        for _ = 1, #v do sum = sum + v[math.floor(u() * #v) + 1] end
+        sample[i] = { mean = sum / #v }
+      else sample[i] = {} end
+    end
+    ranks(sample, low)
+    for i in ipairs(rows) do if sample[i].rank then got[i][#got[i] + 1] = sample[i].rank end end
+  end
+  for i, r in ipairs(rows) do
+    local g = got[i]
+    table.sort(g)
+    if #g > 0 then r.rank_lo, r.rank_hi = g[math.max(1, math.floor(0.025 * #g + 0.5))], g[math.min(#g, math.ceil(0.975 * #g))] end
+  end
+end
+
 -- Dolan and Moré's performance profile: per problem, an optimizer's cost (its test
 -- error, 1 - accuracy, or its test loss) over the best optimizer's; rho(tau) = the
 -- fraction of problems on which the ratio is at most tau.
@@ -207,10 +279,12 @@ local function benchmark(spec)
     local metric = p.spec.problem.target.metric
     local pr = { problem = p.name, folder = folder, metric = metric, rows = {} }
     for _, b in ipairs(m and m.tune and m.tune.best or {}) do
-      pr.rows[#pr.rows + 1] = { optimizer = b.optimizer, mean = b.test_mean, std = b.test_std, n = b.test_runs,
-                                hp = b.hyperparameters, test_metric = b.test_metric }
+      pr.rows[#pr.rows + 1] = { optimizer = b.optimizer, label = b.label, mean = b.test_mean, std = b.test_std, n = b.test_runs,
+                                hp = b.hyperparameters, test_metric = b.test_metric, values = b.test_values }
     end
     ranks(pr.rows, lower_is_better(metric))
+    rank_intervals(p.name, pr.rows, lower_is_better(metric))
+    to_target(pr, m and m.tune and m.tune.steps_per_epoch or 0)
     results[#results + 1] = pr
     local ok = how == "exit" and code == 0
     manifest.problems[#manifest.problems + 1] = { name = p.name, folder = folder and folder:sub(#dir + 2) or nil,
@@ -229,27 +303,38 @@ local function benchmark(spec)
       if not seen[r.optimizer] then seen[r.optimizer] = true; optimizers[#optimizers + 1] = r.optimizer end
     end
   end
-  local csv = { "problem,optimizer,test_metric,mean,std,seeds,rank,hyperparameters" }
+  local csv = { "problem,optimizer,test_metric,mean,std,seeds,rank,rank_lo,rank_hi,target,steps_to_target,seconds_to_target," ..
+                "hyperparameters" }
   local md = { "# " .. name, "", "Each problem is a tuned comparison with its own run folder (verify each with `optlab verify`); " ..
                "the test metric of each optimizer's best configuration, mean ± std over seeds, and its rank on the problem " ..
-               "(1 = best).", "" }
-  local text = {}
+               "(1 = best) with a 95% interval (the test values of its seeds resampled with replacement " .. BOOT .. " times); " ..
+               "the steps (and training seconds) its mean test curve took to reach the best optimizer's final value, " ..
+               "AlgoPerf's time to target with the best baseline's result as the target.", "" }
+  local text, sections = {}, {}
   for _, pr in ipairs(results) do
     local rows = {}
     for _, r in ipairs(pr.rows) do
       local hp = require("experiment.tune").hp_text(r.hp)
       csv[#csv + 1] = table.concat({ report.csv_cell(pr.problem), report.csv_cell(r.optimizer), r.test_metric or "",
         r.mean and report.num(r.mean) or "", r.std and report.num(r.std) or "", string.format("%d", r.n or 0),
-        r.rank and report.num(r.rank) or "", report.csv_cell(hp) }, ",")
+        r.rank and report.num(r.rank) or "", r.rank_lo and report.num(r.rank_lo) or "", r.rank_hi and report.num(r.rank_hi) or "",
+        pr.target and report.num(pr.target) or "", r.target_steps and string.format("%d", r.target_steps) or "",
+        r.target_seconds and report.num(r.target_seconds) or "", report.csv_cell(hp) }, ",")
       rows[#rows + 1] = { r.optimizer, r.mean and string.format("%.4f ± %.4f", r.mean, r.std or 0) or "-",
-                          r.rank and string.format("%g", r.rank) or "-", hp }
+                          r.rank and string.format("%g", r.rank) or "-",
+                          r.rank_lo and string.format("%g-%g", r.rank_lo, r.rank_hi) or "-",
+                          r.target_steps and string.format("%d (%.1f s)", r.target_steps, r.target_seconds) or "not reached", hp }
     end
-    local header = { "optimizer", (pr.rows[1] and pr.rows[1].test_metric or "test") .. " (mean ± std)", "rank", "best configuration" }
+    local header = { "optimizer", (pr.rows[1] and pr.rows[1].test_metric or "test") .. " (mean ± std)", "rank",
+                     "rank, 95% interval", "steps to " .. (pr.target and string.format("%.4g", pr.target) or "target"),
+                     "best configuration" }
     md[#md + 1] = "## " .. pr.problem .. (pr.folder and (" (`" .. pr.folder:sub(#dir + 2) .. "`)") or " (no run folder)")
     md[#md + 1] = ""
     md[#md + 1] = report.md_table(header, rows)
     md[#md + 1] = ""
     text[#text + 1] = pr.problem .. "\n" .. report.text_table(header, rows)
+    sections[#sections + 1] = { title = pr.problem, header = header, rows = rows,
+                                link = pr.folder and pr.folder:sub(#dir + 2) or nil }
   end
   -- mean rank across problems
   local mh, mr = { "optimizer", "mean rank", "problems" }, {}
@@ -272,6 +357,9 @@ local function benchmark(spec)
   manifest.status = status == 0 and "complete" or "incomplete"
   manifest.plots = { rendered = plot.rendered, message = plot.message }
   report.write_file(dir .. "/manifest.json", report.json(manifest) .. "\n")
+  sections[#sections + 1] = { title = "Across problems", header = mh, rows = mr }
+  report.write_file(dir .. "/report.html", report.benchmark_html(dir, name, md[3], sections,
+                    plot.rendered and { "profile" } or {}, manifest))
   print("\n" .. table.concat(text, "\n\n") .. "\n\nAcross problems\n" .. report.text_table(mh, mr))
   if not plot.rendered then print("\nProfile not rendered: " .. tostring(plot.message)) end
   print("\nBenchmark folder: " .. dir)

@@ -304,29 +304,9 @@ local function finish(ctx, records)
   report.write_file(ctx.dir .. "/metrics.csv", report.csv(list))
   write_logs(ctx, list)
   local plots = report.plots(ctx.dir, summary, nseeds, ctx.gnuplot, shown)
+  -- trials.csv, the sensitivity plot, the tuning table (stdlib/experiment/tune.lua)
   local tuned_md, sections
-  if tuned then
-    report.write_file(ctx.dir .. "/trials.csv", tuned:trials_csv(records))
-    local name = not sys.interrupted() and tuned:sensitivity(ctx.dir, records)
-    if name then
-      plots.names = plots.names or {}
-      plots.names[#plots.names + 1] = name
-      local r = plots.rendered and report.render(ctx.dir, { name }, ctx.gnuplot, plots.files or {})
-      if r and not r.rendered then plots.rendered, plots.message, plots.interrupted = false, r.message, r.interrupted end
-    end
-    local th, tr = tuned:table(records)
-    sections = { { title = "Tuning", header = th, rows = tr,
-                   text = ctx.manifest.config.tune .. ". Every trial: trials.csv. The tables below show the reruns of " ..
-                          "each optimizer's best configuration: their val_ columns are on the test set." } }
-    tuned_md = { "## Tuning", "", ctx.manifest.config.tune .. ".", "",
-                 report.md_table(th, tr), "",
-                 "Every trial: trials.csv (its hyperparameters, rung, steps and " .. tuned.opt.metric .. ")" ..
-                 (name and "; the metric against lr: sensitivity.svg." or "."), "",
-                 "The tables below show the reruns of each optimizer's best configuration: their val_ columns are " ..
-                 "on the test set.", "" }
-    tables = "Tuning: " .. ctx.manifest.config.tune .. "\n" .. report.text_table(th, tr) .. "\n\n" ..
-             "The reruns of the best (val_ columns: the test set)\n" .. tables
-  end
+  if tuned then tuned_md, sections, tables = tuned:views(ctx, records, plots, tables) end
   if (plots.interrupted or sys.interrupted()) and not ctx.interrupted then ctx.interrupted = "during plotting" end
   local manifest = manifest_of(ctx, records, true)
   manifest.plots = { rendered = plots.rendered, message = plots.message }

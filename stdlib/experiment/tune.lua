@@ -426,8 +426,9 @@ function M:results(records)
     end
     local m, sd = nil, nil
     if #vals > 0 then m, sd = report.mean_std(vals) end
-    out[i] = { optimizer = e.display, trial = trial, hyperparameters = hp or nil, validation = best,
-               test_metric = "test_" .. test_metric, test_mean = m, test_std = sd, test_runs = #vals }
+    out[i] = { optimizer = e.display, label = e.label, trial = trial, hyperparameters = hp or nil, validation = best,
+               test_metric = "test_" .. test_metric, test_mean = m, test_std = sd, test_runs = #vals,
+               test_values = report.array(vals) }
   end
   return out
 end
@@ -471,7 +472,19 @@ function M:manifest(records)
   for _, r in ipairs(self.rungs) do rs[#rs + 1] = { trials = r.trials, epochs = r.epochs } end
   local best = report.array()
   for _, r in ipairs(self:results(records)) do best[#best + 1] = r end
-  return { method = self.opt.method, metric = self.opt.metric, mode = self.opt.mode, eta = self.opt.method == "halving" and self.opt.eta or nil,
+  -- every trial, as trials.csv has it (the run ids point into runs and records/)
+  local trials = report.array()
+  for k = 1, #self.phases - 1 do
+    for _, run in ipairs(self.phases[k]) do
+      if not run.pending then
+        local rec = records[run.id]
+        trials[#trials + 1] = { run = run.id, optimizer = self.opts[run.opt].display, trial = run.trial, rung = run.rung,
+                                epochs = run.epochs, steps = run.epochs * self.spe, hyperparameters = run.hp,
+                                metric = self:score(rec), status = rec and rec.status or "not run" }
+      end
+    end
+  end
+  return { method = self.opt.method, trials = trials, metric = self.opt.metric, mode = self.opt.mode, eta = self.opt.method == "halving" and self.opt.eta or nil,
            seed = self.seed, seeds = report.array(self.cfg.seeds), validation = self.opt.validation,
            steps_per_optimizer = cost(self.rungs, self.spe), steps_per_epoch = self.spe, rungs = rs, best = best }
 end
@@ -519,6 +532,30 @@ function M:sensitivity(dir, records)
   report.write_file(dir .. "/sensitivity.gp", P.figure_gp("sensitivity", "hyperparameter sensitivity", 900, { panel }, 1, labels,
                     "a trial that did not finish (NaN loss) has no point"))
   return "sensitivity"
+end
+
+-- At the end of a tuned comparison: trials.csv and the sensitivity plot (rendered
+-- beside the comparison's plots), and the tuning table for summary.md, report.html
+-- and the terminal. Returns the markdown lines, the report.html sections and the
+-- terminal's tables with the tuning first.
+function M:views(ctx, records, plots, tables)
+  report.write_file(ctx.dir .. "/trials.csv", self:trials_csv(records))
+  local name = not sys.interrupted() and self:sensitivity(ctx.dir, records)
+  if name then
+    plots.names = plots.names or {}
+    plots.names[#plots.names + 1] = name
+    local r = plots.rendered and report.render(ctx.dir, { name }, ctx.gnuplot, plots.files or {})
+    if r and not r.rendered then plots.rendered, plots.message, plots.interrupted = false, r.message, r.interrupted end
+  end
+  local th, tr = self:table(records)
+  local desc = ctx.manifest.config.tune
+  local note = "The tables below show the reruns of each optimizer's best configuration: their val_ columns are on the test set."
+  local md = { "## Tuning", "", desc .. ".", "", report.md_table(th, tr), "",
+               "Every trial: trials.csv (its hyperparameters, rung, steps and " .. self.opt.metric .. ")" ..
+               (name and "; the metric against lr: sensitivity.svg." or "."), "", note, "" }
+  local sections = { { title = "Tuning", header = th, rows = tr, text = desc .. ". Every trial: trials.csv. " .. note } }
+  return md, sections, "Tuning: " .. desc .. "\n" .. report.text_table(th, tr) .. "\n\n" ..
+                       "The reruns of the best (val_ columns: the test set)\n" .. tables
 end
 
 return M

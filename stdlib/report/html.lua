@@ -23,6 +23,32 @@ local function inline_svg(path)
   return s
 end
 
+-- experiment.benchmark's page: intro text, sections { {title, header, rows, link = a problem's
+-- folder}, ... }, then the plots (names of SVGs in dir, inline) and the manifest.
+function report.benchmark_html(dir, title, intro, sections, plots, manifest)
+  local out = { "<!DOCTYPE html>", "<html lang=en><head><meta charset=utf-8>",
+                "<title>" .. html_escape(title) .. "</title><style>" .. CSS .. "</style></head><body>",
+                "<h1>" .. html_escape(title) .. "</h1>", "<p>" .. html_escape(intro) .. "</p>" }
+  for _, sec in ipairs(sections) do
+    out[#out + 1] = "<h2>" .. html_escape(sec.title) .. "</h2>"
+    if sec.link then
+      out[#out + 1] = string.format('<p>Run folder: <a href="%s/report.html">%s</a></p>', html_escape(sec.link), html_escape(sec.link))
+    end
+    out[#out + 1] = report.html_table(sec.header, sec.rows)
+  end
+  for _, name in ipairs(plots) do
+    local svg = inline_svg(dir .. "/" .. name .. ".svg")
+    if svg then
+      out[#out + 1] = "<figure>" .. svg .. string.format('<figcaption><a href="%s.svg">%s.svg</a> · <a href="%s.png">%s.png</a> · ' ..
+        '<a href="%s.gp">%s.gp</a> · <a href="%s.dat">%s.dat</a></figcaption></figure>', name, name, name, name, name, name, name, name)
+    end
+  end
+  out[#out + 1] = '<h2>Files</h2><p><a href="benchmark.csv">benchmark.csv</a> · <a href="summary.md">summary.md</a> · ' ..
+                  '<a href="manifest.json">manifest.json</a></p>'
+  out[#out + 1] = "<h2>Manifest</h2><pre>" .. html_escape(report.json(manifest)) .. "</pre></body></html>"
+  return table.concat(out, "\n") .. "\n"
+end
+
 -- One self-contained page: tables, plots (inline SVG), the manifest. sections (optional):
 -- { {title =, text =, header =, rows =}, ... } before the comparison (a tuned comparison's tuning).
 function report.html(dir, title, summary, nseeds, manifest, missing, plots, sections)

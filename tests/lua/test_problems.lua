@@ -54,6 +54,50 @@ function T.the_noisy_quadratic_has_deepobs_spectrum_and_loss()
   lib.close(mse, want, 1e-4, "the quadratic's loss")
 end
 
+function T.the_autoencoders_targets_are_its_inputs_and_its_files_are_recorded()
+  local ok, tr = pcall(function() return (problems.fashion_autoencoder().data()) end)
+  if not ok then lib.skip("Fashion-MNIST is not installed (Debian's dataset-fashion-mnist): " .. tostring(tr)) end
+  check(#tr == 10000 and tr:shape()[1] == 784, "10,000 examples of 784 values")
+  local x, y = tr:batch { 0, 1, 9999 }
+  check(x:size(1) == 3 and x:size(2) == 784 and y:size(2) == 784, "batch shapes")
+  for b = 1, 3 do
+    for i = 1, 784, 37 do
+      check(x[b][i] == y[b][i] and x[b][i] >= 0 and x[b][i] <= 1, "the target is not the input at " .. b .. ", " .. i)
+    end
+  end
+  local files = tr:files()
+  check(#files == 2 and files[1]:find("train%-images"), "the autoencoder's set does not list its files: " .. table.concat(files, ", "))
+end
+
+function T.the_adding_problem_sums_the_marked_values_and_its_gradients_explode_without_clipping()
+  local tr, te = problems.adding_rnn().data()
+  check(#tr == 4000 and #te == 1000, "sizes")
+  local x, y = tr:batch { 0, 1, 2, 3 }
+  check(x:size(2) == 30 and x:size(3) == 2 and y:size(2) == 1, "shapes")
+  for b = 1, 4 do
+    local sum, marks, first, second = 0, 0, false, false
+    for t = 1, 30 do
+      if x[b][t][2] == 1 then
+        marks = marks + 1
+        sum = sum + x[b][t][1]
+        if t <= 15 then first = true else second = true end
+      end
+    end
+    check(marks == 2 and first and second, "example " .. b .. ": markers")
+    lib.close(y[b][1], sum, 1e-6, "example " .. b .. ": target")
+  end
+  -- the textbook's cliff: plain SGD at lr 0.5 blows up within the first epoch, clipped it trains
+  local function fit(opt)
+    tensor.manual_seed(1)
+    local spec = problems.adding_rnn()
+    return train.fit(spec.model(), opt, tr, { epochs = 1, batch_size = 32, loss = "mse", metrics = {}, verbose = 0, seed = 1 })
+  end
+  local plain = fit(optim.SGD { lr = 0.5 })
+  check(plain.stopped and #(plain.loss or {}) == 0, "unclipped SGD at lr 0.5 did not blow up: " .. tostring(plain.stopped))
+  local clipped = fit(optim.SGD { lr = 0.5, clip_norm = 1 })
+  check(not clipped.stopped and clipped.loss[1] < 1, "clipped SGD: loss " .. tostring(clipped.loss and clipped.loss[1]))
+end
+
 function T.a_tuned_comparison_of_the_quadratic_runs_and_selects_on_val_loss()
   local dir = os.tmpname()
   os.remove(dir)
@@ -105,6 +149,13 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     by[r.problem] = by[r.problem] or {}
     by[r.problem][#by[r.problem] + 1] = r
     check(r.seeds == "2" and tonumber(r.mean), r.problem .. " " .. r.optimizer .. ": no test metric over 2 seeds")
+    local lo, rank, hi = tonumber(r.rank_lo), tonumber(r.rank), tonumber(r.rank_hi)
+    check(lo and hi and lo <= rank and rank <= hi and lo >= 1 and hi <= 2,
+          string.format("%s %s: rank %s outside its interval %s-%s", r.problem, r.optimizer, r.rank, r.rank_lo, r.rank_hi))
+    -- the winner reaches the target (its own final value) by its last epoch; steps count whole epochs
+    if r.rank == "1" then
+      check(tonumber(r.steps_to_target) and tonumber(r.target) == tonumber(r.mean), r.problem .. ": the winner never reached the target")
+    end
   end
   -- rank 1 has the better mean: the lower test loss on the quadratic, the higher accuracy on MNIST
   local qd, lm = by.quadratic_deep, by.logistic_mnist
@@ -116,12 +167,24 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     local second = first == r[1] and r[2] or r[1]
     check(first.rank == "1" and second.rank == "2" and better(first, second, pair[2]), r[1].problem .. ": ranks do not follow the means")
   end
-  -- each problem's folder is a tuned comparison that verifies on its own
-  local folder = bdir .. "/" .. m.problems[1].folder
-  local vp = io.popen(q(EXE) .. " verify " .. q(folder) .. " 2>&1; echo \"exit $?\"")
-  local vout = vp:read("a")
-  vp:close()
+  -- each problem's folder is a tuned comparison that verifies on its own; verifying the benchmark's folder verifies each
+  local function verify(folder)
+    local vp = io.popen(q(EXE) .. " verify " .. q(folder) .. " 2>&1; echo \"exit $?\"")
+    local vout = vp:read("a")
+    vp:close()
+    return vout
+  end
+  local vout = verify(bdir .. "/" .. m.problems[1].folder)
   check(vout:find("OK, every metric matches bit for bit", 1, true) and vout:find("exit 0", 1, true), "verify:\n" .. vout)
+  vout = verify(bdir)
+  check(vout:find("OK, the benchmark's 2 problems verify", 1, true) and vout:find("exit 0", 1, true) and
+        select(2, vout:gsub("OK, every metric matches bit for bit", "")) == 2, "verify of the benchmark:\n" .. vout)
+  -- a problem's folder that does not verify fails the benchmark's
+  local victim = bdir .. "/" .. m.problems[2].folder .. "/trials.csv"
+  report.write_file(victim, (report.read_file(victim):gsub("\nSGD,1,", "\nSGD,7,", 1)))
+  vout = verify(bdir)
+  check(vout:find("FAILED: not every problem of the benchmark verifies", 1, true) and vout:find("exit 1", 1, true),
+        "verify of a benchmark with an edited trials.csv:\n" .. vout)
   -- the profile's data: every optimizer's rho climbs from 0 to 1
   local prof = report.read_file(bdir .. "/profile.dat")
   check(prof, "no profile.dat")
@@ -137,6 +200,9 @@ function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
     check(last == 1, "an optimizer's profile ends at " .. tostring(last) .. ", not 1")
   end
   check(blocks == 2, "profile.dat has " .. blocks .. " optimizers, not 2")
+  local html = report.read_file(bdir .. "/report.html")
+  check(html and html:find("<h2>quadratic_deep</h2>", 1, true) and html:find("<h2>Across problems</h2>", 1, true),
+        "report.html lacks the problems' tables")
   os.execute("rm -rf " .. q(dir))
 end
 

@@ -212,6 +212,13 @@ function T.halving_stops_the_worst_at_each_rung_and_reruns_the_best_on_the_test_
           opt .. ": the best is trial " .. tostring(b.trial) .. ", trials.csv says " .. best.trial)
     check(b.test_runs == 2 and type(b.test_mean) == "number", opt .. ": test runs " .. tostring(b.test_runs))
   end
+  -- the manifest lists every trial as trials.csv does
+  check(#m.tune.trials == #rows, "the manifest lists " .. #m.tune.trials .. " trials, trials.csv " .. #rows)
+  for i, t in ipairs(m.tune.trials) do
+    local r = rows[i]
+    check(t.optimizer == r.optimizer and t.trial == tonumber(r.trial) and t.rung == tonumber(r.rung) and
+          t.hyperparameters.lr == tonumber(r.lr) and t.metric == tonumber(r.val_accuracy), "manifest trial " .. i)
+  end
   -- seed 1's rerun trains exactly as the best trial's last rung did (same seed, lr,
   -- epochs); its val_ columns are the test set's
   local csv = report.parse_csv(report.read_file(f .. "/metrics.csv")).rows
