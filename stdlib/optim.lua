@@ -53,7 +53,7 @@ function optim.get(name, convention, overrides)
   if sp.kind == "Declared" and not sp.builtin and not sp.conv_defaults.keras then default = "textbook" end
   local conv = convention_of(convention or (overrides and overrides.convention) or default, "optim.get")
   local has = conventions.defaults[conv]
-  if has and not has[sp.name] and sp.kind ~= "Declared" then    -- a declaration brings its own defaults
+  if has and not has[sp.name] and (sp.kind ~= "Declared" or sp.builtin) then    -- a declaration brings its own defaults
     local names = {}
     for n in pairs(has) do names[#names + 1] = n end
     table.sort(names)
