@@ -29,7 +29,8 @@ optim.NAdam = optim.Nadam
 -- optim.get(name [, convention] [, overrides]): the optimizer `name` as the
 -- convention's framework builds it, its forms and its defaults; without a
 -- convention, Keras 2's (convention "keras"), as the Keras example's
--- model.compile(optimizer = 'Adam') got them. Names and conventions are
+-- model.compile(optimizer = 'Adam') got them (a declaration of the
+-- literature: its own, "textbook", unless it declares a keras convention). Names and conventions are
 -- case-insensitive; "pytorch" = "torch"; "NAdam" = "Nadam".
 function optim.get(name, convention, overrides)
   if type(name) ~= "string" then fail("optim.get: expected an optimizer name, got " .. type(name)) end
@@ -37,8 +38,6 @@ function optim.get(name, convention, overrides)
   if overrides ~= nil and type(overrides) ~= "table" then
     fail("optim.get: overrides must be a table of hyperparameters, got " .. type(overrides))
   end
-  local conv = convention_of(convention or (overrides and overrides.convention) or "keras", "optim.get")
-  local has = conventions.defaults[conv]
   local sp
   for n, s in pairs(specs) do if n:lower() == name:lower() then sp = s end end
   if not sp then
@@ -48,7 +47,13 @@ function optim.get(name, convention, overrides)
     fail(string.format("optim.get: unknown optimizer '%s'%s (known: %s)", name, suggest.phrase(name, names),
       table.concat(names, ", ")))
   end
-  if has and not has[sp.name] and sp.kind ~= "Declared" then    -- a declaration brings its own defaults
+  -- a declaration of the literature has no Keras 2 form unless it declares one: without a
+  -- convention it is its own (the textbook's), not labelled convention=keras
+  local default = "keras"
+  if sp.kind == "Declared" and not sp.builtin and not sp.conv_defaults.keras then default = "textbook" end
+  local conv = convention_of(convention or (overrides and overrides.convention) or default, "optim.get")
+  local has = conventions.defaults[conv]
+  if has and not has[sp.name] and (sp.kind ~= "Declared" or sp.builtin) then    -- a declaration brings its own defaults
     local names = {}
     for n in pairs(has) do names[#names + 1] = n end
     table.sort(names)

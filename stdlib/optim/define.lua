@@ -41,7 +41,7 @@ local function parse_range(s, name, field)
 end
 
 local DECL_KEYS = { name = true, doc = true, hyper = true, state = true, scalars = true, globals = true, rows = true, cols = true,
-                    update = true, show = true, conventions = true }
+                    update = true, show = true, conventions = true, average = true }
 
 -- A declaration -> a spec for optim.lua (kind "Declared"): fields, defaults,
 -- aliases, the shown fields, and the declaration itself.
@@ -123,6 +123,15 @@ function define.spec(decl)
   end
   if #sp.state + #sp.scalars + #sp.globals + 2 * (#sp.rows + #sp.cols) + 2 > 12 then
     fail("optim.define " .. name .. ": at most 10 state buffers, scalars and globals (rows and cols count twice)")
+  end
+  -- average = "x": the state buffer holding the point to evaluate at (opt:swap_average, opt:finalize)
+  if decl.average ~= nil then
+    local ok = false
+    for _, k in ipairs(sp.state) do ok = ok or k == decl.average end
+    if not ok then
+      fail(string.format("optim.define %s: average must name a state buffer (state = {...}), got %s", name, tostring(decl.average)))
+    end
+    sp.average = decl.average
   end
   sp.init = {}
   for k, v in pairs(decl.state or {}) do sp.init[k] = v end

@@ -10,7 +10,7 @@ local conventions = require "optim.conventions"
 local suggest = require "suggest"
 local define = require "optim.define"
 local ALIASES = require("optim.specs").ALIASES
-local param_list = require("optim.wrap").param_list
+local param_list, swap_averages = require("optim.wrap").param_list, require("optim.wrap").swap_averages
 
 local function fail(msg) C.raise(msg) end
 
@@ -510,9 +510,26 @@ function Optimizer:_run_program(params, grads, hv, grad_scale, scales, value_fir
 end
 
 -- Weight averaging is a wrapper (optim.EMA, optim.Polyak; use_ema makes
--- one): an optimizer alone has no averages to finalize or swap in.
-function Optimizer:finalize() end
-function Optimizer:swap_average() return false end
+-- one). A declaration may name the state buffer of its own averaged point
+-- (average = "x": Schedule-Free's x, where its authors' optimizer.eval()
+-- evaluates): evaluation swaps it in (train.fit, around each validation) and
+-- finalize (train.fit, at the end) leaves it in the parameters. Others have
+-- no averages to finalize or swap in.
+function Optimizer:swap_average(params)
+  local buf = self.spec.average
+  return buf ~= nil and swap_averages(self.state, buf, params)
+end
+
+function Optimizer:finalize(params)
+  local buf = self.spec.average
+  if not buf then return end
+  tensor.no_grad(function()
+    for _, p in ipairs(param_list(params)) do
+      local st = self.state[p]
+      if st and st[buf] then p:copy_(st[buf]) end    -- a parameter never stepped keeps its value
+    end
+  end)
+end
 
 function Optimizer:zero_grad(params)
   for _, p in ipairs(param_list(params)) do

@@ -218,24 +218,29 @@ local function average_step(self, params, closure, grad_norm)
   return loss
 end
 
--- Swaps the parameters with their averages (a second call swaps back): what
--- evaluation runs on (train.fit, around each validation, as Keras's
--- SwapEMAWeights). Returns true if it swapped.
-local function average_swap(self, params)
+-- Swaps each parameter p with its average state[p][buf] (a second call swaps
+-- back): what evaluation runs on (train.fit, around each validation, as
+-- Keras's SwapEMAWeights). Returns true if it swapped, false while some
+-- parameter has no average yet. Also a declaration's averaged point
+-- (optim.define's average = "x", optim/optimizer.lua).
+function M.swap_averages(state, buf, params)
   params = param_list(params)
-  local buf = self.kind == "EMA" and "ema" or "average"
   for _, p in ipairs(params) do
-    if not (self.state[p] and self.state[p][buf]) then return false end   -- nothing averaged yet
+    if not (state[p] and state[p][buf]) then return false end   -- nothing averaged yet
   end
   tensor.no_grad(function()
     for _, p in ipairs(params) do
-      local avg = self.state[p][buf]
+      local avg = state[p][buf]
       local raw = p:clone()
       p:copy_(avg)
       avg:copy_(raw)
     end
   end)
   return true
+end
+
+local function average_swap(self, params)
+  return M.swap_averages(self.state, self.kind == "EMA" and "ema" or "average", params)
 end
 
 -- The parameters take their averages (Keras's finalize_variable_values; train.fit calls it at the end).

@@ -240,6 +240,11 @@ T.keras_defaults_per_convention = function()
   -- optim.get(name) stays Keras 2 (what the Keras example ran)
   check(optim.get("adam").values.convention == "keras" and optim.get("adam").values.eps == 1e-7, "optim.get(name) is Keras 2")
   check(optim.get("SGD", { lr = 0.5 }).values.lr == 0.5, "optim.get(name, overrides) still works")
+  -- a declaration of the literature has no Keras 2 form: optim.get("AdaBelief") was labelled convention=keras
+  local ab = optim.get("AdaBelief")
+  check(ab.values.convention == "textbook" and not tostring(ab):find("convention", 1, true),
+    "optim.get of a declaration without a keras convention is its own: " .. tostring(ab))
+  check(optim.get("AdaBelief", "torch").values.convention == "torch", "an asked convention is kept")
   check(optim.get("SGD", "torch", { momentum = 0.9 }).values.momentum == 0.9, "optim.get(name, convention, overrides)")
 end
 

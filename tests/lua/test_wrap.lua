@@ -333,6 +333,45 @@ function T.fit_evaluates_with_the_averaged_weights()
   end
 end
 
+-- Schedule-Free (optim.define's average = "x") evaluates at x, as its authors'
+-- optimizer.eval(): fit's validation loss is x's, training goes on from the
+-- parameter (y), and the model ends at x; swap_average swaps and swaps back
+-- bit for bit. (On the code before, swap_average was false: validation ran at y.)
+function T.schedule_free_evaluates_at_its_average_x()
+  local tr, va = blobs()
+  for _, name in ipairs { "ScheduleFreeSGD", "ScheduleFreeAdamW" } do
+    local p = tensor.randn(50, { seed = 3 })
+    local opt = optim[name] { lr = 0.05 }
+    check(opt:swap_average { p } == false, name .. ": nothing to swap before the first step")
+    for k = 1, 4 do
+      p.grad = tensor.randn(50, { seed = 10 + k })
+      opt:step { p }
+    end
+    local y, x = p:clone(), opt.state[p].x:clone()
+    check(not compat.same_bits(y:sum():item(), x:sum():item()), name .. ": y and x differ after 4 steps")
+    check(opt:swap_average { p } == true, name .. ": swap_average swaps in x")
+    identical(p, x, name .. ": the parameter is x")
+    identical(opt.state[p].x, y, name .. ": the state keeps y")
+    check(opt:swap_average { p } == true, name .. ": a second call swaps back")
+    identical(p, y, name .. ": y is back")
+    identical(opt.state[p].x, x, name .. ": x is back")
+
+    local m = model()
+    opt = optim[name] { lr = name == "ScheduleFreeSGD" and 0.2 or 0.01 }
+    local probe = { on_epoch_end = function(e, logs)
+      local raw = {}
+      for i, q in ipairs(m:parameters()) do raw[i] = q:clone(); tensor.raw.copy_(q, opt.state[q].x) end
+      local at_x = train.evaluate(m, va, { batch_size = 25 }).loss
+      for i, q in ipairs(m:parameters()) do tensor.raw.copy_(q, raw[i]) end
+      local at_y = train.evaluate(m, va, { batch_size = 25 }).loss
+      check(compat.same_bits(at_x, logs.val_loss), string.format("%s epoch %d: val_loss %.9g, at x %.9g", name, e, logs.val_loss, at_x))
+      check(at_x ~= at_y, string.format("%s epoch %d: y's loss %.9g is not x's", name, e, at_y))
+    end }
+    train.fit(m, opt, tr, { epochs = 2, batch_size = 25, verbose = 0, validation = va, callbacks = { probe } })
+    for _, q in ipairs(m:parameters()) do identical(q, opt.state[q].x, name .. ": the model ends at x") end
+  end
+end
+
 -- train.fit's checkpoint and resume through a wrapper stack: bit-identical.
 function T.fit_resumes_a_wrapper_bit_identically()
   local tr, va = blobs()

@@ -2,7 +2,8 @@
 -- @ 43e5c2d978920e1a3707a7609662c72b56401e62, schedulefree/adamw_schedulefree_reference.py) in train
 -- mode: the parameter holds y; z and x start as copies of the parameter (taken at t = 1). With
 -- inner_momentum = 0 the averaged gradient is the gradient exactly (its buffer is kept regardless).
--- Evaluation at x (the authors' optimizer.eval()) is not part of a declaration: x is in the state.
+-- Evaluation is at x (the authors' optimizer.eval()): average = "x" makes opt:swap_average and
+-- opt:finalize put x in the parameters (train.fit swaps it in around each validation, keeps it at the end).
 return {
   name = "ScheduleFreeAdamW",
   doc = [[Schedule-Free AdamW (Defazio, Yang, Mehta, Mishchenko, Khaled, Cutkosky, "The Road Less Scheduled",
@@ -22,6 +23,7 @@ NeurIPS 2024, arXiv:2405.15682; authors' code https://github.com/facebookresearc
     { "decay_at_z", false },
     { "inner_momentum", 0, range = "[0, 1)" },
   },
+  average = "x",
   state = { z = 0, x = 0, v = 0, m = 0 },
   scalars = { lr_max = -1, weight_sum = 0 },
   update = function(p, g, s, h, t)

@@ -2,7 +2,8 @@
 -- @ f8292d7f757d470d99aa7a2b810c702f55cd765e, schedulefree/sgd_schedulefree_reference.py) in train
 -- mode: the parameter holds y; z and x start as copies of the parameter (taken at the first update,
 -- when t = 1); lr_max and the sum of the average's weights are per-tensor scalars (equal in every tensor).
--- Evaluation at x (the authors' optimizer.eval()) is not part of a declaration: x is in the state.
+-- Evaluation is at x (the authors' optimizer.eval()): average = "x" makes opt:swap_average and
+-- opt:finalize put x in the parameters (train.fit swaps it in around each validation, keeps it at the end).
 return {
   name = "ScheduleFreeSGD",
   doc = [[Schedule-Free SGD (Defazio, Yang, Mehta, Mishchenko, Khaled, Cutkosky, "The Road Less Scheduled",
@@ -18,6 +19,7 @@ NeurIPS 2024, arXiv:2405.15682; authors' code https://github.com/facebookresearc
     { "r", 0, range = "[0, inf)" },
     { "weight_lr_power", 2, range = "[0, inf)" },
   },
+  average = "x",
   state = { z = 0, x = 0 },
   scalars = { lr_max = -1, weight_sum = 0 },
   update = function(p, g, s, h, t)
