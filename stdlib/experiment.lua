@@ -211,9 +211,10 @@ local function compare(spec)
 
   -- data_parallel under mpirun or srun: the ranks train each run together (train.fit's
   -- distributed steps), one run after another; rank 0 writes the folder, the others follow.
-  if tuned and (shard or mpi.distributed() or (dp and dp.size > 1)) then
-    fail(where .. ": a tuned comparison runs in phases, each chosen from the records of the one before, so it runs " ..
-         "on one machine: not with --shard, nor under mpirun or srun")
+  if tuned and (shard or dp) then
+    fail(where .. ": a tuned comparison runs in phases, each chosen from the records of the one before, so its " ..
+         "runs cannot be " .. (shard and "cut into shards (--shard): run it whole, on one machine or under mpirun"
+                                     or "trained data-parallel: leave data_parallel out"))
   end
   if dp and dp.size > 1 and dp.rank ~= 0 then
     local pending = {}
@@ -317,7 +318,8 @@ local function compare(spec)
                         shard and string.format(" (shard %d of %d)", shard.index, shard.count) or ""))
   end
   -- one phase, or a tuned comparison's phases in turn: each waits for the records of the one before
-  for _, phase in ipairs(phases or { runs }) do
+  local nphases = #(phases or { runs })
+  for k, phase in ipairs(phases or { runs }) do
     if tuned then tuned:resolve(function(id) return records[id] end) end
     local pending, unresolved = {}, false
     for _, run in ipairs(phase) do
@@ -325,14 +327,15 @@ local function compare(spec)
       unresolved = unresolved or run.pending
     end
     if distributed then
-      -- always: the other ranks wait for rank 0's word, even when nothing is left to run
-      -- (one phase only: a tuned comparison is refused across ranks above)
+      -- every phase, even with nothing left to run: the other ranks wait for rank 0's
+      -- word, and the last phase's tells them to stop
       ctx.at_once, ctx.ranks = C.mpi.size(), C.mpi.size()
+      if unresolved or ctx.unsaved then pending = {} end
       mpi.coordinate(ctx, records, pending, function(rec)
         records[rec.id] = rec
         if not guarded(write_record, ctx, rec) then ctx.unsaved = ctx.unsaved or (rec.label .. " seed " .. rec.seed) end
         if guarded(sync_code, ctx) then guarded(save_progress, ctx, records) end
-      end)
+      end, k < nphases)
       if sys.interrupted() and not ctx.interrupted then ctx.interrupted = "during the runs" end
     elseif ctx.interrupted or ctx.write_error or ctx.unsaved or unresolved then
       break   -- nothing more runs (unresolved: a run before had no record; resume runs the rest)

@@ -62,6 +62,10 @@ end
 
 ---------------------------------------------------------------- the other ranks
 
+-- The fields of a run that a tuned comparison fills in once the phase before has
+-- ended (tune.lua's resolve); rank 0 sends them with the run.
+local RESOLVED = { "trial", "hp", "label", "display", "best_score" }
+
 -- Runs what rank 0 hands out until it says STOP, then ends this process (the rest of the
 -- script is rank 0's), as a local worker ends after its runs.
 function M.work(ctx)
@@ -78,7 +82,14 @@ function M.work(ctx)
       fail(string.format("experiment: rank %d resolves other runs than rank 0 (%s vs %s): every rank must run the " ..
                          "same script with the same overrides", rank, ctx.fingerprint, tostring(job.fingerprint)))
     end
-    local rec = execute(ctx, ctx.runs[job.id])
+    local run = ctx.runs[job.id]
+    -- a tuned comparison's later phases: rank 0 chose them from the records of the
+    -- phases before (experiment/tune.lua), which this rank need not have
+    if type(job.resolved) == "table" then
+      for _, k in ipairs(RESOLVED) do run[k] = job.resolved[k] end
+      run.pending = nil
+    end
+    local rec = execute(ctx, run)
     rec.rank, rec.host = rank, host
     local code
     rec.modules, code = modules(ctx, sent)
@@ -94,12 +105,16 @@ end
 -- Runs `pending` across the ranks; on_record(rec) as each run ends (write it, then the
 -- views). Returns when every other rank has been told STOP; MPI is finalized then, so
 -- the folder's closing views and a failed run's exit status no longer concern the job.
-function M.coordinate(ctx, records, pending, on_record)
+-- With `more` (a tuned comparison's phase that others follow), it returns once every
+-- run it handed out is back, and the ranks wait, idle, for the next call's runs.
+local idle = {}   -- ranks that asked for a run when a phase had none left
+function M.coordinate(ctx, records, pending, on_record, more)
   local C = mpi()
   M.done = true
   local size, host = C.size(), C.hostname()
   local say = not ctx.quiet and ctx.verbose > 0
   local nexti, assigned, stopped = 1, {}, 0
+  local give
 
   local function next_run()
     if sys.interrupted() or ctx.interrupted or ctx.write_error then return nil end
@@ -134,18 +149,29 @@ function M.coordinate(ctx, records, pending, on_record)
     on_record(rec)
   end
 
-  local function handle(msg, src, tag)
-    if tag == RECORD then received(msg, src)
-    elseif tag ~= READY then fail("experiment: rank " .. src .. " sent a message with tag " .. tag) end
+  function give(src)
     local run = next_run()
     if run then
       assigned[src] = run
-      C.send(serial.encode({ id = run.id, fingerprint = ctx.fingerprint }), src, RUN)
+      local resolved = nil
+      if ctx.tuned then
+        resolved = {}
+        for _, k in ipairs(RESOLVED) do resolved[k] = run[k] end
+      end
+      C.send(serial.encode({ id = run.id, fingerprint = ctx.fingerprint, resolved = resolved }), src, RUN)
       if say then print(string.format("experiment: %s seed %d goes to rank %d", run.label, run.seed, src)) end
+    elseif more then
+      idle[#idle + 1] = src
     else
       C.send("", src, STOP)
       stopped = stopped + 1
     end
+  end
+
+  local function handle(msg, src, tag)
+    if tag == RECORD then received(msg, src)
+    elseif tag ~= READY then fail("experiment: rank " .. src .. " sent a message with tag " .. tag) end
+    give(src)
   end
 
   local function serve()
@@ -170,6 +196,9 @@ function M.coordinate(ctx, records, pending, on_record)
     print(string.format("experiment: %d runs over %d MPI ranks (rank 0 on %s coordinates and runs too)",
                         #pending, size, host))
   end
+  local waiting = idle
+  idle = {}
+  for _, src in ipairs(waiting) do give(src) end
   while true do
     serve()
     local run = next_run()
@@ -180,11 +209,11 @@ function M.coordinate(ctx, records, pending, on_record)
     on_record(rec)
     if rec.status == "interrupted" then ctx.interrupted = "during a run" break end
   end
-  while stopped < size - 1 do
+  while stopped + #idle < size - 1 do
     local msg, src, tag = C.recv()
     handle(msg, src, tag)
   end
-  C.finalize()
+  if not more then C.finalize() end
   return records
 end
 

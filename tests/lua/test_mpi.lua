@@ -247,4 +247,40 @@ function T.a_run_that_raises_is_recorded_as_failed_and_the_others_go_on()
   check(rc ~= 0 and rc ~= 124 and out:find("under mpirun or srun the ranks run the runs", 1, true), "--jobs under mpirun:\n" .. out)
 end
 
+-- A tuned comparison (successive halving) across ranks: rank 0 resolves each rung
+-- from the records of the one before and sends the chosen trials with the runs, so
+-- the ranks need not share its folder; trials.csv and metrics.csv equal a serial run's.
+local TUNED = [==[
+local ds = data.blobs { n = 240, centers = 3, features = 2, std = 2.5, seed = 7 }
+local tr, te = ds:split { validation = 0.25 }
+return experiment.compare {
+  name = "tuned", data = { tr, te }, batch_size = 40, epochs = 2, seed = 1, verbose = 0,
+  model = function() return nn.Sequential { nn.Dense(3) } end,
+  optimizers = { { "SGD", lr = tune.log_uniform(1e-3, 1) }, { "Adam", lr = tune.log_uniform(1e-4, 0.3) } },
+  tune = { method = "halving", trials = 4, seeds = { 1, 2 } },
+}
+]==]
+
+function T.a_tuned_comparison_over_3_ranks_equals_a_serial_run()
+  local mpirun = lib.mpirun(3)
+  local dir = TMP .. "/tuned"
+  report.mkdir_p(dir)
+  local path = script("tuned/tuned.lua", TUNED)
+  local rc, out, ref = optlab(nil, q(path) .. " runs_dir=" .. q(dir .. "/serial") .. " --jobs 1")
+  check(rc == 0 and ref, "the serial tuned run failed:\n" .. out)
+  local rc2, out2, folder = optlab(mpirun, q(path) .. " runs_dir=" .. q(dir .. "/ranks"))
+  check(rc2 == 0 and folder, "mpirun exit status " .. tostring(rc2) .. ":\n" .. out2)
+  local m = manifest(folder)
+  local ranks = {}
+  for _, r in ipairs(m.runs) do
+    check(r.status == "complete", "run " .. r.id .. " is " .. tostring(r.status))
+    ranks[r.rank] = true
+  end
+  check(ranks[1] or ranks[2], "no run went to another rank than 0")
+  check(report.read_file(folder .. "/trials.csv") == report.read_file(ref .. "/trials.csv"),
+        "trials.csv differs from the serial run's")
+  local same, _, first = experiment.compare_metrics(report.read_file(ref .. "/metrics.csv"), report.read_file(folder .. "/metrics.csv"))
+  check(same, "metrics.csv differs from the serial run's: " .. tostring(first))
+end
+
 return T

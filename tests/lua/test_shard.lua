@@ -378,7 +378,7 @@ return experiment.compare {
 ]==])
   local out_dir = fresh("tuned_out")
   local rc, out, err = run(q(path) .. " --shard 1/2 --out " .. q(out_dir))
-  check(rc ~= 0 and err:find(path .. ": experiment.compare: a tuned comparison runs in phases", 1, true) and err:find("not with --shard", 1, true),
+  check(rc ~= 0 and err:find(path .. ": experiment.compare: a tuned comparison runs in phases", 1, true) and err:find("cannot be cut into shards (--shard)", 1, true),
         "a tuned shard was not refused at the script's line:\n" .. out .. err)
   check(not report.exists(out_dir .. "/manifest.json"), "a tuned shard wrote a folder")
 end
