@@ -133,7 +133,13 @@ function distributed.gradient(plan, ctx, x, y)
     local got = plan.allgather(ok and mine or ("E" .. tostring(err)))
     mine = nil
     for r, s in ipairs(got) do
-      if s:sub(1, 1) ~= "G" then error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0) end
+      local h = s:sub(1, 1)
+      if h == "B" then
+        -- that rank left the run (distributed.agree): this rank leaves it too, and meets it there
+        error(string.format("rank %d of %d ended the run before this step", r - 1, plan.size), 0)
+      elseif h ~= "G" then
+        error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0)
+      end
     end
     for r, s in ipairs(got) do
       local rlo, rhi = distributed.block(#shards, plan.size, r - 1)
@@ -146,6 +152,28 @@ function distributed.gradient(plan, ctx, x, y)
   local mvals = {}
   for i = 2, #v do mvals[i - 1] = v[i] end
   return v[1], mvals
+end
+
+-- The ranks' word at a run boundary, when they train runs one after another together (a
+-- comparison's data_parallel under mpirun): stop nil to go on, or why this rank stops. Returns
+-- nil when every rank goes on, else "rank r: why" of the first rank that stops; every rank gets
+-- the same answer, so all start the next run or none does. A rank may reach the boundary while
+-- others are still in a step of the run it left (rank 0 alone writes the folder and runs its
+-- callbacks' rank-0 branches: an error there ends its run early): the others then receive this
+-- "B" word in their step's gather, raise (distributed.gradient), and come here; until every
+-- word is a "B" the exchange is repeated.
+function distributed.agree(stop)
+  local mpi = C.mpi
+  if not (mpi.active() and mpi.size() > 1) then return stop and ("rank 0: " .. stop) or nil end
+  local word = "B" .. (stop and ("S" .. stop) or "C")
+  while true do
+    local got, all, why = mpi.allgather(word), true, nil
+    for r, s in ipairs(got) do
+      if s:sub(1, 1) ~= "B" then all = false
+      elseif s:sub(2, 2) == "S" and not why then why = string.format("rank %d: %s", r - 1, s:sub(3)) end
+    end
+    if all then return why end
+  end
 end
 
 train.distributed = distributed
