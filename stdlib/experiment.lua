@@ -223,6 +223,16 @@ local function compare(spec)
     end
     return follow(ctx, pending)
   end
+  -- rank 0 of such a job: the ranks agree before every run (train.distributed.agree; follow)
+  local lockstep = dp and dp.size > 1
+  local dist = require("train").distributed
+  if lockstep then
+    if explicit_jobs and explicit_jobs > 1 then
+      fail(where .. ": --jobs starts processes on one machine; under mpirun or srun with data_parallel the ranks " ..
+           "train each run together: leave --jobs out")
+    end
+    jobs, mpi.done = 1, true
+  end
   -- Under mpirun or srun: rank 0 coordinates and writes the folder, the others run
   -- what it hands out and end there (stdlib/experiment/mpi.lua).
   local distributed = mpi.distributed() and not dp
@@ -347,6 +357,16 @@ local function compare(spec)
     else
       for _, run in ipairs(pending) do
         if sys.interrupted() then ctx.interrupted = "between runs" break end
+        if lockstep then
+          local why = dist.agree(nil)
+          if why then
+            lockstep = false
+            io.stderr:write("experiment: the data-parallel ranks stop before " .. run.label .. " seed " .. run.seed ..
+                            ": " .. why .. "\n")
+            if why:find("interrupted", 1, true) then ctx.interrupted = "between runs" else ctx.peer_stop = why end
+            break
+          end
+        end
         local rec = execute(ctx, run)
         records[run.id] = rec
         if not guarded(write_record, ctx, rec) then
@@ -361,6 +381,16 @@ local function compare(spec)
         end
       end
     end
+  end
+  if lockstep then
+    -- the last word: the other ranks end with it (follow), whatever ended rank 0's runs
+    dist.agree(ctx.write_error and "rank 0 cannot write the run folder" or
+               ctx.interrupted and "interrupted (Ctrl-C)" or "no more runs")
+  end
+  if dp and dp.size > 1 then
+    -- the other ranks have ended (follow): rank 0 is alone from here, as after a comparison
+    -- across ranks (experiment/mpi.lua); a later data-parallel fit computes every shard here
+    C.mpi.finalize()
   end
   local ok, result = pcall(finish, ctx, records)
   if not ok then

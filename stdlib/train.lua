@@ -420,9 +420,10 @@ them, every rank gathers every shard's gradient and adds them in shard order (in
 K ranks, and in one process without a launcher. Dropout takes the undivided batch's masks; BatchNorm in training
 is refused. Rank 0 alone prints and writes checkpoints and CSV logs. experiment.compare's data_parallel = true
 passes it to every run. More shards allow more ranks but cost more (each shard's gradient is whole): bench/bench_dp.lua.]] },
-    { train.distributed.plan, "train.distributed.plan(v, where [, name])  fit's distributed option (true | {shards = n}) checked: {shards, rank, size, allgather}, or nil when off" },
+    { train.distributed.plan, "train.distributed.plan(v, where [, name])  fit's distributed option (true | {shards = n}) checked: {shards, rank, size}, or nil when off" },
     { train.distributed.layout, "train.distributed.layout(b, shards) -> {{first, n}, ...}  the non-empty shards of a batch of b examples (first is 0-based)" },
     { train.distributed.block, "train.distributed.block(m, k, r) -> lo, hi  rank r's shards (1-based) among m shards and k ranks: a contiguous block" },
+    { train.distributed.agree, "train.distributed.agree([stop]) -> nil | \"rank r: why\"  the ranks' word at a run boundary (a data-parallel comparison under mpirun): nil when every rank goes on, else the first stopping rank's reason, the same on every rank" },
     { train.distributed.gradient, "train.distributed.gradient(plan, ctx, x, y) -> loss, {metrics}  one batch's mean gradient into every .grad, from its shards on every rank" },
     { train.check_optimizer, "train.check_optimizer(opt, where)  refuses an optimizer train.fit cannot drive (nesterov = \"literal\" needs a closure); fit and experiment.compare call it before any work" },
   } do help.register(d[1], d[2]) end

@@ -23,4 +23,19 @@ int ol_exit_status(void);
 int ol_mpi_start(int *argc, char ***argv);
 int ol_mpi_active(void);
 void ol_mpi_set_exit(int code);
+
+/* A gather's receiving side, kept by its owner from call to call (data-parallel steps gather
+ * tens of megabytes every step: a buffer allocated afresh each time would be mmapped and
+ * faulted in afresh each time). ol_mpi_allgather(L, mine, n, g): every rank's n bytes, in
+ * rank order, into g->all (grown as needed), rank r's at g->displs[r], g->counts[r] long;
+ * outside a job, this process's alone. The same collectives as C.mpi.allgather, so the two
+ * match each other. ol_gather_free releases the buffers. */
+typedef struct {
+    unsigned char *all;
+    size_t cap;
+    int *counts, *displs;
+    int ranks;
+} ol_gather;
+void ol_mpi_allgather(lua_State *L, const void *mine, size_t n, ol_gather *g);
+void ol_gather_free(ol_gather *g);
 #endif

@@ -211,37 +211,69 @@ static int l_barrier(lua_State *L)
     return 0;
 }
 
+void ol_gather_free(ol_gather *g)
+{
+    free(g->all);
+    free(g->counts);
+    memset(g, 0, sizeof *g);
+}
+
+void ol_mpi_allgather(lua_State *L, const void *mine, size_t n, ol_gather *g)
+{
+    if (n > INT_MAX) ol_error(L, "mpi.allgather: a message of %zu bytes is over MPI's limit of %d", n, INT_MAX);
+    int size = active ? world_size : 1;
+    if (g->ranks != size) {
+        int *c = realloc(g->counts, 2 * (size_t)size * sizeof *c);
+        if (!c) ol_error(L, "mpi.allgather: out of memory");
+        g->counts = c;
+        g->displs = c + size;
+        g->ranks = size;
+    }
+    if (active) MPI_Allgather(&(int){ (int)n }, 1, MPI_INT, g->counts, 1, MPI_INT, MPI_COMM_WORLD);
+    else g->counts[0] = (int)n;
+    size_t total = 0;
+    for (int r = 0; r < size; r++) {
+        g->displs[r] = (int)total;
+        total += (size_t)g->counts[r];
+    }
+    /* every rank computes the same total, so all raise together or none does */
+    if (total > INT_MAX) ol_error(L, "mpi.allgather: %zu bytes in all is over MPI's limit of %d", total, INT_MAX);
+    if (total > g->cap || !g->all) {
+        unsigned char *a = realloc(g->all, total ? total : 1);
+        if (!a) ol_error(L, "mpi.allgather: out of memory for %zu bytes", total);
+        g->all = a;
+        g->cap = total ? total : 1;
+    }
+    if (active) MPI_Allgatherv(mine, (int)n, MPI_BYTE, g->all, g->counts, g->displs, MPI_BYTE, MPI_COMM_WORLD);
+    else if (n) memcpy(g->all, mine, n);
+}
+
+static int gather_gc(lua_State *L)
+{
+    ol_gather_free(lua_touserdata(L, 1));
+    return 0;
+}
+
 /* allgather(bytes) -> {bytes of rank 0, bytes of rank 1, ...}: every rank
- * gets every rank's string, in rank order (MPI_Allgatherv; sizes may differ). */
+ * gets every rank's string, in rank order (MPI_Allgatherv; sizes may differ).
+ * For messages of a few bytes: each call allocates its buffers afresh. */
 static int l_allgather(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    if (!active) {
-        lua_createtable(L, 1, 0);
-        lua_pushvalue(L, 1);
-        lua_rawseti(L, -2, 1);
-        return 1;
-    }
-    if (n > INT_MAX) ol_error(L, "mpi.allgather: a message of %zu bytes is over MPI's limit of %d", n, INT_MAX);
-    int mine = (int)n;
-    int *counts = lua_newuserdatauv(L, 2 * (size_t)world_size * sizeof *counts, 0);
-    int *displs = counts + world_size;
-    MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
-    size_t total = 0;
-    for (int r = 0; r < world_size; r++) {
-        displs[r] = (int)total;
-        total += (size_t)counts[r];
-    }
-    /* every rank computes the same total, so all raise together or none does */
-    if (total > INT_MAX) ol_error(L, "mpi.allgather: %zu bytes in all is over MPI's limit of %d", total, INT_MAX);
-    char *all = lua_newuserdatauv(L, total ? total : 1, 0);
-    MPI_Allgatherv(s, mine, MPI_BYTE, all, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
-    lua_createtable(L, world_size, 0);
-    for (int r = 0; r < world_size; r++) {
-        lua_pushlstring(L, all + displs[r], (size_t)counts[r]);
+    ol_gather *g = lua_newuserdatauv(L, sizeof *g, 0);
+    memset(g, 0, sizeof *g);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, gather_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    ol_mpi_allgather(L, s, n, g);
+    lua_createtable(L, g->ranks, 0);
+    for (int r = 0; r < g->ranks; r++) {
+        lua_pushlstring(L, (const char *)g->all + g->displs[r], (size_t)g->counts[r]);
         lua_rawseti(L, -2, r + 1);
     }
+    ol_gather_free(g);
     return 1;
 }
 

@@ -6,6 +6,7 @@
 #include "tensor.h"
 #include "lcheck.h"
 #include "reduce.h"
+#include "host.h"
 
 /* C.grad_norm(params) -> global L2 norm of the .grad of every parameter,
  * and the number of gradients found. Per-tensor sums of squares use the
@@ -82,18 +83,21 @@ static int accuracy_count(lua_State *L)
  * examples, g_j its mean gradient), added shard after shard in shard order in double and
  * rounded once: the same operations, hence the same bits, whichever rank computed which shard.
  * A ShardSum holds the running sums (the elements of every parameter, then k scalars: loss and
- * metrics) and, on a rank of a job, the bytes of its own shards for the others: per shard the
- * k scalars as doubles, then every parameter's .grad as float32 in parameter order. Both live
- * in C and are reused from step to step, so that no Lua loop walks elements and no step
- * allocates tens of megabytes afresh. */
+ * metrics) and, on a rank of a job, the bytes of its own shards for the others (a one-byte
+ * header, then per shard the k scalars as doubles and every parameter's .grad as float32 in
+ * parameter order) and the gathered bytes of every rank. All live in C and are reused from
+ * step to step, so that no Lua loop walks elements and no step allocates tens of megabytes
+ * afresh: past glibc's mmap threshold (32 MiB at most) every such allocation is a fresh mmap,
+ * page-faulted in and unmapped each step, which made a step of 12 shards several times slower. */
 #define SHARD_SUM "optlab.ShardSum"
 typedef struct {
     int64_t n;           /* elements of all the parameters */
     int k;               /* scalars a shard */
     double total;        /* examples added so far */
     double *acc;         /* n + k running sums */
-    unsigned char *buf;  /* this rank's packed shards */
+    unsigned char *buf;  /* "G", then this rank's packed shards */
     size_t len, cap;
+    ol_gather gather;    /* every rank's bytes, after shard_exchange */
 } shard_sum;
 
 static int shard_gc(lua_State *L)
@@ -101,6 +105,7 @@ static int shard_gc(lua_State *L)
     shard_sum *s = luaL_checkudata(L, 1, SHARD_SUM);
     free(s->acc);
     free(s->buf);
+    ol_gather_free(&s->gather);
     s->acc = NULL;
     s->buf = NULL;
     return 0;
@@ -199,6 +204,7 @@ static int shard_pack(lua_State *L)
     shard_sum *s = check_sum(L, "shard_pack");
     luaL_checktype(L, 3, LUA_TTABLE);
     size_t need = (size_t)s->k * sizeof(double) + (size_t)s->n * sizeof(float);
+    if (s->len == 0) need += 1;   /* the header byte, before the first shard */
     if (s->len + need > s->cap) {
         size_t cap = s->cap ? s->cap : need;
         while (cap < s->len + need) cap *= 2;
@@ -208,6 +214,7 @@ static int shard_pack(lua_State *L)
         s->cap = cap;
     }
     unsigned char *out = s->buf + s->len;
+    if (s->len == 0) *out++ = 'G';
     for (int j = 0; j < s->k; j++) {
         double v = shard_scalar(L, 3, j + 1, "shard_pack");
         memcpy(out + (size_t)j * sizeof v, &v, sizeof v);
@@ -224,39 +231,47 @@ static int shard_pack(lua_State *L)
     return 0;
 }
 
-/* C.train.shard_take(sum, header) -> header .. the packed shards; empties the buffer. */
-static int shard_take(lua_State *L)
+/* C.train.shard_exchange(sum[, word]) -> {head of rank 0, head of rank 1, ...}: every rank
+ * sends "G" and its packed shards (or, given a word, that word instead: "E" and an error) and
+ * receives every rank's bytes into the ShardSum. A rank's head is "G" for packed shards (added
+ * by shard_add_gathered), else the whole word it sent. The packed shards are emptied. */
+static int shard_exchange(lua_State *L)
 {
     shard_sum *s = luaL_checkudata(L, 1, SHARD_SUM);
-    size_t hl;
-    const char *h = luaL_checklstring(L, 2, &hl);
-    luaL_Buffer b;
-    char *out = luaL_buffinitsize(L, &b, hl + s->len);
-    memcpy(out, h, hl);
-    if (s->len) memcpy(out + hl, s->buf, s->len);
-    luaL_pushresultsize(&b, hl + s->len);
+    if (!s->acc) ol_error(L, "shard_exchange: the ShardSum was freed");
+    size_t wl = 0;
+    const char *w = luaL_optlstring(L, 2, NULL, &wl);
+    if (w) ol_mpi_allgather(L, w, wl, &s->gather);
+    else ol_mpi_allgather(L, s->len ? s->buf : (const unsigned char *)"G", s->len ? s->len : 1, &s->gather);
     s->len = 0;
+    lua_createtable(L, s->gather.ranks, 0);
+    for (int r = 0; r < s->gather.ranks; r++) {
+        const char *b = (const char *)s->gather.all + s->gather.displs[r];
+        size_t n = (size_t)s->gather.counts[r];
+        lua_pushlstring(L, b, n > 0 && b[0] == 'G' ? 1 : n);
+        lua_rawseti(L, -2, r + 1);
+    }
     return 1;
 }
 
-/* C.train.shard_add_bytes(sum, params, bytes, skip, {counts}): adds the shards packed in
- * bytes (after `skip` bytes of a header), one after another, weighted by counts. */
-static int shard_add_bytes(lua_State *L)
+/* C.train.shard_add_gathered(sum, params, rank, {counts}): adds the shards rank `rank` (1-based)
+ * sent in the last shard_exchange, one after another, weighted by counts. */
+static int shard_add_gathered(lua_State *L)
 {
-    shard_sum *s = check_sum(L, "shard_add_bytes");
-    size_t len;
-    const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 3, &len);
-    size_t skip = (size_t)ol_checkrange(L, 4, 0, 1 << 20, "shard_add_bytes", "header bytes");
-    luaL_checktype(L, 5, LUA_TTABLE);
-    int m = (int)lua_rawlen(L, 5);
+    shard_sum *s = check_sum(L, "shard_add_gathered");
+    int r = (int)ol_checkrange(L, 3, 1, s->gather.ranks, "shard_add_gathered", "rank");
+    luaL_checktype(L, 4, LUA_TTABLE);
+    const unsigned char *b = s->gather.all + s->gather.displs[r - 1];
+    size_t len = (size_t)s->gather.counts[r - 1];
+    int m = (int)lua_rawlen(L, 4);
     size_t shard = (size_t)s->k * sizeof(double) + (size_t)s->n * sizeof(float);
-    if (len < skip || len - skip != (size_t)m * shard)
-        ol_error(L, "shard_add_bytes: %zu bytes, not a %zu-byte header and %d shards of %zu bytes "
-                    "(a rank with other parameters?)", len, skip, m, shard);
+    if (len < 1 || b[0] != 'G' || len - 1 != (size_t)m * shard)
+        ol_error(L, "shard_add_gathered: rank %d sent %zu bytes, not a header and %d shards of %zu bytes "
+                    "(a rank with other parameters?)", r - 1, len, m, shard);
     for (int j = 0; j < m; j++) {
-        const unsigned char *p = b + skip + (size_t)j * shard;
-        double w = shard_scalar(L, 5, j + 1, "shard_add_bytes");
-        if (!(w > 0)) ol_error(L, "shard_add_bytes: count %d must be positive, got %g", j + 1, w);
+        const unsigned char *p = b + 1 + (size_t)j * shard;
+        double w = shard_scalar(L, 4, j + 1, "shard_add_gathered");
+        if (!(w > 0)) ol_error(L, "shard_add_gathered: count %d must be positive, got %g", j + 1, w);
         for (int q = 0; q < s->k; q++) {
             double v;
             memcpy(&v, p + (size_t)q * sizeof v, sizeof v);
@@ -293,8 +308,8 @@ static int shard_finish(lua_State *L)
 
 static const luaL_Reg train_funcs[] = {
     {"grad_norm", grad_norm}, {"accuracy_count", accuracy_count}, {"isfinite", isfinite_num},
-    {"shard_sum", shard_new}, {"shard_add", shard_add}, {"shard_pack", shard_pack}, {"shard_take", shard_take},
-    {"shard_add_bytes", shard_add_bytes}, {"shard_finish", shard_finish}, {NULL, NULL}
+    {"shard_sum", shard_new}, {"shard_add", shard_add}, {"shard_pack", shard_pack},
+    {"shard_exchange", shard_exchange}, {"shard_add_gathered", shard_add_gathered}, {"shard_finish", shard_finish}, {NULL, NULL}
 };
 
 void ol_open_train(lua_State *L)

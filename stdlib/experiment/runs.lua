@@ -136,9 +136,19 @@ end
 
 -- data_parallel = true under mpirun or srun: the ranks other than 0 train every pending run
 -- with rank 0 (train.fit's distributed steps: each rank a block of every batch's shards),
--- in the same order; rank 0 alone writes the folder. They end here, as workers do.
+-- in the same order; rank 0 alone writes the folder. They end here, as workers do. Before
+-- every run the ranks agree to start it (train.distributed.agree): rank 0 stops on a write
+-- error, Ctrl-C or the end of its list, and then so does every rank, instead of waiting for
+-- it in the next run's first gather.
 local function follow(ctx, pending)
-  for _, run in ipairs(pending) do execute(ctx, run) end
+  local agree = require("train").distributed.agree
+  local stopped
+  for _, run in ipairs(pending) do
+    stopped = agree(sys.interrupted() and "interrupted (Ctrl-C)" or nil)
+    if stopped then break end
+    execute(ctx, run)
+  end
+  if not stopped then agree("no more runs") end
   io.stdout:flush()
   common.C.mpi.finalize()
   os.exit(0, true)

@@ -11,7 +11,8 @@
 --
 -- Rank r of K computes a contiguous block of the non-empty shards (forward and backward of
 -- each apart: its mean loss and gradient), then every rank gathers every shard's gradient
--- (C.mpi.allgather of the packed float32 bytes) and adds them in shard order, weighted by the
+-- (C.train.shard_exchange: an allgather of the packed float32 bytes into buffers kept from
+-- step to step) and adds them in shard order, weighted by the
 -- shards' sizes, in double, rounded to float32 once at the end (C.train.shard_sum). So every
 -- rank holds the same bits whatever K is, and applies the same update. Without a launcher one
 -- rank computes every shard in the same order and adds each as it is done: the same
@@ -31,8 +32,8 @@ distributed.DEFAULT_SHARDS = 4
 -- The ranks: MPI's when optlab was started by a launcher, else one rank computing every shard.
 local function ranks()
   local mpi = C.mpi
-  if mpi and mpi.active() then return mpi.rank(), mpi.size(), mpi.allgather end
-  return 0, 1, function(s) return { s } end
+  if mpi and mpi.active() then return mpi.rank(), mpi.size() end
+  return 0, 1
 end
 
 -- fit's `distributed` option (a comparison's `data_parallel`, named by `name`): nil/false
@@ -52,12 +53,12 @@ function distributed.plan(v, where, name)
   if not compat.is_integer(shards) or shards < 1 then
     fail(string.format("%s: %s.shards must be a positive integer, got %s", where, name, tostring(shards)))
   end
-  local rank, size, allgather = ranks()
+  local rank, size = ranks()
   if size > shards then
     fail(string.format("%s: %d ranks but %d shards a batch: give %s = {shards = n} with n >= %d " ..
                        "(the shards fix the result; the ranks only share them out)", where, size, shards, name, size))
   end
-  return { shards = shards, rank = rank, size = size, allgather = allgather }
+  return { shards = shards, rank = rank, size = size }
 end
 
 -- The non-empty shards of a batch of b examples: {first (0-based), n} in shard order.
@@ -128,24 +129,50 @@ function distributed.gradient(plan, ctx, x, y)
     end)
     F.set_batch_slice(nil)
     -- a one-byte header, "G" then the shards or "E" then the error: a rank that failed says so,
-    -- and every rank raises rather than waits for it
-    local mine = T.shard_take(plan.sum, ok and "G" or "E")
-    local got = plan.allgather(ok and mine or ("E" .. tostring(err)))
-    mine = nil
+    -- and every rank raises rather than waits for it. The bytes stay in the ShardSum (C).
+    local got = T.shard_exchange(plan.sum, not ok and ("E" .. tostring(err)) or nil)
     for r, s in ipairs(got) do
-      if s:sub(1, 1) ~= "G" then error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0) end
+      local h = s:sub(1, 1)
+      if h == "B" then
+        -- that rank left the run (distributed.agree): this rank leaves it too, and meets it there
+        error(string.format("rank %d of %d ended the run before this step", r - 1, plan.size), 0)
+      elseif h ~= "G" then
+        error(string.format("rank %d of %d: %s", r - 1, plan.size, s:sub(2)), 0)
+      end
     end
     for r, s in ipairs(got) do
       local rlo, rhi = distributed.block(#shards, plan.size, r - 1)
       local counts = {}
       for j = rlo, rhi do counts[#counts + 1] = shards[j].n end
-      T.shard_add_bytes(plan.sum, ctx.params, s, 1, counts)
+      T.shard_add_gathered(plan.sum, ctx.params, r, counts)
     end
   end
   local v = { T.shard_finish(plan.sum, ctx.params) }
   local mvals = {}
   for i = 2, #v do mvals[i - 1] = v[i] end
   return v[1], mvals
+end
+
+-- The ranks' word at a run boundary, when they train runs one after another together (a
+-- comparison's data_parallel under mpirun): stop nil to go on, or why this rank stops. Returns
+-- nil when every rank goes on, else "rank r: why" of the first rank that stops; every rank gets
+-- the same answer, so all start the next run or none does. A rank may reach the boundary while
+-- others are still in a step of the run it left (rank 0 alone writes the folder and runs its
+-- callbacks' rank-0 branches: an error there ends its run early): the others then receive this
+-- "B" word in their step's gather, raise (distributed.gradient), and come here; until every
+-- word is a "B" the exchange is repeated.
+function distributed.agree(stop)
+  local mpi = C.mpi
+  if not (mpi.active() and mpi.size() > 1) then return stop and ("rank 0: " .. stop) or nil end
+  local word = "B" .. (stop and ("S" .. stop) or "C")
+  while true do
+    local got, all, why = mpi.allgather(word), true, nil
+    for r, s in ipairs(got) do
+      if s:sub(1, 1) ~= "B" then all = false
+      elseif s:sub(2, 2) == "S" and not why then why = string.format("rank %d: %s", r - 1, s:sub(3)) end
+    end
+    if all then return why end
+  end
 end
 
 train.distributed = distributed
