@@ -103,8 +103,18 @@ local function check_record(rec, run)
       end
     end
   end
+  -- a tuned comparison's trial records its hyperparameters (stdlib/experiment/tune.lua): names to plain values
+  if rec.hp ~= nil then
+    if type(rec.hp) ~= "table" then return "hp is not a table" end
+    for k, v in pairs(rec.hp) do
+      local t = type(v)
+      if type(k) ~= "string" or (t ~= "number" and t ~= "string" and t ~= "boolean") then
+        return "hp holds more than hyperparameter names and values"
+      end
+    end
+  end
   -- anything else (a launcher's rank or host) is plain text or numbers
-  local KNOWN = { history = true, logs = true, threads = true, modules = true }
+  local KNOWN = { history = true, logs = true, threads = true, modules = true, hp = true }
   for k, v in pairs(rec) do
     if type(k) ~= "string" then return "it has a key " .. tostring(k) end
     if not KNOWN[k] and type(v) == "table" then return "its field " .. k .. " is a table" end
