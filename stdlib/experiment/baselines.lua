@@ -109,10 +109,21 @@ function M.manifest(dir, where)
   return m
 end
 
+-- JSON's numbers as the script would have written them: 3.0 is the integer 3 (a seed of 1.0
+-- would name runs "seed 1.0", and verify's rerun, given seeds=1, would find no such row).
+local function plain(v)
+  if type(v) == "number" and v == math.floor(v) and math.abs(v) < 2 ^ 53 then return math.floor(v) end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = plain(x) end
+  return out
+end
+
 -- The benchmark's spec with the baselines' problems, tune and seeds where it gives none: a new
 -- optimizer's benchmark can be just { optimizers = {...}, baselines = "baselines/small-suite" }.
 -- The problems are rebuilt from their names and recorded sizes (data, not code).
 function M.fill(spec, proto, dir, where)
+  proto = plain(proto)
   local out = {}
   for k, v in pairs(spec) do out[k] = v end
   if out.problems == nil then

@@ -426,9 +426,12 @@ end
 
 require("help").register(experiment.benchmark, [[
 experiment.benchmark{name, problems = {"quadratic_deep", problems.mlp_mnist{epochs = 2}, ...}, optimizers = {...},
-                     tune = {...}, seeds = {1, 2, 3}, epochs, train_limit, val_limit} -> {dir, results, exit_status}
+                     tune = {...}, seeds = {1, 2, 3}, epochs, train_limit, val_limit, baselines} -> {dir, results, exit_status}
 One tuned comparison per problem (each in a process of its own, with a run folder that `optlab verify` checks),
 then benchmark.csv, summary.md (per problem: the test metric mean ± std and rank; the mean rank across problems)
-and profile.svg (Dolan-Moré's performance profile) in runs/<name>/<UTC time>/. README: "A fair comparison".]])
+and profile.svg (Dolan-Moré's performance profile) in runs/<name>/<UTC time>/.
+baselines = "baselines/small-suite" (or baselines=<folder>): rank the optimizers among a benchmark folder's recorded
+results without rerunning them; its protocol must be this one's (problems, tune, seeds, optlab version), and the
+problems, tune and seeds left out are its. README: "A fair comparison".]])
 
 return experiment.benchmark

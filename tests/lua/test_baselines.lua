@@ -98,8 +98,14 @@ function T.the_problems_tune_and_seeds_default_to_the_baselines()
   report.write_file(b.dir .. "/short.lua", "return experiment.benchmark { name = 'short', verbose = 0, optimizers = { " .. RMS .. " } }\n")
   local out, ok = run(b.dir, "short.lua", "runs_dir=runs baselines=" .. q(b.base))
   check(ok, "a benchmark with only optimizers and baselines= failed:\n" .. out)
-  local rows = csv_rows(b.dir .. "/" .. folder_of(out))
+  local bdir = b.dir .. "/" .. folder_of(out)
+  local rows = csv_rows(bdir)
   check(#rows == 6, "benchmark.csv has " .. #rows .. " rows")
+  -- the seeds taken from the baselines' JSON are integers (seed 1, not 1.0), so verify's rerun finds every run
+  local p = io.popen("cd " .. q(b.dir) .. " && " .. q(exe()) .. " verify " .. q(bdir) .. " 2>&1; echo \"exit $?\"")
+  local vout = p:read("a")
+  p:close()
+  check(vout:find("OK, the benchmark's 2 problems verify", 1, true) and vout:find("exit 0", 1, true), "verify:\n" .. vout)
 end
 
 function T.a_different_protocol_is_refused_naming_the_field()
