@@ -45,7 +45,7 @@ BENCH_SRC  = $(sort $(wildcard bench/*.c))
 
 OPTLAB     = $(BUILD)/optlab
 
-.PHONY: all optlab deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures install install-stdlib clean
+.PHONY: all optlab deps data run test test-c test-lua test-data sanitize fuzz fuzz-run bench bench-compare fixtures verify-baselines install install-stdlib clean
 
 all: optlab
 
@@ -99,6 +99,11 @@ test-data: data
 
 run: optlab data
 	./$(OPTLAB) experiments/mnist_optimizers.lua
+
+# The shipped baselines (experiments/baselines_suite.lua) rerun and compared bit for bit: minutes,
+# so not part of `make test` (whose test_baselines checks their manifest against the code).
+verify-baselines: optlab data
+	./$(OPTLAB) verify baselines/small-suite
 
 test-c: $(BUILD)/ctests
 	@OMP_NUM_THREADS=2 $(BUILD)/ctests --jobs 1 2>&1 | tee $(BUILD)/ctests.log; \

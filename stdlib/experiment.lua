@@ -87,6 +87,9 @@ local function compare(spec)
     fail(where .. ": problem=" .. ov.problem .. " names a problem of experiment.benchmark; this comparison is " ..
          (type(spec.problem) == "table" and ("of problem " .. tostring(spec.problem.name)) or "not a benchmark's"))
   end
+  if ov.baselines and not ov.problem then
+    fail(where .. ": baselines=" .. ov.baselines .. " is experiment.benchmark's (it ranks a benchmark among shipped results)")
+  end
   cfg.epochs = cfg.epochs or 10
   cfg.batch_size = cfg.batch_size or 32
   cfg.loss = spec.loss or "cross_entropy"

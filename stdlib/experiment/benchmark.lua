@@ -21,10 +21,11 @@ local report = common.report
 local experiment = common.experiment
 local fail = common.fail
 local env = require "experiment.env"
+local baselines = require "experiment.baselines"
 
 local KEYS = { name = true, problems = true, optimizers = true, tune = true, seeds = true, seed = true, epochs = true,
                train_limit = true, val_limit = true, runs_dir = true, arg = true, description = true, gnuplot = true,
-               verbose = true }
+               verbose = true, baselines = true }
 
 -- The problems as { name, spec } (a name, or a problems.<name>{...} table).
 local function resolve_problems(list, where)
@@ -85,9 +86,14 @@ end
 -- seeds of its reruns' test curve (metrics.csv) reaches it, in steps and in training
 -- seconds (the mean over seeds, summed to that epoch). nil when it never does.
 local function to_target(pr, steps_per_epoch)
-  local text = pr.folder and report.read_file(pr.folder .. "/metrics.csv")
-  if not text then return end
-  local csv = report.parse_csv(text).rows
+  local curves = {}   -- folder -> metrics.csv's rows (a baseline's curve is in its own folder)
+  local function curve(folder)
+    if folder and curves[folder] == nil then
+      local text = report.read_file(folder .. "/metrics.csv")
+      curves[folder] = text and report.parse_csv(text).rows or false
+    end
+    return folder and curves[folder] or nil
+  end
   local low = lower_is_better(pr.metric)
   local best = nil
   for _, r in ipairs(pr.rows) do
@@ -98,7 +104,7 @@ local function to_target(pr, steps_per_epoch)
   for _, r in ipairs(pr.rows) do
     local by = {}   -- epoch -> {sum of metric, sum of seconds, n}
     local maxe = 0
-    for _, row in ipairs(csv) do
+    for _, row in ipairs(curve(r.folder or pr.folder) or {}) do
       if row.optimizer == r.label then
         local e = tonumber(row.epoch)
         by[e] = by[e] or { 0, 0, 0 }
@@ -220,9 +226,15 @@ local function benchmark(spec)
       fail(string.format("%s: unknown field '%s' (fields: %s)", where, tostring(k), table.concat(ks, ", ")))
     end
   end
-  if type(spec.tune) ~= "table" then fail(where .. ": a benchmark tunes every optimizer on every problem: give tune = {...}") end
   local args = spec.arg or rawget(_G, "arg")
   local ov, given = experiment.parse_overrides(args)
+  -- baselines: another benchmark's results with the same protocol, read as data and ranked with this one's;
+  -- the problems, tune and seeds not given are theirs
+  local bdir = ov.baselines or spec.baselines
+  if bdir ~= nil and type(bdir) ~= "string" then fail(where .. ": baselines must be a benchmark's folder (a string), got " .. type(bdir)) end
+  local bman = bdir and baselines.manifest(bdir, where)
+  if bman then spec = baselines.fill(spec, bman.protocol, bdir, where) end
+  if type(spec.tune) ~= "table" then fail(where .. ": a benchmark tunes every optimizer on every problem: give tune = {...}") end
   local list = resolve_problems(spec.problems, where)
   local bench = {}
   for k, v in pairs(spec) do bench[k] = v end
@@ -240,6 +252,22 @@ local function benchmark(spec)
   for _, p in ipairs(list) do
     local s = problem_spec(bench, p)
     require("experiment.tune").prepare(s, where .. ": problem " .. p.name)
+  end
+  local protocol = baselines.protocol(bench, list, function(p) return problem_spec(bench, p) end)
+  local base = bman and baselines.load(bdir, bman, protocol, where)
+  local cpu = env.cpu_model()
+  if base then
+    for _, v in ipairs(spec.optimizers or {}) do
+      local label = type(v) == "string" and v or (type(v) == "table" and (v.label or (type(v[1]) == "string" and v[1]))) or nil
+      for _, e in pairs(base.problems) do
+        for _, r in ipairs(e.rows) do
+          if label and r.label == label then
+            fail(string.format("%s: the baselines in %s already have %s: give yours another label ({ \"%s\", label = \"my %s\", ... })",
+                               where, bdir, label, tostring(type(v) == "table" and v[1] or v), label))
+          end
+        end
+      end
+    end
   end
   local script = args and args[0]
   if type(script) ~= "string" or not report.exists(script) then
@@ -261,7 +289,8 @@ local function benchmark(spec)
   print(string.format("benchmark %s: %d problems, one tuned comparison each; folder %s", name, #list, dir))
   local results, status = {}, 0
   local manifest = { name = name, kind = "benchmark", description = spec.description, start_time = env.utc(os.time()),
-                     command = { overrides = report.array(given) }, problems = report.array() }
+                     command = { overrides = report.array(given) }, problems = report.array(), protocol = protocol,
+                     cpu = cpu, baselines = base and { folder = base.dir, name = base.name } or nil }
   for _, p in ipairs(list) do
     print(string.format("\nbenchmark %s: problem %s", name, p.name))
     local cmd = table.concat({ q(exe), q(script), q("problem=" .. p.name), q("runs_dir=" .. dir) }, " ") ..
@@ -280,8 +309,9 @@ local function benchmark(spec)
     local pr = { problem = p.name, folder = folder, metric = metric, rows = {} }
     for _, b in ipairs(m and m.tune and m.tune.best or {}) do
       pr.rows[#pr.rows + 1] = { optimizer = b.optimizer, label = b.label, mean = b.test_mean, std = b.test_std, n = b.test_runs,
-                                hp = b.hyperparameters, test_metric = b.test_metric, values = b.test_values }
+                                hp = b.hyperparameters, test_metric = b.test_metric, values = b.test_values, cpu = cpu }
     end
+    for _, r in ipairs(base and base.problems[p.name] and base.problems[p.name].rows or {}) do pr.rows[#pr.rows + 1] = r end
     ranks(pr.rows, lower_is_better(metric))
     rank_intervals(p.name, pr.rows, lower_is_better(metric))
     to_target(pr, m and m.tune and m.tune.steps_per_epoch or 0)
@@ -304,13 +334,18 @@ local function benchmark(spec)
     end
   end
   local csv = { "problem,optimizer,test_metric,mean,std,seeds,rank,rank_lo,rank_hi,target,steps_to_target,seconds_to_target," ..
-                "hyperparameters" }
+                "hyperparameters,baseline,cpu" }
   local md = { "# " .. name, "", "Each problem is a tuned comparison with its own run folder (verify each with `optlab verify`); " ..
                "the test metric of each optimizer's best configuration, mean ± std over seeds, and its rank on the problem " ..
                "(1 = best) with a 95% interval (the test values of its seeds resampled with replacement " .. BOOT .. " times); " ..
                "the steps (and training seconds) its mean test curve took to reach the best optimizer's final value, " ..
                "AlgoPerf's time to target with the best baseline's result as the target.", "" }
-  local text, sections = {}, {}
+  if base then
+    md[#md + 1] = string.format("Rows marked (baseline) are read from %s (not rerun): the same problems, budget, tune method " ..
+                                "and seeds, checked field by field.", base.dir)
+    md[#md + 1] = ""
+  end
+  local text, sections, other_cpu = {}, {}, {}
   for _, pr in ipairs(results) do
     local rows = {}
     for _, r in ipairs(pr.rows) do
@@ -319,11 +354,16 @@ local function benchmark(spec)
         r.mean and report.num(r.mean) or "", r.std and report.num(r.std) or "", string.format("%d", r.n or 0),
         r.rank and report.num(r.rank) or "", r.rank_lo and report.num(r.rank_lo) or "", r.rank_hi and report.num(r.rank_hi) or "",
         pr.target and report.num(pr.target) or "", r.target_steps and string.format("%d", r.target_steps) or "",
-        r.target_seconds and report.num(r.target_seconds) or "", report.csv_cell(hp) }, ",")
-      rows[#rows + 1] = { r.optimizer, r.mean and string.format("%.4f ± %.4f", r.mean, r.std or 0) or "-",
+        r.target_seconds and report.num(r.target_seconds) or "", report.csv_cell(hp), r.baseline and "yes" or "no",
+        report.csv_cell(r.cpu or "") }, ",")
+      -- seconds measured on another CPU are not this machine's: say so, and which
+      local elsewhere = r.cpu and r.cpu ~= cpu
+      if elsewhere then other_cpu[r.cpu] = true end
+      rows[#rows + 1] = { r.optimizer .. (r.baseline and " (baseline)" or ""), r.mean and string.format("%.4f ± %.4f", r.mean, r.std or 0) or "-",
                           r.rank and string.format("%g", r.rank) or "-",
                           r.rank_lo and string.format("%g-%g", r.rank_lo, r.rank_hi) or "-",
-                          r.target_steps and string.format("%d (%.1f s)", r.target_steps, r.target_seconds) or "not reached", hp }
+                          r.target_steps and string.format("%d (%.1f s%s)", r.target_steps, r.target_seconds,
+                                                           elsewhere and (", on " .. r.cpu) or "") or "not reached", hp }
     end
     local header = { "optimizer", (pr.rows[1] and pr.rows[1].test_metric or "test") .. " (mean ± std)", "rank",
                      "rank, 95% interval", "steps to " .. (pr.target and string.format("%.4g", pr.target) or "target"),
@@ -344,6 +384,14 @@ local function benchmark(spec)
       for _, r in ipairs(pr.rows) do if r.optimizer == o and r.rank then sum, k = sum + r.rank, k + 1 end end
     end
     mr[#mr + 1] = { o, k > 0 and string.format("%.2f", sum / k) or "-", tostring(k) }
+  end
+  local others = {}
+  for c in pairs(other_cpu) do others[#others + 1] = c end
+  table.sort(others)
+  if #others > 0 then
+    md[#md + 1] = string.format("Times to target marked \"on <CPU>\" were measured on another machine (%s), not on this " ..
+                                "one (%s): compare their steps, not their seconds.", table.concat(others, "; "), cpu)
+    md[#md + 1] = ""
   end
   md[#md + 1] = "## Across problems"
   md[#md + 1] = ""
@@ -378,9 +426,12 @@ end
 
 require("help").register(experiment.benchmark, [[
 experiment.benchmark{name, problems = {"quadratic_deep", problems.mlp_mnist{epochs = 2}, ...}, optimizers = {...},
-                     tune = {...}, seeds = {1, 2, 3}, epochs, train_limit, val_limit} -> {dir, results, exit_status}
+                     tune = {...}, seeds = {1, 2, 3}, epochs, train_limit, val_limit, baselines} -> {dir, results, exit_status}
 One tuned comparison per problem (each in a process of its own, with a run folder that `optlab verify` checks),
 then benchmark.csv, summary.md (per problem: the test metric mean ± std and rank; the mean rank across problems)
-and profile.svg (Dolan-Moré's performance profile) in runs/<name>/<UTC time>/. README: "A fair comparison".]])
+and profile.svg (Dolan-Moré's performance profile) in runs/<name>/<UTC time>/.
+baselines = "baselines/small-suite" (or baselines=<folder>): rank the optimizers among a benchmark folder's recorded
+results without rerunning them; its protocol must be this one's (problems, tune, seeds, optlab version), and the
+problems, tune and seeds left out are its. README: "A fair comparison".]])
 
 return experiment.benchmark

@@ -67,7 +67,7 @@ end
 local OVERRIDES = {
   epochs = pos_int, batch_size = pos_int, seed = nonneg_int, seeds = int_list, optimizers = name_list,
   train_limit = pos_int, val_limit = pos_int, name = word, verbose = verbosity, runs_dir = path, jobs = pos_int,
-  step_stride = pos_int, data_parallel = data_parallel, problem = word,
+  step_stride = pos_int, data_parallel = data_parallel, problem = word, baselines = path,
 }
 
 local function valid_keys()

@@ -313,7 +313,7 @@ function T.override_errors_list_the_valid_keys()
   }
   for _, c in ipairs(cases) do
     local err = raises(function() experiment.parse_overrides { c[1] } end, c[2], c[1])
-    check(err:find("valid keys: batch_size, data_parallel, epochs, jobs, name, optimizers, problem, runs_dir, seed, seeds, step_stride, train_limit, val_limit, verbose", 1, true),
+    check(err:find("valid keys: baselines, batch_size, data_parallel, epochs, jobs, name, optimizers, problem, runs_dir, seed, seeds, step_stride, train_limit, val_limit, verbose", 1, true),
           c[1] .. ": error does not list the valid keys: " .. err)
   end
   local v, given, jobs = experiment.parse_overrides { "epochs=2", "seeds=1,2", "--jobs", "3", "optimizers=Adam,SGD" }

@@ -1,0 +1,71 @@
+# Renders profile.svg and profile.png from profile.dat: run `gnuplot profile.gp` in this folder.
+# Restyle freely; optlab wrote this file and the data beside it.
+if (!exists("out")) out = "profile"
+set datafile separator "\t"
+set datafile missing "NaN"
+set key autotitle columnhead
+set grid
+do for [fmt in "svg png"] {
+  if (fmt eq "svg") {
+    set terminal svg size 900,410 noenhanced font "sans,11" background rgb "white"
+  } else {
+    if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+      set terminal pngcairo size 900,410 noenhanced font "sans,10" background rgb "white"
+    } else {
+      set terminal png size 900,410 noenhanced
+    }
+  }
+  set output out.".".fmt
+
+  set multiplot
+  set label 98 "performance profile (Dolan-More)" at screen 0.5,0.9610 center font ",12"
+  set origin 0.0000,0.1171
+  set size 1.0000,0.8049
+  unset key
+  set title "performance profile over 3 problems (cost: test error, or test loss)"
+  set xlabel "tau: cost / the best optimizer's cost (log scale)"
+  set ylabel "fraction of problems within tau"
+  set xtics autofreq
+  set logscale x
+  set xrange [0.9742375937828773:1.971119771301723]
+  set xtics ("1" 1, "1.2" 1.2, "1.4" 1.4, "1.6" 1.6, "1.8" 1.8)
+  unset logscale y
+  set yrange [0:1.05]
+  set ytics autofreq
+  set offsets 0, 0, 0, 0
+  plot 'profile.dat' index 0 using 1:2 with lines linewidth 2 linecolor rgb "#9400d3" title "SGD", \
+       'profile.dat' index 1 using 1:2 with lines linewidth 2 linecolor rgb "#009e73" title "Momentum", \
+       'profile.dat' index 2 using 1:2 with lines linewidth 2 linecolor rgb "#56b4e9" title "Adam", \
+       'profile.dat' index 3 using 1:2 with lines linewidth 2 linecolor rgb "#e69f00" title "RMSprop", \
+       'profile.dat' index 4 using 1:2 with lines linewidth 2 linecolor rgb "#0072b2" title "Adagrad"
+  unset label 98
+  set origin 0,0
+  set size 1,0.1171
+  unset logscale
+  unset border
+  unset tics
+  unset title
+  unset xlabel
+  unset ylabel
+  unset grid
+  set xrange [0:1]
+  set yrange [0:1]
+  set lmargin 0
+  set rmargin 0
+  set tmargin 0
+  set bmargin 0
+  set key at screen 0.5,0.1073 center top horizontal maxrows 1 samplen 3 width 4
+  set label 99 "higher and further left is better; a curve reaching 1 at tau = 1 won every problem" at screen 0.5,0.0244 center font ",9"
+  plot 2 with lines linewidth 2 linecolor rgb "#9400d3" title "SGD", 2 with lines linewidth 2 linecolor rgb "#009e73" title "Momentum", 2 with lines linewidth 2 linecolor rgb "#56b4e9" title "Adam", 2 with lines linewidth 2 linecolor rgb "#e69f00" title "RMSprop", 2 with lines linewidth 2 linecolor rgb "#0072b2" title "Adagrad"
+  unset label 99
+  set grid
+  set border
+  set tics
+  set autoscale
+  set lmargin -1
+  set rmargin -1
+  set tmargin -1
+  set bmargin -1
+  unset multiplot
+  unset output
+}
