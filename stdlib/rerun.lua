@@ -207,6 +207,24 @@ end
 
 -- Runs the folder's copy of the script with only the folder's code and
 -- optlab's stdlib on package.path; returns ok, error.
+
+-- Two trials.csv texts hold the same trials: the same cells, numbers compared as
+-- numbers (Lua 5.4 and LuaJIT may print one double's 17th digit differently).
+local function same_trials(a, b)
+  if a == b then return true end
+  if not (a and b) then return false end
+  local oka, ta = pcall(report.parse_csv, a)
+  local okb, tb = pcall(report.parse_csv, b)
+  if not (oka and okb) or #ta.header ~= #tb.header or #ta.rows ~= #tb.rows then return false end
+  for i, h in ipairs(ta.header) do if tb.header[i] ~= h then return false end end
+  for r, row in ipairs(ta.rows) do
+    for _, h in ipairs(ta.header) do
+      local x, y = row[h], tb.rows[r][h]
+      if x ~= y and not (tonumber(x) and tonumber(x) == tonumber(y)) then return false end
+    end
+  end
+  return true
+end
 local function run_copy(dir, args)
   local saved_arg, saved_path = rawget(_G, "arg"), package.path
   local code = abspath(dir) .. "/code"
@@ -343,7 +361,7 @@ function rerun.verify_main(argv)
   end
   local trials = report.read_file(dir .. "/trials.csv")
   if (trials or rerun_trials) and not tol then   -- within a tolerance, metrics.csv says it
-    if trials ~= rerun_trials then
+    if not same_trials(trials, rerun_trials) then
       problems[#problems + 1] = not trials and "the folder has no trials.csv, which the rerun wrote" or
         not rerun_trials and "the folder has a trials.csv, which the rerun did not write" or
         "trials.csv differs from the rerun's (other trials, scores or selections)"
