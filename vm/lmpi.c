@@ -151,14 +151,20 @@ static int l_send(lua_State *L)
     return 0;
 }
 
+/* Arguments 1 and 2 of recv and iprobe: a source rank and a tag, each any when nil. */
+static void opt_source_tag(lua_State *L, const char *fn, int *src, int *tag)
+{
+    *src = lua_isnoneornil(L, 1) ? MPI_ANY_SOURCE : (int)ol_checkrange(L, 1, 0, world_size - 1, fn, "source rank");
+    *tag = lua_isnoneornil(L, 2) ? MPI_ANY_TAG : (int)ol_checkrange(L, 2, 0, TAG_MAX, fn, "tag");
+}
+
 /* recv([source[, tag]]) -> bytes, source, tag: waits for the next message
  * from source (any when nil) with tag (any when nil), whatever its size. */
 static int l_recv(lua_State *L)
 {
     need_active(L, "recv");
-    int src = lua_isnoneornil(L, 1) ? MPI_ANY_SOURCE
-                                    : (int)ol_checkrange(L, 1, 0, world_size - 1, "mpi.recv", "source rank");
-    int tag = lua_isnoneornil(L, 2) ? MPI_ANY_TAG : (int)ol_checkrange(L, 2, 0, TAG_MAX, "mpi.recv", "tag");
+    int src, tag;
+    opt_source_tag(L, "mpi.recv", &src, &tag);
     /* Open MPI's blocking probe spins on its core while it waits; a rank
      * waiting for the next run (or rank 0 for the last records) would take
      * that core from the ranks still computing on the same host. So look,
@@ -190,9 +196,8 @@ static int l_recv(lua_State *L)
 static int l_iprobe(lua_State *L)
 {
     need_active(L, "iprobe");
-    int src = lua_isnoneornil(L, 1) ? MPI_ANY_SOURCE
-                                    : (int)ol_checkrange(L, 1, 0, world_size - 1, "mpi.iprobe", "source rank");
-    int tag = lua_isnoneornil(L, 2) ? MPI_ANY_TAG : (int)ol_checkrange(L, 2, 0, TAG_MAX, "mpi.iprobe", "tag");
+    int src, tag;
+    opt_source_tag(L, "mpi.iprobe", &src, &tag);
     int flag = 0;
     MPI_Status st;
     MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st);

@@ -71,6 +71,17 @@ lib.lua_abi = compat.luajit and "5.1" or "5.4"
 
 function lib.sanitized() return os.getenv("OPTLAB_SANITIZE") == "1" end
 
+-- The optlab binary under test: $OPTLAB (make test sets it), else the one running.
+function lib.optlab_exe() return os.getenv("OPTLAB") or require("experiment").optlab_exe() end
+
+-- A new empty folder under the system's temporary directory, for a test file's runs.
+function lib.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  require("report").mkdir_p(dir)
+  return dir
+end
+
 -- The command that starts n ranks of a job on this one machine (Open MPI's mpirun,
 -- more ranks than cores allowed, and as root when CI runs as root), or skips the
 -- test, saying why, where there is no mpirun.

@@ -9,7 +9,7 @@ local q = report.shell_quote
 local T = {}
 
 local function exe()
-  local e = os.getenv("OPTLAB") or experiment.optlab_exe()
+  local e = lib.optlab_exe()
   if e:sub(1, 1) ~= "/" then e = io.popen("readlink -f " .. q(e)):read("l") end
   return e
 end

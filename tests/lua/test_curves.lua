@@ -11,11 +11,9 @@ local D = train.diagnostics
 
 local T = {}
 local q = report.shell_quote
-local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+local EXE = lib.optlab_exe()
 if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. q(EXE)):read("l") end
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local TMP = lib.tmpdir()
 
 local function run(args)
   local out, err = TMP .. "/stdout", TMP .. "/stderr"

@@ -394,7 +394,7 @@ end
 -- A mistyped OPTLAB_DATA is an error naming it, not a silent fall-back to
 -- the bundled digits.
 function T.mistyped_optlab_data_is_an_error_naming_it()
-  local exe = os.getenv("OPTLAB") or require("experiment").optlab_exe()
+  local exe = lib.optlab_exe()
   local out = tmp .. "/env_out"
   local function try(value)
     os.execute(string.format("OPTLAB_DATA='%s' '%s' -e 'local ok, e = pcall(data.mnist) print(ok, e)' > '%s' 2>&1", value, exe, out))

@@ -451,7 +451,7 @@ T.declared_in_compare_jobs_and_verify = function()
   local report = require "report"
   local experiment = require "experiment"
   local q = report.shell_quote
-  local exe = os.getenv("OPTLAB") or experiment.optlab_exe()
+  local exe = lib.optlab_exe()
   local dir = os.tmpname()
   os.remove(dir)
   report.mkdir_p(dir)

@@ -37,9 +37,7 @@ end
 local dataset, cnn, fit, named_params = assert(load(SETUP .. "return dataset, cnn, fit, params_bytes", "=setup"))()
 
 -- The parameters as the bytes serial.save writes.
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local TMP = lib.tmpdir()
 local function saved_bytes(model, name)
   local path = TMP .. "/" .. name .. ".olt"
   serial.save(path, named_params(model))
@@ -228,7 +226,7 @@ local function sh(cmd)
   return ok and 0 or code, (report.read_file(o) or "") .. (report.read_file(e) or "")
 end
 
-local EXE = os.getenv("OPTLAB") or require("experiment").optlab_exe()
+local EXE = lib.optlab_exe()
 
 function T.one_two_and_three_ranks_give_identical_parameters()
   lib.mpirun(1)   -- skips, saying why, without mpirun

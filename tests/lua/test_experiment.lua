@@ -13,12 +13,10 @@ local check, raises = lib.check, lib.raises
 local T = {}
 local q = report.shell_quote
 -- absolute: some tests run optlab from another folder
-local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+local EXE = lib.optlab_exe()
 if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. report.shell_quote(EXE)):read("l") end
 
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local TMP = lib.tmpdir()
 
 -- The stand-in experiment script; MODE = ok | nan | interrupt (a real SIGINT) | wording | crash.
 -- Faults are injected through the environment, so the copy of the script

@@ -12,11 +12,9 @@ local check, close = lib.check, lib.close
 local T = {}
 local TF = experiment.test_functions
 local q = report.shell_quote
-local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+local EXE = lib.optlab_exe()
 if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. q(EXE)):read("l") end
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local TMP = lib.tmpdir()
 local NO_GNUPLOT = "optlab-test-no-such-gnuplot"
 
 local function run(args)

@@ -6,10 +6,8 @@ local check, raises = lib.check, lib.raises
 
 local T = {}
 local q = report.shell_quote
-local EXE = os.getenv("OPTLAB") or require("experiment").optlab_exe()
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local EXE = lib.optlab_exe()
+local TMP = lib.tmpdir()
 
 -- Runs a shell command; returns its exit status, stdout and stderr.
 local function sh(cmd)

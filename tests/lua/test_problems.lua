@@ -128,7 +128,7 @@ return experiment.benchmark {
 ]==]
 
 function T.a_benchmark_runs_each_problem_in_its_folder_and_ranks_them()
-  local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+  local EXE = lib.optlab_exe()
   if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. report.shell_quote(EXE)):read("l") end
   local dir = os.tmpname()
   os.remove(dir)

@@ -11,12 +11,10 @@ local check = lib.check
 
 local T = {}
 local q = report.shell_quote
-local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+local EXE = lib.optlab_exe()
 if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. q(EXE)):read("l") end
 
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local TMP = lib.tmpdir()
 
 -- STANDIN_KILL=<optimizer>@<seed>: SIGKILL to the process running that run, in its epoch 2.
 local SCRIPT = [==[

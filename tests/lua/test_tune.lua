@@ -12,12 +12,10 @@ local check, raises = lib.check, lib.raises
 
 local T = {}
 local q = report.shell_quote
-local EXE = os.getenv("OPTLAB") or experiment.optlab_exe()
+local EXE = lib.optlab_exe()
 if EXE:sub(1, 1) ~= "/" then EXE = io.popen("readlink -f " .. q(EXE)):read("l") end
 
-local TMP = os.tmpname()
-os.remove(TMP)
-report.mkdir_p(TMP)
+local TMP = lib.tmpdir()
 
 -- @OPTIMIZERS@ and @TUNE@ are filled in; TUNE_KILL=1 kills the process (SIGKILL)
 -- in the first epoch 2 of any run: with halving's rungs of 1, 2, 4 epochs, inside rung 1.
