@@ -17,6 +17,7 @@
  * padded image and its gradient (direct); after the groups, dw partials [G, k, c*r*s] and db
  * partials [G, k]. */
 #include "conv.h"
+#include "team.h"
 #include "par.h"
 
 #include "gemm.h"
@@ -579,27 +580,68 @@ static void unpool_row(const float *restrict dyi, const float *restrict yi,
 
 /* ---- entry points ------------------------------------------------------------------------ */
 
-void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x,
-                       const float *restrict w, const float *restrict b, int relu,
-                       float *restrict y, float *restrict ws)
+/* One call's arguments, for the group loops below: groups [lo, hi) of images run on the team
+ * (team.h); a group writes only its own images, scratch and partials, so which thread runs it
+ * does not matter. */
+typedef struct {
+    const ol_conv2d_shape *sh;
+    int pool, relu;
+    const float *x, *w, *b, *y, *dy;
+    float *out, *dx, *ws, *dw_part, *db_part;
+    uint8_t *arg;
+} ConvJob;
+
+static void forward_groups(void *ctx, int64_t lo, int64_t hi)
 {
+    const ConvJob *j = ctx;
+    const ol_conv2d_shape *sh = j->sh;
     const int G = ngroups(sh), N = sh->n, K = sh->k, P = sh->p, Q = sh->q;
     const size_t chw = (size_t)sh->c * sh->h * sh->w, pq = (size_t)P * Q;
     const size_t ks = z_ks(sh), ld = z_ld(sh);
     const int direct = ol_conv2d_is_direct(sh);
-
-#pragma omp parallel for schedule(static)
-    for (int g = 0; g < G; g++) {
-        float *scratch = group_scratch(sh, ws, g);
+    for (int g = (int)lo; g < hi; g++) {
+        float *scratch = group_scratch(sh, j->ws, g);
         for (int n = g * N / G; n < (g + 1) * N / G; n++) {
-            float *yn = y + (size_t)n * K * pq;
+            float *yn = j->out + (size_t)n * K * pq;
             /* im2col+GEMM writes y_n in place; the direct kernel's padded grid goes via z */
-            float *z = direct ? group_z(sh, ws, g) : yn;
-            conv_image(sh, x + n * chw, w, z, scratch);
+            float *z = direct ? group_z(sh, j->ws, g) : yn;
+            conv_image(sh, j->x + n * chw, j->w, z, scratch);
             for (int k = 0; k < K; k++)
                 for (int p = 0; p < P; p++)
                     bias_act_row(z + k * ks + p * ld, yn + k * pq + (size_t)p * Q, Q,
-                                 b ? b[k] : 0.0f, relu);
+                                 j->b ? j->b[k] : 0.0f, j->relu);
+        }
+    }
+}
+
+void ol_conv2d_forward(const ol_conv2d_shape *sh, const float *restrict x,
+                       const float *restrict w, const float *restrict b, int relu,
+                       float *restrict y, float *restrict ws)
+{
+    ConvJob j = { .sh = sh, .relu = relu, .x = x, .w = w, .b = b, .out = y, .ws = ws };
+    ol_team_for(ngroups(sh), forward_groups, &j);
+}
+
+static void backward_groups(void *ctx, int64_t lo, int64_t hi)
+{
+    const ConvJob *j = ctx;
+    const ol_conv2d_shape *sh = j->sh;
+    const int G = ngroups(sh), N = sh->n, K = sh->k, P = sh->p, Q = sh->q;
+    const size_t chw = (size_t)sh->c * sh->h * sh->w, pq = (size_t)P * Q;
+    const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s, ks = z_ks(sh), ld = z_ld(sh);
+    const int direct = ol_conv2d_is_direct(sh);
+    for (int g = (int)lo; g < hi; g++) {
+        float *scratch = group_scratch(sh, j->ws, g), *dz = group_z(sh, j->ws, g);
+        if (direct) memset(dz, 0, sizeof(float) * K * ks);
+        for (int n = g * N / G; n < (g + 1) * N / G; n++) {
+            const float *dyn = j->dy + (size_t)n * K * pq;
+            if (direct) /* into the padded grid; its junk columns stay zero */
+                for (int k = 0; k < K; k++)
+                    for (int p = 0; p < P; p++)
+                        memcpy(dz + k * ks + p * ld, dyn + k * pq + (size_t)p * Q, sizeof(float) * Q);
+            backward_image(sh, j->x + n * chw, j->w, direct ? dz : dyn, j->dx ? j->dx + n * chw : NULL,
+                           j->dw_part + g * kcrs, j->db_part ? j->db_part + (size_t)g * K : NULL,
+                           n == g * N / G, scratch);
         }
     }
 }
@@ -608,27 +650,12 @@ void ol_conv2d_backward(const ol_conv2d_shape *sh, const float *restrict x,
                         const float *restrict w, const float *restrict dy, float *restrict dx,
                         float *restrict dw, float *restrict db, float *restrict ws)
 {
-    const int G = ngroups(sh), N = sh->n, K = sh->k, P = sh->p, Q = sh->q;
-    const size_t chw = (size_t)sh->c * sh->h * sh->w, pq = (size_t)P * Q;
-    const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s, ks = z_ks(sh), ld = z_ld(sh);
-    const int direct = ol_conv2d_is_direct(sh);
+    const int G = ngroups(sh);
+    const size_t kcrs = (size_t)sh->k * sh->c * sh->r * sh->s;
     float *dw_part = ws + (size_t)G * group_floats(sh), *db_part = dw_part + G * kcrs;
-
-#pragma omp parallel for schedule(static)
-    for (int g = 0; g < G; g++) {
-        float *scratch = group_scratch(sh, ws, g), *dz = group_z(sh, ws, g);
-        if (direct) memset(dz, 0, sizeof(float) * K * ks);
-        for (int n = g * N / G; n < (g + 1) * N / G; n++) {
-            const float *dyn = dy + (size_t)n * K * pq;
-            if (direct) /* into the padded grid; its junk columns stay zero */
-                for (int k = 0; k < K; k++)
-                    for (int p = 0; p < P; p++)
-                        memcpy(dz + k * ks + p * ld, dyn + k * pq + (size_t)p * Q, sizeof(float) * Q);
-            backward_image(sh, x + n * chw, w, direct ? dz : dyn, dx ? dx + n * chw : NULL,
-                           dw_part + g * kcrs, db ? db_part + (size_t)g * K : NULL,
-                           n == g * N / G, scratch);
-        }
-    }
+    ConvJob j = { .sh = sh, .x = x, .w = w, .dy = dy, .dx = dx, .ws = ws, .dw_part = dw_part,
+                  .db_part = db ? db_part : NULL };
+    ol_team_for(G, backward_groups, &j);
     reduce_groups(sh, dw_part, db_part, dw, db);
 }
 
@@ -637,27 +664,61 @@ int ol_conv2d_maxpool_check(const ol_conv2d_shape *sh, int pool)
     return pool >= 2 && pool <= 16 && sh->p >= pool && sh->q >= pool;
 }
 
+static void maxpool_forward_groups(void *ctx, int64_t lo, int64_t hi)
+{
+    const ConvJob *j = ctx;
+    const ol_conv2d_shape *sh = j->sh;
+    const int pool = j->pool, G = ngroups(sh), N = sh->n, K = sh->k, P2 = sh->p / pool, Q2 = sh->q / pool;
+    const size_t chw = (size_t)sh->c * sh->h * sh->w, pq2 = (size_t)P2 * Q2;
+    const size_t ks = z_ks(sh), ld = z_ld(sh);
+    for (int g = (int)lo; g < hi; g++) {
+        float *z = group_z(sh, j->ws, g);
+        for (int n = g * N / G; n < (g + 1) * N / G; n++) {
+            conv_image(sh, j->x + n * chw, j->w, z, group_scratch(sh, j->ws, g));
+            for (int k = 0; k < K; k++) {
+                const size_t o = ((size_t)n * K + k) * pq2;
+                for (int i = 0; i < P2; i++)
+                    pool_row(z + k * ks + (size_t)i * pool * ld, ld, pool, Q2, j->b ? j->b[k] : 0.0f,
+                             j->relu, j->out + o + (size_t)i * Q2, j->arg + o + (size_t)i * Q2);
+            }
+        }
+    }
+}
+
 /* y = window maxima of act(z + b); arg = the window offset of each, first maximum wins and NaN
  * propagates, as ol_maxpool2d_forward does, so the result is bit for bit conv then pool. */
 void ol_conv2d_maxpool_forward(const ol_conv2d_shape *sh, int pool, const float *restrict x,
                                const float *restrict w, const float *restrict b, int relu,
                                float *restrict y, uint8_t *restrict arg, float *restrict ws)
 {
-    const int G = ngroups(sh), N = sh->n, K = sh->k, P2 = sh->p / pool, Q2 = sh->q / pool;
-    const size_t chw = (size_t)sh->c * sh->h * sh->w, pq2 = (size_t)P2 * Q2;
-    const size_t ks = z_ks(sh), ld = z_ld(sh);
+    ConvJob j = { .sh = sh, .pool = pool, .relu = relu, .x = x, .w = w, .b = b, .out = y,
+                  .arg = arg, .ws = ws };
+    ol_team_for(ngroups(sh), maxpool_forward_groups, &j);
+}
 
-#pragma omp parallel for schedule(static)
-    for (int g = 0; g < G; g++) {
-        float *z = group_z(sh, ws, g);
+static void maxpool_backward_groups(void *ctx, int64_t lo, int64_t hi)
+{
+    const ConvJob *j = ctx;
+    const ol_conv2d_shape *sh = j->sh;
+    const int pool = j->pool, G = ngroups(sh), N = sh->n, K = sh->k, P2 = sh->p / pool, Q2 = sh->q / pool;
+    const size_t chw = (size_t)sh->c * sh->h * sh->w, pq2 = (size_t)P2 * Q2;
+    const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s, ks = z_ks(sh), ld = z_ld(sh);
+    for (int g = (int)lo; g < hi; g++) {
+        float *dz = group_z(sh, j->ws, g);
+        memset(dz, 0, sizeof(float) * K * ks);
         for (int n = g * N / G; n < (g + 1) * N / G; n++) {
-            conv_image(sh, x + n * chw, w, z, group_scratch(sh, ws, g));
+            /* dz = dy routed to each window's maximum, masked by the ReLU (y > 0 there);
+             * positions outside the windows stay zero from the memset above */
             for (int k = 0; k < K; k++) {
                 const size_t o = ((size_t)n * K + k) * pq2;
                 for (int i = 0; i < P2; i++)
-                    pool_row(z + k * ks + (size_t)i * pool * ld, ld, pool, Q2, b ? b[k] : 0.0f,
-                             relu, y + o + (size_t)i * Q2, arg + o + (size_t)i * Q2);
+                    unpool_row(j->dy + o + (size_t)i * Q2, j->y + o + (size_t)i * Q2,
+                               j->arg + o + (size_t)i * Q2, Q2, pool, j->relu,
+                               dz + k * ks + (size_t)i * pool * ld, ld);
             }
+            backward_image(sh, j->x + n * chw, j->w, dz, j->dx ? j->dx + n * chw : NULL,
+                           j->dw_part + g * kcrs, j->db_part ? j->db_part + (size_t)g * K : NULL,
+                           n == g * N / G, group_scratch(sh, j->ws, g));
         }
     }
 }
@@ -668,28 +729,11 @@ void ol_conv2d_maxpool_backward(const ol_conv2d_shape *sh, int pool, const float
                                 float *restrict dx, float *restrict dw, float *restrict db,
                                 float *restrict ws)
 {
-    const int G = ngroups(sh), N = sh->n, K = sh->k, P2 = sh->p / pool, Q2 = sh->q / pool;
-    const size_t chw = (size_t)sh->c * sh->h * sh->w, pq2 = (size_t)P2 * Q2;
-    const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s, ks = z_ks(sh), ld = z_ld(sh);
+    const int G = ngroups(sh);
+    const size_t kcrs = (size_t)sh->k * sh->c * sh->r * sh->s;
     float *dw_part = ws + (size_t)G * group_floats(sh), *db_part = dw_part + G * kcrs;
-
-#pragma omp parallel for schedule(static)
-    for (int g = 0; g < G; g++) {
-        float *dz = group_z(sh, ws, g);
-        memset(dz, 0, sizeof(float) * K * ks);
-        for (int n = g * N / G; n < (g + 1) * N / G; n++) {
-            /* dz = dy routed to each window's maximum, masked by the ReLU (y > 0 there);
-             * positions outside the windows stay zero from the memset above */
-            for (int k = 0; k < K; k++) {
-                const size_t o = ((size_t)n * K + k) * pq2;
-                for (int i = 0; i < P2; i++)
-                    unpool_row(dy + o + (size_t)i * Q2, y + o + (size_t)i * Q2, arg + o + (size_t)i * Q2,
-                               Q2, pool, relu, dz + k * ks + (size_t)i * pool * ld, ld);
-            }
-            backward_image(sh, x + n * chw, w, dz, dx ? dx + n * chw : NULL, dw_part + g * kcrs,
-                           db ? db_part + (size_t)g * K : NULL, n == g * N / G,
-                           group_scratch(sh, ws, g));
-        }
-    }
+    ConvJob j = { .sh = sh, .pool = pool, .relu = relu, .x = x, .w = w, .y = y, .dy = dy, .dx = dx,
+                  .ws = ws, .dw_part = dw_part, .db_part = db ? db_part : NULL, .arg = (uint8_t *)arg };
+    ol_team_for(G, maxpool_backward_groups, &j);
     reduce_groups(sh, dw_part, db_part, dw, db);
 }

@@ -7,6 +7,7 @@
  * sqrtf vectorizes, and -ffp-contract=off so vector body and tail round alike.
  */
 #include "optprog.h"
+#include "team.h"
 #include "par.h"
 
 #include <math.h>
@@ -320,6 +321,18 @@ static void run_span(const Stage *S, int64_t lo, int64_t len, double *partial)
     }
 }
 
+/* Spans [lo, hi) of a stage; each span's sums go to its own row of partial. */
+typedef struct { const Stage *S; int64_t n; double *partial; int nred; } SpanJob;
+
+static void run_spans(void *ctx, int64_t lo, int64_t hi)
+{
+    const SpanJob *j = ctx;
+    for (int64_t b = lo; b < hi; b++) {
+        const int64_t s = b * OL_SPAN, len = j->n - s < OL_SPAN ? j->n - s : OL_SPAN;
+        run_span(j->S, s, len, j->partial ? j->partial + b * j->nred : NULL);
+    }
+}
+
 int ol_prog_stage(const OLProg *P, double *slots, int64_t n, int64_t ncols, float *const *bufs, int k)
 {
     if (k < 0 || k > P->nstages || ncols < 1) return -1;
@@ -341,7 +354,9 @@ int ol_prog_stage(const OLProg *P, double *slots, int64_t n, int64_t ncols, floa
         partial = calloc((size_t)(nspans > 0 ? nspans : 1) * (size_t)nred, sizeof *partial);
         if (!partial) { free(fs); return -1; }
     }
-    OL_SPANS(n, run_span(&S, lo, len, partial ? partial + lo / OL_SPAN * nred : NULL));
+    SpanJob job = { &S, n, partial, nred };
+    if (n > OL_PAR_MIN) ol_team_for(nspans, run_spans, &job);
+    else run_spans(&job, 0, nspans);
     for (int j = 0; j < nred; j++) {
         double total = 0.0;
         for (int64_t b = 0; b < nspans; b++) total += partial[b * nred + j];

@@ -1,4 +1,5 @@
 #include "rng.h"
+#include "team.h"
 #include "par.h"
 #include <math.h>
 #include <string.h>
@@ -219,36 +220,62 @@ void ol_rng_dropout_mask(uint64_t key, uint64_t stream, float p, float *out, siz
     }
 }
 
-void ol_dropout_forward(uint64_t key, uint64_t stream, float p, uint64_t offset, const float *x,
-                        float *y, uint64_t *bits, size_t n)
+/* ol_dropout_forward's arguments, for its chunk ranges on the team (team.h) */
+typedef struct {
+    uint64_t key, stream, offset;
+    uint32_t t;
+    float keep;
+    const float *x;
+    float *y;
+    uint64_t *bits;
+    size_t n;
+} DropoutJob;
+
+static void dropout_chunks(void *ctx, int64_t lo, int64_t hi)
 {
-    const float keep = 1.0f / (1.0f - p);
-    const uint32_t t = keep_threshold(p);
-    const size_t words = (n + 63) / 64, total = (size_t)offset + n;
-    const unsigned sh = (unsigned)(offset % CHUNK);
-    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
-    for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
+    const DropoutJob *j = ctx;
+    const size_t n = j->n, words = (n + 63) / 64, total = (size_t)j->offset + n;
+    const unsigned sh = (unsigned)(j->offset % CHUNK);
+    for (size_t c = (size_t)lo; c < (size_t)hi; c++) {
         /* local chunk c is global elements offset + CHUNK*c ..: the tail of global chunk g from
          * bit sh, then the head of chunk g + 1 (needed only when the offset is not aligned) */
-        size_t g = (size_t)(offset / CHUNK) + c;
+        size_t g = (size_t)(j->offset / CHUNK) + c;
         uint64_t cb[2 * (CHUNK / 64)];
-        keep_chunk(key, stream, t, g, total, cb);
-        if (sh) keep_chunk(key, stream, t, g + 1, total, cb + CHUNK / 64);
+        keep_chunk(j->key, j->stream, j->t, g, total, cb);
+        if (sh) keep_chunk(j->key, j->stream, j->t, g + 1, total, cb + CHUNK / 64);
         for (size_t v = 0; v < CHUNK / 64 && c * (CHUNK / 64) + v < words; v++) {
             size_t w = c * (CHUNK / 64) + v, at = sh + 64 * v, m = n - 64 * w < 64 ? n - 64 * w : 64;
             uint64_t word = cb[at / 64] >> (at % 64);
             if (at % 64) word |= cb[at / 64 + 1] << (64 - at % 64);
             if (m < 64) word &= ((uint64_t)1 << m) - 1; /* no decisions past n, as at offset 0 */
-            bits[w] = word;
-            apply_bits(word, keep, x + 64 * w, y + 64 * w, m);
+            j->bits[w] = word;
+            apply_bits(word, j->keep, j->x + 64 * w, j->y + 64 * w, m);
         }
     }
 }
 
+void ol_dropout_forward(uint64_t key, uint64_t stream, float p, uint64_t offset, const float *x,
+                        float *y, uint64_t *bits, size_t n)
+{
+    DropoutJob j = { key, stream, offset, keep_threshold(p), 1.0f / (1.0f - p), x, y, bits, n };
+    const int64_t chunks = (int64_t)((n + CHUNK - 1) / CHUNK);
+    if (n > OL_PAR_MIN_RNG) ol_team_for(chunks, dropout_chunks, &j);
+    else dropout_chunks(&j, 0, chunks);
+}
+
+/* ol_dropout_backward over blocks of CHUNK elements */
+static void dropout_back_chunks(void *ctx, int64_t lo, int64_t hi)
+{
+    const DropoutJob *j = ctx;
+    const size_t n = j->n, words = (n + 63) / 64;
+    for (size_t w = (size_t)lo * (CHUNK / 64); w < (size_t)hi * (CHUNK / 64) && w < words; w++)
+        apply_bits(j->bits[w], j->keep, j->x + 64 * w, j->y + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+}
+
 void ol_dropout_backward(float p, const uint64_t *bits, const float *dy, float *dx, size_t n)
 {
-    const float keep = 1.0f / (1.0f - p);
-    #pragma omp parallel for schedule(static) if (n > OL_PAR_MIN_RNG)
-    for (size_t w = 0; w < (n + 63) / 64; w++)
-        apply_bits(bits[w], keep, dy + 64 * w, dx + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+    DropoutJob j = { .keep = 1.0f / (1.0f - p), .x = dy, .y = dx, .bits = (uint64_t *)bits, .n = n };
+    const int64_t chunks = (int64_t)((n + CHUNK - 1) / CHUNK);
+    if (n > OL_PAR_MIN_RNG) ol_team_for(chunks, dropout_back_chunks, &j);
+    else dropout_back_chunks(&j, 0, chunks);
 }
