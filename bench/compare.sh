@@ -15,10 +15,16 @@
 #             both programs. optlab itself sets a short spin (GOMP_SPINCOUNT=1000, vm/main.c)
 #             unless the user chose; "optlab+passive" and "optlab+active" (libgomp's long
 #             default spin) are optlab under the other policies, for reference.
-# Then optimizer steps alone (10M parameters) and start-up time.
+# Then optimizer steps alone (10M parameters) and start-up time, and issue 19's columns:
+#   ceiling   a step that would be only its GEMMs at BLIS's rates on their shapes (no step beats it)
+#   busy      optlab at 1 and 2 threads while another process keeps one core busy
+#   sustained one 10-epoch run (9,370 steps) at 1 thread, against the 100-step bursts above
+#   protocol  experiments/fashion_mnist_optimizers.lua (5 optimizers x 10 epochs x 60,000 images)
+#             on every core, against (images trained / (cores x 1-thread samples/s)) + evaluation
+#             time (its 5 x 10 x 10,000 test images / (cores x 1-thread evaluation samples/s))
 #
 # Environment: REPS (3), STEPS (100 timed steps per run), WARMUP (15), THREADS ("1 2"),
-# OPT_N (10000000),
+# OPT_N (10000000), BUSY (1), SUSTAINED (1), PROTOCOL (1): 0 skips that section,
 # TORCH_CONFIGS ("blis blis+malloc openblas+malloc blis+malloc+passive openblas+malloc+passive"),
 # OPTLAB_CONFIGS ("optlab optlab+passive optlab+active"), OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
 # Raw RESULT lines go to build/bench/compare.log.
@@ -113,6 +119,38 @@ for rep in $(seq 1 "$REPS"); do
     done
   done
 done
+
+echo "== ceiling: the step's GEMMs alone at BLIS's rates"
+for rep in $(seq 1 "$REPS"); do
+  for t in $THREADS; do run optlab "$OPTLAB" --threads "$t" bench/optlab_cnn.lua ceiling; done
+done
+
+if [ "${BUSY:-1}" = 1 ]; then
+  echo "== busy core: optlab while another process spins on one core"
+  sh -c 'while :; do :; done' &
+  hog=$!
+  trap 'kill $hog 2>/dev/null' EXIT
+  for rep in $(seq 1 "$REPS"); do
+    for t in $THREADS; do run optlab+busy "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"; done
+  done
+  kill $hog; trap - EXIT
+fi
+
+if [ "${SUSTAINED:-1}" = 1 ]; then
+  echo "== sustained: 10 epochs (9,370 steps) at 1 thread"
+  run optlab+sustained "$OPTLAB" --threads 1 bench/optlab_cnn.lua train 9370 "$WARMUP"
+fi
+
+if [ "${PROTOCOL:-1}" = 1 ]; then
+  echo "== protocol: experiments/fashion_mnist_optimizers.lua on $(nproc) cores"
+  run optlab "$OPTLAB" --threads 1 bench/optlab_cnn.lua eval
+  rm -rf build/bench/protocol
+  a=$(date +%s%N)
+  "$OPTLAB" experiments/fashion_mnist_optimizers.lua --out build/bench/protocol > build/bench/protocol.log 2>&1 ||
+    { echo "compare.sh: the protocol run failed (build/bench/protocol.log)" >&2; exit 1; }
+  b=$(date +%s%N)
+  echo "RESULT config=optlab impl=optlab mode=protocol cores=$(nproc) images=3000000 eval_images=500000 s=$(awk -v d=$((b - a)) 'BEGIN { printf "%.1f", d / 1e9 }')" | tee -a "$LOG" | sed 's/^RESULT /  /'
+fi
 
 echo "== start-up: optlab -e '' vs python3 -c 'import torch' (20 runs each, alternating)"
 ns() { date +%s%N; }

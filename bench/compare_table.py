@@ -28,6 +28,9 @@ def main(path):
     optim = defaultdict(list)
     startup = defaultdict(list)
     triad = defaultdict(list)
+    ceiling = defaultdict(list)
+    evals = defaultdict(list)
+    protocol = []
     for r in rows:
         if r["mode"] == "train":
             k = (int(r["threads"]), r["config"])
@@ -38,6 +41,12 @@ def main(path):
             optim[(int(r["threads"]), r["opt"], r["config"])].append(float(r["ns_per_param"]))
         elif r["mode"] == "bandwidth":
             triad[int(r["threads"])].append(float(r["triad_gbs"]))
+        elif r["mode"] == "ceiling":
+            ceiling[int(r["threads"])].append(float(r["samples_per_s"]))
+        elif r["mode"] == "eval":
+            evals[int(r["threads"])].append(float(r["samples_per_s"]))
+        elif r["mode"] == "protocol":
+            protocol.append(r)
         elif r["mode"] == "startup":
             startup[r["impl"]].append(float(r["us"]) / 1e3)
 
@@ -64,6 +73,35 @@ def main(path):
     for t, best, ratio, rss, bestc, rc in summary:
         print(f"  {t} thread(s): optlab / PyTorch's fastest ({best}) = {ratio:.2f}x samples/s; "
               f"peak RSS {rss:.2f}x; per CPU-second vs {bestc}: {rc:.2f}x")
+
+    print()
+    print("Issue 19: scaling, ceiling, a busy core, sustained runs, the protocol")
+
+    def sps(t, c):
+        return med(train[(t, c)]["sps"]) if (t, c) in train else float("nan")
+
+    if 1 in threads and 2 in threads:
+        print(f"  scaling: optlab 2 threads / 1 thread = {sps(2, 'optlab') / sps(1, 'optlab'):.2f}x "
+              f"(target 1.8x); spinning (optlab+active) {sps(2, 'optlab+active') / sps(1, 'optlab+active'):.2f}x")
+    for t in sorted(ceiling):
+        c = med(ceiling[t])
+        print(f"  ceiling, {t} thread(s): the step's GEMMs alone at BLIS's rates {c:.0f} samples/s; "
+              f"optlab reaches {100 * sps(t, 'optlab') / c:.0f}% of it (aim 85%)")
+    if (1, "optlab+busy") in train and (2, "optlab+busy") in train:
+        b1, b2 = sps(1, "optlab+busy"), sps(2, "optlab+busy")
+        print(f"  busy core (another process spins on one core): 1 thread {b1:.0f}, 2 threads {b2:.0f} samples/s; "
+              f"2 / 1 = {b2 / b1:.2f}x (target >= 1)")
+    if (1, "optlab+sustained") in train:
+        su, bu = sps(1, "optlab+sustained"), sps(1, "optlab")
+        print(f"  sustained: a 10-epoch run at 1 thread {su:.0f} samples/s, {100 * (su / bu - 1):+.1f}% against "
+              f"the {bu:.0f} of the bursts (target within 5%)")
+    for r in protocol:
+        cores, took = int(r["cores"]), float(r["s"])
+        t1, e1 = sps(1, "optlab"), med(evals[1])
+        want = int(r["images"]) / (cores * t1) + int(r["eval_images"]) / (cores * e1)
+        print(f"  protocol (experiments/fashion_mnist_optimizers.lua) on {cores} cores: {took:.1f} s; "
+              f"expected {want:.1f} s = {r['images']} images / ({cores} x {t1:.0f}/s) + "
+              f"{r['eval_images']} evaluated / ({cores} x {e1:.0f}/s); {100 * (took / want - 1):+.1f}% (target within 10%)")
 
     if optim:
         print()
