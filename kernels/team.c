@@ -14,6 +14,10 @@
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define OL_HAS_FTZ 1
+#endif
 
 #define MAX_WORKERS 63
 
@@ -34,6 +38,18 @@ static ol_range_fn job_fn;
 static void *job_ctx;
 static int nworkers;             /* started; touched by the calling thread only */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static _Atomic int ftz_on, ftz_gen; /* the denormal mode, and how often it was set */
+
+/* FTZ (results) and DAZ (inputs) bits of this thread's MXCSR */
+static void apply_ftz(int on)
+{
+#ifdef OL_HAS_FTZ
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? csr | 0x8040u : csr & ~0x8040u);
+#else
+    (void)on;
+#endif
+}
 
 static void cpu_relax(void)
 {
@@ -65,7 +81,7 @@ static int64_t work(int threads)
  * 2-thread step when another process held a core (bench/optlab_cnn.lua, 2-core EPYC). */
 static void *worker_main(void *arg)
 {
-    int index = (int)(intptr_t)arg;
+    int index = (int)(intptr_t)arg, my_ftz_gen = atomic_load(&ftz_gen);
     uint32_t seen = atomic_load(&seq);
     for (;;) {
         while (atomic_load(&seq) == seen) {
@@ -75,6 +91,10 @@ static void *worker_main(void *arg)
             atomic_fetch_sub(&sleepers, 1);
         }
         seen = atomic_load(&seq);
+        if (atomic_load(&ftz_gen) != my_ftz_gen) {
+            my_ftz_gen = atomic_load(&ftz_gen);
+            apply_ftz(atomic_load(&ftz_on));
+        }
         int threads = atomic_load(&active) + 1;
         if (index < threads - 1) work(threads);
     }
@@ -153,4 +173,19 @@ void ol_team_for(int64_t n, ol_range_fn fn, void *ctx)
         else sched_yield(); /* its thread was preempted: give it the core */
     }
     atomic_store(&busy, 0);
+}
+
+int ol_flush_denormal_set(int on)
+{
+#ifdef OL_HAS_FTZ
+    atomic_store(&ftz_on, on != 0);
+    atomic_fetch_add(&ftz_gen, 1); /* the team's workers apply it before their next range */
+    apply_ftz(on);
+    #pragma omp parallel
+    apply_ftz(on);
+    return 1;
+#else
+    (void)on;
+    return 0;
+#endif
 }

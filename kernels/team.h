@@ -29,4 +29,9 @@ typedef void (*ol_range_fn)(void *ctx, int64_t lo, int64_t hi);
 
 void ol_team_for(int64_t n, ol_range_fn fn, void *ctx);
 
+/* Flush denormal floats to zero (FTZ and DAZ) on every thread that runs optlab's kernels:
+ * the caller, OpenMP's threads and the team's (threads started later inherit it from their
+ * creator). PyTorch's torch.set_flush_denormal. Returns 0 where the CPU has no such mode. */
+int ol_flush_denormal_set(int on);
+
 #endif

@@ -152,6 +152,7 @@ if C.sys then
   help.register(sys.time, "sys.time()  the epoch time in seconds")
   help.register(sys.threads, "sys.threads()  the thread count of BLIS and optlab's kernels")
   help.register(sys.set_threads, "sys.set_threads(n)  sets the thread count (results stay bit-identical)")
+  help.register(sys.set_flush_denormal, "sys.set_flush_denormal(on) -> supported  flush denormal floats to zero on every thread (PyTorch's torch.set_flush_denormal; off by default: IEEE)")
   help.register(sys.rss, "sys.rss()  resident memory now, in bytes")
   help.register(sys.peak_rss, "sys.peak_rss()  peak resident memory, in bytes")
   help.register(sys.blis_version, "sys.blis_version()  the version of the BLIS library optlab uses")

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "lcheck.h"
 #include "gemm.h"
+#include "team.h"
 
 static int sys_clock(lua_State *L)
 {
@@ -60,13 +61,22 @@ static int sys_isatty(lua_State *L)
     return 1;
 }
 
+/* sys.set_flush_denormal(on): PyTorch's torch.set_flush_denormal. Off by default (IEEE). */
+static int sys_set_flush_denormal(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TBOOLEAN)
+        ol_error(L, "set_flush_denormal: expected true or false, got %s", luaL_typename(L, 1));
+    lua_pushboolean(L, ol_flush_denormal_set(lua_toboolean(L, 1)));
+    return 1;
+}
+
 static int sys_blis_version(lua_State *L) { lua_pushstring(L, ol_blis_version()); return 1; }
 static int sys_blis_arch(lua_State *L) { lua_pushstring(L, ol_blis_arch()); return 1; }
 
 static const luaL_Reg sys_funcs[] = {
     {"clock", sys_clock}, {"time", sys_time}, {"threads", sys_threads}, {"set_threads", sys_set_threads},
     {"rss", sys_rss}, {"peak_rss", sys_peak_rss}, {"isatty", sys_isatty}, {"blis_version", sys_blis_version},
-    {"blis_arch", sys_blis_arch},
+    {"blis_arch", sys_blis_arch}, {"set_flush_denormal", sys_set_flush_denormal},
     {NULL, NULL}
 };
 
