@@ -588,7 +588,8 @@ typedef struct {
     int pool, relu;
     const float *x, *w, *b, *y, *dy;
     float *out, *dx, *ws, *dw_part, *db_part;
-    uint8_t *arg;
+    uint8_t *arg;           /* the pooled maxima's window offsets, written forward */
+    const uint8_t *arg_in;  /* ... and read backward */
 } ConvJob;
 
 static void forward_groups(void *ctx, int64_t lo, int64_t hi)
@@ -713,7 +714,7 @@ static void maxpool_backward_groups(void *ctx, int64_t lo, int64_t hi)
                 const size_t o = ((size_t)n * K + k) * pq2;
                 for (int i = 0; i < P2; i++)
                     unpool_row(j->dy + o + (size_t)i * Q2, j->y + o + (size_t)i * Q2,
-                               j->arg + o + (size_t)i * Q2, Q2, pool, j->relu,
+                               j->arg_in + o + (size_t)i * Q2, Q2, pool, j->relu,
                                dz + k * ks + (size_t)i * pool * ld, ld);
             }
             backward_image(sh, j->x + n * chw, j->w, dz, j->dx ? j->dx + n * chw : NULL,
@@ -733,7 +734,7 @@ void ol_conv2d_maxpool_backward(const ol_conv2d_shape *sh, int pool, const float
     const size_t kcrs = (size_t)sh->k * sh->c * sh->r * sh->s;
     float *dw_part = ws + (size_t)G * group_floats(sh), *db_part = dw_part + G * kcrs;
     ConvJob j = { .sh = sh, .pool = pool, .relu = relu, .x = x, .w = w, .y = y, .dy = dy, .dx = dx,
-                  .ws = ws, .dw_part = dw_part, .db_part = db ? db_part : NULL, .arg = (uint8_t *)arg };
+                  .ws = ws, .dw_part = dw_part, .db_part = db ? db_part : NULL, .arg_in = arg };
     ol_team_for(G, maxpool_backward_groups, &j);
     reduce_groups(sh, dw_part, db_part, dw, db);
 }

@@ -15,6 +15,9 @@
  *   - reductions along a dimension give each output one serial loop.
  * Never reduction(+:...) over floating point: its association follows the
  * thread count.
+ * A training step's largest loops run on the team (team.h) rather than in an
+ * OpenMP region, under the same contract: an item's bits never depend on the
+ * thread or on where a range ends.
  */
 #ifndef OL_PAR_H
 #define OL_PAR_H
