@@ -274,21 +274,31 @@ local function curves_gp(name, title, metrics, present, summary, nseeds, logscal
   return figure_gp(name, title, 1100, panels, #panels, labels, band_note(nseeds))
 end
 
+-- Runs that had different thread counts (a comparison hands idle cores to the runs still
+-- going) are drawn in core-seconds, seconds x their mean threads: in wall seconds a run that
+-- got two cores would look twice as cheap.
 local function time_dat(summary)
-  local lines = { "# optimizer\tmean training seconds (all epochs)\tstd over seeds" }
+  local cores = report.threads_differ(summary)
+  local lines = { cores and "# optimizer\tmean training core-seconds (seconds x mean threads, all epochs)\tstd over seeds"
+                  or "# optimizer\tmean training seconds (all epochs)\tstd over seeds" }
   for _, s in ipairs(summary) do
-    local st = s.stat.seconds
-    lines[#lines + 1] = s.display:gsub("\t", " ") .. "\t" .. dat_cell(st and st[1]) .. "\t" .. dat_cell(st and st[2] or 0)
+    local st, k = s.stat.seconds, cores and s.stat.threads and s.stat.threads[1] or 1
+    lines[#lines + 1] = s.display:gsub("\t", " ") .. "\t" .. dat_cell(st and st[1] and st[1] * k) .. "\t" ..
+                        dat_cell(st and (st[2] or 0) * k or 0)
   end
   return table.concat(lines, "\n") .. "\n"
 end
 
-local function time_gp(nseeds)
+local function time_gp(nseeds, cores)
   local lines = { gp_head("time", 800, 460) }
-  lines[#lines + 1] = [[
+  lines[#lines + 1] = cores and [[
+  set key noautotitle
+  set title "training cost per optimizer (the runs had different thread counts)"
+  set ylabel "core-seconds (seconds x threads)"]] or [[
   set key noautotitle
   set title "training time per optimizer"
-  set ylabel "seconds"
+  set ylabel "seconds"]]
+  lines[#lines + 1] = [[
   set yrange [0:*]
   set xtics rotate by -25
   set style fill solid 0.6 border -1
@@ -359,7 +369,7 @@ function report.plots(dir, summary, nseeds, gnuplot, records)
   end
   local base_missing = #todo < #report.PLOTS
   put("time.dat", time_dat(summary))
-  put("time.gp", time_gp(nseeds))
+  put("time.gp", time_gp(nseeds, report.threads_differ(summary)))
   -- the per-step plots (steps.csv), the schedules, the diagnostics: when there is something to draw
   local names = {}
   for _, name in ipairs(report.PLOTS) do names[#names + 1] = name end

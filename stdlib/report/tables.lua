@@ -4,6 +4,35 @@ local serial, report, finite, mean_std = base.serial, base.report, base.finite, 
 
 ---------------------------------------------------------------- summary statistics
 
+-- The mean thread count of a record over its wall time, from its schedule
+-- (rec.threads = {{at =, n =}, ...}, seconds from its start); nil without one.
+function report.mean_threads(r)
+  local segs, wall = r.threads, r.wall
+  if type(segs) ~= "table" or #segs == 0 or type(wall) ~= "number" or not (wall > 0) then return nil end
+  local sum = 0
+  for i, c in ipairs(segs) do
+    if type(c) ~= "table" or type(c.n) ~= "number" or type(c.at) ~= "number" then return nil end
+    local stop = segs[i + 1] and segs[i + 1].at or wall
+    if type(stop) ~= "number" then return nil end
+    sum = sum + c.n * math.max(0, math.min(stop, wall) - math.min(c.at, wall))
+  end
+  return sum / wall
+end
+
+-- Whether the runs of a summary had different thread counts (then their seconds are
+-- shown beside their threads, and the time plot draws seconds x threads).
+function report.threads_differ(summary)
+  local first
+  for _, s in ipairs(summary) do
+    local t = s.stat.threads and s.stat.threads[1]
+    if t then
+      first = first or t
+      if math.abs(t - first) > 0.005 then return true end
+    end
+  end
+  return false
+end
+
 -- Per optimizer: the records of its seeds and the statistics of the table.
 -- opts: list of { label=, display= }; records: { opt=, seed=, history=, status= }.
 function report.summarize(opts, records)
@@ -73,6 +102,14 @@ function report.summarize(opts, records)
       end
     end
     if #secs > 0 then s.stat.seconds = { mean_std(secs) } end
+    -- the threads a run had on average (experiment/sched.lua hands idle cores to the runs
+    -- still going): a run's seconds compare with another's only at the same thread count
+    local thr = {}
+    for _, r in ipairs(runs) do
+      local t = report.mean_threads(r)
+      if t then thr[#thr + 1] = t end
+    end
+    if #thr == #runs and #thr > 0 then s.stat.threads = { mean_std(thr) } end
     if #msps > 0 then s.stat.ms_per_step = { mean_std(msps) } end
     out[i] = s
   end
@@ -102,6 +139,12 @@ function report.table_rows(summary)
       s.display, fmt(s.stat.loss, "%.4f"), fmt(s.stat.accuracy, "%.4f"), fmt(s.stat.val_loss, "%.4f"),
       fmt(s.stat.val_accuracy, "%.4f"), best, fmt(s.stat.seconds, (s.stat.seconds and s.stat.seconds[1] and s.stat.seconds[1] < 10) and "%.2f" or "%.1f"), fmt(s.stat.ms_per_step, (s.stat.ms_per_step and s.stat.ms_per_step[1] and s.stat.ms_per_step[1] < 10) and "%.2f" or "%.1f"),
     }
+  end
+  if report.threads_differ(summary) then
+    header[#header + 1] = "threads"
+    for i, s in ipairs(summary) do
+      rows[i][#rows[i] + 1] = s.stat.threads and string.format("%.2f", s.stat.threads[1]) or "-"
+    end
   end
   return header, rows
 end

@@ -1070,4 +1070,37 @@ function T.compare_checks_loss_and_metrics_before_any_work()
   end
 end
 
+
+-- A comparison hands idle cores to the runs still going (experiment/sched.lua), so a run
+-- may train on 2 threads while the others had 1: its wall seconds would make it look twice
+-- as cheap. The table then shows each run's mean threads, and the time plot core-seconds.
+function T.runs_with_different_thread_counts_are_compared_in_core_seconds()
+  local function rec(opt, secs, wall, threads)
+    return { opt = opt, seed = 1, status = "ok", wall = wall, threads = threads,
+             history = { epoch = { 1 }, loss = { 1.0 }, seconds = { secs }, ms_per_step = { secs * 10 } } }
+  end
+  local opts = { { label = "A", display = "A" }, { label = "B", display = "B" } }
+  -- B ran 5 s on 1 thread, then 5 s on 2: 1.5 threads on average over its 10 s
+  local summary = report.summarize(opts, { rec(1, 12, 12, { { at = 0, n = 1 } }),
+                                           rec(2, 10, 10, { { at = 0, n = 1 }, { at = 5, n = 2 } }) })
+  check(math.abs(summary[2].stat.threads[1] - 1.5) < 1e-12, "B's mean threads: " .. tostring(summary[2].stat.threads[1]))
+  local header, rows = report.table_rows(summary)
+  check(header[#header] == "threads", "no threads column: " .. table.concat(header, ","))
+  check(rows[1][#rows[1]] == "1.00" and rows[2][#rows[2]] == "1.50", "threads cells: " .. rows[1][#rows[1]] .. " " .. rows[2][#rows[2]])
+  local dir = TMP .. "/core_seconds"
+  os.execute("mkdir -p " .. q(dir))
+  report.plots(dir, summary, 1, false)
+  local dat = report.read_file(dir .. "/time.dat")
+  check(dat:find("core-seconds", 1, true), "time.dat does not say core-seconds:\n" .. dat)
+  check(dat:find("\nB\t15\t", 1, true) and dat:find("\nA\t12\t", 1, true), "B should cost 10 s x 1.5 = 15 core-seconds:\n" .. dat)
+  check(report.read_file(dir .. "/time.gp"):find("core-seconds", 1, true), "time.gp's axis is not core-seconds")
+  -- equal thread counts (or no schedule at all): seconds as before, no column
+  summary = report.summarize(opts, { rec(1, 12, 12, { { at = 0, n = 2 } }), rec(2, 10, 10, { { at = 0, n = 2 } }) })
+  header = report.table_rows(summary)
+  check(header[#header] == "ms/step", "a threads column for equal thread counts")
+  summary = report.summarize(opts, { rec(1, 12, 12, nil), rec(2, 10, 10, nil) })
+  header = report.table_rows(summary)
+  check(header[#header] == "ms/step", "a threads column without a schedule")
+end
+
 return T
