@@ -158,10 +158,13 @@ bench: optlab data
 	@for b in bench/bench_*.lua; do \
 	  OPTLAB_LUA54=build/optlab OPTLAB_LUAJIT=build/luajit/optlab $(OPTLAB) $$b || exit 1; done
 
-# optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~3 minutes.
-# Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean.
+# optlab vs Debian's PyTorch on this machine (bench/compare.sh); ~10 minutes.
+# Its extra packages come from tools/deps_bench.sh, so `make deps` stays lean. On a CPU with
+# AVX-512 it also builds optlab's kernels for AVX2 (build/avx2) to measure both paths.
 bench-compare: optlab
 	@tools/deps_bench.sh
+	@if grep -qw avx512f /proc/cpuinfo; then \
+	  $(MAKE) --no-print-directory BUILD=build/avx2 OPT="-O3 -march=haswell" build/avx2/optlab; fi
 	@bench/compare.sh
 
 # The reference fixtures the tests replay (`make test` never needs Python): PyTorch's

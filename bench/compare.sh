@@ -16,6 +16,8 @@
 #             unless the user chose; "optlab+passive" and "optlab+active" (libgomp's long
 #             default spin) are optlab under the other policies, for reference.
 # Then optimizer steps alone (10M parameters) and start-up time, and issue 19's columns:
+#   archs     on a CPU with AVX-512: optlab's kernels built for AVX2 with BLIS's AVX2 kernels
+#             (optlab+avx2), and BLIS's AVX-512 kernels (optlab+blis_skx), beside the default
 #   ceiling   a step that would be only its GEMMs at BLIS's rates on their shapes (no step beats it)
 #   busy      optlab at 1 and 2 threads while another process keeps one core busy
 #   sustained one 10-epoch run (9,370 steps) at 1 thread, against the 100-step bursts above
@@ -24,7 +26,7 @@
 #             time (its 5 x 10 x 10,000 test images / (cores x 1-thread evaluation samples/s))
 #
 # Environment: REPS (3), STEPS (100 timed steps per run), WARMUP (15), THREADS ("1 2"),
-# OPT_N (10000000), BUSY (1), SUSTAINED (1), PROTOCOL (1): 0 skips that section,
+# OPT_N (10000000), ARCHS (1), BUSY (1), SUSTAINED (1), PROTOCOL (1): 0 skips that section,
 # TORCH_CONFIGS ("blis blis+malloc openblas+malloc blis+malloc+passive openblas+malloc+passive"),
 # OPTLAB_CONFIGS ("optlab optlab+passive optlab+active"), OPTLAB (build/optlab), PY (/usr/bin/python3: Debian's python with torch).
 # Raw RESULT lines go to build/bench/compare.log.
@@ -119,6 +121,21 @@ for rep in $(seq 1 "$REPS"); do
     done
   done
 done
+
+# AVX2 and AVX-512 on a CPU that has both: optlab's kernels built for AVX2 (build/avx2, made
+# by `make bench-compare`) with BLIS's AVX2 "haswell" kernels, and the default build with
+# BLIS's AVX-512 "skx" kernels, beside the default (native kernels, BLIS's own choice).
+if [ "${ARCHS:-1}" = 1 ] && grep -qw avx512f /proc/cpuinfo; then
+  echo "== AVX2 and AVX-512 paths"
+  for rep in $(seq 1 "$REPS"); do
+    for t in $THREADS; do
+      if [ -x build/avx2/optlab ]; then
+        run optlab+avx2 env BLIS_ARCH_TYPE=3 OPTLAB_STDLIB="$PWD/stdlib" build/avx2/optlab --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
+      fi
+      run optlab+blis_skx env BLIS_ARCH_TYPE=0 "$OPTLAB" --threads "$t" bench/optlab_cnn.lua train "$STEPS" "$WARMUP"
+    done
+  done
+fi
 
 echo "== ceiling: the step's GEMMs alone at BLIS's rates"
 for rep in $(seq 1 "$REPS"); do

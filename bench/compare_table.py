@@ -81,8 +81,16 @@ def main(path):
         return med(train[(t, c)]["sps"]) if (t, c) in train else float("nan")
 
     if 1 in threads and 2 in threads:
-        print(f"  scaling: optlab 2 threads / 1 thread = {sps(2, 'optlab') / sps(1, 'optlab'):.2f}x "
-              f"(target 1.8x); spinning (optlab+active) {sps(2, 'optlab+active') / sps(1, 'optlab+active'):.2f}x")
+        spin = (f"; spinning (optlab+active) {sps(2, 'optlab+active') / sps(1, 'optlab+active'):.2f}x"
+                if (1, "optlab+active") in train and (2, "optlab+active") in train else "")
+        print(f"  scaling: optlab 2 threads / 1 thread = {sps(2, 'optlab') / sps(1, 'optlab'):.2f}x (target 1.8x)" + spin)
+    for c, what in (("optlab+avx2", "optlab's kernels and BLIS's in AVX2"),
+                    ("optlab+blis_skx", "BLIS's AVX-512 (skx) kernels")):
+        cells = [f"{t} thread(s) {sps(t, c):.0f} samples/s ({sps(t, c) / sps(t, 'optlab'):.2f}x the default)"
+                 for t in threads if (t, c) in train]
+        if cells:
+            ratio = f"; 2 / 1 threads {sps(2, c) / sps(1, c):.2f}x" if (1, c) in train and (2, c) in train else ""
+            print(f"  {what}: " + ", ".join(cells) + ratio)
     for t in sorted(ceiling):
         c = med(ceiling[t])
         print(f"  ceiling, {t} thread(s): the step's GEMMs alone at BLIS's rates {c:.0f} samples/s; "
