@@ -263,18 +263,26 @@ void ol_dropout_forward(uint64_t key, uint64_t stream, float p, uint64_t offset,
     else dropout_chunks(&j, 0, chunks);
 }
 
-/* ol_dropout_backward over blocks of CHUNK elements */
+/* ol_dropout_backward's arguments, for its blocks of CHUNK elements on the team */
+typedef struct {
+    float keep;
+    const uint64_t *bits;
+    const float *dy;
+    float *dx;
+    size_t n;
+} DropoutBackJob;
+
 static void dropout_back_chunks(void *ctx, int64_t lo, int64_t hi)
 {
-    const DropoutJob *j = ctx;
+    const DropoutBackJob *j = ctx;
     const size_t n = j->n, words = (n + 63) / 64;
     for (size_t w = (size_t)lo * (CHUNK / 64); w < (size_t)hi * (CHUNK / 64) && w < words; w++)
-        apply_bits(j->bits[w], j->keep, j->x + 64 * w, j->y + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
+        apply_bits(j->bits[w], j->keep, j->dy + 64 * w, j->dx + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64);
 }
 
 void ol_dropout_backward(float p, const uint64_t *bits, const float *dy, float *dx, size_t n)
 {
-    DropoutJob j = { .keep = 1.0f / (1.0f - p), .x = dy, .y = dx, .bits = (uint64_t *)bits, .n = n };
+    DropoutBackJob j = { 1.0f / (1.0f - p), bits, dy, dx, n };
     const int64_t chunks = (int64_t)((n + CHUNK - 1) / CHUNK);
     if (n > OL_PAR_MIN_RNG) ol_team_for(chunks, dropout_back_chunks, &j);
     else dropout_back_chunks(&j, 0, chunks);
