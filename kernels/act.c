@@ -15,14 +15,14 @@ static const float OL_GELU_C = 0.044715f;
 /* ---- relu ---- */
 
 void ol_relu_forward(size_t n, const float *restrict x, float *restrict y) {
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void ol_relu_backward(size_t n, const float *restrict x, const float *restrict dy,
                       float *restrict dx) {
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
@@ -30,14 +30,14 @@ void ol_relu_backward(size_t n, const float *restrict x, const float *restrict d
 /* ---- leaky_relu ---- */
 
 void ol_leaky_relu_forward(size_t n, const float *restrict x, float *restrict y, float alpha) {
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] < 0.0f ? alpha * x[i] : x[i];
 }
 
 void ol_leaky_relu_backward(size_t n, const float *restrict x, const float *restrict dy,
                             float *restrict dx, float alpha) {
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
 }
@@ -68,7 +68,7 @@ void ol_tanh_forward(size_t n, const float *restrict x, float *restrict y) {
 
 void ol_tanh_backward(size_t n, const float *restrict y, const float *restrict dy,
                       float *restrict dx) {
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
@@ -86,7 +86,7 @@ void ol_sigmoid_forward(size_t n, const float *restrict x, float *restrict y) {
 
 void ol_sigmoid_backward(size_t n, const float *restrict y, const float *restrict dy,
                          float *restrict dx) {
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
 }

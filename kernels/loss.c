@@ -153,7 +153,7 @@ float ol_mse_forward(size_t n, const float *restrict pred, const float *restrict
 void ol_mse_backward(size_t n, const float *restrict pred, const float *restrict target,
                      float scale, float *restrict dpred) {
     float k = (float)(2.0 * scale / n);
-#pragma omp parallel for simd schedule(static) if (n > OL_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > OL_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dpred[i] = k * (pred[i] - target[i]);
 }
