@@ -2,6 +2,7 @@
 #include "batch.h"
 #include "par.h"
 #include "rng.h"
+#include "team.h"
 
 #include <math.h>
 #include <string.h>
@@ -11,6 +12,57 @@ int64_t ol_batch_find_bad_index(const int64_t *idx, int64_t b, int64_t n)
     for (int64_t k = 0; k < b; k++)
         if (idx[k] < 0 || idx[k] >= n) return k;
     return -1;
+}
+
+/* One gather's arguments, for its row ranges on the team (team.h). Row k's bits depend only
+ * on row k. The rows sit at random places of a data set far larger than the caches, so
+ * each range prefetches the next row while it converts one: the row's ~13 cache lines
+ * otherwise arrive one miss at a time (~60 us of a 64-image batch at 1 thread). */
+typedef struct {
+    const void *src;
+    const int64_t *idx;
+    int64_t row_len;
+    size_t elt;            /* bytes per source element */
+    const float *lut;      /* uint8 rows: the value of each byte */
+    float mean, std;
+    int plain;             /* float rows with mean 0, std 1: copied */
+    float *dst;
+} GatherJob;
+
+static const char *gather_row(const GatherJob *j, int64_t k)
+{
+    return (const char *)j->src + (size_t)j->idx[k] * j->row_len * j->elt;
+}
+
+static void prefetch_row(const GatherJob *j, int64_t k)
+{
+    const char *s = gather_row(j, k);
+    for (size_t b = 0; b < (size_t)j->row_len * j->elt; b += 64) __builtin_prefetch(s + b);
+}
+
+static void gather_rows(void *ctx, int64_t lo, int64_t hi)
+{
+    const GatherJob *j = ctx;
+    const int64_t len = j->row_len;
+    for (int64_t k = lo; k < hi; k++) {
+        if (k + 1 < hi) prefetch_row(j, k + 1);
+        float *restrict d = j->dst + k * len;
+        if (j->lut) {
+            const uint8_t *restrict s = (const uint8_t *)gather_row(j, k);
+            for (int64_t i = 0; i < len; i++) d[i] = j->lut[s[i]];
+        } else {
+            const float *restrict s = (const float *)gather_row(j, k);
+            if (j->plain) memcpy(d, s, (size_t)len * sizeof *d);
+            else for (int64_t i = 0; i < len; i++) d[i] = (s[i] - j->mean) / j->std;
+        }
+    }
+}
+
+static void gather(GatherJob *j, int64_t b)
+{
+    if (b > 0) prefetch_row(j, 0);
+    if (b * j->row_len > OL_PAR_MIN) ol_team_for(b, gather_rows, j);
+    else gather_rows(j, 0, b);
 }
 
 int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
@@ -24,12 +76,8 @@ int ol_batch_images(const uint8_t *restrict src, int64_t n, int64_t row_len,
      * the gather a lookup and keeps mean=0,std=1 bit-equal to x/255. */
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean) / std;
-#pragma omp parallel for schedule(static) if (b * row_len > OL_PAR_MIN)
-    for (int64_t k = 0; k < b; k++) {
-        const uint8_t *restrict s = src + idx[k] * row_len;
-        float *restrict d = dst + k * row_len;
-        for (int64_t j = 0; j < row_len; j++) d[j] = lut[s[j]];
-    }
+    GatherJob j = { .src = src, .idx = idx, .row_len = row_len, .elt = 1, .lut = lut, .dst = dst };
+    gather(&j, b);
     return 0;
 }
 
@@ -40,14 +88,9 @@ int ol_batch_rows_f32(const float *restrict src, int64_t n, int64_t row_len,
     if (n < 0 || b < 0 || row_len < 0 || !(std > 0.0f) || !isfinite(std) || !isfinite(mean))
         return OL_BATCH_EARG;
     if (ol_batch_find_bad_index(idx, b, n) >= 0) return OL_BATCH_EINDEX;
-    int plain = mean == 0.0f && std == 1.0f;
-#pragma omp parallel for schedule(static) if (b * row_len > OL_PAR_MIN)
-    for (int64_t k = 0; k < b; k++) {
-        const float *restrict s = src + idx[k] * row_len;
-        float *restrict d = dst + k * row_len;
-        if (plain) memcpy(d, s, (size_t)row_len * sizeof *d);
-        else for (int64_t j = 0; j < row_len; j++) d[j] = (s[j] - mean) / std;
-    }
+    GatherJob j = { .src = src, .idx = idx, .row_len = row_len, .elt = sizeof(float), .mean = mean,
+                    .std = std, .plain = mean == 0.0f && std == 1.0f, .dst = dst };
+    gather(&j, b);
     return 0;
 }
 

@@ -2,8 +2,8 @@
  * shuffled order), convert to float, and the per-epoch shuffle itself.
  *
  * Row r of a dataset is src[r*row_len .. (r+1)*row_len). The batch is rows
- * idx[0..b) in that order. All functions are element-wise per row (OpenMP
- * over rows), so results are bit-identical for any thread count.
+ * idx[0..b) in that order. All functions are element-wise per row (the gathers
+ * run on the team, team.h), so results are bit-identical for any thread count.
  * Return codes: 0 ok, OL_BATCH_EINDEX if some idx[k] is outside [0, n)
  * (nothing written), OL_BATCH_EARG for other bad arguments. */
 #ifndef OL_BATCH_H
