@@ -600,12 +600,12 @@ static void forward_groups(void *ctx, int64_t lo, int64_t hi)
     const size_t chw = (size_t)sh->c * sh->h * sh->w, pq = (size_t)P * Q;
     const size_t ks = z_ks(sh), ld = z_ld(sh);
     const int direct = ol_conv2d_is_direct(sh);
+    float *scratch = group_scratch(sh, j->ws, (int)lo);
     for (int g = (int)lo; g < hi; g++) {
-        float *scratch = group_scratch(sh, j->ws, g);
         for (int n = g * N / G; n < (g + 1) * N / G; n++) {
             float *yn = j->out + (size_t)n * K * pq;
             /* im2col+GEMM writes y_n in place; the direct kernel's padded grid goes via z */
-            float *z = direct ? group_z(sh, j->ws, g) : yn;
+            float *z = direct ? group_z(sh, j->ws, (int)lo) : yn;
             conv_image(sh, j->x + n * chw, j->w, z, scratch);
             for (int k = 0; k < K; k++)
                 for (int p = 0; p < P; p++)
@@ -631,9 +631,9 @@ static void backward_groups(void *ctx, int64_t lo, int64_t hi)
     const size_t chw = (size_t)sh->c * sh->h * sh->w, pq = (size_t)P * Q;
     const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s, ks = z_ks(sh), ld = z_ld(sh);
     const int direct = ol_conv2d_is_direct(sh);
+    float *scratch = group_scratch(sh, j->ws, (int)lo), *dz = group_z(sh, j->ws, (int)lo);
+    if (direct) memset(dz, 0, sizeof(float) * K * ks);
     for (int g = (int)lo; g < hi; g++) {
-        float *scratch = group_scratch(sh, j->ws, g), *dz = group_z(sh, j->ws, g);
-        if (direct) memset(dz, 0, sizeof(float) * K * ks);
         for (int n = g * N / G; n < (g + 1) * N / G; n++) {
             const float *dyn = j->dy + (size_t)n * K * pq;
             if (direct) /* into the padded grid; its junk columns stay zero */
@@ -672,10 +672,10 @@ static void maxpool_forward_groups(void *ctx, int64_t lo, int64_t hi)
     const int pool = j->pool, G = ngroups(sh), N = sh->n, K = sh->k, P2 = sh->p / pool, Q2 = sh->q / pool;
     const size_t chw = (size_t)sh->c * sh->h * sh->w, pq2 = (size_t)P2 * Q2;
     const size_t ks = z_ks(sh), ld = z_ld(sh);
+    float *z = group_z(sh, j->ws, (int)lo), *scratch = group_scratch(sh, j->ws, (int)lo);
     for (int g = (int)lo; g < hi; g++) {
-        float *z = group_z(sh, j->ws, g);
         for (int n = g * N / G; n < (g + 1) * N / G; n++) {
-            conv_image(sh, j->x + n * chw, j->w, z, group_scratch(sh, j->ws, g));
+            conv_image(sh, j->x + n * chw, j->w, z, scratch);
             for (int k = 0; k < K; k++) {
                 const size_t o = ((size_t)n * K + k) * pq2;
                 for (int i = 0; i < P2; i++)
@@ -704,9 +704,9 @@ static void maxpool_backward_groups(void *ctx, int64_t lo, int64_t hi)
     const int pool = j->pool, G = ngroups(sh), N = sh->n, K = sh->k, P2 = sh->p / pool, Q2 = sh->q / pool;
     const size_t chw = (size_t)sh->c * sh->h * sh->w, pq2 = (size_t)P2 * Q2;
     const size_t kcrs = (size_t)K * sh->c * sh->r * sh->s, ks = z_ks(sh), ld = z_ld(sh);
+    float *dz = group_z(sh, j->ws, (int)lo), *scratch = group_scratch(sh, j->ws, (int)lo);
+    memset(dz, 0, sizeof(float) * K * ks);
     for (int g = (int)lo; g < hi; g++) {
-        float *dz = group_z(sh, j->ws, g);
-        memset(dz, 0, sizeof(float) * K * ks);
         for (int n = g * N / G; n < (g + 1) * N / G; n++) {
             /* dz = dy routed to each window's maximum, masked by the ReLU (y > 0 there);
              * positions outside the windows stay zero from the memset above */
@@ -719,7 +719,7 @@ static void maxpool_backward_groups(void *ctx, int64_t lo, int64_t hi)
             }
             backward_image(sh, j->x + n * chw, j->w, dz, j->dx ? j->dx + n * chw : NULL,
                            j->dw_part + g * kcrs, j->db_part ? j->db_part + (size_t)g * K : NULL,
-                           n == g * N / G, group_scratch(sh, j->ws, g));
+                           n == g * N / G, scratch);
         }
     }
 }
