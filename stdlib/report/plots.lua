@@ -277,8 +277,7 @@ end
 -- Runs that had different thread counts (a comparison hands idle cores to the runs still
 -- going) are drawn in core-seconds, seconds x their mean threads: in wall seconds a run that
 -- got two cores would look twice as cheap.
-local function time_dat(summary)
-  local cores = report.threads_differ(summary)
+local function time_dat(summary, cores)
   local lines = { cores and "# optimizer\tmean training core-seconds (seconds x mean threads, all epochs)\tstd over seeds"
                   or "# optimizer\tmean training seconds (all epochs)\tstd over seeds" }
   for _, s in ipairs(summary) do
@@ -368,8 +367,9 @@ function report.plots(dir, summary, nseeds, gnuplot, records)
     if has then todo[#todo + 1] = name end
   end
   local base_missing = #todo < #report.PLOTS
-  put("time.dat", time_dat(summary))
-  put("time.gp", time_gp(nseeds, report.threads_differ(summary)))
+  local cores = report.threads_differ(summary)
+  put("time.dat", time_dat(summary, cores))
+  put("time.gp", time_gp(nseeds, cores))
   -- the per-step plots (steps.csv), the schedules, the diagnostics: when there is something to draw
   local names = {}
   for _, name in ipairs(report.PLOTS) do names[#names + 1] = name end
